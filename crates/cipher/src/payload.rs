@@ -1,0 +1,193 @@
+//! coffer payloads: the header, then a Cobblestone-256 message whose context is
+//! the header bytes followed by the object identity.
+//!
+//! ```text
+//! payload = header (8) ‖ salt (24) ‖ commitment (32) ‖ chunk_0 ‖ … ‖ chunk_n
+//! context = header (8) ‖ canonical(store id, bucket, object id)
+//! ```
+
+use std::io::{Read, Seek, Write};
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
+use crate::header::{HEADER_LEN, Header};
+use crate::{
+    DataKey, IntegrityError, ObjectIdentity, PayloadReader, PayloadWriter, Pipeline, Result,
+};
+
+/// Seals and opens coffer payloads, spreading the chunks of each over a pool of
+/// threads. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct PayloadCipher {
+    pipeline: Pipeline,
+}
+
+impl Default for PayloadCipher {
+    /// A cipher using every available core.
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl PayloadCipher {
+    /// A cipher that uses `threads` threads per operation (`0`: every available
+    /// core, `1`: only the calling thread). The output does not depend on it.
+    pub fn new(threads: usize) -> Self {
+        Self {
+            pipeline: Pipeline::new(threads),
+        }
+    }
+
+    /// The pipeline this cipher runs on.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Length of the payload that seals `plaintext_len` bytes, or
+    /// [`crate::Error::TooLarge`].
+    pub fn payload_len(plaintext_len: u64) -> Result<u64> {
+        Ok(HEADER_LEN as u64 + Layout::for_plaintext(plaintext_len)?.message_len())
+    }
+
+    /// Seals `plaintext` for `identity` under `key` with a fresh random salt.
+    pub fn seal(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        plaintext: Bytes,
+    ) -> Result<Bytes> {
+        self.seal_with_salt(key, identity, Salt::random()?, plaintext)
+    }
+
+    /// Seals with the given salt. A salt must never repeat under one key; outside
+    /// tests use [`PayloadCipher::seal`].
+    pub fn seal_with_salt(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        salt: Salt,
+        plaintext: Bytes,
+    ) -> Result<Bytes> {
+        let header = Header::CURRENT.encode();
+        let context = payload_context(&header, identity);
+        seal_message(&self.pipeline, key, &context, &header, &salt, plaintext)
+    }
+
+    /// Opens a whole payload sealed for `identity` under `key`.
+    ///
+    /// Fails with [`crate::Error::Integrity`] unless every byte authenticates, and
+    /// with [`crate::Error::UnsupportedFormat`] for a header it does not know.
+    pub fn open(&self, key: &DataKey, identity: &ObjectIdentity, payload: Bytes) -> Result<Bytes> {
+        let header = Header::decode(&payload)?;
+        let context = payload_context(&header.encode(), identity);
+        open_message(&self.pipeline, key, &context, payload.slice(HEADER_LEN..))
+    }
+
+    /// A streaming sealer writing the payload to `sink`; call
+    /// [`PayloadWriter::finish`] to complete it.
+    pub fn writer<W: Write>(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        sink: W,
+    ) -> Result<PayloadWriter<W>> {
+        let header = Header::CURRENT.encode();
+        let context = payload_context(&header, identity);
+        PayloadWriter::start(
+            self.pipeline.clone(),
+            key,
+            &context,
+            &header,
+            Salt::random()?,
+            sink,
+        )
+    }
+
+    /// A streaming opener over a payload that fills `source` from its start.
+    /// Checks the header and the key commitment before returning.
+    pub fn reader<R: Read + Seek>(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        mut source: R,
+    ) -> Result<PayloadReader<R>> {
+        let mut header = [0; HEADER_LEN];
+        source.rewind()?;
+        crate::reader::read_exact_or_truncated(&mut source, &mut header)?;
+        Header::decode(&header)?;
+        let context = payload_context(&header, identity);
+        PayloadReader::start(
+            self.pipeline.clone(),
+            key,
+            &context,
+            HEADER_LEN as u64,
+            source,
+        )
+    }
+
+    /// Opens only the chunks that cover `range` of the plaintext (and the final
+    /// chunk, which authenticates the length). A range past the end is
+    /// [`crate::Error::InvalidRange`].
+    pub fn open_range<R: Read + Seek>(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        source: R,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>> {
+        self.reader(key, identity, source)?.read_range(range)
+    }
+}
+
+/// The key-derivation context of a payload: header bytes, then the identity.
+pub(crate) fn payload_context(header: &[u8; HEADER_LEN], identity: &ObjectIdentity) -> Vec<u8> {
+    let mut context = header.to_vec();
+    identity.encode_into(&mut context);
+    context
+}
+
+/// `prefix ‖ salt ‖ commitment ‖ chunks`, sealed on `pipeline`.
+pub(crate) fn seal_message(
+    pipeline: &Pipeline,
+    key: &DataKey,
+    context: &[u8],
+    prefix: &[u8],
+    salt: &Salt,
+    plaintext: Bytes,
+) -> Result<Bytes> {
+    let layout = Layout::for_plaintext(plaintext.len() as u64)?;
+    let keys = Arc::new(MessageKeys::derive(key, salt.as_bytes(), context));
+    let total =
+        prefix.len() + usize::try_from(layout.message_len()).map_err(|_| crate::Error::TooLarge)?;
+    let mut out = BytesMut::with_capacity(total);
+    out.put_slice(prefix);
+    out.put_slice(salt.as_bytes());
+    out.put_slice(keys.commitment());
+    pipeline.seal_run(&keys, 0, plaintext, true, &mut out)?;
+    debug_assert_eq!(out.len(), total);
+    Ok(out.freeze())
+}
+
+/// Opens `salt ‖ commitment ‖ chunks` on `pipeline`.
+pub(crate) fn open_message(
+    pipeline: &Pipeline,
+    key: &DataKey,
+    context: &[u8],
+    message: Bytes,
+) -> Result<Bytes> {
+    let layout = Layout::for_message(message.len() as u64)?;
+    if message.len() < PREFIX_LEN {
+        return Err(IntegrityError::Truncated.into());
+    }
+    let salt: [u8; SALT_LEN] = message[..SALT_LEN].try_into().expect("length checked");
+    let keys = Arc::new(MessageKeys::derive(key, &salt, context));
+    keys.check_commitment(&message[SALT_LEN..SALT_LEN + COMMITMENT_LEN])?;
+    let plaintext_len =
+        usize::try_from(layout.plaintext_len()).map_err(|_| crate::Error::TooLarge)?;
+    let mut out = BytesMut::with_capacity(plaintext_len);
+    pipeline.open_run(&keys, 0, message.slice(PREFIX_LEN..), true, &mut out)?;
+    Ok(out.freeze())
+}
