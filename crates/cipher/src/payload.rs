@@ -14,9 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
 use crate::header::{HEADER_LEN, Header};
-use crate::{
-    DataKey, IntegrityError, ObjectIdentity, PayloadReader, PayloadWriter, Pipeline, Result,
-};
+use crate::{DataKey, ObjectIdentity, PayloadReader, PayloadWriter, Pipeline, Result};
 
 /// Seals and opens coffer payloads, spreading the chunks of each over a pool of
 /// threads. Cheap to clone: clones share the pool.
@@ -94,16 +92,21 @@ impl PayloadCipher {
         identity: &ObjectIdentity,
         sink: W,
     ) -> Result<PayloadWriter<W>> {
+        self.writer_with_salt(key, identity, Salt::random()?, sink)
+    }
+
+    /// A streaming sealer with the given salt. A salt must never repeat under one
+    /// key; outside tests use [`PayloadCipher::writer`].
+    pub fn writer_with_salt<W: Write>(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        salt: Salt,
+        sink: W,
+    ) -> Result<PayloadWriter<W>> {
         let header = Header::CURRENT.encode();
         let context = payload_context(&header, identity);
-        PayloadWriter::start(
-            self.pipeline.clone(),
-            key,
-            &context,
-            &header,
-            Salt::random()?,
-            sink,
-        )
+        PayloadWriter::start(self.pipeline.clone(), key, &context, &header, salt, sink)
     }
 
     /// A streaming opener over a payload that fills `source` from its start.
@@ -178,10 +181,8 @@ pub(crate) fn open_message(
     context: &[u8],
     message: Bytes,
 ) -> Result<Bytes> {
+    // A valid layout guarantees at least the prefix and one tag.
     let layout = Layout::for_message(message.len() as u64)?;
-    if message.len() < PREFIX_LEN {
-        return Err(IntegrityError::Truncated.into());
-    }
     let salt: [u8; SALT_LEN] = message[..SALT_LEN].try_into().expect("length checked");
     let keys = Arc::new(MessageKeys::derive(key, &salt, context));
     keys.check_commitment(&message[SALT_LEN..SALT_LEN + COMMITMENT_LEN])?;
