@@ -99,7 +99,7 @@ impl Pipeline {
         ends_message: bool,
         out: &mut BytesMut,
     ) -> Result<()> {
-        debug_assert!(ends_message || plaintext.len() % CHUNK_LEN == 0);
+        debug_assert!(ends_message || plaintext.len().is_multiple_of(CHUNK_LEN));
         let chunks = plaintext.len() / CHUNK_LEN + usize::from(ends_message);
         let sealed_len = plaintext.len() + chunks * TAG_LEN;
         let batches = self.batches(first_chunk, chunks, |from, to| {

@@ -1,0 +1,36 @@
+//! Side-by-side comparisons that run the baseline in the same process, on the
+//! same bytes, and print one JSON object per line with the ratio.
+//!
+//! ```text
+//! cargo run --release -p coffer-benches --bin compare -- cipher [--quick]
+//! ```
+
+mod cipher;
+mod measure;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let cases: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if cases.is_empty() {
+        eprintln!("usage: compare <cipher>... [--quick]");
+        return ExitCode::FAILURE;
+    }
+    let budget = measure::Budget::new(quick);
+    for case in cases {
+        match case {
+            "cipher" => cipher::run(&budget),
+            other => {
+                eprintln!("unknown comparison {other:?}; known: cipher");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

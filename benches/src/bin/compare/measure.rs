@@ -1,0 +1,86 @@
+//! Timing: each case runs for a time budget, several rounds interleaved with its
+//! baseline so that drift on a shared machine hits both alike; the median counts.
+
+use std::time::{Duration, Instant};
+
+/// How long to measure.
+pub(crate) struct Budget {
+    /// Time spent per round of one case.
+    pub(crate) per_round: Duration,
+    /// Rounds per case; the median is reported.
+    pub(crate) rounds: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                per_round: Duration::from_millis(60),
+                rounds: 3,
+            }
+        } else {
+            Self {
+                per_round: Duration::from_millis(300),
+                rounds: 7,
+            }
+        }
+    }
+}
+
+/// Operations per second of `op`, run repeatedly for `budget`.
+pub(crate) fn ops_per_s(budget: Duration, mut op: impl FnMut()) -> f64 {
+    op();
+    let start = Instant::now();
+    let mut count = 0u64;
+    while start.elapsed() < budget || count < 3 {
+        op();
+        count += 1;
+    }
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs every case once per round, in order, and returns each case's median
+/// operations per second.
+pub(crate) fn interleaved(budget: &Budget, cases: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(budget.rounds); cases.len()];
+    for _ in 0..budget.rounds {
+        for (case, out) in cases.iter_mut().zip(samples.iter_mut()) {
+            out.push(ops_per_s(budget.per_round, &mut **case));
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
+
+/// Prints one result line.
+pub(crate) fn report(
+    case: &str,
+    bytes: usize,
+    threads: usize,
+    ops: f64,
+    baseline_ops: f64,
+    extra: serde_json::Value,
+) {
+    let mut line = serde_json::json!({
+        "case": case,
+        "bytes": bytes,
+        "threads": threads,
+        "ops_per_s": round(ops),
+        "mib_per_s": round(ops * bytes as f64 / MIB),
+        "ratio_vs_ring": round(ops / baseline_ops),
+    });
+    if let (Some(line), serde_json::Value::Object(extra)) = (line.as_object_mut(), extra) {
+        line.extend(extra);
+    }
+    println!("{line}");
+}
+
+pub(crate) fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
