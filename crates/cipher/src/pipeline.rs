@@ -1,9 +1,9 @@
 //! The parallel chunk pipeline: runs of chunks are sealed or opened on a pool of
 //! worker threads, in place, into one preallocated buffer.
 //!
-//! A run is cut into batches of 4 to 64 chunks (64 KiB to 1 MiB of plaintext), so
-//! that a 1 MiB object still spreads over every worker while a large one is handed
-//! out 1 MiB at a time. Each batch owns a disjoint piece of the output buffer
+//! A run is cut into batches of 16 to 64 chunks (256 KiB to 1 MiB of plaintext),
+//! so that a 1 MiB object still spreads over every worker while a large one is
+//! handed out 1 MiB at a time; smaller runs stay on the calling thread. Each batch owns a disjoint piece of the output buffer
 //! (`BytesMut::split_off`), which is joined back without copying when every batch
 //! is done (`BytesMut::unsplit`). The calling thread seals the last batch itself.
 //! Every worker builds its own ring key from the shared, zeroizing message keys.
@@ -19,8 +19,8 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::cobblestone::{CHUNK_LEN, ChunkCipher, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN};
 use crate::{Error, IntegrityError, Result};
 
-/// Fewest chunks worth handing to another thread.
-const MIN_BATCH_CHUNKS: usize = 4;
+/// Fewest chunks worth handing to another thread: 256 KiB.
+const MIN_BATCH_CHUNKS: usize = 16;
 /// Most chunks in one batch: 1 MiB of plaintext.
 pub(crate) const MAX_BATCH_CHUNKS: usize = 64;
 
@@ -160,16 +160,20 @@ impl Pipeline {
         result
     }
 
-    /// Cuts a run of `chunks` chunks, the first numbered `first_chunk`, into batches.
+    /// Cuts a run of `chunks` chunks, the first numbered `first_chunk`, into
+    /// batches of at most 1 MiB, and into at least one batch per thread when each
+    /// still gets 256 KiB (below that, waking a worker costs more than it saves).
     fn batches(
         &self,
         first_chunk: u64,
         chunks: usize,
         cut: impl Fn(usize, usize) -> (Bytes, usize),
     ) -> Vec<Batch> {
-        let per_batch = chunks
-            .div_ceil(self.pool.threads)
-            .clamp(MIN_BATCH_CHUNKS, MAX_BATCH_CHUNKS);
+        let count = chunks
+            .div_ceil(MAX_BATCH_CHUNKS)
+            .max(self.pool.threads.min(chunks / MIN_BATCH_CHUNKS))
+            .max(1);
+        let per_batch = chunks.div_ceil(count).max(1);
         (0..chunks)
             .step_by(per_batch)
             .map(|from| {
