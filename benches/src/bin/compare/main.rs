@@ -2,10 +2,11 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- cipher [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys> [--quick]
 //! ```
 
 mod cipher;
+mod keys;
 mod measure;
 
 use std::process::ExitCode;
@@ -19,15 +20,16 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher>... [--quick]");
+        eprintln!("usage: compare <cipher|keys>... [--quick]");
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
     for case in cases {
         match case {
             "cipher" => cipher::run(&budget),
+            "keys" => keys::run(&budget),
             other => {
-                eprintln!("unknown comparison {other:?}; known: cipher");
+                eprintln!("unknown comparison {other:?}; known: cipher, keys");
                 return ExitCode::FAILURE;
             }
         }

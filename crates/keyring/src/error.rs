@@ -1,0 +1,120 @@
+//! The one error type of the keyring and the KMS.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// What went wrong with a key operation. Each variant says what the caller can do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's policies do not allow this action on this key. Grant the
+    /// action (for example `kms:Decrypt` on the key's resource name) or use
+    /// another principal.
+    #[error("access denied: {caller} may not {action} on {resource}")]
+    AccessDenied {
+        /// Who asked.
+        caller: String,
+        /// The action, e.g. `kms:Decrypt`.
+        action: String,
+        /// The resource name the action was checked against.
+        resource: String,
+    },
+    /// No key has this id or alias.
+    #[error("key not found: {0}")]
+    KeyNotFound(String),
+    /// The key is disabled: generate and decrypt are refused until it is enabled.
+    #[error("key {0} is disabled")]
+    KeyDisabled(String),
+    /// The key is scheduled for deletion; cancel the deletion to use it again.
+    #[error("key {key_id} is pending deletion (material destroyed at {delete_at:?})")]
+    KeyPendingDeletion {
+        /// The key.
+        key_id: String,
+        /// When its material is destroyed.
+        delete_at: SystemTime,
+    },
+    /// The key waits for imported material; import it first.
+    #[error("key {0} has no key material (pending import)")]
+    KeyPendingImport(String),
+    /// The key's material was destroyed: everything under it is permanently
+    /// unreadable.
+    #[error("key {0} was deleted; data under it is permanently unreadable")]
+    KeyDestroyed(String),
+    /// A wrapped key names a key version this keyring no longer (or never) had.
+    #[error("key {key_id} has no version {version}")]
+    UnknownKeyVersion {
+        /// The key (or keyring) id.
+        key_id: String,
+        /// The version the wrapped key names.
+        version: u32,
+    },
+    /// The operation is not allowed on the store's managed default key.
+    #[error("key {0} is managed by the store and cannot be disabled or deleted")]
+    ManagedKey(String),
+    /// The operation does not apply to this key (for example rotating imported
+    /// material).
+    #[error("unsupported operation: {0}")]
+    Unsupported(String),
+    /// An argument is out of range or malformed; the message says which.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The import token is unknown, used already, or for another key.
+    #[error("invalid import token")]
+    InvalidImportToken,
+    /// The import token has expired; get new import parameters.
+    #[error("the import token has expired")]
+    ImportTokenExpired,
+    /// A wrapped key or sealed record failed to authenticate: it was modified, or
+    /// presented for another object or key.
+    #[error("integrity check failed: {0}")]
+    Integrity(&'static str),
+    /// The bytes are not a wrapped-key record this build understands.
+    #[error("malformed wrapped key: {0}")]
+    MalformedWrappedKey(&'static str),
+    /// The root key does not open the keys sealed in this store: it is not the
+    /// root key this store was created with. Nothing was changed.
+    #[error("wrong root key: it does not open this store's keys")]
+    WrongRootKey,
+    /// A root key file can be read by group or others; `chmod 600` it.
+    #[error(
+        "root key file {path:?} has mode {mode:o}; it must be readable by its owner only (chmod 600)"
+    )]
+    KeyFileTooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A root key (file or environment variable) is not 64 hex digits.
+    #[error("root key from {source_name} is not 64 hex digits")]
+    MalformedRootKey {
+        /// Where it came from.
+        source_name: String,
+    },
+    /// Reading or creating a key file failed.
+    #[error("key file {path:?}: {source}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The persistence layer failed; the operation did not take effect.
+    #[error("key storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The system random number generator failed.
+    #[error("the system random number generator failed")]
+    Randomness,
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<coffer_cipher::Error> for Error {
+    fn from(error: coffer_cipher::Error) -> Self {
+        match error {
+            coffer_cipher::Error::Randomness => Error::Randomness,
+            _ => Error::Integrity("data key"),
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The local KMS beyond the conformance suite: BYOK import (wrapped and plain),
+//! tokens that expire, deleting imported material, persistence across reopen,
+//! audit events, and the OSS guide's policies.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use coffer_keyring::{
+    AuditOutcome, Caller, CreateKeyOptions, EncryptionContext, Error, KeyOrigin, KeyState, Kms,
+    LocalKms, LocalKmsOptions, ManualClock, MemoryAuditSink, MemoryKeyStore, Principal, RootKey,
+    wrap_key_material_for_import,
+};
+use coffer_policy::PolicyDocument;
+
+const TRUSTED: Caller = Caller::Trusted;
+
+struct Fixture {
+    store: Arc<MemoryKeyStore>,
+    clock: ManualClock,
+    audit: MemoryAuditSink,
+    kms: LocalKms,
+}
+
+fn options(clock: &ManualClock, audit: &MemoryAuditSink) -> LocalKmsOptions {
+    LocalKmsOptions {
+        region: "cn-hangzhou".into(),
+        account: "1416614965931234".into(),
+        clock: Arc::new(clock.clone()),
+        audit: Arc::new(audit.clone()),
+    }
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryKeyStore::new());
+    let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    let audit = MemoryAuditSink::new();
+    let kms = LocalKms::open(
+        store.clone(),
+        &RootKey::from_bytes([2; 32]),
+        options(&clock, &audit),
+    )
+    .expect("opens");
+    Fixture {
+        store,
+        clock,
+        audit,
+        kms,
+    }
+}
+
+fn ctx() -> EncryptionContext {
+    EncryptionContext::new(b"store", "bucket", b"object")
+}
+
+fn external_key(kms: &LocalKms) -> String {
+    let options = CreateKeyOptions {
+        description: "byok".into(),
+        external: true,
+        rotation_period: None,
+    };
+    let metadata = kms.create_key(options, &TRUSTED).expect("creates");
+    assert_eq!(
+        (metadata.state, metadata.origin),
+        (KeyState::PendingImport, KeyOrigin::External)
+    );
+    metadata.key_id
+}
+
+#[test]
+fn byok_import_wrapped_to_an_ephemeral_x25519_key() {
+    let f = fixture();
+    let id = external_key(&f.kms);
+    assert!(matches!(
+        f.kms.generate_data_key(&id, &ctx(), &TRUSTED),
+        Err(Error::KeyPendingImport(_))
+    ));
+    let material = [0x42; 32];
+    let params = f
+        .kms
+        .get_parameters_for_import(&id, &TRUSTED)
+        .expect("parameters");
+    let wrapped = wrap_key_material_for_import(&params, &material).expect("wraps");
+    // A token for another request is refused, and a wrong token changes nothing.
+    assert!(matches!(
+        f.kms.import_key_material(&id, "00", &wrapped, &TRUSTED),
+        Err(Error::InvalidImportToken)
+    ));
+    f.kms
+        .import_key_material(&id, &params.import_token, &wrapped, &TRUSTED)
+        .expect("imports");
+    assert!(
+        matches!(
+            f.kms
+                .import_key_material(&id, &params.import_token, &wrapped, &TRUSTED),
+            Err(Error::InvalidImportToken)
+        ),
+        "tokens are single use"
+    );
+    let (key, wrapped_key) = f
+        .kms
+        .generate_data_key(&id, &ctx(), &TRUSTED)
+        .expect("generates");
+    assert_eq!(
+        f.kms
+            .decrypt(&wrapped_key, &ctx(), &TRUSTED)
+            .expect("decrypts")
+            .expose_secret(),
+        key.expose_secret()
+    );
+    assert!(
+        matches!(f.kms.rotate_key(&id, &TRUSTED), Err(Error::Unsupported(_))),
+        "imported keys do not rotate"
+    );
+    assert!(matches!(
+        f.kms
+            .set_rotation_period(&id, Some(Duration::from_secs(30 * 86400)), &TRUSTED),
+        Err(Error::Unsupported(_))
+    ));
+
+    // Deleting the material returns the key to pending import; the same
+    // material brings the data back, other material is refused.
+    f.kms
+        .delete_key_material(&id, &TRUSTED)
+        .expect("deletes material");
+    assert_eq!(
+        f.kms.describe_key(&id, &TRUSTED).expect("describe").state,
+        KeyState::PendingImport
+    );
+    assert!(matches!(
+        f.kms.decrypt(&wrapped_key, &ctx(), &TRUSTED),
+        Err(Error::KeyPendingImport(_))
+    ));
+    assert!(matches!(
+        f.kms.import_key_material_plain(&id, &[0x43; 32], &TRUSTED),
+        Err(Error::InvalidArgument(_))
+    ));
+    f.kms
+        .import_key_material_plain(&id, &material, &TRUSTED)
+        .expect("re-imports");
+    assert_eq!(
+        f.kms
+            .decrypt(&wrapped_key, &ctx(), &TRUSTED)
+            .expect("decrypts")
+            .expose_secret(),
+        key.expose_secret()
+    );
+}
+
+#[test]
+fn import_tokens_expire_and_tampered_material_is_refused() {
+    let f = fixture();
+    let id = external_key(&f.kms);
+    let params = f
+        .kms
+        .get_parameters_for_import(&id, &TRUSTED)
+        .expect("parameters");
+    let mut wrapped = wrap_key_material_for_import(&params, &[1; 32]).expect("wraps");
+    wrapped[40] ^= 1;
+    assert!(matches!(
+        f.kms
+            .import_key_material(&id, &params.import_token, &wrapped, &TRUSTED),
+        Err(Error::Integrity(_))
+    ));
+    let params = f
+        .kms
+        .get_parameters_for_import(&id, &TRUSTED)
+        .expect("parameters");
+    let wrapped = wrap_key_material_for_import(&params, &[1; 32]).expect("wraps");
+    f.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    assert!(matches!(
+        f.kms
+            .import_key_material(&id, &params.import_token, &wrapped, &TRUSTED),
+        Err(Error::ImportTokenExpired)
+    ));
+    assert!(matches!(
+        f.kms
+            .get_parameters_for_import(&f.kms.default_key_id(&TRUSTED).expect("default"), &TRUSTED),
+        Err(Error::Unsupported(_))
+    ));
+}
+
+#[test]
+fn keys_aliases_and_states_survive_reopen() {
+    let f = fixture();
+    let id = f
+        .kms
+        .create_key(CreateKeyOptions::default(), &TRUSTED)
+        .expect("creates")
+        .key_id;
+    f.kms
+        .create_alias("alias/photos", &id, &TRUSTED)
+        .expect("alias");
+    let (key, wrapped) = f
+        .kms
+        .generate_data_key("alias/photos", &ctx(), &TRUSTED)
+        .expect("generates");
+    f.kms.rotate_key(&id, &TRUSTED).expect("rotates");
+    f.kms.disable_key(&id, &TRUSTED).expect("disables");
+    let default = f.kms.default_key_id(&TRUSTED).expect("default");
+    drop(f.kms);
+    let wrong = LocalKms::open(
+        f.store.clone(),
+        &RootKey::from_bytes([3; 32]),
+        options(&f.clock, &f.audit),
+    );
+    assert!(matches!(wrong.err(), Some(Error::WrongRootKey)));
+    let kms = LocalKms::open(
+        f.store,
+        &RootKey::from_bytes([2; 32]),
+        options(&f.clock, &f.audit),
+    )
+    .expect("reopens");
+    assert_eq!(kms.default_key_id(&TRUSTED).expect("default"), default);
+    let described = kms
+        .describe_key("alias/photos", &TRUSTED)
+        .expect("describe");
+    assert_eq!(
+        (
+            described.key_id.as_str(),
+            described.state,
+            described.current_version
+        ),
+        (id.as_str(), KeyState::Disabled, 2)
+    );
+    kms.enable_key(&id, &TRUSTED).expect("enables");
+    assert_eq!(
+        kms.decrypt(&wrapped, &ctx(), &TRUSTED)
+            .expect("decrypts")
+            .expose_secret(),
+        key.expose_secret()
+    );
+    assert_eq!(kms.list_aliases(&TRUSTED).expect("aliases").len(), 2);
+    assert!(matches!(
+        kms.create_alias("alias/acs/mine", &id, &TRUSTED),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        kms.create_alias("alias/photos", &id, &TRUSTED),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn every_call_is_audited_without_secrets() {
+    let f = fixture();
+    let id = f
+        .kms
+        .create_key(CreateKeyOptions::default(), &TRUSTED)
+        .expect("creates")
+        .key_id;
+    let (key, wrapped) = f
+        .kms
+        .generate_data_key(&id, &ctx(), &TRUSTED)
+        .expect("generates");
+    let mallory = Caller::Principal(Principal::new("mallory", "1416614965931234"));
+    assert!(f.kms.decrypt(&wrapped, &ctx(), &mallory).is_err());
+    f.kms.disable_key(&id, &TRUSTED).expect("disables");
+    assert!(f.kms.decrypt(&wrapped, &ctx(), &TRUSTED).is_err());
+    let events = f.audit.events();
+    let summary: Vec<(&str, &str, &AuditOutcome)> = events
+        .iter()
+        .map(|e| (e.caller.as_str(), e.action.as_str(), &e.outcome))
+        .collect();
+    assert_eq!(
+        summary[0],
+        ("trusted", "kms:CreateKey", &AuditOutcome::Allowed)
+    );
+    assert_eq!(
+        summary[1],
+        ("trusted", "kms:GenerateDataKey", &AuditOutcome::Allowed)
+    );
+    assert_eq!(
+        summary[2],
+        ("mallory", "kms:Decrypt", &AuditOutcome::Denied)
+    );
+    assert_eq!(
+        summary[3],
+        ("trusted", "kms:DisableKey", &AuditOutcome::Allowed)
+    );
+    assert!(matches!(
+        summary[4],
+        ("trusted", "kms:Decrypt", AuditOutcome::Failed(_))
+    ));
+    assert_eq!(events[1].key_id.as_deref(), Some(id.as_str()));
+    assert!(
+        events[1]
+            .context
+            .as_deref()
+            .is_some_and(|c| c.contains("bucket=bucket"))
+    );
+    let secret_hex = hex_of(key.expose_secret());
+    assert!(
+        events
+            .iter()
+            .all(|e| !format!("{e:?}").contains(&secret_hex))
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn oss_guide_policies_govern_kms_calls() {
+    let f = fixture();
+    let id = f
+        .kms
+        .create_key(CreateKeyOptions::default(), &TRUSTED)
+        .expect("creates")
+        .key_id;
+    let fixture_policy = |name: &str| {
+        let path = format!(
+            "{}/../../../shared/fixtures/policies/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        PolicyDocument::parse(&std::fs::read_to_string(path).expect("fixture")).expect("parses")
+    };
+    let uploader = Caller::Principal(
+        Principal::new("uploader", "1416614965931234")
+            .with_policy(fixture_policy("upload-to-kms-bucket.json")),
+    );
+    let downloader = Caller::Principal(
+        Principal::new("downloader", "1416614965931234")
+            .with_policy(fixture_policy("download-from-kms-bucket.json")),
+    );
+    let admin = Caller::Principal(
+        Principal::new("admin", "1416614965931234")
+            .with_policy(fixture_policy("set-bucket-default-kms-cmk.json")),
+    );
+    let (_, wrapped) = f
+        .kms
+        .generate_data_key(&id, &ctx(), &uploader)
+        .expect("uploader generates");
+    f.kms
+        .decrypt(&wrapped, &ctx(), &downloader)
+        .expect("downloader decrypts");
+    assert!(matches!(
+        f.kms.generate_data_key(&id, &ctx(), &downloader),
+        Err(Error::AccessDenied { .. })
+    ));
+    f.kms.describe_key(&id, &admin).expect("admin describes");
+    f.kms.list_keys(&admin).expect("admin lists keys");
+    assert!(matches!(
+        f.kms.decrypt(&wrapped, &ctx(), &admin),
+        Err(Error::AccessDenied { .. })
+    ));
+    assert!(matches!(
+        f.kms.schedule_key_deletion(&id, 7, &uploader),
+        Err(Error::AccessDenied { .. })
+    ));
+}
