@@ -35,6 +35,9 @@ pub enum Error {
         /// Authenticated length of the plaintext.
         len: u64,
     },
+    /// A run of chunks that does not end the message must be whole 16 KiB chunks.
+    #[error("a run of chunks that does not end the message must be whole 16 KiB chunks")]
+    MisalignedRun,
     /// The message is longer than the format allows (2^38 chunks of 16 KiB).
     #[error("message exceeds the format's maximum length")]
     TooLarge,

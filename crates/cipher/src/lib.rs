@@ -33,6 +33,7 @@ mod identity;
 mod payload;
 mod pipeline;
 mod reader;
+mod segments;
 mod writer;
 
 pub use cobblestone::{Layout, Salt};
@@ -43,4 +44,5 @@ pub use identity::ObjectIdentity;
 pub use payload::PayloadCipher;
 pub use pipeline::Pipeline;
 pub use reader::PayloadReader;
+pub use segments::{PAYLOAD_PREFIX_LEN, PayloadOpener, PayloadSealer};
 pub use writer::PayloadWriter;

@@ -14,7 +14,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
 use crate::header::{HEADER_LEN, Header};
-use crate::{DataKey, ObjectIdentity, PayloadReader, PayloadWriter, Pipeline, Result};
+use crate::{
+    DataKey, ObjectIdentity, PayloadOpener, PayloadReader, PayloadSealer, PayloadWriter, Pipeline,
+    Result,
+};
 
 /// Seals and opens coffer payloads, spreading the chunks of each over a pool of
 /// threads. Cheap to clone: clones share the pool.
@@ -107,6 +110,29 @@ impl PayloadCipher {
         let header = Header::CURRENT.encode();
         let context = payload_context(&header, identity);
         PayloadWriter::start(self.pipeline.clone(), key, &context, &header, salt, sink)
+    }
+
+    /// A sealer for a payload written run by run (see [`PayloadSealer`]), with a
+    /// fresh random salt.
+    pub fn sealer(&self, key: &DataKey, identity: &ObjectIdentity) -> Result<PayloadSealer> {
+        Ok(PayloadSealer::new(
+            self.pipeline.clone(),
+            key,
+            identity,
+            Salt::random()?,
+        ))
+    }
+
+    /// An opener for a payload read run by run: `prefix` is its first 64 bytes and
+    /// `payload_len` its whole length. Checks header and commitment.
+    pub fn opener(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        prefix: &[u8],
+        payload_len: u64,
+    ) -> Result<PayloadOpener> {
+        PayloadOpener::new(self.pipeline.clone(), key, identity, prefix, payload_len)
     }
 
     /// A streaming opener over a payload that fills `source` from its start.

@@ -137,3 +137,40 @@ fn range_errors_are_typed() {
         Vec::<u8>::new()
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A payload sealed run by run (as the store writes segments) is a normal
+    /// payload, and opens run by run too.
+    #[test]
+    fn segmented_payloads_match_whole_ones(len in 0..9 * CHUNK, chunks_per_run in 1..4usize) {
+        let cipher = PayloadCipher::new(2);
+        let key = DataKey::generate().expect("rng");
+        let id = ObjectIdentity::new(b"s", "b", b"seg");
+        let data = plaintext(len, 5);
+        let sealer = cipher.sealer(&key, &id).expect("sealer");
+        let run = chunks_per_run * CHUNK;
+        let runs = len.div_ceil(run).max(1);
+        let mut sealed_runs = Vec::new();
+        for r in 0..runs {
+            let piece = data.slice(r * run..((r + 1) * run).min(len));
+            let mut out = bytes::BytesMut::new();
+            sealer.seal_chunks((r * chunks_per_run) as u64, piece, r + 1 == runs, &mut out).expect("seals");
+            sealed_runs.push(out.freeze());
+        }
+        let mut whole = sealer.prefix().to_vec();
+        for sealed in &sealed_runs {
+            whole.extend_from_slice(sealed);
+        }
+        prop_assert!(cipher.open(&key, &id, whole.clone().into()).expect("opens") == data);
+        let opener = cipher.opener(&key, &id, sealer.prefix(), whole.len() as u64).expect("opener");
+        let mut out = bytes::BytesMut::new();
+        for (r, sealed) in sealed_runs.into_iter().enumerate() {
+            opener.open_chunks((r * chunks_per_run) as u64, sealed, &mut out).expect("opens run");
+        }
+        prop_assert!(out.freeze() == data);
+        let misaligned = sealer.seal_chunks(0, data.slice(..len.min(CHUNK - 1)), false, &mut bytes::BytesMut::new());
+        prop_assert!(len == 0 || misaligned.is_err());
+    }
+}

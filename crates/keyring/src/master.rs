@@ -333,6 +333,17 @@ impl MasterKeyring {
         Ok(())
     }
 
+    /// Every held version's material (feature `test-util` only).
+    #[cfg(feature = "test-util")]
+    pub fn export_material_for_test(&self) -> Vec<[u8; 32]> {
+        self.state
+            .read()
+            .keks
+            .values()
+            .map(|k| *k.material)
+            .collect()
+    }
+
     fn rotation_due(&self) -> bool {
         let state = self.state.read();
         let Some(kek) = state.keks.get(&state.current) else {

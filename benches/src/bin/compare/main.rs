@@ -2,12 +2,13 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|store> [--quick]
 //! ```
 
 mod cipher;
 mod keys;
 mod measure;
+mod store;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher|keys>... [--quick]");
+        eprintln!("usage: compare <cipher|keys|store>... [--quick]");
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
@@ -28,8 +29,9 @@ fn main() -> ExitCode {
         match case {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
+            "store" => store::run(&budget, quick),
             other => {
-                eprintln!("unknown comparison {other:?}; known: cipher, keys");
+                eprintln!("unknown comparison {other:?}; known: cipher, keys, store");
                 return ExitCode::FAILURE;
             }
         }

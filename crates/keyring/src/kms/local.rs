@@ -216,6 +216,17 @@ impl LocalKms {
         Ok(changed)
     }
 
+    /// Every key's material (feature `test-util` only).
+    #[cfg(feature = "test-util")]
+    pub fn export_material_for_test(&self) -> Vec<[u8; 32]> {
+        self.keys
+            .read()
+            .entries
+            .values()
+            .flat_map(|e| e.materials.values().map(|m| **m))
+            .collect()
+    }
+
     fn now(&self) -> SystemTime {
         self.options.clock.now()
     }

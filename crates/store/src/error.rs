@@ -1,0 +1,138 @@
+//! The store's error type.
+
+/// What went wrong. Each variant says what the caller can do; none carries
+/// plaintext or key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bucket does not exist; create it first.
+    #[error("no such bucket: {0}")]
+    NoSuchBucket(String),
+    /// A bucket with this name exists already.
+    #[error("bucket already exists: {0}")]
+    BucketAlreadyExists(String),
+    /// The bucket still holds objects; delete them first.
+    #[error("bucket {0} is not empty")]
+    BucketNotEmpty(String),
+    /// The object does not exist.
+    #[error("no such key: {bucket}/{key}")]
+    NoSuchKey {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+    },
+    /// The bucket has no default encryption rule.
+    #[error("bucket {0} has no encryption rule")]
+    NoSuchEncryptionRule(String),
+    /// A name, key, rule, range or option is invalid; the message says which.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The requested range is outside the object.
+    #[error("range {start}..{end} is outside the object of {size} bytes")]
+    InvalidRange {
+        /// First byte requested.
+        start: u64,
+        /// One past the last byte requested.
+        end: u64,
+        /// The object's size.
+        size: u64,
+    },
+    /// The session's principal may not do this (a bucket action, or the KMS
+    /// action on the object's CMK). Nothing was read or changed.
+    #[error("access denied: {principal} may not {action} on {resource}")]
+    AccessDenied {
+        /// Who asked.
+        principal: String,
+        /// The action, e.g. `oss:GetObject` or `kms:Decrypt`.
+        action: String,
+        /// The resource name.
+        resource: String,
+    },
+    /// The CMK is disabled; enable it to read or write objects under it.
+    #[error("KMS key {0} is disabled")]
+    KeyDisabled(String),
+    /// The CMK is pending deletion; cancel the deletion to use it again.
+    #[error("KMS key {0} is pending deletion")]
+    KeyPendingDeletion(String),
+    /// The CMK does not exist.
+    #[error("KMS key not found: {0}")]
+    KeyNotFound(String),
+    /// The CMK (or master key version) was destroyed: objects under it are
+    /// permanently unreadable.
+    #[error("key {0} was destroyed; objects under it are permanently unreadable")]
+    KeyDestroyed(String),
+    /// Stored data failed authentication: tampered with, truncated or misplaced.
+    /// Nothing was returned.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
+    /// The root key is not the one this store was created with. Nothing changed.
+    #[error("wrong root key for this store")]
+    WrongRootKey,
+    /// Another key-management error (see the source).
+    #[error("key management: {0}")]
+    Key(#[source] coffer_keyring::Error),
+    /// RocksDB failed; the operation did not take effect.
+    #[error("storage: {0}")]
+    Storage(#[from] rocksdb::Error),
+    /// Reading the caller's stream failed; nothing was stored.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored record could not be decoded (corruption or a newer format).
+    #[error("corrupt record: {0}")]
+    CorruptRecord(String),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<coffer_keyring::Error> for Error {
+    fn from(error: coffer_keyring::Error) -> Self {
+        use coffer_keyring::Error as K;
+        match error {
+            K::AccessDenied {
+                caller,
+                action,
+                resource,
+            } => Error::AccessDenied {
+                principal: caller,
+                action,
+                resource,
+            },
+            K::KeyDisabled(id) => Error::KeyDisabled(id),
+            K::KeyPendingDeletion { key_id, .. } => Error::KeyPendingDeletion(key_id),
+            K::KeyNotFound(id) => Error::KeyNotFound(id),
+            K::KeyDestroyed(id) => Error::KeyDestroyed(id),
+            K::UnknownKeyVersion { key_id, version } => {
+                Error::KeyDestroyed(format!("{key_id} version {version}"))
+            }
+            K::WrongRootKey => Error::WrongRootKey,
+            K::Integrity(what) => Error::Integrity(what.to_owned()),
+            K::InvalidArgument(what) => Error::InvalidArgument(what),
+            other => Error::Key(other),
+        }
+    }
+}
+
+impl From<coffer_cipher::Error> for Error {
+    fn from(error: coffer_cipher::Error) -> Self {
+        match error {
+            coffer_cipher::Error::Io(io) => Error::Io(io),
+            coffer_cipher::Error::InvalidRange { start, end, len } => Error::InvalidRange {
+                start,
+                end,
+                size: len,
+            },
+            other => Error::Integrity(other.to_string()),
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io(io) => io,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidData, other),
+        }
+    }
+}

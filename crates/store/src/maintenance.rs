@@ -1,0 +1,176 @@
+//! Maintenance: rewrapping data keys after rotation, retiring master key
+//! versions nothing uses, and checking the store's consistency.
+
+use std::collections::HashSet;
+
+use coffer_keyring::{
+    Caller, EncryptionContext, NothingReferencesOlderVersions, Provider, WrappedKey,
+};
+use rocksdb::IteratorMode;
+
+use crate::columns::{OBJECT_ID_LEN, object_key, split_object_key};
+use crate::objects::no_such_key;
+use crate::record::{Body, ObjectRecord};
+use crate::rule::ProtectionMode;
+use crate::{ColumnFamily, Error, Result, Store};
+
+/// What [`Store::check_consistency`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsistencyReport {
+    /// Object records.
+    pub objects: usize,
+    /// Objects whose payload is in segments.
+    pub segmented_objects: usize,
+    /// Object ids with segments but no record (should be empty after open).
+    pub orphan_segment_objects: Vec<String>,
+    /// `bucket/key` of objects missing a segment.
+    pub missing_segments: Vec<String>,
+}
+
+impl Store {
+    /// Moves an object's wrapped data key to the current master key version
+    /// (AES256) or current CMK material (KMS), without touching its data.
+    /// Returns whether it changed anything.
+    pub fn rewrap_object(&self, bucket: &str, key: &str) -> Result<bool> {
+        let raw_key = object_key(bucket, key);
+        let _guard = self.stripe(&raw_key).lock();
+        let mut record = self
+            .read_record(bucket, key)?
+            .ok_or_else(|| no_such_key(bucket, key))?;
+        if record.mode == ProtectionMode::None {
+            return Ok(false);
+        }
+        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
+        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
+        let rewrapped = match wrapped.provider() {
+            Provider::MasterKeyring => self.inner.master.rewrap(&wrapped, &context)?,
+            _ => self
+                .inner
+                .kms
+                .rewrap(&wrapped, &context, &Caller::Trusted)?,
+        };
+        let Some(rewrapped) = rewrapped else {
+            return Ok(false);
+        };
+        record.key_version = rewrapped.key_version();
+        record.wrapped_key = rewrapped.encode();
+        self.inner.db.put_cf_opt(
+            self.cf(ColumnFamily::Objects)?,
+            raw_key,
+            record.encode()?,
+            &self.inner.write_options,
+        )?;
+        Ok(true)
+    }
+
+    /// Rewraps every object in a bucket; returns how many changed.
+    pub fn rewrap_bucket(&self, bucket: &str) -> Result<usize> {
+        self.bucket_record(bucket)?;
+        let mut changed = 0;
+        for key in self.keys_in(Some(bucket))? {
+            changed += usize::from(self.rewrap_object(bucket, &key.1)?);
+        }
+        Ok(changed)
+    }
+
+    /// Retires master key versions older than every stored object's (after a
+    /// rotation and a rewrap of every bucket); returns the new minimum version.
+    pub fn retire_unused_master_keys(&self) -> Result<u32> {
+        let mut min = self.inner.master.current_version();
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(ColumnFamily::Objects)?, IteratorMode::Start)
+        {
+            let (_, value) = item?;
+            let record = ObjectRecord::decode(value.into_vec().into())?;
+            if record.mode == ProtectionMode::Aes256 {
+                min = min.min(record.key_version);
+            }
+        }
+        self.inner
+            .master
+            .retire_versions_below(min, NothingReferencesOlderVersions)?;
+        Ok(min)
+    }
+
+    /// Checks that every segment belongs to an object and every object has its
+    /// segments.
+    pub fn check_consistency(&self) -> Result<ConsistencyReport> {
+        let mut report = ConsistencyReport::default();
+        let mut referenced = HashSet::new();
+        let chunks = self.cf(ColumnFamily::Chunks)?;
+        for item in self
+            .inner
+            .db
+            .iterator_cf(self.cf(ColumnFamily::Objects)?, IteratorMode::Start)
+        {
+            let (raw_key, value) = item?;
+            let record = ObjectRecord::decode(value.into_vec().into())?;
+            report.objects += 1;
+            if let Body::Segmented { segments, .. } = record.body {
+                report.segmented_objects += 1;
+                referenced.insert(record.object_id);
+                for index in 0..segments {
+                    if self
+                        .inner
+                        .db
+                        .get_pinned_cf(
+                            chunks,
+                            crate::columns::segment_key(&record.object_id, index),
+                        )?
+                        .is_none()
+                    {
+                        let (bucket, key) = split_object_key(&raw_key).unwrap_or(("?", "?"));
+                        report.missing_segments.push(format!("{bucket}/{key}"));
+                        break;
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for item in self.inner.db.iterator_cf(chunks, IteratorMode::Start) {
+            let (key, _) = item?;
+            let id: [u8; OBJECT_ID_LEN] = key
+                .get(..OBJECT_ID_LEN)
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| Error::CorruptRecord("segment key".into()))?;
+            if !referenced.contains(&id) && seen.insert(id) {
+                report.orphan_segment_objects.push(hex::encode(id));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Flushes memtables and compacts every column family (for tests and
+    /// maintenance windows).
+    pub fn flush_and_compact(&self) -> Result<()> {
+        for family in ColumnFamily::ALL {
+            let cf = self.cf(family)?;
+            self.inner.db.flush_cf(cf)?;
+            self.inner
+                .db
+                .compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
+    /// (bucket, key) of every object, or of one bucket's.
+    fn keys_in(&self, bucket: Option<&str>) -> Result<Vec<(String, String)>> {
+        let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
+        let mut out = Vec::new();
+        for item in self.inner.db.iterator_cf(
+            self.cf(ColumnFamily::Objects)?,
+            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
+            let (raw_key, _) = item?;
+            if !raw_key.starts_with(&prefix) {
+                break;
+            }
+            if let Some((b, k)) = split_object_key(&raw_key) {
+                out.push((b.to_owned(), k.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,747 @@
+//! Objects: put (from bytes or a stream), get (whole, by range, as `Read + Seek`),
+//! head, delete, list and copy.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+use std::ops::Range;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use coffer_cipher::{DataKey, PayloadCipher};
+use coffer_keyring::Caller;
+use rocksdb::IteratorMode;
+
+use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
+use crate::names::validate_key;
+use crate::reader::{ObjectReader, SegmentSource};
+use crate::record::{Body, ObjectRecord};
+use crate::rule::{EncryptionRule, Protection, ProtectionMode};
+use crate::store::{millis, random_id};
+use crate::{ColumnFamily, Error, Result, Store};
+
+/// Plaintext bytes per segment of a large object: 64 chunks.
+pub(crate) const SEGMENT_PLAINTEXT: usize = 1 << 20;
+const CHUNKS_PER_SEGMENT: u64 = 64;
+
+/// How to store one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// This object's encryption; `None` takes the bucket's default (and no
+    /// default means stored unencrypted).
+    pub encryption: Option<EncryptionRule>,
+    /// The content type reported by get and head.
+    pub content_type: Option<String>,
+    /// User metadata reported by get and head (stored readable, as in OSS).
+    pub user_metadata: BTreeMap<String, String>,
+}
+
+impl PutOptions {
+    /// Store-managed encryption ("AES256") for this object.
+    pub fn managed() -> Self {
+        Self {
+            encryption: Some(EncryptionRule::Managed),
+            ..Self::default()
+        }
+    }
+
+    /// KMS encryption for this object under `key_id` (or the default managed CMK).
+    pub fn kms(key_id: Option<&str>) -> Self {
+        Self {
+            encryption: Some(EncryptionRule::kms(key_id)),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the content type.
+    pub fn with_content_type(mut self, content_type: &str) -> Self {
+        self.content_type = Some(content_type.to_owned());
+        self
+    }
+
+    /// Adds a user metadata entry.
+    pub fn with_metadata(mut self, name: &str, value: &str) -> Self {
+        self.user_metadata.insert(name.to_owned(), value.to_owned());
+        self
+    }
+}
+
+/// What a copy writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    /// The copy's encryption; `None` takes the destination bucket's default.
+    pub encryption: Option<EncryptionRule>,
+    /// `None` copies content type and user metadata; `Some` replaces them.
+    pub replace_metadata: Option<(Option<String>, BTreeMap<String, String>)>,
+}
+
+impl CopyOptions {
+    /// Copy with store-managed encryption.
+    pub fn managed() -> Self {
+        Self {
+            encryption: Some(EncryptionRule::Managed),
+            ..Self::default()
+        }
+    }
+
+    /// Copy with KMS encryption under `key_id` (or the default managed CMK).
+    pub fn kms(key_id: Option<&str>) -> Self {
+        Self {
+            encryption: Some(EncryptionRule::kms(key_id)),
+            ..Self::default()
+        }
+    }
+}
+
+/// An object's metadata, as head and get report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key.
+    pub key: String,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// Changes with every write; not derived from the plaintext.
+    pub etag: String,
+    /// When it was written.
+    pub last_modified: SystemTime,
+    /// The content type given at put.
+    pub content_type: Option<String>,
+    /// User metadata given at put.
+    pub user_metadata: BTreeMap<String, String>,
+    /// How it is protected.
+    pub protection: Protection,
+}
+
+/// An object read whole.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// The plaintext.
+    pub body: Bytes,
+    /// The metadata.
+    pub meta: ObjectMeta,
+}
+
+/// What a put reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    /// The new object's ETag.
+    pub etag: String,
+    /// How it was protected.
+    pub protection: Protection,
+}
+
+/// Listing parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Only keys after this one.
+    pub start_after: Option<String>,
+    /// At most this many keys and common prefixes (default and maximum 1000).
+    pub max_keys: Option<usize>,
+    /// Group keys that contain this after the prefix into common prefixes.
+    pub delimiter: Option<String>,
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSummary {
+    /// The key.
+    pub key: String,
+    /// Plaintext size.
+    pub size: u64,
+    /// The ETag.
+    pub etag: String,
+    /// When it was written.
+    pub last_modified: SystemTime,
+    /// How it is protected.
+    pub protection: Protection,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListResult {
+    /// Objects, in key order.
+    pub objects: Vec<ObjectSummary>,
+    /// Common prefixes (with a delimiter), in order.
+    pub common_prefixes: Vec<String>,
+    /// Whether more keys follow.
+    pub is_truncated: bool,
+    /// Pass as `start_after` to get the next page.
+    pub next_start_after: Option<String>,
+}
+
+impl Store {
+    /// Stores `body` under bucket/key, replacing any object there (last writer
+    /// wins). The object's own rule wins over the bucket default.
+    pub fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        self.put_object_as(bucket, key, body, options, &Caller::Trusted)
+    }
+
+    /// Streams an object of any size from `source` with bounded memory. It
+    /// becomes visible only when complete; an interrupted upload leaves nothing.
+    pub fn put_object_from_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: impl Read,
+        options: PutOptions,
+    ) -> Result<PutResult> {
+        self.put_object_from_reader_as(bucket, key, source, options, &Caller::Trusted)
+    }
+
+    /// Reads a whole object, decrypting it ([`Error::NoSuchKey`] if missing).
+    pub fn get_object(&self, bucket: &str, key: &str) -> Result<Object> {
+        self.get_object_as(bucket, key, &Caller::Trusted)
+    }
+
+    /// Reads `range` of an object, opening only the chunks that cover it.
+    pub fn get_object_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Object> {
+        self.get_object_range_as(bucket, key, range, &Caller::Trusted)
+    }
+
+    /// Opens an object as `Read + Seek`, with bounded memory whatever its size.
+    pub fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
+        self.open_object_as(bucket, key, &Caller::Trusted)
+    }
+
+    /// An object's metadata and protection, without decrypting anything.
+    pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        self.bucket_record(bucket)?;
+        let record = self
+            .read_record(bucket, key)?
+            .ok_or_else(|| no_such_key(bucket, key))?;
+        meta_of(bucket, key, &record)
+    }
+
+    /// Deletes an object (succeeds if it does not exist).
+    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+        self.bucket_record(bucket)?;
+        validate_key(key)?;
+        self.commit(bucket, key, None, |_, _| Ok(()))?;
+        Ok(())
+    }
+
+    /// Lists a bucket's objects in key order.
+    pub fn list_objects(&self, bucket: &str, options: &ListOptions) -> Result<ListResult> {
+        self.bucket_record(bucket)?;
+        let max_keys = options.max_keys.unwrap_or(1000).min(1000);
+        let mut result = ListResult::default();
+        if max_keys == 0 {
+            return Ok(result);
+        }
+        let full_prefix = object_key(bucket, &options.prefix);
+        let start = match &options.start_after {
+            Some(after) if after.as_str() >= options.prefix.as_str() => {
+                let mut k = object_key(bucket, after);
+                k.push(0);
+                k
+            }
+            _ => full_prefix.clone(),
+        };
+        let objects = self.cf(ColumnFamily::Objects)?;
+        let mut last_prefix: Option<String> = None;
+        for item in self.inner.db.iterator_cf(
+            objects,
+            IteratorMode::From(&start, rocksdb::Direction::Forward),
+        ) {
+            let (raw_key, value) = item?;
+            if !raw_key.starts_with(&full_prefix) {
+                break;
+            }
+            let (_, key) = split_object_key(&raw_key)
+                .ok_or_else(|| Error::CorruptRecord("object key".into()))?;
+            let rest = &key[options.prefix.len()..];
+            let grouped = options
+                .delimiter
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .and_then(|d| {
+                    rest.find(d)
+                        .map(|at| format!("{}{}", options.prefix, &rest[..at + d.len()]))
+                });
+            if result.objects.len() + result.common_prefixes.len() == max_keys {
+                if grouped.is_none() || grouped != last_prefix {
+                    result.is_truncated = true;
+                    break;
+                }
+                continue;
+            }
+            match grouped {
+                Some(common) => {
+                    if last_prefix.as_ref() != Some(&common) {
+                        result.common_prefixes.push(common.clone());
+                        result.next_start_after = Some(common.clone());
+                        last_prefix = Some(common);
+                    }
+                }
+                None => {
+                    let record = ObjectRecord::decode(Bytes::from(value.into_vec()))?;
+                    let meta = meta_of(bucket, key, &record)?;
+                    result.next_start_after = Some(key.to_owned());
+                    result.objects.push(ObjectSummary {
+                        key: key.to_owned(),
+                        size: meta.size,
+                        etag: meta.etag,
+                        last_modified: meta.last_modified,
+                        protection: meta.protection,
+                    });
+                }
+            }
+        }
+        if !result.is_truncated {
+            result.next_start_after = None;
+        }
+        Ok(result)
+    }
+
+    /// Copies an object, re-encrypting it with a fresh data key under the copy's
+    /// rule. Copying an object over itself with a new rule is how existing
+    /// objects get encrypted or re-encrypted.
+    pub fn copy_object(
+        &self,
+        source: (&str, &str),
+        destination: (&str, &str),
+        options: CopyOptions,
+    ) -> Result<PutResult> {
+        self.copy_object_as(source, destination, options, &Caller::Trusted)
+    }
+
+    // ---- the same operations for a given caller (sessions check policies first)
+
+    pub(crate) fn put_object_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        options: PutOptions,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        validate_key(key)?;
+        let bucket_record = self.bucket_record(bucket)?;
+        let rule = options.encryption.clone().or(bucket_record.rule);
+        let object_id = random_id()?;
+        let new_key = self.new_data_key(bucket, &object_id, rule.as_ref(), caller)?;
+        let size = body.len() as u64;
+        let mut segments = Vec::new();
+        let body = if body.len() <= self.inner.inline_threshold {
+            match &new_key.data_key {
+                Some(data_key) => Body::Inline(self.inner.cipher.seal(
+                    data_key,
+                    &self.identity(bucket, &object_id),
+                    body,
+                )?),
+                None => Body::Inline(body),
+            }
+        } else {
+            let (prefix, count) = self.seal_segments(
+                bucket,
+                &object_id,
+                new_key.data_key.as_ref(),
+                body,
+                &mut segments,
+            )?;
+            Body::Segmented {
+                prefix,
+                segments: count,
+            }
+        };
+        let record = self.new_record(object_id, size, &new_key, options, body);
+        self.commit(bucket, key, Some(&record), |batch, store| {
+            let chunks = store.cf(ColumnFamily::Chunks)?;
+            for (index, segment) in segments {
+                batch.put_cf(chunks, segment_key(&object_id, index), segment);
+            }
+            Ok(())
+        })?;
+        Ok(PutResult {
+            etag: etag(&object_id),
+            protection: new_key.protection,
+        })
+    }
+
+    fn seal_segments(
+        &self,
+        bucket: &str,
+        object_id: &[u8; OBJECT_ID_LEN],
+        data_key: Option<&DataKey>,
+        body: Bytes,
+        out: &mut Vec<(u32, Bytes)>,
+    ) -> Result<(Vec<u8>, u32)> {
+        let count = body.len().div_ceil(SEGMENT_PLAINTEXT).max(1);
+        let count =
+            u32::try_from(count).map_err(|_| Error::InvalidArgument("object too large".into()))?;
+        let sealer = data_key
+            .map(|key| {
+                self.inner
+                    .cipher
+                    .sealer(key, &self.identity(bucket, object_id))
+            })
+            .transpose()?;
+        for index in 0..count {
+            let start = index as usize * SEGMENT_PLAINTEXT;
+            let plaintext = body.slice(start..(start + SEGMENT_PLAINTEXT).min(body.len()));
+            out.push((
+                index,
+                self.seal_segment(sealer.as_ref(), index, plaintext, index + 1 == count)?,
+            ));
+        }
+        Ok((
+            sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
+            count,
+        ))
+    }
+
+    fn seal_segment(
+        &self,
+        sealer: Option<&coffer_cipher::PayloadSealer>,
+        index: u32,
+        plaintext: Bytes,
+        last: bool,
+    ) -> Result<Bytes> {
+        match sealer {
+            None => Ok(plaintext),
+            Some(sealer) => {
+                let mut sealed = BytesMut::new();
+                sealer.seal_chunks(
+                    u64::from(index) * CHUNKS_PER_SEGMENT,
+                    plaintext,
+                    last,
+                    &mut sealed,
+                )?;
+                Ok(sealed.freeze())
+            }
+        }
+    }
+
+    fn new_record(
+        &self,
+        object_id: [u8; OBJECT_ID_LEN],
+        size: u64,
+        new_key: &crate::store::NewKey,
+        options: PutOptions,
+        body: Body,
+    ) -> ObjectRecord {
+        ObjectRecord {
+            object_id,
+            size,
+            modified_ms: millis(self.inner.clock.now()),
+            mode: new_key.protection.mode,
+            key_id: new_key.protection.kms_key_id.clone().unwrap_or_default(),
+            key_version: new_key.protection.key_version.unwrap_or(0),
+            wrapped_key: new_key.wrapped.clone(),
+            content_type: options.content_type.unwrap_or_default(),
+            user_metadata: options.user_metadata,
+            body,
+        }
+    }
+
+    pub(crate) fn put_object_from_reader_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut source: impl Read,
+        options: PutOptions,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        validate_key(key)?;
+        let bucket_record = self.bucket_record(bucket)?;
+        let rule = options.encryption.clone().or(bucket_record.rule);
+        let object_id = random_id()?;
+        let new_key = self.new_data_key(bucket, &object_id, rule.as_ref(), caller)?;
+        let first = read_full(&mut source, SEGMENT_PLAINTEXT)?;
+        if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
+            return self.put_object_with_key(bucket, key, first, options, new_key, object_id);
+        }
+        // Register the upload before any segment is written, so an interruption
+        // is cleaned up on the next open.
+        let uploads = self.cf(ColumnFamily::Uploads)?;
+        self.inner.db.put_cf_opt(
+            uploads,
+            object_id,
+            object_key(bucket, key),
+            &self.inner.write_options,
+        )?;
+        let upload = (|| -> Result<(Vec<u8>, u32, u64)> {
+            let sealer = new_key
+                .data_key
+                .as_ref()
+                .map(|k| {
+                    self.inner
+                        .cipher
+                        .sealer(k, &self.identity(bucket, &object_id))
+                })
+                .transpose()?;
+            let chunks = self.cf(ColumnFamily::Chunks)?;
+            let mut current = first;
+            let mut index = 0u32;
+            let mut size = 0u64;
+            loop {
+                let next = read_full(&mut source, SEGMENT_PLAINTEXT)?;
+                let last = next.is_empty();
+                size += current.len() as u64;
+                let sealed = self.seal_segment(sealer.as_ref(), index, current, last)?;
+                self.inner.db.put_cf_opt(
+                    chunks,
+                    segment_key(&object_id, index),
+                    sealed,
+                    &self.inner.write_options,
+                )?;
+                index = index
+                    .checked_add(1)
+                    .ok_or_else(|| Error::InvalidArgument("object too large".into()))?;
+                if last {
+                    break;
+                }
+                current = next;
+            }
+            Ok((
+                sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
+                index,
+                size,
+            ))
+        })();
+        let (prefix, segments, size) = match upload {
+            Ok(done) => done,
+            Err(error) => {
+                self.abandon_upload(&object_id);
+                return Err(error);
+            }
+        };
+        let record = self.new_record(
+            object_id,
+            size,
+            &new_key,
+            options,
+            Body::Segmented { prefix, segments },
+        );
+        let committed = self.commit(bucket, key, Some(&record), |batch, store| {
+            batch.delete_cf(store.cf(ColumnFamily::Uploads)?, object_id);
+            Ok(())
+        });
+        if let Err(error) = committed {
+            self.abandon_upload(&object_id);
+            return Err(error);
+        }
+        Ok(PutResult {
+            etag: etag(&object_id),
+            protection: new_key.protection,
+        })
+    }
+
+    fn put_object_with_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        options: PutOptions,
+        new_key: crate::store::NewKey,
+        object_id: [u8; OBJECT_ID_LEN],
+    ) -> Result<PutResult> {
+        let size = body.len() as u64;
+        let body = match &new_key.data_key {
+            Some(data_key) => Body::Inline(self.inner.cipher.seal(
+                data_key,
+                &self.identity(bucket, &object_id),
+                body,
+            )?),
+            None => Body::Inline(body),
+        };
+        let record = self.new_record(object_id, size, &new_key, options, body);
+        self.commit(bucket, key, Some(&record), |_, _| Ok(()))?;
+        Ok(PutResult {
+            etag: etag(&object_id),
+            protection: new_key.protection,
+        })
+    }
+
+    fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {
+        let result = (|| -> Result<()> {
+            let mut batch = rocksdb::WriteBatch::default();
+            let (start, end) = crate::columns::segment_range(object_id);
+            batch.delete_range_cf(self.cf(ColumnFamily::Chunks)?, start, end);
+            batch.delete_cf(self.cf(ColumnFamily::Uploads)?, object_id);
+            self.inner.db.write_opt(batch, &self.inner.write_options)?;
+            Ok(())
+        })();
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not remove an abandoned upload; it goes at the next open");
+        }
+    }
+
+    pub(crate) fn get_object_as(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
+        self.bucket_record(bucket)?;
+        let (record, _guard) = self.read_record_for_reading(bucket, key)?;
+        let data_key = self.data_key(bucket, &record, caller)?;
+        let body = match (&record.body, &data_key) {
+            (Body::Inline(payload), None) => payload.clone(),
+            (Body::Inline(payload), Some(data_key)) => self.inner.cipher.open(
+                data_key,
+                &self.identity(bucket, &record.object_id),
+                payload.clone(),
+            )?,
+            (Body::Segmented { prefix, segments }, data_key) => {
+                let size = usize::try_from(record.size)
+                    .map_err(|_| Error::InvalidArgument("object too large for memory".into()))?;
+                let mut out = BytesMut::with_capacity(size);
+                let opener = match data_key {
+                    Some(data_key) => Some(self.inner.cipher.opener(
+                        data_key,
+                        &self.identity(bucket, &record.object_id),
+                        prefix,
+                        PayloadCipher::payload_len(record.size)?,
+                    )?),
+                    None => None,
+                };
+                let chunks = self.cf(ColumnFamily::Chunks)?;
+                for index in 0..*segments {
+                    let value = self
+                        .inner
+                        .db
+                        .get_cf(chunks, segment_key(&record.object_id, index))?
+                        .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))?;
+                    match &opener {
+                        Some(opener) => opener.open_chunks(
+                            u64::from(index) * CHUNKS_PER_SEGMENT,
+                            Bytes::from(value),
+                            &mut out,
+                        )?,
+                        None => out.extend_from_slice(&value),
+                    }
+                }
+                out.freeze()
+            }
+        };
+        if body.len() as u64 != record.size {
+            return Err(Error::Integrity(
+                "object length does not match its record".into(),
+            ));
+        }
+        Ok(Object {
+            body,
+            meta: meta_of(bucket, key, &record)?,
+        })
+    }
+
+    pub(crate) fn get_object_range_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+        caller: &Caller,
+    ) -> Result<Object> {
+        let mut reader = self.open_object_as(bucket, key, caller)?;
+        let body = reader.read_range(range)?;
+        Ok(Object {
+            body: body.into(),
+            meta: reader.meta().clone(),
+        })
+    }
+
+    pub(crate) fn open_object_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        caller: &Caller,
+    ) -> Result<ObjectReader> {
+        self.bucket_record(bucket)?;
+        let (record, guard) = self.read_record_for_reading(bucket, key)?;
+        let data_key = self.data_key(bucket, &record, caller)?;
+        let meta = meta_of(bucket, key, &record)?;
+        let identity = self.identity(bucket, &record.object_id);
+        let source = match &record.body {
+            Body::Inline(payload) => SegmentSource::Inline(Cursor::new(payload.clone())),
+            Body::Segmented { prefix, segments } => {
+                let total = match data_key {
+                    Some(_) => PayloadCipher::payload_len(record.size)?,
+                    None => record.size,
+                };
+                SegmentSource::segmented(
+                    self.clone(),
+                    record.object_id,
+                    prefix.clone(),
+                    *segments,
+                    total,
+                    data_key.is_some(),
+                )
+            }
+        };
+        ObjectReader::new(
+            &self.inner.cipher,
+            data_key.as_ref(),
+            &identity,
+            source,
+            meta,
+            guard,
+        )
+    }
+
+    pub(crate) fn copy_object_as(
+        &self,
+        (source_bucket, source_key): (&str, &str),
+        (bucket, key): (&str, &str),
+        options: CopyOptions,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        let reader = self.open_object_as(source_bucket, source_key, caller)?;
+        let meta = reader.meta().clone();
+        let (content_type, user_metadata) = options
+            .replace_metadata
+            .unwrap_or((meta.content_type.clone(), meta.user_metadata.clone()));
+        let put = PutOptions {
+            encryption: options.encryption,
+            content_type,
+            user_metadata,
+        };
+        self.put_object_from_reader_as(bucket, key, reader, put, caller)
+    }
+}
+
+fn read_full(source: &mut impl Read, len: usize) -> Result<Bytes> {
+    let mut buffer = Vec::with_capacity(len);
+    source.take(len as u64).read_to_end(&mut buffer)?;
+    Ok(buffer.into())
+}
+
+pub(crate) fn no_such_key(bucket: &str, key: &str) -> Error {
+    Error::NoSuchKey {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
+    format!("\"{}\"", hex::encode(object_id))
+}
+
+pub(crate) fn meta_of(bucket: &str, key: &str, record: &ObjectRecord) -> Result<ObjectMeta> {
+    let protection = match record.mode {
+        ProtectionMode::None => Protection {
+            mode: ProtectionMode::None,
+            kms_key_id: None,
+            key_version: None,
+        },
+        mode => Protection {
+            mode,
+            kms_key_id: (mode == ProtectionMode::Kms).then(|| record.key_id.clone()),
+            key_version: Some(record.key_version),
+        },
+    };
+    Ok(ObjectMeta {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        size: record.size,
+        etag: etag(&record.object_id),
+        last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms),
+        content_type: (!record.content_type.is_empty()).then(|| record.content_type.clone()),
+        user_metadata: record.user_metadata.clone(),
+        protection,
+    })
+}

@@ -1,0 +1,159 @@
+//! Options for opening a store, and the RocksDB tuning derived from them.
+
+use std::sync::Arc;
+
+use coffer_keyring::{AuditSink, Clock, Kms, NoAudit, RootKey, RotationPolicy, SystemClock};
+use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
+
+use crate::ColumnFamily;
+
+/// How to open a store. Built with [`StoreOptions::new`] and the `with_` methods.
+pub struct StoreOptions {
+    pub(crate) root_key: RootKey,
+    pub(crate) rotation: RotationPolicy,
+    pub(crate) threads: usize,
+    pub(crate) inline_threshold: usize,
+    pub(crate) kms: Option<Arc<dyn Kms>>,
+    pub(crate) kms_region: String,
+    pub(crate) kms_account: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) tuning: Tuning,
+}
+
+/// RocksDB settings. The defaults suit objects from a few KiB to many GiB.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Make every write durable against power loss before it returns (fsync of
+    /// the WAL). Off by default, as in RocksDB: a killed process loses nothing
+    /// acknowledged, a power cut may lose the last writes.
+    pub sync_writes: bool,
+    /// Shared block cache for all column families.
+    pub block_cache_bytes: usize,
+    /// Memtable size of the objects family.
+    pub object_write_buffer_bytes: usize,
+    /// Memtable size of the chunks family (bounds memory while streaming).
+    pub chunk_write_buffer_bytes: usize,
+    /// Keep segment values in RocksDB blob files, so compaction does not rewrite them.
+    pub blob_files: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            sync_writes: false,
+            block_cache_bytes: 64 << 20,
+            object_write_buffer_bytes: 64 << 20,
+            chunk_write_buffer_bytes: 16 << 20,
+            blob_files: true,
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Defaults around the application's root key: master keys rotate every 90
+    /// days (or 2^32 wraps), every core seals and opens, payloads up to 64 KiB stay
+    /// in the object record, and the built-in local KMS holds the CMKs.
+    pub fn new(root_key: RootKey) -> Self {
+        Self {
+            root_key,
+            rotation: RotationPolicy::default(),
+            threads: 0,
+            inline_threshold: 64 * 1024,
+            kms: None,
+            kms_region: "local".into(),
+            kms_account: "0".into(),
+            clock: Arc::new(SystemClock),
+            audit: Arc::new(NoAudit),
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// When master keys rotate.
+    pub fn with_rotation(mut self, policy: RotationPolicy) -> Self {
+        self.rotation = policy;
+        self
+    }
+
+    /// Threads per seal or open (`0`: every core).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Largest object whose payload is kept inside its record (one read, one write).
+    pub fn with_inline_threshold(mut self, bytes: usize) -> Self {
+        self.inline_threshold = bytes;
+        self
+    }
+
+    /// Uses an external KMS instead of the built-in local one.
+    pub fn with_kms(mut self, kms: Arc<dyn Kms>) -> Self {
+        self.kms = Some(kms);
+        self
+    }
+
+    /// Region and account of the local KMS's resource names
+    /// (`acs:kms:<region>:<account>:key/<id>`).
+    pub fn with_kms_account(mut self, region: &str, account: &str) -> Self {
+        self.kms_region = region.to_owned();
+        self.kms_account = account.to_owned();
+        self
+    }
+
+    /// The clock for key rotation and deletion windows.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where the local KMS's audit events go.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// RocksDB settings.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+}
+
+impl Tuning {
+    /// Options for the database as a whole.
+    pub fn db_options(&self) -> Options {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_background_jobs(2);
+        options
+    }
+
+    /// Options for one column family: no compression where values are
+    /// ciphertext (it does not compress), blob files for segments.
+    pub fn column_family_options(&self, family: ColumnFamily, cache: &Cache) -> Options {
+        let mut options = Options::default();
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(cache);
+        options.set_block_based_table_factory(&table);
+        match family {
+            ColumnFamily::Objects => {
+                options.set_compression_type(DBCompressionType::None);
+                options.set_write_buffer_size(self.object_write_buffer_bytes);
+            }
+            ColumnFamily::Chunks => {
+                options.set_compression_type(DBCompressionType::None);
+                options.set_write_buffer_size(self.chunk_write_buffer_bytes);
+                options.set_max_write_buffer_number(2);
+                if self.blob_files {
+                    options.set_enable_blob_files(true);
+                    options.set_min_blob_size(0);
+                    options.set_blob_compression_type(DBCompressionType::None);
+                }
+            }
+            _ => options.set_compression_type(DBCompressionType::Lz4),
+        }
+        options
+    }
+}

@@ -1,0 +1,119 @@
+//! Encryption rules (what to do) and protection (what was done).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// How objects are to be encrypted: a bucket's default, or a put's own choice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptionRule {
+    /// Store-managed keys ("AES256"): data keys wrapped by the master keyring.
+    Managed,
+    /// KMS keys ("KMS"): data keys from a CMK — the store's default managed CMK
+    /// when `key_id` is `None`, otherwise that CMK id or alias.
+    Kms {
+        /// A CMK id or alias, or `None` for the default managed CMK.
+        key_id: Option<String>,
+    },
+}
+
+impl EncryptionRule {
+    /// Store-managed keys ("AES256").
+    pub fn managed() -> Self {
+        Self::Managed
+    }
+
+    /// KMS keys under `key_id`, or the default managed CMK.
+    pub fn kms(key_id: Option<&str>) -> Self {
+        Self::Kms {
+            key_id: key_id.map(str::to_owned),
+        }
+    }
+
+    /// The rule as OSS spells it: algorithm `"AES256"` or `"KMS"`, and a CMK id
+    /// that only `"KMS"` accepts. Anything else is [`Error::InvalidArgument`].
+    pub fn from_parts(algorithm: &str, kms_key_id: Option<&str>) -> Result<Self> {
+        match (algorithm, kms_key_id) {
+            ("AES256", None) => Ok(Self::Managed),
+            ("AES256", Some(_)) => Err(Error::InvalidArgument(
+                "AES256 (store-managed) encryption takes no KMS key id".into(),
+            )),
+            ("KMS", Some("")) => Err(Error::InvalidArgument("empty KMS key id".into())),
+            ("KMS", id) => Ok(Self::kms(id)),
+            (other, _) => Err(Error::InvalidArgument(format!(
+                "unknown server-side encryption algorithm {other:?} (AES256 or KMS)"
+            ))),
+        }
+    }
+
+    /// `"AES256"` or `"KMS"`, the value of `oss:x-oss-server-side-encryption`.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Self::Managed => "AES256",
+            Self::Kms { .. } => "KMS",
+        }
+    }
+}
+
+/// How an object is actually protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtectionMode {
+    /// Stored unencrypted (neither the put nor the bucket asked for encryption).
+    None,
+    /// Store-managed keys ("AES256").
+    Aes256,
+    /// A KMS CMK ("KMS").
+    Kms,
+}
+
+impl ProtectionMode {
+    /// `"AES256"`, `"KMS"`, or `None` for unencrypted objects.
+    pub fn algorithm(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Aes256 => Some("AES256"),
+            Self::Kms => Some("KMS"),
+        }
+    }
+}
+
+/// The protection reported by get and head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// The mode.
+    pub mode: ProtectionMode,
+    /// The CMK id used (resolved, never an alias); `None` unless KMS.
+    pub kms_key_id: Option<String>,
+    /// The master key version (AES256) or CMK material version (KMS).
+    pub key_version: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_as_oss_spells_them() {
+        assert_eq!(
+            EncryptionRule::from_parts("AES256", None).expect("ok"),
+            EncryptionRule::Managed
+        );
+        assert!(matches!(
+            EncryptionRule::from_parts("AES256", Some("k")),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert_eq!(
+            EncryptionRule::from_parts("KMS", None).expect("ok"),
+            EncryptionRule::kms(None)
+        );
+        assert_eq!(
+            EncryptionRule::from_parts("KMS", Some("k")).expect("ok"),
+            EncryptionRule::kms(Some("k"))
+        );
+        assert!(matches!(
+            EncryptionRule::from_parts("SM4", None),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,39 @@
+//! Test-only access to key material (feature `test-util`), so tests can prove
+//! that no key reaches the disk. Never enable this feature in production.
+
+use coffer_keyring::Caller;
+
+use crate::{Result, Store};
+
+/// The plaintext data key of an object (`None` if unencrypted).
+pub fn data_key_bytes(store: &Store, bucket: &str, key: &str) -> Result<Option<[u8; 32]>> {
+    let record = store
+        .read_record(bucket, key)?
+        .ok_or_else(|| crate::objects::no_such_key(bucket, key))?;
+    Ok(store
+        .data_key(bucket, &record, &Caller::Trusted)?
+        .map(|k| *k.expose_secret()))
+}
+
+/// Every master key version's and every local CMK's plaintext material.
+pub fn key_material(store: &Store) -> Vec<[u8; 32]> {
+    let mut keys = store.inner.master.export_material_for_test();
+    if let Some(kms) = &store.inner.local_kms {
+        keys.extend(kms.export_material_for_test());
+    }
+    keys
+}
+
+/// Every (key, value) of a column family, raw.
+pub fn raw_family(store: &Store, family: crate::ColumnFamily) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for item in store
+        .inner
+        .db
+        .iterator_cf(store.cf(family)?, rocksdb::IteratorMode::Start)
+    {
+        let (key, value) = item?;
+        out.push((key.to_vec(), value.to_vec()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,429 @@
+//! Objects end to end: every protection mode at inline and segmented sizes, the
+//! protection each get and head reports, ranges, streaming, listing, copying,
+//! and what a rule change does (nothing to stored objects).
+
+mod common;
+
+use std::io::{Cursor, Read, Seek, SeekFrom};
+
+use bytes::Bytes;
+use coffer_store::{
+    CopyOptions, EncryptionRule, Error, ListOptions, ProtectionMode, PutOptions, Store,
+};
+use common::{MIB, data, fixture};
+
+const SIZES: [usize; 6] = [0, 1, 4096, 64 * 1024, MIB, 3 * MIB + 17];
+
+#[test]
+fn every_mode_round_trips_at_every_size() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    let cmk = s
+        .kms()
+        .create_key(Default::default(), &coffer_keyring::Caller::Trusted)
+        .expect("cmk")
+        .key_id;
+    s.kms()
+        .create_alias("alias/photos", &cmk, &coffer_keyring::Caller::Trusted)
+        .expect("alias");
+    let modes = [
+        (PutOptions::default(), ProtectionMode::None),
+        (PutOptions::managed(), ProtectionMode::Aes256),
+        (PutOptions::kms(None), ProtectionMode::Kms),
+        (PutOptions::kms(Some("alias/photos")), ProtectionMode::Kms),
+    ];
+    for (i, (options, mode)) in modes.into_iter().enumerate() {
+        for (j, size) in SIZES.into_iter().enumerate() {
+            let key = format!("m{i}/s{j}");
+            let body = data(size, (i * 10 + j) as u8);
+            let put = s
+                .put_object(
+                    "b",
+                    &key,
+                    body.clone(),
+                    options
+                        .clone()
+                        .with_content_type("application/x-test")
+                        .with_metadata("owner", "alice"),
+                )
+                .expect("put");
+            assert_eq!(put.protection.mode, mode);
+            let got = s.get_object("b", &key).expect("get");
+            assert!(got.body == body, "{key}: body differs");
+            assert_eq!(got.meta.size, size as u64);
+            assert_eq!(got.meta.protection, put.protection);
+            assert_eq!(got.meta.content_type.as_deref(), Some("application/x-test"));
+            assert_eq!(
+                got.meta.user_metadata.get("owner").map(String::as_str),
+                Some("alice")
+            );
+            assert_eq!(
+                s.head_object("b", &key).expect("head").protection,
+                put.protection
+            );
+            match mode {
+                ProtectionMode::Kms if i == 3 => assert_eq!(
+                    got.meta.protection.kms_key_id.as_deref(),
+                    Some(cmk.as_str()),
+                    "the id, never the alias"
+                ),
+                ProtectionMode::Kms => {
+                    let default = s
+                        .kms()
+                        .default_key_id(&coffer_keyring::Caller::Trusted)
+                        .expect("default");
+                    assert_eq!(
+                        got.meta.protection.kms_key_id.as_deref(),
+                        Some(default.as_str())
+                    );
+                    assert_eq!(got.meta.protection.key_version, Some(1));
+                }
+                ProtectionMode::Aes256 => assert_eq!(
+                    got.meta.protection.key_version,
+                    Some(s.master_keyring().current_version())
+                ),
+                _ => assert_eq!(got.meta.protection.key_version, None),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_objects_rule_wins_and_rule_changes_touch_nothing_stored() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    assert!(matches!(
+        s.get_bucket_encryption("b"),
+        Err(Error::NoSuchEncryptionRule(_))
+    ));
+    s.put_object("b", "plain", data(10, 1), PutOptions::default())
+        .expect("put");
+    s.put_bucket_encryption("b", EncryptionRule::kms(None))
+        .expect("rule");
+    assert_eq!(
+        s.get_bucket_encryption("b").expect("rule"),
+        EncryptionRule::kms(None)
+    );
+    s.put_object("b", "default", data(10, 2), PutOptions::default())
+        .expect("put");
+    s.put_object("b", "own", data(10, 3), PutOptions::managed())
+        .expect("put");
+    s.put_bucket_encryption("b", EncryptionRule::managed())
+        .expect("rule");
+    s.delete_bucket_encryption("b").expect("delete rule");
+    assert!(matches!(
+        s.get_bucket_encryption("b"),
+        Err(Error::NoSuchEncryptionRule(_))
+    ));
+    let mode = |k: &str| s.head_object("b", k).expect("head").protection.mode;
+    assert_eq!(
+        (mode("plain"), mode("default"), mode("own")),
+        (
+            ProtectionMode::None,
+            ProtectionMode::Kms,
+            ProtectionMode::Aes256
+        )
+    );
+    assert_eq!(s.get_object("b", "default").expect("get").body, data(10, 2));
+}
+
+#[test]
+fn ranges_and_streaming_reads() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    for (key, options) in [
+        ("enc", PutOptions::managed()),
+        ("plain", PutOptions::default()),
+    ] {
+        let body = data(3 * MIB + 5000, 9);
+        s.put_object("b", key, body.clone(), options).expect("put");
+        for range in [
+            0..0,
+            0..1,
+            100..70_000,
+            MIB as u64 - 10..MIB as u64 + 10,
+            3 * MIB as u64..3 * MIB as u64 + 5000,
+        ] {
+            let got = s.get_object_range("b", key, range.clone()).expect("range");
+            assert!(
+                got.body[..] == body[range.start as usize..range.end as usize],
+                "{key} {range:?}"
+            );
+        }
+        assert!(matches!(
+            s.get_object_range("b", key, 0..3 * MIB as u64 + 5001),
+            Err(Error::InvalidRange { .. })
+        ));
+        let mut reader = s.open_object("b", key).expect("open");
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).expect("reads");
+        assert!(all == body);
+        reader.seek(SeekFrom::End(-100)).expect("seek");
+        let mut tail = Vec::new();
+        reader.read_to_end(&mut tail).expect("reads");
+        assert!(tail[..] == body[body.len() - 100..]);
+    }
+}
+
+#[test]
+fn streaming_puts_of_every_shape() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    for (i, size) in [0, 10, MIB - 1, MIB, MIB + 1, 2 * MIB, 5 * MIB + 3]
+        .into_iter()
+        .enumerate()
+    {
+        let body = data(size, i as u8);
+        let key = format!("stream-{i}");
+        s.put_object_from_reader("b", &key, Cursor::new(body.to_vec()), PutOptions::kms(None))
+            .expect("put");
+        assert!(
+            s.get_object("b", &key).expect("get").body == body,
+            "size {size}"
+        );
+    }
+    // A source that fails midway stores nothing and leaves nothing behind.
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("source broke"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(7);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    assert!(matches!(
+        s.put_object_from_reader("b", "broken", Failing(3 * MIB), PutOptions::managed()),
+        Err(Error::Io(_))
+    ));
+    assert!(matches!(
+        s.head_object("b", "broken"),
+        Err(Error::NoSuchKey { .. })
+    ));
+    let report = s.check_consistency().expect("check");
+    assert!(report.orphan_segment_objects.is_empty(), "{report:?}");
+}
+
+#[test]
+fn listing_with_prefix_delimiter_and_pages() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    s.create_bucket("b-other").expect("bucket");
+    for key in ["a/1", "a/2", "a/b/3", "c", "d/4"] {
+        s.put_object("b", key, data(3, 0), PutOptions::default())
+            .expect("put");
+    }
+    s.put_object("b-other", "a/9", data(3, 0), PutOptions::default())
+        .expect("put");
+    let keys =
+        |r: &coffer_store::ListResult| r.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
+    let all = s.list_objects("b", &ListOptions::default()).expect("list");
+    assert_eq!(keys(&all), ["a/1", "a/2", "a/b/3", "c", "d/4"]);
+    let nested = ListOptions {
+        delimiter: Some("/".into()),
+        ..ListOptions::default()
+    };
+    let top = s.list_objects("b", &nested).expect("list");
+    assert_eq!(
+        (keys(&top), top.common_prefixes.clone()),
+        (
+            vec!["c".to_string()],
+            vec!["a/".to_string(), "d/".to_string()]
+        )
+    );
+    let in_a = s
+        .list_objects(
+            "b",
+            &ListOptions {
+                prefix: "a/".into(),
+                delimiter: Some("/".into()),
+                ..ListOptions::default()
+            },
+        )
+        .expect("list");
+    assert_eq!(
+        (keys(&in_a), in_a.common_prefixes.clone()),
+        (
+            vec!["a/1".to_string(), "a/2".to_string()],
+            vec!["a/b/".to_string()]
+        )
+    );
+    let mut page = s
+        .list_objects(
+            "b",
+            &ListOptions {
+                max_keys: Some(2),
+                ..ListOptions::default()
+            },
+        )
+        .expect("list");
+    let mut seen = keys(&page);
+    while page.is_truncated {
+        page = s
+            .list_objects(
+                "b",
+                &ListOptions {
+                    max_keys: Some(2),
+                    start_after: page.next_start_after.clone(),
+                    ..ListOptions::default()
+                },
+            )
+            .expect("list");
+        seen.extend(keys(&page));
+    }
+    assert_eq!(seen, ["a/1", "a/2", "a/b/3", "c", "d/4"]);
+}
+
+#[test]
+fn copying_over_itself_encrypts_historical_objects() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    for (key, size) in [("small", 100), ("large", 2 * MIB + 1)] {
+        let body = data(size, 4);
+        s.put_object(
+            "b",
+            key,
+            body.clone(),
+            PutOptions::default().with_metadata("k", "v"),
+        )
+        .expect("put");
+        assert_eq!(
+            s.head_object("b", key).expect("head").protection.mode,
+            ProtectionMode::None
+        );
+        let before = s.head_object("b", key).expect("head").etag;
+        s.copy_object(("b", key), ("b", key), CopyOptions::kms(None))
+            .expect("copy over itself");
+        let got = s.get_object("b", key).expect("get");
+        assert!(got.body == body);
+        assert_eq!(got.meta.protection.mode, ProtectionMode::Kms);
+        assert_eq!(
+            got.meta.user_metadata.get("k").map(String::as_str),
+            Some("v")
+        );
+        assert_ne!(got.meta.etag, before);
+        s.copy_object(("b", key), ("b", "copy"), CopyOptions::managed())
+            .expect("copy");
+        assert!(s.get_object("b", "copy").expect("get").body == body);
+    }
+    assert!(
+        s.check_consistency()
+            .expect("check")
+            .orphan_segment_objects
+            .is_empty()
+    );
+}
+
+#[test]
+fn etags_are_not_hashes_of_the_plaintext() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    let a = s
+        .put_object("b", "x", Bytes::from_static(b"same"), PutOptions::managed())
+        .expect("put")
+        .etag;
+    let b = s
+        .put_object("b", "y", Bytes::from_static(b"same"), PutOptions::managed())
+        .expect("put")
+        .etag;
+    assert_ne!(a, b);
+}
+
+#[test]
+fn buckets_names_and_emptiness() {
+    let f = fixture();
+    let s = &f.store;
+    assert!(matches!(
+        s.create_bucket("No_Good"),
+        Err(Error::InvalidArgument(_))
+    ));
+    s.create_bucket("photos").expect("bucket");
+    assert!(matches!(
+        s.create_bucket("photos"),
+        Err(Error::BucketAlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.put_object("missing", "k", data(1, 0), PutOptions::default()),
+        Err(Error::NoSuchBucket(_))
+    ));
+    assert!(matches!(
+        s.put_object("photos", "/abs", data(1, 0), PutOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
+    s.put_object("photos", "k", data(1, 0), PutOptions::default())
+        .expect("put");
+    assert!(matches!(
+        s.delete_bucket("photos"),
+        Err(Error::BucketNotEmpty(_))
+    ));
+    s.delete_object("photos", "k").expect("delete");
+    s.delete_object("photos", "k")
+        .expect("deleting twice is fine");
+    assert!(matches!(
+        s.get_object("photos", "k"),
+        Err(Error::NoSuchKey { .. })
+    ));
+    s.delete_bucket("photos").expect("delete bucket");
+    assert!(s.list_buckets().expect("list").is_empty());
+}
+
+#[test]
+fn a_reader_keeps_reading_an_object_overwritten_under_it() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("b").expect("bucket");
+    let old = data(3 * MIB, 1);
+    s.put_object("b", "k", old.clone(), PutOptions::managed())
+        .expect("put");
+    let mut reader = s.open_object("b", "k").expect("open");
+    let mut first = vec![0; 1000];
+    reader.read_exact(&mut first).expect("reads");
+    s.put_object("b", "k", data(2 * MIB, 2), PutOptions::managed())
+        .expect("overwrite");
+    s.delete_object("b", "k").expect("delete");
+    let mut rest = Vec::new();
+    reader
+        .read_to_end(&mut rest)
+        .expect("old object still readable");
+    first.extend(rest);
+    assert!(first == old);
+    drop(reader);
+    let report = s.check_consistency().expect("check");
+    assert!(
+        report.orphan_segment_objects.is_empty(),
+        "segments released after the reader: {report:?}"
+    );
+}
+
+#[test]
+fn reopening_keeps_everything_and_refuses_the_wrong_root_key() {
+    let f = fixture();
+    f.store.create_bucket("b").expect("bucket");
+    f.store
+        .put_object("b", "k", data(2 * MIB, 5), PutOptions::kms(None))
+        .expect("put");
+    f.store
+        .put_object("b", "m", data(100, 6), PutOptions::managed())
+        .expect("put");
+    let store_id = *f.store.id();
+    drop(f.store);
+    let wrong = Store::open(
+        f.dir.path(),
+        coffer_store::StoreOptions::new(coffer_store::RootKey::from_bytes([9; 32])),
+    );
+    assert!(matches!(wrong.err(), Some(Error::WrongRootKey)));
+    let store = Store::open(f.dir.path(), common::options(&f.clock)).expect("reopens");
+    assert_eq!(store.id(), &store_id);
+    assert!(store.get_object("b", "k").expect("get").body == data(2 * MIB, 5));
+    assert!(store.get_object("b", "m").expect("get").body == data(100, 6));
+}

@@ -1,0 +1,105 @@
+//! Model-based fuzzing of the store: arbitrary sequences of put, get, range,
+//! delete, copy, bucket rule changes and key rotations, checked against a
+//! BTreeMap of what each key should hold.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use arbitrary::Arbitrary;
+use bytes::Bytes;
+use coffer_store::{CopyOptions, EncryptionRule, Error, PutOptions, RootKey, Store, StoreOptions};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Mode {
+    Default,
+    Managed,
+    Kms,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Put { key: u8, len: u16, segments: u8, seed: u8, mode: Mode },
+    Get { key: u8 },
+    Range { key: u8, start: u32, end: u32 },
+    Delete { key: u8 },
+    Copy { from: u8, to: u8, mode: Mode },
+    SetRule { kms: bool },
+    DeleteRule,
+    RotateMaster,
+    Rewrap,
+}
+
+fn options(mode: &Mode) -> Option<EncryptionRule> {
+    match mode {
+        Mode::Default => None,
+        Mode::Managed => Some(EncryptionRule::managed()),
+        Mode::Kms => Some(EncryptionRule::kms(None)),
+    }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), StoreOptions::new(RootKey::from_bytes([7; 32])).with_threads(2)).expect("opens");
+    store.create_bucket("fuzz").expect("bucket");
+    let mut model: BTreeMap<String, Bytes> = BTreeMap::new();
+    for op in ops.into_iter().take(32) {
+        match op {
+            Op::Put { key, len, segments, seed, mode } => {
+                let size = usize::from(len) + usize::from(segments % 3) * (1 << 20);
+                let body: Bytes = (0..size).map(|i| (i as u8) ^ seed).collect::<Vec<_>>().into();
+                let key = format!("k{}", key % 4);
+                let put = PutOptions { encryption: options(&mode), ..PutOptions::default() };
+                store.put_object("fuzz", &key, body.clone(), put).expect("put");
+                model.insert(key, body);
+            }
+            Op::Get { key } => {
+                let key = format!("k{}", key % 4);
+                match (store.get_object("fuzz", &key), model.get(&key)) {
+                    (Ok(object), Some(body)) => assert_eq!(&object.body, body),
+                    (Err(Error::NoSuchKey { .. }), None) => {}
+                    (other, _) => panic!("get {key}: {:?}", other.map(|o| o.meta)),
+                }
+            }
+            Op::Range { key, start, end } => {
+                let key = format!("k{}", key % 4);
+                let range = u64::from(start)..u64::from(end);
+                match (store.get_object_range("fuzz", &key, range.clone()), model.get(&key)) {
+                    (Ok(object), Some(body)) => assert_eq!(object.body[..], body[range.start as usize..range.end as usize]),
+                    (Err(Error::InvalidRange { .. }), Some(body)) => assert!(range.start > range.end || range.end > body.len() as u64),
+                    (Err(Error::NoSuchKey { .. }), None) => {}
+                    (other, _) => panic!("range {key}: {:?}", other.map(|o| o.meta)),
+                }
+            }
+            Op::Delete { key } => {
+                let key = format!("k{}", key % 4);
+                store.delete_object("fuzz", &key).expect("delete");
+                model.remove(&key);
+            }
+            Op::Copy { from, to, mode } => {
+                let (from, to) = (format!("k{}", from % 4), format!("k{}", to % 4));
+                let copy = CopyOptions { encryption: options(&mode), ..CopyOptions::default() };
+                match (store.copy_object(("fuzz", &from), ("fuzz", &to), copy), model.get(&from).cloned()) {
+                    (Ok(_), Some(body)) => {
+                        model.insert(to, body);
+                    }
+                    (Err(Error::NoSuchKey { .. }), None) => {}
+                    (other, _) => panic!("copy {from} -> {to}: {other:?}"),
+                }
+            }
+            Op::SetRule { kms } => {
+                let rule = if kms { EncryptionRule::kms(None) } else { EncryptionRule::managed() };
+                store.put_bucket_encryption("fuzz", rule).expect("rule");
+            }
+            Op::DeleteRule => store.delete_bucket_encryption("fuzz").expect("delete rule"),
+            Op::RotateMaster => {
+                store.rotate_master_key().expect("rotate");
+            }
+            Op::Rewrap => {
+                store.rewrap_bucket("fuzz").expect("rewrap");
+            }
+        }
+    }
+    let report = store.check_consistency().expect("check");
+    assert!(report.orphan_segment_objects.is_empty() && report.missing_segments.is_empty(), "{report:?}");
+});
