@@ -142,15 +142,27 @@ impl Store {
         Ok(report)
     }
 
-    /// Flushes memtables and compacts every column family (for tests and
-    /// maintenance windows).
+    /// Flushes memtables and compacts every column family, collecting every blob
+    /// file: afterwards no replaced or deleted object's bytes remain on disk
+    /// (for maintenance windows, and after encrypting historical objects).
     pub fn flush_and_compact(&self) -> Result<()> {
         for family in ColumnFamily::ALL {
             let cf = self.cf(family)?;
             self.inner.db.flush_cf(cf)?;
+            let full_gc = family == ColumnFamily::Chunks;
+            if full_gc {
+                self.inner
+                    .db
+                    .set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "1.0")])?;
+            }
             self.inner
                 .db
                 .compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            if full_gc {
+                self.inner
+                    .db
+                    .set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "0.25")])?;
+            }
         }
         Ok(())
     }

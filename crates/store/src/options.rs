@@ -150,6 +150,10 @@ impl Tuning {
                     options.set_enable_blob_files(true);
                     options.set_min_blob_size(0);
                     options.set_blob_compression_type(DBCompressionType::None);
+                    // Relocate live segments out of old blob files during
+                    // compaction, so replaced and deleted segments leave the disk.
+                    options.set_enable_blob_gc(true);
+                    options.set_blob_gc_age_cutoff(0.25);
                 }
             }
             _ => options.set_compression_type(DBCompressionType::Lz4),

@@ -131,7 +131,10 @@ fn killed_at_random_moments_loses_nothing_acknowledged() {
         let mut in_flight: Option<(String, State)> = None;
         let mut acked_ops = 0;
         for line in &lines {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .skip_while(|w| *w != "begin" && *w != "ack")
+                .collect();
             match words.as_slice() {
                 ["begin", "put", key, seed] => {
                     let seed: u32 = seed.parse().expect("seed");

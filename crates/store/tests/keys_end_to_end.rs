@@ -26,53 +26,59 @@ fn cmk_states_govern_reads_and_writes() {
         .create_key(Default::default(), &TRUSTED)
         .expect("cmk")
         .key_id;
-    s.create_bucket("b").expect("bucket");
-    s.put_bucket_encryption("b", EncryptionRule::kms(Some(&cmk)))
+    s.create_bucket("bkt").expect("bucket");
+    s.put_bucket_encryption("bkt", EncryptionRule::kms(Some(&cmk)))
         .expect("rule");
-    s.put_object("b", "k", data(MIB + 3, 1), PutOptions::default())
+    s.put_object("bkt", "k", data(MIB + 3, 1), PutOptions::default())
         .expect("put");
 
     kms.disable_key(&cmk, &TRUSTED).expect("disable");
-    assert!(matches!(s.get_object("b", "k"), Err(Error::KeyDisabled(_))));
     assert!(matches!(
-        s.put_object("b", "k2", data(5, 1), PutOptions::default()),
+        s.get_object("bkt", "k"),
         Err(Error::KeyDisabled(_))
     ));
     assert!(matches!(
-        s.put_bucket_encryption("b", EncryptionRule::kms(Some(&cmk))),
+        s.put_object("bkt", "k2", data(5, 1), PutOptions::default()),
+        Err(Error::KeyDisabled(_))
+    ));
+    assert!(matches!(
+        s.put_bucket_encryption("bkt", EncryptionRule::kms(Some(&cmk))),
         Err(Error::KeyDisabled(_))
     ));
     kms.enable_key(&cmk, &TRUSTED).expect("enable");
-    assert!(s.get_object("b", "k").expect("readable again").body == data(MIB + 3, 1));
+    assert!(s.get_object("bkt", "k").expect("readable again").body == data(MIB + 3, 1));
 
     kms.schedule_key_deletion(&cmk, 7, &TRUSTED)
         .expect("schedule");
     assert!(matches!(
-        s.get_object("b", "k"),
+        s.get_object("bkt", "k"),
         Err(Error::KeyPendingDeletion(_))
     ));
     f.clock.advance(6 * DAY);
     kms.cancel_key_deletion(&cmk, &TRUSTED).expect("cancel");
-    assert!(s.get_object("b", "k").is_ok(), "cancelling restores access");
+    assert!(
+        s.get_object("bkt", "k").is_ok(),
+        "cancelling restores access"
+    );
 
     kms.schedule_key_deletion(&cmk, 7, &TRUSTED)
         .expect("schedule");
     f.clock.advance(8 * DAY);
     assert!(matches!(
-        s.get_object("b", "k"),
+        s.get_object("bkt", "k"),
         Err(Error::KeyDestroyed(_))
     ));
     assert!(matches!(
-        s.get_object_range("b", "k", 0..10),
+        s.get_object_range("bkt", "k", 0..10),
         Err(Error::KeyDestroyed(_))
     ));
     assert!(matches!(
-        s.put_bucket_encryption("b", EncryptionRule::kms(Some("no-such-key"))),
+        s.put_bucket_encryption("bkt", EncryptionRule::kms(Some("no-such-key"))),
         Err(Error::KeyNotFound(_))
     ));
     // Metadata stays readable, as in OSS.
     assert_eq!(
-        s.head_object("b", "k").expect("head").protection.mode,
+        s.head_object("bkt", "k").expect("head").protection.mode,
         ProtectionMode::Kms
     );
 }
@@ -81,83 +87,83 @@ fn cmk_states_govern_reads_and_writes() {
 fn rotation_then_rewrap_moves_keys_and_leaves_data_untouched() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     let cmk = s
         .kms()
         .create_key(Default::default(), &TRUSTED)
         .expect("cmk")
         .key_id;
-    s.put_object("b", "managed", data(2 * MIB, 1), PutOptions::managed())
+    s.put_object("bkt", "managed", data(2 * MIB, 1), PutOptions::managed())
         .expect("put");
-    s.put_object("b", "managed-small", data(10, 2), PutOptions::managed())
+    s.put_object("bkt", "managed-small", data(10, 2), PutOptions::managed())
         .expect("put");
-    s.put_object("b", "kms", data(2 * MIB, 3), PutOptions::kms(Some(&cmk)))
+    s.put_object("bkt", "kms", data(2 * MIB, 3), PutOptions::kms(Some(&cmk)))
         .expect("put");
-    s.put_object("b", "plain", data(10, 4), PutOptions::default())
+    s.put_object("bkt", "plain", data(10, 4), PutOptions::default())
         .expect("put");
     let before = segments(s);
 
     assert_eq!(s.rotate_master_key().expect("rotate"), 2);
     s.kms().rotate_key(&cmk, &TRUSTED).expect("rotate cmk");
     assert_eq!(
-        s.head_object("b", "managed")
+        s.head_object("bkt", "managed")
             .expect("head")
             .protection
             .key_version,
         Some(1)
     );
-    s.put_object("b", "new", data(10, 5), PutOptions::managed())
+    s.put_object("bkt", "new", data(10, 5), PutOptions::managed())
         .expect("put");
     assert_eq!(
-        s.head_object("b", "new")
+        s.head_object("bkt", "new")
             .expect("head")
             .protection
             .key_version,
         Some(2)
     );
     assert!(
-        s.get_object("b", "managed")
+        s.get_object("bkt", "managed")
             .expect("old still readable")
             .body
             == data(2 * MIB, 1)
     );
 
     assert_eq!(
-        s.rewrap_bucket("b").expect("rewrap"),
+        s.rewrap_bucket("bkt").expect("rewrap"),
         3,
         "two managed objects and one KMS object"
     );
     assert_eq!(
-        s.head_object("b", "managed")
+        s.head_object("bkt", "managed")
             .expect("head")
             .protection
             .key_version,
         Some(2)
     );
     assert_eq!(
-        s.head_object("b", "managed-small")
+        s.head_object("bkt", "managed-small")
             .expect("head")
             .protection
             .key_version,
         Some(2)
     );
     assert_eq!(
-        s.head_object("b", "kms")
+        s.head_object("bkt", "kms")
             .expect("head")
             .protection
             .key_version,
         Some(2)
     );
     assert_eq!(segments(s), before, "rewrap must not rewrite object data");
-    assert!(s.get_object("b", "managed").expect("get").body == data(2 * MIB, 1));
-    assert!(s.get_object("b", "kms").expect("get").body == data(2 * MIB, 3));
+    assert!(s.get_object("bkt", "managed").expect("get").body == data(2 * MIB, 1));
+    assert!(s.get_object("bkt", "kms").expect("get").body == data(2 * MIB, 3));
     assert_eq!(
-        s.rewrap_bucket("b").expect("rewrap"),
+        s.rewrap_bucket("bkt").expect("rewrap"),
         0,
         "nothing left to move"
     );
 
     assert_eq!(s.retire_unused_master_keys().expect("retire"), 2);
     assert_eq!(s.master_keyring().min_decryption_version(), 2);
-    assert!(s.get_object("b", "managed").is_ok());
+    assert!(s.get_object("bkt", "managed").is_ok());
 }

@@ -72,22 +72,22 @@ proptest! {
     fn store_matches_a_btreemap(ops in proptest::collection::vec(op(), 1..24)) {
         let f = fixture();
         let s = &f.store;
-        s.create_bucket("m").expect("bucket");
+        s.create_bucket("model").expect("bucket");
         let mut model: BTreeMap<String, Bytes> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::Put { key, size, mode, seed } => {
                     let body = data(size, seed);
-                    s.put_object("m", &format!("k{key}"), body.clone(), put_options(mode)).expect("put");
+                    s.put_object("model", &format!("k{key}"), body.clone(), put_options(mode)).expect("put");
                     model.insert(format!("k{key}"), body);
                 }
                 Op::Delete { key } => {
-                    s.delete_object("m", &format!("k{key}")).expect("delete");
+                    s.delete_object("model", &format!("k{key}")).expect("delete");
                     model.remove(&format!("k{key}"));
                 }
                 Op::Copy { from, to, mode } => {
                     let options = CopyOptions { encryption: put_options(mode).encryption, ..CopyOptions::default() };
-                    let result = s.copy_object(("m", &format!("k{from}")), ("m", &format!("k{to}")), options);
+                    let result = s.copy_object(("model", &format!("k{from}")), ("model", &format!("k{to}")), options);
                     match model.get(&format!("k{from}")).cloned() {
                         Some(body) => {
                             result.expect("copy");
@@ -96,7 +96,7 @@ proptest! {
                         None => prop_assert!(matches!(result, Err(Error::NoSuchKey { .. })), "copy from a missing key"),
                     }
                 }
-                Op::Get { key } => match (s.get_object("m", &format!("k{key}")), model.get(&format!("k{key}"))) {
+                Op::Get { key } => match (s.get_object("model", &format!("k{key}")), model.get(&format!("k{key}"))) {
                     (Ok(object), Some(body)) => prop_assert!(object.body == *body),
                     (Err(Error::NoSuchKey { .. }), None) => {}
                     (other, expected) => prop_assert!(false, "get k{key}: {:?} vs model {:?}", other.map(|o| o.meta), expected.map(Bytes::len)),
@@ -105,13 +105,13 @@ proptest! {
                     if let Some(body) = model.get(&format!("k{key}")) {
                         let (a, b) = (a % (body.len() + 1), b % (body.len() + 1));
                         let range = a.min(b) as u64..a.max(b) as u64;
-                        let got = s.get_object_range("m", &format!("k{key}"), range.clone()).expect("range");
+                        let got = s.get_object_range("model", &format!("k{key}"), range.clone()).expect("range");
                         prop_assert!(got.body[..] == body[range.start as usize..range.end as usize]);
                     }
                 }
             }
         }
-        let listed: Vec<String> = s.list_objects("m", &Default::default()).expect("list").objects.into_iter().map(|o| o.key).collect();
+        let listed: Vec<String> = s.list_objects("model", &Default::default()).expect("list").objects.into_iter().map(|o| o.key).collect();
         prop_assert_eq!(listed, model.keys().cloned().collect::<Vec<_>>());
         prop_assert!(s.check_consistency().expect("check").orphan_segment_objects.is_empty());
     }

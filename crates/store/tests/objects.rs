@@ -18,7 +18,7 @@ const SIZES: [usize; 6] = [0, 1, 4096, 64 * 1024, MIB, 3 * MIB + 17];
 fn every_mode_round_trips_at_every_size() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     let cmk = s
         .kms()
         .create_key(Default::default(), &coffer_keyring::Caller::Trusted)
@@ -39,7 +39,7 @@ fn every_mode_round_trips_at_every_size() {
             let body = data(size, (i * 10 + j) as u8);
             let put = s
                 .put_object(
-                    "b",
+                    "bkt",
                     &key,
                     body.clone(),
                     options
@@ -49,7 +49,7 @@ fn every_mode_round_trips_at_every_size() {
                 )
                 .expect("put");
             assert_eq!(put.protection.mode, mode);
-            let got = s.get_object("b", &key).expect("get");
+            let got = s.get_object("bkt", &key).expect("get");
             assert!(got.body == body, "{key}: body differs");
             assert_eq!(got.meta.size, size as u64);
             assert_eq!(got.meta.protection, put.protection);
@@ -59,7 +59,7 @@ fn every_mode_round_trips_at_every_size() {
                 Some("alice")
             );
             assert_eq!(
-                s.head_object("b", &key).expect("head").protection,
+                s.head_object("bkt", &key).expect("head").protection,
                 put.protection
             );
             match mode {
@@ -93,31 +93,31 @@ fn every_mode_round_trips_at_every_size() {
 fn the_objects_rule_wins_and_rule_changes_touch_nothing_stored() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     assert!(matches!(
-        s.get_bucket_encryption("b"),
+        s.get_bucket_encryption("bkt"),
         Err(Error::NoSuchEncryptionRule(_))
     ));
-    s.put_object("b", "plain", data(10, 1), PutOptions::default())
+    s.put_object("bkt", "plain", data(10, 1), PutOptions::default())
         .expect("put");
-    s.put_bucket_encryption("b", EncryptionRule::kms(None))
+    s.put_bucket_encryption("bkt", EncryptionRule::kms(None))
         .expect("rule");
     assert_eq!(
-        s.get_bucket_encryption("b").expect("rule"),
+        s.get_bucket_encryption("bkt").expect("rule"),
         EncryptionRule::kms(None)
     );
-    s.put_object("b", "default", data(10, 2), PutOptions::default())
+    s.put_object("bkt", "default", data(10, 2), PutOptions::default())
         .expect("put");
-    s.put_object("b", "own", data(10, 3), PutOptions::managed())
+    s.put_object("bkt", "own", data(10, 3), PutOptions::managed())
         .expect("put");
-    s.put_bucket_encryption("b", EncryptionRule::managed())
+    s.put_bucket_encryption("bkt", EncryptionRule::managed())
         .expect("rule");
-    s.delete_bucket_encryption("b").expect("delete rule");
+    s.delete_bucket_encryption("bkt").expect("delete rule");
     assert!(matches!(
-        s.get_bucket_encryption("b"),
+        s.get_bucket_encryption("bkt"),
         Err(Error::NoSuchEncryptionRule(_))
     ));
-    let mode = |k: &str| s.head_object("b", k).expect("head").protection.mode;
+    let mode = |k: &str| s.head_object("bkt", k).expect("head").protection.mode;
     assert_eq!(
         (mode("plain"), mode("default"), mode("own")),
         (
@@ -126,20 +126,24 @@ fn the_objects_rule_wins_and_rule_changes_touch_nothing_stored() {
             ProtectionMode::Aes256
         )
     );
-    assert_eq!(s.get_object("b", "default").expect("get").body, data(10, 2));
+    assert_eq!(
+        s.get_object("bkt", "default").expect("get").body,
+        data(10, 2)
+    );
 }
 
 #[test]
 fn ranges_and_streaming_reads() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     for (key, options) in [
         ("enc", PutOptions::managed()),
         ("plain", PutOptions::default()),
     ] {
         let body = data(3 * MIB + 5000, 9);
-        s.put_object("b", key, body.clone(), options).expect("put");
+        s.put_object("bkt", key, body.clone(), options)
+            .expect("put");
         for range in [
             0..0,
             0..1,
@@ -147,17 +151,19 @@ fn ranges_and_streaming_reads() {
             MIB as u64 - 10..MIB as u64 + 10,
             3 * MIB as u64..3 * MIB as u64 + 5000,
         ] {
-            let got = s.get_object_range("b", key, range.clone()).expect("range");
+            let got = s
+                .get_object_range("bkt", key, range.clone())
+                .expect("range");
             assert!(
                 got.body[..] == body[range.start as usize..range.end as usize],
                 "{key} {range:?}"
             );
         }
         assert!(matches!(
-            s.get_object_range("b", key, 0..3 * MIB as u64 + 5001),
+            s.get_object_range("bkt", key, 0..3 * MIB as u64 + 5001),
             Err(Error::InvalidRange { .. })
         ));
-        let mut reader = s.open_object("b", key).expect("open");
+        let mut reader = s.open_object("bkt", key).expect("open");
         let mut all = Vec::new();
         reader.read_to_end(&mut all).expect("reads");
         assert!(all == body);
@@ -172,17 +178,22 @@ fn ranges_and_streaming_reads() {
 fn streaming_puts_of_every_shape() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     for (i, size) in [0, 10, MIB - 1, MIB, MIB + 1, 2 * MIB, 5 * MIB + 3]
         .into_iter()
         .enumerate()
     {
         let body = data(size, i as u8);
         let key = format!("stream-{i}");
-        s.put_object_from_reader("b", &key, Cursor::new(body.to_vec()), PutOptions::kms(None))
-            .expect("put");
+        s.put_object_from_reader(
+            "bkt",
+            &key,
+            Cursor::new(body.to_vec()),
+            PutOptions::kms(None),
+        )
+        .expect("put");
         assert!(
-            s.get_object("b", &key).expect("get").body == body,
+            s.get_object("bkt", &key).expect("get").body == body,
             "size {size}"
         );
     }
@@ -200,11 +211,11 @@ fn streaming_puts_of_every_shape() {
         }
     }
     assert!(matches!(
-        s.put_object_from_reader("b", "broken", Failing(3 * MIB), PutOptions::managed()),
+        s.put_object_from_reader("bkt", "broken", Failing(3 * MIB), PutOptions::managed()),
         Err(Error::Io(_))
     ));
     assert!(matches!(
-        s.head_object("b", "broken"),
+        s.head_object("bkt", "broken"),
         Err(Error::NoSuchKey { .. })
     ));
     let report = s.check_consistency().expect("check");
@@ -215,23 +226,25 @@ fn streaming_puts_of_every_shape() {
 fn listing_with_prefix_delimiter_and_pages() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     s.create_bucket("b-other").expect("bucket");
     for key in ["a/1", "a/2", "a/b/3", "c", "d/4"] {
-        s.put_object("b", key, data(3, 0), PutOptions::default())
+        s.put_object("bkt", key, data(3, 0), PutOptions::default())
             .expect("put");
     }
     s.put_object("b-other", "a/9", data(3, 0), PutOptions::default())
         .expect("put");
     let keys =
         |r: &coffer_store::ListResult| r.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
-    let all = s.list_objects("b", &ListOptions::default()).expect("list");
+    let all = s
+        .list_objects("bkt", &ListOptions::default())
+        .expect("list");
     assert_eq!(keys(&all), ["a/1", "a/2", "a/b/3", "c", "d/4"]);
     let nested = ListOptions {
         delimiter: Some("/".into()),
         ..ListOptions::default()
     };
-    let top = s.list_objects("b", &nested).expect("list");
+    let top = s.list_objects("bkt", &nested).expect("list");
     assert_eq!(
         (keys(&top), top.common_prefixes.clone()),
         (
@@ -241,7 +254,7 @@ fn listing_with_prefix_delimiter_and_pages() {
     );
     let in_a = s
         .list_objects(
-            "b",
+            "bkt",
             &ListOptions {
                 prefix: "a/".into(),
                 delimiter: Some("/".into()),
@@ -258,7 +271,7 @@ fn listing_with_prefix_delimiter_and_pages() {
     );
     let mut page = s
         .list_objects(
-            "b",
+            "bkt",
             &ListOptions {
                 max_keys: Some(2),
                 ..ListOptions::default()
@@ -269,7 +282,7 @@ fn listing_with_prefix_delimiter_and_pages() {
     while page.is_truncated {
         page = s
             .list_objects(
-                "b",
+                "bkt",
                 &ListOptions {
                     max_keys: Some(2),
                     start_after: page.next_start_after.clone(),
@@ -286,24 +299,24 @@ fn listing_with_prefix_delimiter_and_pages() {
 fn copying_over_itself_encrypts_historical_objects() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     for (key, size) in [("small", 100), ("large", 2 * MIB + 1)] {
         let body = data(size, 4);
         s.put_object(
-            "b",
+            "bkt",
             key,
             body.clone(),
             PutOptions::default().with_metadata("k", "v"),
         )
         .expect("put");
         assert_eq!(
-            s.head_object("b", key).expect("head").protection.mode,
+            s.head_object("bkt", key).expect("head").protection.mode,
             ProtectionMode::None
         );
-        let before = s.head_object("b", key).expect("head").etag;
-        s.copy_object(("b", key), ("b", key), CopyOptions::kms(None))
+        let before = s.head_object("bkt", key).expect("head").etag;
+        s.copy_object(("bkt", key), ("bkt", key), CopyOptions::kms(None))
             .expect("copy over itself");
-        let got = s.get_object("b", key).expect("get");
+        let got = s.get_object("bkt", key).expect("get");
         assert!(got.body == body);
         assert_eq!(got.meta.protection.mode, ProtectionMode::Kms);
         assert_eq!(
@@ -311,9 +324,9 @@ fn copying_over_itself_encrypts_historical_objects() {
             Some("v")
         );
         assert_ne!(got.meta.etag, before);
-        s.copy_object(("b", key), ("b", "copy"), CopyOptions::managed())
+        s.copy_object(("bkt", key), ("bkt", "copy"), CopyOptions::managed())
             .expect("copy");
-        assert!(s.get_object("b", "copy").expect("get").body == body);
+        assert!(s.get_object("bkt", "copy").expect("get").body == body);
     }
     assert!(
         s.check_consistency()
@@ -327,13 +340,23 @@ fn copying_over_itself_encrypts_historical_objects() {
 fn etags_are_not_hashes_of_the_plaintext() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     let a = s
-        .put_object("b", "x", Bytes::from_static(b"same"), PutOptions::managed())
+        .put_object(
+            "bkt",
+            "x",
+            Bytes::from_static(b"same"),
+            PutOptions::managed(),
+        )
         .expect("put")
         .etag;
     let b = s
-        .put_object("b", "y", Bytes::from_static(b"same"), PutOptions::managed())
+        .put_object(
+            "bkt",
+            "y",
+            Bytes::from_static(b"same"),
+            PutOptions::managed(),
+        )
         .expect("put")
         .etag;
     assert_ne!(a, b);
@@ -381,16 +404,16 @@ fn buckets_names_and_emptiness() {
 fn a_reader_keeps_reading_an_object_overwritten_under_it() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("b").expect("bucket");
+    s.create_bucket("bkt").expect("bucket");
     let old = data(3 * MIB, 1);
-    s.put_object("b", "k", old.clone(), PutOptions::managed())
+    s.put_object("bkt", "k", old.clone(), PutOptions::managed())
         .expect("put");
-    let mut reader = s.open_object("b", "k").expect("open");
+    let mut reader = s.open_object("bkt", "k").expect("open");
     let mut first = vec![0; 1000];
     reader.read_exact(&mut first).expect("reads");
-    s.put_object("b", "k", data(2 * MIB, 2), PutOptions::managed())
+    s.put_object("bkt", "k", data(2 * MIB, 2), PutOptions::managed())
         .expect("overwrite");
-    s.delete_object("b", "k").expect("delete");
+    s.delete_object("bkt", "k").expect("delete");
     let mut rest = Vec::new();
     reader
         .read_to_end(&mut rest)
@@ -408,12 +431,12 @@ fn a_reader_keeps_reading_an_object_overwritten_under_it() {
 #[test]
 fn reopening_keeps_everything_and_refuses_the_wrong_root_key() {
     let f = fixture();
-    f.store.create_bucket("b").expect("bucket");
+    f.store.create_bucket("bkt").expect("bucket");
     f.store
-        .put_object("b", "k", data(2 * MIB, 5), PutOptions::kms(None))
+        .put_object("bkt", "k", data(2 * MIB, 5), PutOptions::kms(None))
         .expect("put");
     f.store
-        .put_object("b", "m", data(100, 6), PutOptions::managed())
+        .put_object("bkt", "m", data(100, 6), PutOptions::managed())
         .expect("put");
     let store_id = *f.store.id();
     drop(f.store);
@@ -424,6 +447,6 @@ fn reopening_keeps_everything_and_refuses_the_wrong_root_key() {
     assert!(matches!(wrong.err(), Some(Error::WrongRootKey)));
     let store = Store::open(f.dir.path(), common::options(&f.clock)).expect("reopens");
     assert_eq!(store.id(), &store_id);
-    assert!(store.get_object("b", "k").expect("get").body == data(2 * MIB, 5));
-    assert!(store.get_object("b", "m").expect("get").body == data(100, 6));
+    assert!(store.get_object("bkt", "k").expect("get").body == data(2 * MIB, 5));
+    assert!(store.get_object("bkt", "m").expect("get").body == data(100, 6));
 }
