@@ -107,12 +107,13 @@ impl Read for SegmentSource {
             return Ok(n);
         }
         let offset = s.pos - prefix_len;
+        // The last segment may run past `segment_len`: an object of whole MiBs
+        // ends with an empty final chunk in its last segment.
         let index = u32::try_from(offset / s.segment_len)
+            .unwrap_or(u32::MAX)
+            .min(s.segments.saturating_sub(1));
+        let within = usize::try_from(offset - u64::from(index) * s.segment_len)
             .map_err(|_| io::Error::other("offset past the last segment"))?;
-        if index >= s.segments {
-            return Ok(0);
-        }
-        let within = (offset % s.segment_len) as usize;
         let segment = s.segment(index)?;
         let available = segment.len().saturating_sub(within);
         let n = buf.len().min(available);

@@ -137,11 +137,16 @@ fn ranges_and_streaming_reads() {
     let f = fixture();
     let s = &f.store;
     s.create_bucket("bkt").expect("bucket");
-    for (key, options) in [
-        ("enc", PutOptions::managed()),
-        ("plain", PutOptions::default()),
-    ] {
-        let body = data(3 * MIB + 5000, 9);
+    let cases = [
+        ("enc", PutOptions::managed(), 3 * MIB + 5000),
+        ("plain", PutOptions::default(), 3 * MIB + 5000),
+        // Whole MiBs: the last segment carries an extra, empty final chunk.
+        ("whole-mibs", PutOptions::kms(None), 3 * MIB),
+        ("whole-mibs-plain", PutOptions::default(), 3 * MIB),
+    ];
+    for (key, options, size) in cases {
+        let body = data(size, 9);
+        let size = size as u64;
         s.put_object("bkt", key, body.clone(), options)
             .expect("put");
         for range in [
@@ -149,7 +154,8 @@ fn ranges_and_streaming_reads() {
             0..1,
             100..70_000,
             MIB as u64 - 10..MIB as u64 + 10,
-            3 * MIB as u64..3 * MIB as u64 + 5000,
+            size - 5000..size,
+            size..size,
         ] {
             let got = s
                 .get_object_range("bkt", key, range.clone())
@@ -160,7 +166,7 @@ fn ranges_and_streaming_reads() {
             );
         }
         assert!(matches!(
-            s.get_object_range("bkt", key, 0..3 * MIB as u64 + 5001),
+            s.get_object_range("bkt", key, 0..size + 1),
             Err(Error::InvalidRange { .. })
         ));
         let mut reader = s.open_object("bkt", key).expect("open");
@@ -196,6 +202,12 @@ fn streaming_puts_of_every_shape() {
             s.get_object("bkt", &key).expect("get").body == body,
             "size {size}"
         );
+        let mut streamed = Vec::new();
+        s.open_object("bkt", &key)
+            .expect("open")
+            .read_to_end(&mut streamed)
+            .expect("streams back");
+        assert!(streamed == body, "size {size}, streamed back");
     }
     // A source that fails midway stores nothing and leaves nothing behind.
     struct Failing(usize);
