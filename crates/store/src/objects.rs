@@ -577,7 +577,6 @@ impl Store {
     }
 
     pub(crate) fn get_object_as(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
-        self.bucket_record(bucket)?;
         let (record, _guard) = self.read_record_for_reading(bucket, key)?;
         let data_key = self.data_key(bucket, &record, caller)?;
         let body = match (&record.body, &data_key) {
@@ -651,7 +650,6 @@ impl Store {
         key: &str,
         caller: &Caller,
     ) -> Result<ObjectReader> {
-        self.bucket_record(bucket)?;
         let (record, guard) = self.read_record_for_reading(bucket, key)?;
         let data_key = self.data_key(bucket, &record, caller)?;
         let meta = meta_of(bucket, key, &record)?;

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     stripes: Vec<Mutex<()>>,
     /// Object ids with open readers, and those replaced while being read.
     readers: Mutex<Readers>,
+    /// Bucket records, read once: only this process writes them (RocksDB's lock).
+    buckets: parking_lot::RwLock<HashMap<String, BucketRecord>>,
 }
 
 #[derive(Default)]
@@ -145,6 +147,7 @@ impl Store {
                 write_options,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
+                buckets: parking_lot::RwLock::new(HashMap::new()),
             }),
         };
         store.remove_leftovers()?;
@@ -215,6 +218,7 @@ impl Store {
             name.as_bytes(),
             &self.inner.write_options,
         )?;
+        self.inner.buckets.write().remove(name);
         Ok(())
     }
 
@@ -285,12 +289,22 @@ impl Store {
     }
 
     pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
+        if let Some(record) = self.inner.buckets.read().get(name) {
+            return Ok(record.clone());
+        }
         match self
             .inner
             .db
             .get_cf(self.cf(ColumnFamily::Buckets)?, name.as_bytes())?
         {
-            Some(value) => decode_bucket(&value),
+            Some(value) => {
+                let record = decode_bucket(&value)?;
+                self.inner
+                    .buckets
+                    .write()
+                    .insert(name.to_owned(), record.clone());
+                Ok(record)
+            }
             None => Err(Error::NoSuchBucket(name.to_owned())),
         }
     }
@@ -303,6 +317,10 @@ impl Store {
             value,
             &self.inner.write_options,
         )?;
+        self.inner
+            .buckets
+            .write()
+            .insert(record.name.clone(), record.clone());
         Ok(())
     }
 
@@ -457,14 +475,28 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<(ObjectRecord, Option<ReaderGuard>)> {
-        let raw_key = object_key(bucket, key);
-        let _guard = self.stripe(&raw_key).lock();
-        let record = self
-            .read_record(bucket, key)?
-            .ok_or_else(|| Error::NoSuchKey {
+        let missing = || {
+            self.bucket_record(bucket)?;
+            Err(Error::NoSuchKey {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-            })?;
+            })
+        };
+        // An inline record is the whole object, read in one atomic get.
+        match self.read_record(bucket, key)? {
+            Some(record) if matches!(record.body, crate::record::Body::Inline(_)) => {
+                return Ok((record, None));
+            }
+            Some(_) => {}
+            None => return missing(),
+        }
+        // Segments are read later: register as a reader under the key's lock, so
+        // that a concurrent overwrite keeps them until this reader is done.
+        let raw_key = object_key(bucket, key);
+        let _guard = self.stripe(&raw_key).lock();
+        let Some(record) = self.read_record(bucket, key)? else {
+            return missing();
+        };
         let guard = match record.body {
             crate::record::Body::Segmented { .. } => {
                 *self
