@@ -375,6 +375,30 @@ impl LocalKms {
         })
     }
 
+    /// Wraps `data_key` under the key's current material, if the key is usable.
+    fn wrap_under_current(
+        &self,
+        id: &str,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey> {
+        let keys = self.keys.read();
+        let entry = keys
+            .entries
+            .get(id)
+            .ok_or_else(|| Error::KeyNotFound(id.to_owned()))?;
+        usable(&entry.record)?;
+        let version = entry.record.current_version;
+        let material = entry
+            .materials
+            .get(&version)
+            .ok_or_else(|| Error::UnknownKeyVersion {
+                key_id: id.to_owned(),
+                version,
+            })?;
+        WrappedKey::seal(material, Provider::Kms, id, version, data_key, context)
+    }
+
     fn metadata(&self, entry: &Entry) -> KeyMetadata {
         let record = &entry.record;
         KeyMetadata {
@@ -593,24 +617,8 @@ impl Kms for LocalKms {
                 let id = self.resolve(key_id)?;
                 self.authorize_on_key(caller, "kms:GenerateDataKey", &id)?;
                 self.settle(&id)?;
-                let keys = self.keys.read();
-                let entry = keys
-                    .entries
-                    .get(&id)
-                    .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
-                usable(&entry.record)?;
-                let version = entry.record.current_version;
-                let material =
-                    entry
-                        .materials
-                        .get(&version)
-                        .ok_or_else(|| Error::UnknownKeyVersion {
-                            key_id: id.clone(),
-                            version,
-                        })?;
                 let data_key = DataKey::generate()?;
-                let wrapped =
-                    WrappedKey::seal(material, Provider::Kms, &id, version, &data_key, context)?;
+                let wrapped = self.wrap_under_current(&id, &data_key, context)?;
                 Ok((data_key, wrapped))
             },
         )
@@ -669,23 +677,7 @@ impl Kms for LocalKms {
             Some(context),
             || {
                 self.authorize_on_key(caller, "kms:GenerateDataKey", &id)?;
-                let keys = self.keys.read();
-                let entry = keys
-                    .entries
-                    .get(&id)
-                    .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
-                usable(&entry.record)?;
-                let version = entry.record.current_version;
-                let material =
-                    entry
-                        .materials
-                        .get(&version)
-                        .ok_or_else(|| Error::UnknownKeyVersion {
-                            key_id: id.clone(),
-                            version,
-                        })?;
-                WrappedKey::seal(material, Provider::Kms, &id, version, &data_key, context)
-                    .map(Some)
+                self.wrap_under_current(&id, &data_key, context).map(Some)
             },
         )
     }
