@@ -1,0 +1,96 @@
+//! Concurrent writers of one key and readers of it: the last writer wins, and a
+//! reader always sees one whole version, never a mix. The store is shared across
+//! threads by cloning.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use coffer_store::{Error, PutOptions, Store};
+use common::{MIB, data, fixture};
+
+fn assert_shareable<T: Send + Sync + Clone + 'static>() {}
+
+#[test]
+fn the_store_is_send_sync_and_cheap_to_clone() {
+    assert_shareable::<Store>();
+    assert_shareable::<coffer_store::Session>();
+}
+
+#[test]
+fn concurrent_writers_and_readers_never_see_a_mix() {
+    let f = fixture();
+    let store = f.store.clone();
+    store.create_bucket("shared").expect("bucket");
+    // Versions alternate between inline and segmented sizes and between modes.
+    let versions: Arc<Vec<Bytes>> = Arc::new(
+        (0..8u8)
+            .map(|v| {
+                data(
+                    if v % 2 == 0 {
+                        3000 + usize::from(v)
+                    } else {
+                        MIB + 7 * usize::from(v)
+                    },
+                    v,
+                )
+            })
+            .collect(),
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (store, versions) = (store.clone(), versions.clone());
+            std::thread::spawn(move || {
+                for round in 0..12 {
+                    let v = (w * 3 + round) % versions.len();
+                    let options = if v % 3 == 0 {
+                        PutOptions::kms(None)
+                    } else {
+                        PutOptions::managed()
+                    };
+                    store
+                        .put_object("shared", "key", versions[v].clone(), options)
+                        .expect("put");
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, versions, done) = (store.clone(), versions.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while !done.load(Ordering::Relaxed) {
+                    match store.get_object("shared", "key") {
+                        Ok(object) => {
+                            assert!(
+                                versions.contains(&object.body),
+                                "a read returned a mix of versions"
+                            );
+                            seen += 1;
+                        }
+                        Err(Error::NoSuchKey { .. }) => {}
+                        Err(other) => panic!("read failed: {other}"),
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    done.store(true, Ordering::Relaxed);
+    let reads: usize = readers.into_iter().map(|r| r.join().expect("reader")).sum();
+    assert!(reads > 0);
+    let last = store.get_object("shared", "key").expect("get").body;
+    assert!(versions.contains(&last));
+    let report = store.check_consistency().expect("check");
+    assert!(
+        report.orphan_segment_objects.is_empty() && report.missing_segments.is_empty(),
+        "{report:?}"
+    );
+}
