@@ -65,7 +65,9 @@ impl Session {
     fn check_put(&self, bucket: &str, key: &str, rule: Option<&EncryptionRule>) -> Result<()> {
         let effective = match rule {
             Some(rule) => Some(rule.clone()),
-            None => self.store.bucket_record(bucket)?.rule,
+            // A missing bucket is reported by the put itself, after the policy check,
+            // so that a denied principal learns nothing about which buckets exist.
+            None => self.store.bucket_record(bucket).ok().and_then(|b| b.rule),
         };
         let mut request = Request::new("oss:PutObject", &object_resource(bucket, key));
         if let Some(rule) = &effective {
