@@ -375,6 +375,24 @@ impl LocalKms {
         })
     }
 
+    /// Enables or disables a key; a key in any other state keeps it and the
+    /// caller gets the error that state means.
+    fn set_enabled(
+        &self,
+        key_id: &str,
+        caller: &Caller,
+        action: &str,
+        to: StoredState,
+    ) -> Result<()> {
+        self.set_state(key_id, caller, action, |record| match record.state {
+            StoredState::Enabled | StoredState::Disabled => {
+                record.state = to;
+                Ok(())
+            }
+            _ => usable(record),
+        })
+    }
+
     /// Wraps `data_key` under the key's current material, if the key is usable.
     fn wrap_under_current(
         &self,
@@ -778,27 +796,11 @@ impl Kms for LocalKms {
     }
 
     fn enable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_state(key_id, caller, "kms:EnableKey", |record| {
-            match record.state {
-                StoredState::Enabled | StoredState::Disabled => {
-                    record.state = StoredState::Enabled;
-                    Ok(())
-                }
-                _ => usable(record),
-            }
-        })
+        self.set_enabled(key_id, caller, "kms:EnableKey", StoredState::Enabled)
     }
 
     fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_state(key_id, caller, "kms:DisableKey", |record| {
-            match record.state {
-                StoredState::Enabled | StoredState::Disabled => {
-                    record.state = StoredState::Disabled;
-                    Ok(())
-                }
-                _ => usable(record),
-            }
-        })
+        self.set_enabled(key_id, caller, "kms:DisableKey", StoredState::Disabled)
     }
 
     fn schedule_key_deletion(
