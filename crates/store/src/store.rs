@@ -46,6 +46,9 @@ pub(crate) struct Inner {
     stripes: Vec<Mutex<()>>,
     /// Object ids with open readers, and those replaced while being read.
     readers: Mutex<Readers>,
+    /// Object commits hold it shared, `delete_bucket` exclusively, so that no
+    /// object lands in a bucket being deleted.
+    bucket_gate: parking_lot::RwLock<()>,
     /// Bucket records, read once: only this process writes them (RocksDB's lock).
     buckets: parking_lot::RwLock<HashMap<String, BucketRecord>>,
 }
@@ -147,6 +150,7 @@ impl Store {
                 write_options,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
+                bucket_gate: parking_lot::RwLock::new(()),
                 buckets: parking_lot::RwLock::new(HashMap::new()),
             }),
         };
@@ -200,6 +204,8 @@ impl Store {
 
     /// Deletes an empty bucket ([`Error::BucketNotEmpty`] otherwise).
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
+        // No object commit may run while the bucket is checked empty and removed.
+        let _gate = self.inner.bucket_gate.write();
         let _guard = self.stripe(name.as_bytes()).lock();
         self.bucket_record(name)?;
         let prefix = object_key(name, "");
@@ -432,6 +438,9 @@ impl Store {
         record: Option<&ObjectRecord>,
         extra: impl FnOnce(&mut WriteBatch, &Self) -> Result<()>,
     ) -> Result<Option<ObjectRecord>> {
+        // The bucket must still exist when the object lands in it.
+        let _gate = self.inner.bucket_gate.read();
+        self.bucket_record(bucket)?;
         let raw_key = object_key(bucket, key);
         let _guard = self.stripe(&raw_key).lock();
         let old = self.read_record(bucket, key)?;

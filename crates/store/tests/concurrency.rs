@@ -94,3 +94,61 @@ fn concurrent_writers_and_readers_never_see_a_mix() {
         "{report:?}"
     );
 }
+
+#[test]
+fn no_object_lands_in_a_bucket_being_deleted() {
+    let f = fixture();
+    let store = f.store.clone();
+    for round in 0..20 {
+        let bucket = format!("gone-{round}");
+        store.create_bucket(&bucket).expect("bucket");
+        let writer = {
+            let (store, bucket) = (store.clone(), bucket.clone());
+            std::thread::spawn(move || {
+                (0..20)
+                    .map(|i| {
+                        store.put_object(
+                            &bucket,
+                            &format!("k{i}"),
+                            data(100, i as u8),
+                            PutOptions::managed(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        // Delete as soon as the bucket is empty at some moment, or give up.
+        let deleted = (0..200).any(|_| match store.delete_bucket(&bucket) {
+            Ok(()) => true,
+            Err(Error::BucketNotEmpty(_)) => {
+                for key in store
+                    .list_objects(&bucket, &Default::default())
+                    .map(|l| l.objects)
+                    .unwrap_or_default()
+                {
+                    let _ = store.delete_object(&bucket, &key.key);
+                }
+                false
+            }
+            Err(other) => panic!("{other}"),
+        });
+        let puts = writer.join().expect("writer");
+        if deleted {
+            // Every put either landed before the delete (and was removed by it
+            // being empty) or failed with NoSuchBucket; none survives unseen.
+            assert!(
+                puts.iter()
+                    .all(|p| p.is_ok() || matches!(p, Err(Error::NoSuchBucket(_))))
+            );
+            store.create_bucket(&bucket).expect("recreate");
+            let left = store
+                .list_objects(&bucket, &Default::default())
+                .expect("list")
+                .objects;
+            assert!(
+                left.is_empty(),
+                "round {round}: objects outlived their bucket: {left:?}"
+            );
+        }
+    }
+}
