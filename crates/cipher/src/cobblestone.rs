@@ -222,6 +222,46 @@ impl ChunkCipher<'_> {
     }
 }
 
+impl ChunkCipher<'_> {
+    /// Seals chunk `index` where it lies: `slot` is the chunk's plaintext
+    /// followed by [`TAG_LEN`] bytes that receive the tag.
+    pub(crate) fn seal_slot(&self, index: u64, slot: &mut [u8]) {
+        let body_len = slot.len() - TAG_LEN;
+        let (body, tag_slot) = slot.split_at_mut(body_len);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.nonce(index), Aad::empty(), body)
+            .expect("a chunk is far below AES-GCM's message limit");
+        tag_slot.copy_from_slice(tag.as_ref());
+    }
+
+    /// Opens chunk `index` whose body lies at `buffer[from..]` (its tag given
+    /// apart), writing the plaintext to `buffer[to..]` in the same pass. `to <=
+    /// from`; `buffer` ends with the body. On failure the plaintext is zeroized.
+    pub(crate) fn open_moving(
+        &self,
+        index: u64,
+        tag: &[u8],
+        buffer: &mut [u8],
+        from: usize,
+        to: usize,
+    ) -> Result<()> {
+        let fail = || Error::from(IntegrityError::Chunk { index });
+        let tag = Tag::try_from(tag).map_err(|_| fail())?;
+        let in_out = buffer.get_mut(to..).ok_or_else(fail)?;
+        let shift = from.checked_sub(to).ok_or_else(fail)?;
+        if self
+            .key
+            .open_in_place_separate_tag(self.nonce(index), Aad::empty(), tag, in_out, shift..)
+            .is_err()
+        {
+            in_out.zeroize();
+            return Err(fail());
+        }
+        Ok(())
+    }
+}
+
 /// A growable byte buffer the chunk cipher writes into (`Vec<u8>`, `BytesMut`).
 pub(crate) trait ChunkSink {
     fn len(&self) -> usize;

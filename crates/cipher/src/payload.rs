@@ -14,9 +14,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
 use crate::header::{HEADER_LEN, Header};
+use crate::in_place::{self, PayloadBuffer};
 use crate::{
-    DataKey, ObjectIdentity, PayloadOpener, PayloadReader, PayloadSealer, PayloadWriter, Pipeline,
-    Result,
+    DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadOpener, PayloadReader, PayloadSealer,
+    PayloadWriter, Pipeline, Result,
 };
 
 /// Seals and opens coffer payloads, spreading the chunks of each over a pool of
@@ -81,10 +82,78 @@ impl PayloadCipher {
     ///
     /// Fails with [`crate::Error::Integrity`] unless every byte authenticates, and
     /// with [`crate::Error::UnsupportedFormat`] for a header it does not know.
+    /// A payload no one else holds (a unique [`Bytes`]) is opened in place, as by
+    /// [`PayloadCipher::open_in_place`]; a shared one is copied as it opens.
     pub fn open(&self, key: &DataKey, identity: &ObjectIdentity, payload: Bytes) -> Result<Bytes> {
+        let payload = match payload.try_into_mut() {
+            Ok(owned) => return Ok(self.open_in_place(key, identity, owned)?.freeze()),
+            Err(shared) => shared,
+        };
         let header = Header::decode(&payload)?;
         let context = payload_context(&header.encode(), identity);
         open_message(&self.pipeline, key, &context, payload.slice(HEADER_LEN..))
+    }
+
+    /// Seals the plaintext gathered in `buffer` where it lies, with a fresh random
+    /// salt: the payload comes back in the buffer's own allocation, with no copy.
+    pub fn seal_in_place(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        buffer: PayloadBuffer,
+    ) -> Result<Bytes> {
+        self.seal_in_place_with_salt(key, identity, Salt::random()?, buffer)
+    }
+
+    /// [`PayloadCipher::seal_in_place`] with the given salt. A salt must never
+    /// repeat under one key; outside tests use [`PayloadCipher::seal_in_place`].
+    pub fn seal_in_place_with_salt(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        salt: Salt,
+        buffer: PayloadBuffer,
+    ) -> Result<Bytes> {
+        let (mut payload, plaintext_len) = buffer.into_layout();
+        Layout::for_plaintext(plaintext_len)?;
+        let header = Header::CURRENT.encode();
+        let context = payload_context(&header, identity);
+        let keys = Arc::new(MessageKeys::derive(key, salt.as_bytes(), &context));
+        payload[..HEADER_LEN].copy_from_slice(&header);
+        payload[HEADER_LEN..HEADER_LEN + SALT_LEN].copy_from_slice(salt.as_bytes());
+        payload[HEADER_LEN + SALT_LEN..PAYLOAD_PREFIX_LEN].copy_from_slice(keys.commitment());
+        in_place::seal_chunks(&self.pipeline, &keys, 0, &mut payload, PAYLOAD_PREFIX_LEN)?;
+        Ok(payload.freeze())
+    }
+
+    /// Opens a payload this caller owns where it lies: the plaintext comes back
+    /// in the payload's own allocation, with no copy. Fails like
+    /// [`PayloadCipher::open`]; on failure the buffer is zeroized.
+    pub fn open_in_place(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        payload: BytesMut,
+    ) -> Result<BytesMut> {
+        let header = Header::decode(&payload)?;
+        let context = payload_context(&header.encode(), identity);
+        let layout = Layout::for_message((payload.len() - HEADER_LEN) as u64)?;
+        let salt: [u8; SALT_LEN] = payload[HEADER_LEN..HEADER_LEN + SALT_LEN]
+            .try_into()
+            .expect("length checked");
+        let keys = Arc::new(MessageKeys::derive(key, &salt, &context));
+        keys.check_commitment(&payload[HEADER_LEN + SALT_LEN..PAYLOAD_PREFIX_LEN])?;
+        let mut payload = payload;
+        in_place::open_chunks(
+            &self.pipeline,
+            &keys,
+            0,
+            &mut payload,
+            PAYLOAD_PREFIX_LEN,
+            true,
+        )?;
+        debug_assert_eq!(payload.len() as u64, layout.plaintext_len());
+        Ok(payload)
     }
 
     /// A streaming sealer writing the payload to `sink`; call

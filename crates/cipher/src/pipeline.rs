@@ -3,14 +3,18 @@
 //!
 //! A run is cut into batches of 16 to 64 chunks (256 KiB to 1 MiB of plaintext),
 //! so that a 1 MiB object still spreads over every worker while a large one is
-//! handed out 1 MiB at a time; smaller runs stay on the calling thread. Each batch owns a disjoint piece of the output buffer
-//! (`BytesMut::split_off`), which is joined back without copying when every batch
-//! is done (`BytesMut::unsplit`). The calling thread seals the last batch itself.
-//! Every worker builds its own ring key from the shared, zeroizing message keys.
-//! The output is bit-identical whatever the number of threads.
+//! handed out 1 MiB at a time; smaller runs stay on the calling thread. Each
+//! batch owns a disjoint piece of the output buffer (`BytesMut::split_off`),
+//! which is joined back without copying when every batch is done
+//! (`BytesMut::unsplit`). Every thread, the calling one included, claims the
+//! next batch until none is left, so a worker that wakes late simply takes
+//! fewer. Every worker builds its own ring key from the shared, zeroizing
+//! message keys. The output is bit-identical whatever the number of threads.
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use bytes::{Bytes, BytesMut};
@@ -169,19 +173,12 @@ impl Pipeline {
         chunks: usize,
         cut: impl Fn(usize, usize) -> (Bytes, usize),
     ) -> Vec<Batch> {
-        let count = chunks
-            .div_ceil(MAX_BATCH_CHUNKS)
-            .max(self.pool.threads.min(chunks / MIN_BATCH_CHUNKS))
-            .max(1);
-        let per_batch = chunks.div_ceil(count).max(1);
-        (0..chunks)
-            .step_by(per_batch)
-            .map(|from| {
-                let to = (from + per_batch).min(chunks);
-                let (input, output_len) = cut(from, to);
+        self.batch_ranges(chunks)
+            .map(|range| {
+                let (input, output_len) = cut(range.start, range.end);
                 Batch {
-                    first: first_chunk + from as u64,
-                    chunks: to - from,
+                    first: first_chunk + range.start as u64,
+                    chunks: range.len(),
                     input,
                     output_len,
                 }
@@ -189,8 +186,30 @@ impl Pipeline {
             .collect()
     }
 
-    /// Runs `work` over every batch, the last one on this thread, each appending to
-    /// its own piece of `out`, then joins the pieces in order.
+    /// The chunk ranges of the batches [`Pipeline::batches`] cuts `chunks` into.
+    pub(crate) fn batch_ranges(&self, chunks: usize) -> impl Iterator<Item = Range<usize>> {
+        let count = chunks
+            .div_ceil(MAX_BATCH_CHUNKS)
+            .max(self.pool.threads.min(chunks / MIN_BATCH_CHUNKS));
+        even_ranges(chunks, count)
+    }
+
+    /// Batches for work done where the data lies, which needs no memory per
+    /// batch: two per thread (so that a worker that wakes late takes less), each
+    /// of at least 256 KiB.
+    pub(crate) fn in_place_batch_ranges(
+        &self,
+        chunks: usize,
+    ) -> impl Iterator<Item = Range<usize>> {
+        let count = (2 * self.pool.threads).min(chunks / MIN_BATCH_CHUNKS);
+        even_ranges(chunks, count)
+    }
+}
+
+impl Pipeline {
+    /// Runs `work` over every batch, each appending to its own piece of `out`,
+    /// then joins the pieces in order. The first failure in chunk order is the one
+    /// reported.
     fn run<F>(
         &self,
         keys: &Arc<MessageKeys>,
@@ -200,53 +219,125 @@ impl Pipeline {
         work: F,
     ) -> Result<()>
     where
-        F: Fn(&ChunkCipher<'_>, Batch, &mut BytesMut) -> Result<()> + Send + Sync + 'static,
+        F: Fn(&ChunkCipher<'_>, &Batch, &mut BytesMut) -> Result<()> + Send + Sync + 'static,
     {
         out.reserve(total_len);
-        let tasks = match &self.pool.tasks {
-            Some(tasks) if batches.len() > 1 => tasks,
-            _ => {
-                let cipher = keys.chunk_cipher();
-                return batches
-                    .into_iter()
-                    .try_for_each(|batch| work(&cipher, batch, out));
-            }
-        };
         let mut free = out.split_off(out.len());
-        let pieces: Vec<BytesMut> = batches
-            .iter()
+        let jobs: Vec<(Batch, BytesMut)> = batches
+            .into_iter()
             .map(|batch| {
                 let rest = free.split_off(batch.output_len);
-                std::mem::replace(&mut free, rest)
+                (batch, std::mem::replace(&mut free, rest))
             })
             .collect();
+        let done = self.run_jobs(keys, jobs, move |cipher, (batch, piece)| {
+            work(cipher, batch, piece)
+        })?;
+        for ((_, piece), outcome) in done {
+            outcome?;
+            out.unsplit(piece);
+        }
+        Ok(())
+    }
+
+    /// Runs `work` on every job, on this thread and the workers (or only on this
+    /// thread when there is one job or no worker), and gives each job back with
+    /// its outcome, in job order.
+    pub(crate) fn run_jobs<T, F>(
+        &self,
+        keys: &Arc<MessageKeys>,
+        jobs: Vec<T>,
+        work: F,
+    ) -> Result<Vec<(T, Result<()>)>>
+    where
+        T: Send + 'static,
+        F: Fn(&ChunkCipher<'_>, &mut T) -> Result<()> + Send + Sync + 'static,
+    {
+        let tasks = match &self.pool.tasks {
+            Some(tasks) if jobs.len() > 1 => tasks,
+            _ => {
+                let cipher = keys.chunk_cipher();
+                return Ok(jobs
+                    .into_iter()
+                    .map(|mut job| {
+                        let outcome = work(&cipher, &mut job);
+                        (job, outcome)
+                    })
+                    .collect());
+            }
+        };
+        // Every thread, this one included, claims the next job until none is
+        // left, so a worker that wakes late takes less and none waits idle.
+        let count = jobs.len();
+        let board = Arc::new(Board {
+            jobs: jobs.into_iter().map(|job| Mutex::new(Some(job))).collect(),
+            next: AtomicUsize::new(0),
+        });
         let work = Arc::new(work);
-        let (done, results) = crossbeam_channel::bounded(batches.len());
-        let mut jobs = batches.into_iter().zip(pieces).enumerate();
-        let (last_slot, (last_batch, mut last_piece)) =
-            jobs.next_back().expect("more than one batch");
-        for (slot, (batch, mut piece)) in jobs {
-            let (keys, work, done) = (Arc::clone(keys), Arc::clone(&work), done.clone());
+        let (done, results) = crossbeam_channel::bounded(count);
+        for _ in 1..self.pool.threads.min(count) {
+            let (board, keys, work, done) = (
+                Arc::clone(&board),
+                Arc::clone(keys),
+                Arc::clone(&work),
+                done.clone(),
+            );
             let task: Task = Box::new(move || {
-                let outcome = work(&keys.chunk_cipher(), batch, &mut piece);
-                let _ = done.send((slot, outcome.map(|()| piece)));
+                let cipher = keys.chunk_cipher();
+                while let Some((slot, mut job)) = board.claim() {
+                    let outcome = work(&cipher, &mut job);
+                    if done.send((slot, job, outcome)).is_err() {
+                        break;
+                    }
+                }
             });
             tasks.send(task).map_err(|_| Error::WorkerLost)?;
         }
         drop(done);
-        let last = work(&keys.chunk_cipher(), last_batch, &mut last_piece);
-        let count = last_slot + 1;
-        let mut ordered: Vec<Option<Result<BytesMut>>> = (0..count).map(|_| None).collect();
-        ordered[last_slot] = Some(last.map(|()| last_piece));
-        for _ in 0..last_slot {
-            let (slot, outcome) = results.recv().map_err(|_| Error::WorkerLost)?;
-            ordered[slot] = Some(outcome);
+        let mut ordered: Vec<Option<(T, Result<()>)>> = (0..count).map(|_| None).collect();
+        let mut mine = 0;
+        let cipher = keys.chunk_cipher();
+        while let Some((slot, mut job)) = board.claim() {
+            let outcome = work(&cipher, &mut job);
+            ordered[slot] = Some((job, outcome));
+            mine += 1;
         }
-        // Join in chunk order; the first failure in chunk order is the one reported.
-        for outcome in ordered {
-            out.unsplit(outcome.ok_or(Error::WorkerLost)??);
+        for _ in mine..count {
+            let (slot, job, outcome) = results.recv().map_err(|_| Error::WorkerLost)?;
+            ordered[slot] = Some((job, outcome));
         }
-        Ok(())
+        ordered
+            .into_iter()
+            .map(|job| job.ok_or(Error::WorkerLost))
+            .collect()
+    }
+}
+
+/// `0..chunks` cut into `count` (at least one) ranges of nearly equal length.
+fn even_ranges(chunks: usize, count: usize) -> impl Iterator<Item = Range<usize>> {
+    let per_batch = chunks.div_ceil(count.max(1)).max(1);
+    (0..chunks)
+        .step_by(per_batch)
+        .map(move |from| from..(from + per_batch).min(chunks))
+}
+
+/// Jobs shared by the threads of one operation, each claimed once.
+struct Board<T> {
+    jobs: Vec<Mutex<Option<T>>>,
+    next: AtomicUsize,
+}
+
+impl<T> Board<T> {
+    /// The next unclaimed job and its slot, if any is left.
+    fn claim(&self) -> Option<(usize, T)> {
+        let slot = self.next.fetch_add(1, Ordering::Relaxed);
+        let job = self
+            .jobs
+            .get(slot)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some((slot, job))
     }
 }
 

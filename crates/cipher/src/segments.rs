@@ -130,4 +130,23 @@ impl PayloadOpener {
         self.pipeline
             .open_run(&self.keys, first_chunk, sealed, ends_message, out)
     }
+
+    /// Opens the sealed chunks from `first_chunk` in a buffer this caller owns,
+    /// where they lie, and returns their plaintext in the same allocation. On
+    /// failure the buffer is zeroized.
+    pub fn open_chunks_in_place(&self, first_chunk: u64, sealed: BytesMut) -> Result<BytesMut> {
+        let end = first_chunk + (sealed.len() as u64).div_ceil(SEALED_CHUNK_LEN as u64);
+        let ends_message =
+            end >= self.layout.chunk_count() || !sealed.len().is_multiple_of(SEALED_CHUNK_LEN);
+        let mut sealed = sealed;
+        crate::in_place::open_chunks(
+            &self.pipeline,
+            &self.keys,
+            first_chunk,
+            &mut sealed,
+            0,
+            ends_message,
+        )?;
+        Ok(sealed)
+    }
 }

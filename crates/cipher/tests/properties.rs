@@ -5,7 +5,7 @@
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 use bytes::Bytes;
-use coffer_cipher::{DataKey, ObjectIdentity, PayloadCipher, danger};
+use coffer_cipher::{DataKey, ObjectIdentity, PayloadBuffer, PayloadCipher, danger};
 use proptest::prelude::*;
 
 const CHUNK: usize = 16 * 1024;
@@ -93,6 +93,65 @@ proptest! {
         prop_assert!(seal_streaming(&single, &key, &id, salt, &data, writes) == one_shot);
         prop_assert!(seal_streaming(&parallel, &key, &id, salt, &data, writes) == one_shot);
     }
+
+    /// Sealing a [`PayloadBuffer`] in place writes the same bytes as every other
+    /// path, however the buffer was filled, and opening in place gives back the
+    /// plaintext.
+    #[test]
+    fn in_place_paths_match_the_others(len in size(), writes in 1..7usize, salt: [u8; 24], threads in 1..4usize) {
+        let key = DataKey::from_bytes([7; 32]);
+        let id = ObjectIdentity::new(b"s", "b", b"o");
+        let data = plaintext(len, 2);
+        let cipher = PayloadCipher::new(threads);
+        let reference = cipher.seal_with_salt(&key, &id, danger::fixed_salt(salt), data.clone()).expect("seals");
+        let step = len.div_ceil(writes).max(1);
+        let mut written = PayloadBuffer::with_capacity(len / 2);
+        let mut read = PayloadBuffer::new();
+        let mut source = Cursor::new(&data[..]);
+        for piece in data.chunks(step) {
+            written.write_all(piece).expect("writes");
+            prop_assert_eq!(read.read_from(&mut source, step as u64).expect("reads"), piece.len() as u64);
+        }
+        prop_assert_eq!(read.read_from(&mut source, 1).expect("reads"), 0);
+        prop_assert_eq!(written.plaintext_len(), len as u64);
+        for buffer in [written, read] {
+            let sealed = cipher.seal_in_place_with_salt(&key, &id, danger::fixed_salt(salt), buffer).expect("seals");
+            prop_assert!(sealed == reference);
+            let owned = bytes::BytesMut::from(&sealed[..]);
+            prop_assert!(cipher.open_in_place(&key, &id, owned).expect("opens") == data);
+        }
+    }
+}
+
+#[test]
+fn large_payloads_open_in_place_on_every_thread_count() {
+    let key = DataKey::from_bytes([9; 32]);
+    let id = ObjectIdentity::new(b"s", "b", b"big");
+    let data = plaintext(5 * 1024 * 1024 + 123, 3);
+    let salt = [4; 24];
+    let reference = PayloadCipher::new(1)
+        .seal_with_salt(&key, &id, danger::fixed_salt(salt), data.clone())
+        .expect("seals");
+    for threads in [1, 2, 3, 4] {
+        let cipher = PayloadCipher::new(threads);
+        let mut buffer = PayloadBuffer::new();
+        buffer.extend_from_slice(&data);
+        let sealed = cipher
+            .seal_in_place_with_salt(&key, &id, danger::fixed_salt(salt), buffer)
+            .expect("seals");
+        assert!(sealed == reference, "{threads} threads seal differently");
+        let opened = cipher
+            .open_in_place(&key, &id, bytes::BytesMut::from(&sealed[..]))
+            .expect("opens");
+        assert!(opened == data, "{threads} threads open differently");
+        // A unique `Bytes` opens in place too.
+        assert!(
+            cipher
+                .open(&key, &id, Bytes::from(sealed.to_vec()))
+                .expect("opens")
+                == data
+        );
+    }
 }
 
 #[test]
@@ -170,6 +229,15 @@ proptest! {
             opener.open_chunks((r * chunks_per_run) as u64, sealed, &mut out).expect("opens run");
         }
         prop_assert!(out.freeze() == data);
+        let mut in_place = Vec::new();
+        let mut at = sealer.prefix().len();
+        for r in 0..runs {
+            let run_sealed = if r + 1 == runs { whole.len() - at } else { chunks_per_run * (CHUNK + 16) };
+            let sealed = bytes::BytesMut::from(&whole[at..at + run_sealed]);
+            at += run_sealed;
+            in_place.extend_from_slice(&opener.open_chunks_in_place((r * chunks_per_run) as u64, sealed).expect("opens run in place"));
+        }
+        prop_assert!(in_place == data);
         let misaligned = sealer.seal_chunks(0, data.slice(..len.min(CHUNK - 1)), false, &mut bytes::BytesMut::new());
         prop_assert!(len == 0 || misaligned.is_err());
     }

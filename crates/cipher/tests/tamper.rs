@@ -46,7 +46,15 @@ fn every_flipped_bit_is_detected() {
     let mut bytes = payload.to_vec();
     for bit in 0..bytes.len() * 8 {
         bytes[bit / 8] ^= 1 << (bit % 8);
+        // Both ways in: copied as it opens (shared) and opened in place (unique).
+        let shared = Bytes::copy_from_slice(&bytes);
+        let copied = cipher.open(&key(1), &id, shared.clone());
         let result = cipher.open(&key(1), &id, Bytes::copy_from_slice(&bytes));
+        assert_eq!(
+            copied.is_ok(),
+            result.is_ok(),
+            "bit {bit}: the two paths disagree"
+        );
         if bit / 8 < 8 {
             // The header: either not understood, or a different context.
             assert!(
@@ -202,4 +210,48 @@ fn streaming_reader_releases_nothing_from_a_bad_chunk() {
     );
     assert_eq!(&out[..], &plaintext(200 * CHUNK)[..out.len()]);
     assert!(reader.read(&mut [0; 10]).is_err(), "failure must be sticky");
+}
+
+/// In parallel, opening in place sets aside the first chunk of every batch but
+/// the first and opens it last; a flipped bit anywhere still fails, naming the
+/// first bad chunk in order, and no plaintext comes back.
+#[test]
+fn opening_in_place_in_parallel_names_the_first_bad_chunk() {
+    let cipher = PayloadCipher::new(2);
+    let id = identity(b"big");
+    // 193 chunks: four batches of 49 on two threads.
+    let data = plaintext(192 * CHUNK + 5);
+    let payload = cipher.seal(&key(3), &id, data.clone()).expect("seals");
+    let body = |chunk: usize| 64 + chunk * (CHUNK + 16);
+    let cases: &[(&[usize], u64)] = &[
+        (&[body(0)], 0),
+        (&[body(48) + CHUNK + 3], 48),
+        (&[body(49)], 49),
+        (&[body(49) + CHUNK + 15], 49),
+        (&[body(50) + 7], 50),
+        (&[body(98)], 98),
+        (&[body(192) + 2], 192),
+        (&[body(100), body(49) + 1], 49),
+        (&[body(50), body(49)], 49),
+        (&[body(10), body(49)], 10),
+        (&[body(150), body(99)], 99),
+    ];
+    for (flips, first_bad) in cases {
+        let mut bytes = payload.to_vec();
+        for &at in *flips {
+            bytes[at] ^= 0x20;
+        }
+        let result = cipher.open_in_place(&key(3), &id, bytes::BytesMut::from(&bytes[..]));
+        match result {
+            Err(Error::Integrity(IntegrityError::Chunk { index })) => {
+                assert_eq!(index, *first_bad, "flips at {flips:?}")
+            }
+            Err(other) => panic!("flips at {flips:?}: {other}"),
+            Ok(_) => panic!("flips at {flips:?}: tampered payload opened"),
+        }
+    }
+    let intact = cipher
+        .open_in_place(&key(3), &id, bytes::BytesMut::from(&payload[..]))
+        .expect("intact");
+    assert!(intact == data);
 }

@@ -39,13 +39,47 @@ pub(crate) fn ops_per_s(budget: Duration, mut op: impl FnMut()) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Operations per second of `op` on inputs made by `prepare`, counting only the
+/// time spent in `op` (dropping its output is not counted either).
+pub(crate) fn ops_per_s_prepared<T, R>(
+    budget: Duration,
+    mut prepare: impl FnMut() -> T,
+    mut op: impl FnMut(T) -> R,
+) -> f64 {
+    drop(op(prepare()));
+    let start = Instant::now();
+    let mut timed = Duration::ZERO;
+    let mut count = 0u64;
+    while start.elapsed() < budget || count < 3 {
+        let input = prepare();
+        let began = Instant::now();
+        let output = op(input);
+        timed += began.elapsed();
+        drop(output);
+        count += 1;
+    }
+    count as f64 / timed.as_secs_f64()
+}
+
 /// Runs every case once per round, in order, and returns each case's median
 /// operations per second.
 pub(crate) fn interleaved(budget: &Budget, cases: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut rounds: Vec<Box<dyn FnMut(Duration) -> f64 + '_>> = cases
+        .iter_mut()
+        .map(|case| Box::new(move |d| ops_per_s(d, &mut **case)) as Box<dyn FnMut(Duration) -> f64>)
+        .collect();
+    interleaved_rounds(budget, &mut rounds)
+}
+
+/// Like [`interleaved`], for cases that time one round themselves, given its length.
+pub(crate) fn interleaved_rounds(
+    budget: &Budget,
+    cases: &mut [Box<dyn FnMut(Duration) -> f64 + '_>],
+) -> Vec<f64> {
     let mut samples = vec![Vec::with_capacity(budget.rounds); cases.len()];
     for _ in 0..budget.rounds {
         for (case, out) in cases.iter_mut().zip(samples.iter_mut()) {
-            out.push(ops_per_s(budget.per_round, &mut **case));
+            out.push(case(budget.per_round));
         }
     }
     samples.into_iter().map(median).collect()
