@@ -43,7 +43,7 @@ pub use error::{Error, FormatError, IntegrityError, Result};
 pub use header::{HEADER_LEN, Header, Suite};
 pub use identity::ObjectIdentity;
 pub use in_place::PayloadBuffer;
-pub use payload::PayloadCipher;
+pub use payload::{PayloadCipher, PayloadKeys};
 pub use pipeline::Pipeline;
 pub use reader::PayloadReader;
 pub use segments::{PAYLOAD_PREFIX_LEN, PayloadOpener, PayloadSealer};

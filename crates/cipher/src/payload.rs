@@ -11,13 +11,14 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use subtle::ConstantTimeEq;
 
 use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
 use crate::header::{HEADER_LEN, Header};
 use crate::in_place::{self, PayloadBuffer};
 use crate::{
-    DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadOpener, PayloadReader, PayloadSealer,
-    PayloadWriter, Pipeline, Result,
+    DataKey, IntegrityError, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadOpener, PayloadReader,
+    PayloadSealer, PayloadWriter, Pipeline, Result,
 };
 
 /// Seals and opens coffer payloads, spreading the chunks of each over a pool of
@@ -85,13 +86,8 @@ impl PayloadCipher {
     /// A payload no one else holds (a unique [`Bytes`]) is opened in place, as by
     /// [`PayloadCipher::open_in_place`]; a shared one is copied as it opens.
     pub fn open(&self, key: &DataKey, identity: &ObjectIdentity, payload: Bytes) -> Result<Bytes> {
-        let payload = match payload.try_into_mut() {
-            Ok(owned) => return Ok(self.open_in_place(key, identity, owned)?.freeze()),
-            Err(shared) => shared,
-        };
-        let header = Header::decode(&payload)?;
-        let context = payload_context(&header.encode(), identity);
-        open_message(&self.pipeline, key, &context, payload.slice(HEADER_LEN..))
+        let keys = self.payload_keys(key, identity, &payload)?;
+        self.open_with_keys(&keys, payload)
     }
 
     /// Seals the plaintext gathered in `buffer` where it lies, with a fresh random
@@ -135,25 +131,78 @@ impl PayloadCipher {
         identity: &ObjectIdentity,
         payload: BytesMut,
     ) -> Result<BytesMut> {
-        let header = Header::decode(&payload)?;
+        let keys = self.payload_keys(key, identity, &payload)?;
+        self.open_in_place_with_keys(&keys, payload)
+    }
+
+    /// Derives the keys of the payload that starts with `prefix` (at least its
+    /// first [`PAYLOAD_PREFIX_LEN`] bytes), checking its header and its key
+    /// commitment: the costly part of opening a small payload, which a caller
+    /// that opens the same payload again may keep (see [`PayloadKeys`]).
+    pub fn payload_keys(
+        &self,
+        key: &DataKey,
+        identity: &ObjectIdentity,
+        prefix: &[u8],
+    ) -> Result<PayloadKeys> {
+        let header = Header::decode(prefix)?;
+        let prefix: [u8; PAYLOAD_PREFIX_LEN] = prefix
+            .get(..PAYLOAD_PREFIX_LEN)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(IntegrityError::Truncated)?;
         let context = payload_context(&header.encode(), identity);
-        let layout = Layout::for_message((payload.len() - HEADER_LEN) as u64)?;
-        let salt: [u8; SALT_LEN] = payload[HEADER_LEN..HEADER_LEN + SALT_LEN]
+        let salt: [u8; SALT_LEN] = prefix[HEADER_LEN..HEADER_LEN + SALT_LEN]
             .try_into()
             .expect("length checked");
-        let keys = Arc::new(MessageKeys::derive(key, &salt, &context));
-        keys.check_commitment(&payload[HEADER_LEN + SALT_LEN..PAYLOAD_PREFIX_LEN])?;
-        let mut payload = payload;
+        let keys = MessageKeys::derive(key, &salt, &context);
+        keys.check_commitment(&prefix[HEADER_LEN + SALT_LEN..])?;
+        Ok(PayloadKeys {
+            keys: Arc::new(keys),
+            prefix,
+        })
+    }
+
+    /// [`PayloadCipher::open_in_place`] with keys already derived for this
+    /// payload. A payload whose prefix is not the one the keys were derived for
+    /// fails with [`IntegrityError::Commitment`].
+    pub fn open_in_place_with_keys(
+        &self,
+        keys: &PayloadKeys,
+        mut payload: BytesMut,
+    ) -> Result<BytesMut> {
+        keys.check_prefix(&payload)?;
+        Layout::for_message(payload.len() as u64 - HEADER_LEN as u64)?;
         in_place::open_chunks(
             &self.pipeline,
-            &keys,
+            &keys.keys,
             0,
             &mut payload,
             PAYLOAD_PREFIX_LEN,
             true,
         )?;
-        debug_assert_eq!(payload.len() as u64, layout.plaintext_len());
         Ok(payload)
+    }
+
+    /// [`PayloadCipher::open`] with keys already derived for this payload.
+    pub fn open_with_keys(&self, keys: &PayloadKeys, payload: Bytes) -> Result<Bytes> {
+        match payload.try_into_mut() {
+            Ok(owned) => Ok(self.open_in_place_with_keys(keys, owned)?.freeze()),
+            Err(shared) => {
+                keys.check_prefix(&shared)?;
+                let layout = Layout::for_message(shared.len() as u64 - HEADER_LEN as u64)?;
+                let plaintext_len =
+                    usize::try_from(layout.plaintext_len()).map_err(|_| crate::Error::TooLarge)?;
+                let mut out = BytesMut::with_capacity(plaintext_len);
+                self.pipeline.open_run(
+                    &keys.keys,
+                    0,
+                    shared.slice(PAYLOAD_PREFIX_LEN..),
+                    true,
+                    &mut out,
+                )?;
+                Ok(out.freeze())
+            }
+        }
     }
 
     /// A streaming sealer writing the payload to `sink`; call
@@ -201,7 +250,13 @@ impl PayloadCipher {
         prefix: &[u8],
         payload_len: u64,
     ) -> Result<PayloadOpener> {
-        PayloadOpener::new(self.pipeline.clone(), key, identity, prefix, payload_len)
+        let keys = self.payload_keys(key, identity, prefix)?;
+        PayloadOpener::from_keys(self.pipeline.clone(), keys.keys, payload_len)
+    }
+
+    /// [`PayloadCipher::opener`] with keys already derived for this payload.
+    pub fn opener_with_keys(&self, keys: &PayloadKeys, payload_len: u64) -> Result<PayloadOpener> {
+        PayloadOpener::from_keys(self.pipeline.clone(), Arc::clone(&keys.keys), payload_len)
     }
 
     /// A streaming opener over a payload that fills `source` from its start.
@@ -237,6 +292,33 @@ impl PayloadCipher {
         range: Range<u64>,
     ) -> Result<Vec<u8>> {
         self.reader(key, identity, source)?.read_range(range)
+    }
+}
+
+/// The secrets derived for one payload (AEAD key, base nonce, commitment) and
+/// the 64-byte prefix they belong to. Deriving them (HKDF-SHA512) is most of the
+/// cost of opening a small payload, so a caller that reads the same payload
+/// again may keep them, in memory only. Zeroized on drop; not `Clone` or
+/// `Debug`.
+pub struct PayloadKeys {
+    keys: Arc<MessageKeys>,
+    prefix: [u8; PAYLOAD_PREFIX_LEN],
+}
+
+impl PayloadKeys {
+    /// Whether `payload` starts with the prefix these keys were derived for
+    /// (compared in constant time).
+    fn check_prefix(&self, payload: &[u8]) -> Result<()> {
+        let matches = payload
+            .get(..PAYLOAD_PREFIX_LEN)
+            .is_some_and(|prefix| bool::from(prefix.ct_eq(&self.prefix[..])));
+        if matches {
+            Ok(())
+        } else if payload.len() < PAYLOAD_PREFIX_LEN {
+            Err(IntegrityError::Truncated.into())
+        } else {
+            Err(IntegrityError::Commitment.into())
+        }
     }
 }
 

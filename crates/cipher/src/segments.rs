@@ -84,32 +84,19 @@ pub struct PayloadOpener {
 }
 
 impl PayloadOpener {
-    pub(crate) fn new(
+    pub(crate) fn from_keys(
         pipeline: Pipeline,
-        key: &DataKey,
-        identity: &ObjectIdentity,
-        prefix: &[u8],
+        keys: Arc<MessageKeys>,
         payload_len: u64,
     ) -> Result<Self> {
-        let header = Header::decode(prefix)?;
-        let prefix: &[u8; PAYLOAD_PREFIX_LEN] = prefix
-            .get(..PAYLOAD_PREFIX_LEN)
-            .and_then(|p| p.try_into().ok())
-            .ok_or(crate::IntegrityError::Truncated)?;
         let layout = Layout::for_message(
             payload_len
                 .checked_sub(HEADER_LEN as u64)
                 .ok_or(crate::IntegrityError::Truncated)?,
         )?;
-        let context = payload_context(&header.encode(), identity);
-        let salt: [u8; SALT_LEN] = prefix[HEADER_LEN..HEADER_LEN + SALT_LEN]
-            .try_into()
-            .map_err(|_| Error::TooLarge)?;
-        let keys = MessageKeys::derive(key, &salt, &context);
-        keys.check_commitment(&prefix[HEADER_LEN + SALT_LEN..])?;
         Ok(Self {
             pipeline,
-            keys: Arc::new(keys),
+            keys,
             layout,
         })
     }

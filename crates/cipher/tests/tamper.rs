@@ -255,3 +255,50 @@ fn opening_in_place_in_parallel_names_the_first_bad_chunk() {
         .expect("intact");
     assert!(intact == data);
 }
+
+/// Keys derived for one payload open only that payload.
+#[test]
+fn payload_keys_open_only_the_payload_they_were_derived_for() {
+    let cipher = PayloadCipher::new(1);
+    let id = identity(b"kept");
+    let data = plaintext(CHUNK + 10);
+    let payload = cipher.seal(&key(4), &id, data.clone()).expect("seals");
+    let keys = cipher
+        .payload_keys(&key(4), &id, &payload)
+        .expect("derives");
+    for _ in 0..2 {
+        assert_eq!(
+            cipher
+                .open_with_keys(&keys, payload.clone())
+                .expect("shared"),
+            data
+        );
+        assert_eq!(
+            cipher
+                .open_with_keys(&keys, Bytes::copy_from_slice(&payload))
+                .expect("unique"),
+            data
+        );
+    }
+    // Same key and object, another salt: the prefix differs.
+    let other = cipher.seal(&key(4), &id, data.clone()).expect("seals");
+    assert!(matches!(
+        cipher.open_with_keys(&keys, other.clone()),
+        Err(Error::Integrity(IntegrityError::Commitment))
+    ));
+    assert!(matches!(
+        cipher.open_in_place_with_keys(&keys, bytes::BytesMut::from(&other[..])),
+        Err(Error::Integrity(IntegrityError::Commitment))
+    ));
+    // A flipped bit in a chunk still fails with kept keys.
+    let mut bad = payload.to_vec();
+    bad[64 + 5] ^= 1;
+    assert_integrity(cipher.open_with_keys(&keys, bad.into()), "kept keys");
+    // Keys for the wrong object are refused before any are kept.
+    assert!(
+        cipher
+            .payload_keys(&key(4), &identity(b"other"), &payload)
+            .is_err()
+    );
+    assert!(cipher.payload_keys(&key(5), &id, &payload).is_err());
+}

@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|store> [--quick]
 //! ```
+//!
+//! `--size=<bytes>` limits `store` to one object size and skips its streaming
+//! case (for profiling one path).
 
 mod cipher;
 mod keys;
@@ -15,13 +18,22 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let size = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--size="))
+        .map(str::parse::<usize>)
+        .transpose();
+    let Ok(size) = size else {
+        eprintln!("--size takes a number of bytes");
+        return ExitCode::FAILURE;
+    };
     let cases: Vec<&str> = args
         .iter()
         .map(String::as_str)
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher|keys|store>... [--quick]");
+        eprintln!("usage: compare <cipher|keys|store>... [--quick] [--size=<bytes>]");
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
@@ -29,7 +41,7 @@ fn main() -> ExitCode {
         match case {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
-            "store" => store::run(&budget, quick),
+            "store" => store::run(&budget, quick, size),
             other => {
                 eprintln!("unknown comparison {other:?}; known: cipher, keys, store");
                 return ExitCode::FAILURE;

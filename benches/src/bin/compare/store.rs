@@ -88,7 +88,7 @@ fn object_id(key: &str) -> [u8; 16] {
     id
 }
 
-pub(crate) fn run(budget: &Budget, quick: bool) {
+pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let tuning = Tuning::default();
     let baseline = Baseline::open(&dir.path().join("plain"), &tuning);
@@ -100,8 +100,12 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
     store.create_bucket("bench").expect("bucket");
     // Streaming first, while the process holds only the open store, so that the
     // peak resident memory it reports is the streaming's own.
-    streaming(&store, if quick { 256 << 20 } else { 2 << 30 });
-    let sizes: &[usize] = if quick {
+    if only_size.is_none() {
+        streaming(&store, if quick { 256 << 20 } else { 2 << 30 });
+    }
+    let sizes: &[usize] = if let Some(size) = &only_size {
+        std::slice::from_ref(size)
+    } else if quick {
         &[4 * 1024, 64 * 1024, 1 << 20, 16 << 20]
     } else {
         &[4 * 1024, 64 * 1024, 1 << 20, 64 << 20]
