@@ -9,7 +9,8 @@ const ACCOUNT: &str = "1416614965931234";
 fn fixture(name: &str) -> PolicyDocument {
     let path = format!(
         "{}/../../../shared/fixtures/policies/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        // At run time: a test binary can be reused from a checkout elsewhere.
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     PolicyDocument::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"))

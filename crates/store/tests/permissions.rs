@@ -13,7 +13,8 @@ use common::{ACCOUNT, data, fixture};
 fn fixture_policy(name: &str) -> PolicyDocument {
     let path = format!(
         "{}/../../../shared/fixtures/policies/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        // At run time: a test binary can be reused from a checkout elsewhere.
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
     );
     PolicyDocument::parse(&std::fs::read_to_string(path).expect("fixture")).expect("parses")
 }
