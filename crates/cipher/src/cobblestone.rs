@@ -100,13 +100,16 @@ impl Salt {
 }
 
 /// The per-message secrets derived from the input key: AEAD key, base nonce and
-/// commitment. Zeroized on drop; shared read-only with pipeline workers, each of
-/// which builds its own ring key from it.
+/// commitment, zeroized on drop, and the ring key built from the AEAD key once
+/// for the calling thread (ring does not zeroize its key schedule). Shared
+/// read-only with pipeline workers, each of which builds its own ring key.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct MessageKeys {
     aead_key: [u8; AEAD_KEY_LEN],
     base_nonce: [u8; NONCE_LEN],
     commitment: [u8; COMMITMENT_LEN],
+    #[zeroize(skip)]
+    ring_key: LessSafeKey,
 }
 
 impl MessageKeys {
@@ -118,12 +121,14 @@ impl MessageKeys {
         prk.expand(&info, DerivedLen)
             .and_then(|okm_ref| okm_ref.fill(&mut okm))
             .expect("76 bytes is far below HKDF-SHA512's output limit");
+        let mut aead_key = [0; AEAD_KEY_LEN];
+        aead_key.copy_from_slice(&okm[..AEAD_KEY_LEN]);
         let mut keys = Self {
-            aead_key: [0; AEAD_KEY_LEN],
+            ring_key: ring_key(&aead_key),
+            aead_key,
             base_nonce: [0; NONCE_LEN],
             commitment: [0; COMMITMENT_LEN],
         };
-        keys.aead_key.copy_from_slice(&okm[..AEAD_KEY_LEN]);
         keys.base_nonce
             .copy_from_slice(&okm[AEAD_KEY_LEN..AEAD_KEY_LEN + NONCE_LEN]);
         keys.commitment
@@ -145,15 +150,34 @@ impl MessageKeys {
         }
     }
 
-    /// A ring key for one worker or one call.
+    /// The chunk cipher of the calling thread, on the ring key built at
+    /// derivation.
     pub(crate) fn chunk_cipher(&self) -> ChunkCipher<'_> {
-        let key =
-            UnboundKey::new(&AES_256_GCM, &self.aead_key).expect("AES-256-GCM takes a 32-byte key");
         ChunkCipher {
-            key: LessSafeKey::new(key),
+            key: RingKey::Shared(&self.ring_key),
             base_nonce: &self.base_nonce,
         }
     }
+
+    /// A chunk cipher with a ring key of its own, for a pipeline worker.
+    pub(crate) fn worker_cipher(&self) -> ChunkCipher<'_> {
+        ChunkCipher {
+            key: RingKey::Own(Box::new(ring_key(&self.aead_key))),
+            base_nonce: &self.base_nonce,
+        }
+    }
+}
+
+fn ring_key(aead_key: &[u8; AEAD_KEY_LEN]) -> LessSafeKey {
+    LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, aead_key).expect("AES-256-GCM takes a 32-byte key"),
+    )
+}
+
+/// A chunk cipher's ring key: the message's own, or one built for a worker.
+enum RingKey<'k> {
+    Shared(&'k LessSafeKey),
+    Own(Box<LessSafeKey>),
 }
 
 struct DerivedLen;
@@ -166,11 +190,18 @@ impl hkdf::KeyType for DerivedLen {
 
 /// Seals and opens single chunks with one ring key.
 pub(crate) struct ChunkCipher<'k> {
-    key: LessSafeKey,
+    key: RingKey<'k>,
     base_nonce: &'k [u8; NONCE_LEN],
 }
 
 impl ChunkCipher<'_> {
+    fn key(&self) -> &LessSafeKey {
+        match &self.key {
+            RingKey::Shared(key) => key,
+            RingKey::Own(key) => key,
+        }
+    }
+
     fn nonce(&self, index: u64) -> Nonce {
         debug_assert!(index < MAX_CHUNKS);
         let mut nonce = *self.base_nonce;
@@ -185,7 +216,7 @@ impl ChunkCipher<'_> {
         let start = out.len();
         out.extend(plaintext);
         let tag = self
-            .key
+            .key()
             .seal_in_place_separate_tag(self.nonce(index), Aad::empty(), out.tail(start))
             .expect("a chunk is far below AES-GCM's message limit");
         out.extend(tag.as_ref());
@@ -205,7 +236,7 @@ impl ChunkCipher<'_> {
         let tag = Tag::try_from(tag).map_err(|_| fail())?;
         let start = out.len();
         out.extend(body);
-        let opened = self.key.open_in_place_separate_tag(
+        let opened = self.key().open_in_place_separate_tag(
             self.nonce(index),
             Aad::empty(),
             tag,
@@ -229,7 +260,7 @@ impl ChunkCipher<'_> {
         let body_len = slot.len() - TAG_LEN;
         let (body, tag_slot) = slot.split_at_mut(body_len);
         let tag = self
-            .key
+            .key()
             .seal_in_place_separate_tag(self.nonce(index), Aad::empty(), body)
             .expect("a chunk is far below AES-GCM's message limit");
         tag_slot.copy_from_slice(tag.as_ref());
@@ -251,7 +282,7 @@ impl ChunkCipher<'_> {
         let in_out = buffer.get_mut(to..).ok_or_else(fail)?;
         let shift = from.checked_sub(to).ok_or_else(fail)?;
         if self
-            .key
+            .key()
             .open_in_place_separate_tag(self.nonce(index), Aad::empty(), tag, in_out, shift..)
             .is_err()
         {

@@ -26,6 +26,7 @@ use bytes::BytesMut;
 use zeroize::Zeroize;
 
 use crate::cobblestone::{CHUNK_LEN, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN};
+use crate::pipeline::MIN_BATCH_CHUNKS;
 use crate::segments::PAYLOAD_PREFIX_LEN;
 use crate::{Error, IntegrityError, Pipeline, Result};
 
@@ -152,8 +153,18 @@ pub(crate) fn seal_chunks(
     buffer: &mut BytesMut,
     prefix_len: usize,
 ) -> Result<()> {
+    let chunks = (buffer.len() - prefix_len).div_ceil(SEALED_CHUNK_LEN);
+    if pipeline.threads() == 1 || chunks < 2 * MIN_BATCH_CHUNKS {
+        let cipher = keys.chunk_cipher();
+        for (index, slot) in buffer[prefix_len..]
+            .chunks_mut(SEALED_CHUNK_LEN)
+            .enumerate()
+        {
+            cipher.seal_slot(first_chunk + index as u64, slot);
+        }
+        return Ok(());
+    }
     let mut rest = buffer.split_off(prefix_len);
-    let chunks = rest.len().div_ceil(SEALED_CHUNK_LEN);
     let mut jobs = Vec::new();
     for range in pipeline.in_place_batch_ranges(chunks) {
         let tail = rest.split_off((range.len() * SEALED_CHUNK_LEN).min(rest.len()));
@@ -231,6 +242,18 @@ fn open_chunks_or_fail(
     };
     let plaintext_len = sealed_len - chunks * TAG_LEN;
     let batches = plan(pipeline, chunks, prefix_len);
+    if let [only] = &batches[..] {
+        // One batch: open every chunk in order, on this thread.
+        let cipher = keys.chunk_cipher();
+        for chunk in only.first..only.end {
+            let at = prefix_len + chunk * SEALED_CHUNK_LEN;
+            let end = (at + SEALED_CHUNK_LEN).min(buffer.len());
+            let (body, tag) = buffer[..end].split_at_mut(end - TAG_LEN);
+            cipher.open_moving(first_chunk + chunk as u64, tag, body, at, chunk * CHUNK_LEN)?;
+        }
+        buffer.truncate(plaintext_len);
+        return Ok(());
+    }
     let total_len = buffer.len();
     let sealed_at = move |chunk: usize| prefix_len + chunk * SEALED_CHUNK_LEN;
     let sealed_end = move |chunk: usize| sealed_at(chunk + 1).min(total_len);

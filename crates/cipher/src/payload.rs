@@ -11,7 +11,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use subtle::ConstantTimeEq;
 
 use crate::cobblestone::{COMMITMENT_LEN, Layout, MessageKeys, PREFIX_LEN, SALT_LEN, Salt};
 use crate::header::{HEADER_LEN, Header};
@@ -306,12 +305,11 @@ pub struct PayloadKeys {
 }
 
 impl PayloadKeys {
-    /// Whether `payload` starts with the prefix these keys were derived for
-    /// (compared in constant time).
+    /// Whether `payload` starts with the prefix these keys were derived for. Both
+    /// are public bytes stored in the clear (the secret commitment was checked in
+    /// constant time when the keys were derived), so a plain comparison will do.
     fn check_prefix(&self, payload: &[u8]) -> Result<()> {
-        let matches = payload
-            .get(..PAYLOAD_PREFIX_LEN)
-            .is_some_and(|prefix| bool::from(prefix.ct_eq(&self.prefix[..])));
+        let matches = payload.get(..PAYLOAD_PREFIX_LEN) == Some(&self.prefix[..]);
         if matches {
             Ok(())
         } else if payload.len() < PAYLOAD_PREFIX_LEN {

@@ -24,7 +24,7 @@ use crate::cobblestone::{CHUNK_LEN, ChunkCipher, MessageKeys, SEALED_CHUNK_LEN, 
 use crate::{Error, IntegrityError, Result};
 
 /// Fewest chunks worth handing to another thread: 256 KiB.
-const MIN_BATCH_CHUNKS: usize = 16;
+pub(crate) const MIN_BATCH_CHUNKS: usize = 16;
 /// Most chunks in one batch: 1 MiB of plaintext.
 pub(crate) const MAX_BATCH_CHUNKS: usize = 64;
 
@@ -283,7 +283,7 @@ impl Pipeline {
                 done.clone(),
             );
             let task: Task = Box::new(move || {
-                let cipher = keys.chunk_cipher();
+                let cipher = keys.worker_cipher();
                 while let Some((slot, mut job)) = board.claim() {
                     let outcome = work(&cipher, &mut job);
                     if done.send((slot, job, outcome)).is_err() {

@@ -27,6 +27,7 @@
 
 pub mod columns;
 mod error;
+mod key_cache;
 mod keys_family;
 mod maintenance;
 mod names;

@@ -91,6 +91,8 @@ impl Store {
         self.inner
             .master
             .retire_versions_below(min, NothingReferencesOlderVersions)?;
+        // Kept keys check the version on use; this also frees their memory.
+        self.inner.payload_keys.clear();
         Ok(min)
     }
 

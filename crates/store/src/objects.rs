@@ -578,44 +578,57 @@ impl Store {
 
     pub(crate) fn get_object_as(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
         let (record, _guard) = self.read_record_for_reading(bucket, key)?;
-        let data_key = self.data_key(bucket, &record, caller)?;
-        let body = match (&record.body, &data_key) {
-            (Body::Inline(payload), None) => payload.clone(),
-            (Body::Inline(payload), Some(data_key)) => self.inner.cipher.open(
-                data_key,
-                &self.identity(bucket, &record.object_id),
-                payload.clone(),
-            )?,
-            (Body::Segmented { prefix, segments }, data_key) => {
+        let prefix = match &record.body {
+            Body::Inline(payload) => &payload[..],
+            Body::Segmented { prefix, .. } => &prefix[..],
+        };
+        let keys = self.payload_keys(bucket, &record, prefix, caller)?;
+        let meta = meta_of(bucket, key, &record)?;
+        let body = match record.body {
+            // The record was read into a buffer of its own: open it there.
+            Body::Inline(payload) => match &keys {
+                Some(keys) => self.inner.cipher.open_with_keys(&keys.keys, payload)?,
+                None => payload,
+            },
+            Body::Segmented { segments, .. } => {
                 let size = usize::try_from(record.size)
                     .map_err(|_| Error::InvalidArgument("object too large for memory".into()))?;
-                let mut out = BytesMut::with_capacity(size);
-                let opener = match data_key {
-                    Some(data_key) => Some(self.inner.cipher.opener(
-                        data_key,
-                        &self.identity(bucket, &record.object_id),
-                        prefix,
-                        PayloadCipher::payload_len(record.size)?,
-                    )?),
-                    None => None,
-                };
+                let opener = keys
+                    .map(|keys| {
+                        self.inner
+                            .cipher
+                            .opener_with_keys(&keys.keys, PayloadCipher::payload_len(record.size)?)
+                    })
+                    .transpose()?;
                 let chunks = self.cf(ColumnFamily::Chunks)?;
-                for index in 0..*segments {
-                    let value = self
-                        .inner
+                let segment = |index: u32| -> Result<Vec<u8>> {
+                    self.inner
                         .db
                         .get_cf(chunks, segment_key(&record.object_id, index))?
-                        .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))?;
+                        .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))
+                };
+                if segments == 1 {
+                    // One segment: open it where it was read.
+                    let value = BytesMut::from(Bytes::from(segment(0)?));
                     match &opener {
-                        Some(opener) => opener.open_chunks(
-                            u64::from(index) * CHUNKS_PER_SEGMENT,
-                            Bytes::from(value),
-                            &mut out,
-                        )?,
-                        None => out.extend_from_slice(&value),
+                        Some(opener) => opener.open_chunks_in_place(0, value)?.freeze(),
+                        None => value.freeze(),
                     }
+                } else {
+                    let mut out = BytesMut::with_capacity(size);
+                    for index in 0..segments {
+                        let value = segment(index)?;
+                        match &opener {
+                            Some(opener) => opener.open_chunks(
+                                u64::from(index) * CHUNKS_PER_SEGMENT,
+                                Bytes::from(value),
+                                &mut out,
+                            )?,
+                            None => out.extend_from_slice(&value),
+                        }
+                    }
+                    out.freeze()
                 }
-                out.freeze()
             }
         };
         if body.len() as u64 != record.size {
@@ -623,10 +636,7 @@ impl Store {
                 "object length does not match its record".into(),
             ));
         }
-        Ok(Object {
-            body,
-            meta: meta_of(bucket, key, &record)?,
-        })
+        Ok(Object { body, meta })
     }
 
     pub(crate) fn get_object_range_as(

@@ -13,6 +13,7 @@ pub struct StoreOptions {
     pub(crate) rotation: RotationPolicy,
     pub(crate) threads: usize,
     pub(crate) inline_threshold: usize,
+    pub(crate) payload_key_cache: usize,
     pub(crate) kms: Option<Arc<dyn Kms>>,
     pub(crate) kms_region: String,
     pub(crate) kms_account: String,
@@ -53,13 +54,15 @@ impl Default for Tuning {
 impl StoreOptions {
     /// Defaults around the application's root key: master keys rotate every 90
     /// days (or 2^32 wraps), every core seals and opens, payloads up to 64 KiB stay
-    /// in the object record, and the built-in local KMS holds the CMKs.
+    /// in the object record, the keys of 8192 recently read objects are kept, and
+    /// the built-in local KMS holds the CMKs.
     pub fn new(root_key: RootKey) -> Self {
         Self {
             root_key,
             rotation: RotationPolicy::default(),
             threads: 0,
             inline_threshold: 64 * 1024,
+            payload_key_cache: 8192,
             kms: None,
             kms_region: "local".into(),
             kms_account: "0".into(),
@@ -84,6 +87,15 @@ impl StoreOptions {
     /// Largest object whose payload is kept inside its record (one read, one write).
     pub fn with_inline_threshold(mut self, bytes: usize) -> Self {
         self.inline_threshold = bytes;
+        self
+    }
+
+    /// How many objects' derived payload keys to keep in memory (zeroized when
+    /// dropped), so that reading them again skips unwrapping and key derivation.
+    /// Only objects under the store's master keys ("AES256") read by the
+    /// trusted path are kept; `0` keeps none. Default 8192 (about 4 MiB).
+    pub fn with_payload_key_cache(mut self, entries: usize) -> Self {
+        self.payload_key_cache = entries;
         self
     }
 

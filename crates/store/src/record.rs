@@ -179,6 +179,36 @@ impl ObjectRecord {
     }
 }
 
+impl ObjectRecord {
+    /// The object id of the record in `raw` if its payload is in segments, read
+    /// without decoding the rest: what a writer needs to drop the old object.
+    pub(crate) fn segmented_id(raw: &[u8]) -> Result<Option<[u8; OBJECT_ID_LEN]>> {
+        let mut r = Reader { raw, at: 0 };
+        if r.u8()? != VERSION {
+            return Err(corrupt("unknown object record version"));
+        }
+        let object_id: [u8; OBJECT_ID_LEN] = r
+            .take(OBJECT_ID_LEN)?
+            .try_into()
+            .map_err(|_| corrupt("object id"))?;
+        r.take(8 + 8 + 1)?; // size, modified, mode
+        r.bytes16()?; // key id
+        r.u32()?; // key version
+        r.bytes16()?; // wrapped key
+        r.bytes16()?; // content type
+        for _ in 0..r.u32()? {
+            r.bytes16()?;
+            let len = r.u32()? as usize;
+            r.take(len)?;
+        }
+        match r.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(object_id)),
+            _ => Err(corrupt("unknown body kind")),
+        }
+    }
+}
+
 struct Reader<'a> {
     raw: &'a [u8],
     at: usize,
@@ -271,11 +301,14 @@ mod tests {
         #[test]
         fn encode_decode_round_trip(record in record()) {
             let encoded = record.encode().expect("encodes");
+            let segmented = matches!(record.body, Body::Segmented { .. }).then_some(record.object_id);
+            prop_assert_eq!(ObjectRecord::segmented_id(&encoded).expect("peeks"), segmented);
             prop_assert_eq!(ObjectRecord::decode(encoded.into()).expect("decodes"), record);
         }
 
         #[test]
         fn decoding_garbage_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ObjectRecord::segmented_id(&raw);
             let _ = ObjectRecord::decode(raw.into());
         }
 

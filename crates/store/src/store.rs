@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use coffer_cipher::{DataKey, ObjectIdentity, PayloadCipher};
+use coffer_cipher::{DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadCipher};
 use coffer_keyring::{
     Caller, Clock, EncryptionContext, KeyState, Kms, LocalKms, LocalKmsOptions, MasterKeyring,
     Provider, WrappedKey,
@@ -17,6 +17,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{Cache, ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
+use crate::key_cache::{CachedKeys, PayloadKeyCache};
 use crate::keys_family::KeysFamily;
 use crate::names::validate_bucket;
 use crate::record::{BucketRecord, ObjectRecord};
@@ -42,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
     pub(crate) write_options: WriteOptions,
+    /// Payload keys of recently read objects under the master keys.
+    pub(crate) payload_keys: PayloadKeyCache,
     /// Serializes writers of one key: read the old record, commit the new one.
     stripes: Vec<Mutex<()>>,
     /// Object ids with open readers, and those replaced while being read.
@@ -147,6 +150,7 @@ impl Store {
                 local_kms,
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
+                payload_keys: PayloadKeyCache::new(options.payload_key_cache),
                 write_options,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
@@ -411,6 +415,53 @@ impl Store {
         Ok(Some(key))
     }
 
+    /// The payload keys of an object whose payload starts with `prefix` (none if
+    /// it is unencrypted): from the cache for the trusted path and objects under
+    /// the master keys, otherwise unwrapped (by the KMS, with its checks) and
+    /// derived.
+    pub(crate) fn payload_keys(
+        &self,
+        bucket: &str,
+        record: &ObjectRecord,
+        prefix: &[u8],
+        caller: &Caller,
+    ) -> Result<Option<Arc<CachedKeys>>> {
+        if record.mode == ProtectionMode::None {
+            return Ok(None);
+        }
+        let cache_key = (record.mode == ProtectionMode::Aes256
+            && matches!(caller, Caller::Trusted))
+        .then(|| {
+            let prefix = prefix.get(..PAYLOAD_PREFIX_LEN).unwrap_or(prefix);
+            PayloadKeyCache::key(bucket, &record.object_id, &record.wrapped_key, prefix)
+        });
+        if let Some(key) = &cache_key
+            && let Some(found) = self.inner.payload_keys.get(key)
+            && found.master_version >= self.inner.master.min_decryption_version()
+        {
+            return Ok(Some(found));
+        }
+        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
+        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
+        let data_key = match wrapped.provider() {
+            Provider::MasterKeyring => self.inner.master.unwrap(&wrapped, &context)?,
+            _ => self.inner.kms.decrypt(&wrapped, &context, caller)?,
+        };
+        let keys = Arc::new(CachedKeys {
+            keys: self
+                .inner
+                .cipher
+                .payload_keys(&data_key, context.identity(), prefix)?,
+            master_version: wrapped.key_version(),
+        });
+        if let Some(key) = cache_key
+            && wrapped.provider() == Provider::MasterKeyring
+        {
+            self.inner.payload_keys.insert(key, Arc::clone(&keys));
+        }
+        Ok(Some(keys))
+    }
+
     pub(crate) fn stripe(&self, key: &[u8]) -> &Mutex<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
@@ -430,35 +481,37 @@ impl Store {
 
     /// Writes `record` for bucket/key in one batch with `extra` (segments, upload
     /// markers), dropping the replaced object's segments (or deferring that to
-    /// its last reader). Returns the replaced record.
+    /// its last reader).
     pub(crate) fn commit(
         &self,
         bucket: &str,
         key: &str,
         record: Option<&ObjectRecord>,
         extra: impl FnOnce(&mut WriteBatch, &Self) -> Result<()>,
-    ) -> Result<Option<ObjectRecord>> {
+    ) -> Result<()> {
         // The bucket must still exist when the object lands in it.
         let _gate = self.inner.bucket_gate.read();
         self.bucket_record(bucket)?;
         let raw_key = object_key(bucket, key);
         let _guard = self.stripe(&raw_key).lock();
-        let old = self.read_record(bucket, key)?;
+        let objects = self.cf(ColumnFamily::Objects)?;
+        let old_segmented = match self.inner.db.get_pinned_cf(objects, &raw_key)? {
+            Some(raw) => ObjectRecord::segmented_id(&raw)?,
+            None => None,
+        };
         let mut batch = WriteBatch::default();
         extra(&mut batch, self)?;
-        let objects = self.cf(ColumnFamily::Objects)?;
         match record {
             Some(record) => batch.put_cf(objects, &raw_key, record.encode()?),
             None => batch.delete_cf(objects, &raw_key),
         }
-        if let Some(old) = &old
-            && matches!(old.body, crate::record::Body::Segmented { .. })
-            && record.is_none_or(|r| r.object_id != old.object_id)
+        if let Some(old_id) = old_segmented
+            && record.is_none_or(|r| r.object_id != old_id)
         {
-            self.dispose_segments(&mut batch, &old.object_id)?;
+            self.dispose_segments(&mut batch, &old_id)?;
         }
         self.inner.db.write_opt(batch, &self.inner.write_options)?;
-        Ok(old)
+        Ok(())
     }
 
     fn dispose_segments(

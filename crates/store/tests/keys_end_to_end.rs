@@ -167,3 +167,51 @@ fn rotation_then_rewrap_moves_keys_and_leaves_data_untouched() {
     assert_eq!(s.master_keyring().min_decryption_version(), 2);
     assert!(s.get_object("bkt", "managed").is_ok());
 }
+
+/// Reads of small objects keep their derived keys, but never past what the
+/// keys themselves allow: a KMS-protected object asks its KMS on every read, and
+/// an object under a retired master key version stops opening at once.
+#[test]
+fn kept_keys_never_outlive_the_keys_they_came_from() {
+    let f = fixture();
+    let s = &f.store;
+    let kms = s.kms();
+    let cmk = kms
+        .create_key(Default::default(), &TRUSTED)
+        .expect("cmk")
+        .key_id;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_object("bkt", "kms", data(100, 1), PutOptions::kms(Some(&cmk)))
+        .expect("put");
+    s.put_object("bkt", "managed", data(100, 2), PutOptions::managed())
+        .expect("put");
+    for _ in 0..3 {
+        assert!(s.get_object("bkt", "kms").expect("read").body == data(100, 1));
+        assert!(s.get_object("bkt", "managed").expect("read").body == data(100, 2));
+    }
+
+    kms.disable_key(&cmk, &TRUSTED).expect("disable");
+    assert!(matches!(
+        s.get_object("bkt", "kms"),
+        Err(Error::KeyDisabled(_))
+    ));
+    kms.enable_key(&cmk, &TRUSTED).expect("enable");
+    assert!(s.get_object("bkt", "kms").expect("readable again").body == data(100, 1));
+
+    // Retire the version that wrapped "managed" behind the store's back (the
+    // caller's assurance is false): the next read must fail, not use kept keys.
+    s.master_keyring().rotate_now().expect("rotate");
+    s.master_keyring()
+        .retire_versions_below(2, coffer_keyring::NothingReferencesOlderVersions)
+        .expect("retire");
+    assert!(
+        s.get_object("bkt", "managed").is_err(),
+        "a read under a retired master key version succeeded"
+    );
+    // A fresh object under the current version reads, and keeps reading.
+    s.put_object("bkt", "managed2", data(100, 3), PutOptions::managed())
+        .expect("put");
+    for _ in 0..2 {
+        assert!(s.get_object("bkt", "managed2").expect("read").body == data(100, 3));
+    }
+}
