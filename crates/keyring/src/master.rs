@@ -18,7 +18,10 @@ use crate::{DataKey, EncryptionContext, Error, KeyStore, Provider, Result, RootK
 /// The key id master-keyring records carry.
 pub const MASTER_KEYRING_ID: &str = "coffer-master";
 const STATE: &str = "master/state";
-/// Wrap counts are persisted every this many wraps (and at each rotation).
+/// Wrap counts are persisted every this many wraps (and at each rotation),
+/// without waiting for the disk. A count read at open may therefore lag by up to
+/// twice this (the wraps since the last write, and that write if a crash lost
+/// it), so opening adds twice this to every count: counts err high, never low.
 const COUNT_FLUSH_EVERY: u64 = 4096;
 
 /// When the current master key is replaced automatically.
@@ -53,7 +56,8 @@ pub struct MasterKeyVersion {
     pub version: u32,
     /// When it was created.
     pub created_at: SystemTime,
-    /// Data keys it has wrapped (persisted every 4096 wraps and at rotation).
+    /// Data keys it has wrapped, an upper bound: counts are recorded every 4096
+    /// wraps and at rotation, and reopening adds 8192 for any not recorded.
     pub wraps: u64,
 }
 
@@ -125,7 +129,7 @@ impl MasterKeyring {
                 Kek {
                     material,
                     created_at: from_millis(record.created_at_ms),
-                    wraps: AtomicU64::new(record.wraps),
+                    wraps: AtomicU64::new(record.wraps.saturating_add(2 * COUNT_FLUSH_EVERY)),
                 },
             );
         }
@@ -221,7 +225,7 @@ impl MasterKeyring {
             (wrapped, wraps % COUNT_FLUSH_EVERY == 0)
         };
         if flush {
-            self.persist_kek(wrapped.key_version())?;
+            self.persist_count(wrapped.key_version())?;
         }
         Ok(wrapped)
     }
@@ -372,11 +376,12 @@ impl MasterKeyring {
         Ok(())
     }
 
-    fn persist_kek(&self, version: u32) -> Result<()> {
+    /// Records a version's wrap count, lazily (see [`COUNT_FLUSH_EVERY`]).
+    fn persist_count(&self, version: u32) -> Result<()> {
         let state = self.state.read();
         if let Some(kek) = state.keks.get(&version) {
             let change = self.kek_record(version, kek)?;
-            self.store.apply(vec![change])?;
+            self.store.apply_lazily(vec![change])?;
         }
         Ok(())
     }

@@ -18,6 +18,13 @@ pub trait KeyStore: Send + Sync {
 
     /// Writes (`Some`) and deletes (`None`) records atomically and durably.
     fn apply(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> Result<()>;
+
+    /// Writes records whose loss in a crash is harmless (the record keeps its
+    /// previous value, which its reader allows for), without waiting for them
+    /// to be durable: wrap counters. By default, the same as [`KeyStore::apply`].
+    fn apply_lazily(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
+        self.apply(changes)
+    }
 }
 
 /// An in-memory [`KeyStore`].

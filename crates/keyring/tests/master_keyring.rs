@@ -189,3 +189,27 @@ fn nothing_secret_is_stored_in_the_clear() {
         );
     }
 }
+
+/// Wrap counts are written lazily, so a reopened keyring counts high, never low:
+/// the wraps since the last write may not be on disk.
+#[test]
+fn wrap_counts_err_high_after_reopen() {
+    let policy = RotationPolicy {
+        max_age: None,
+        max_wraps: None,
+    };
+    let (store, clock, keyring) = setup(policy);
+    for i in 0..10u8 {
+        keyring.generate_data_key(&ctx(&[i])).expect("wraps");
+    }
+    assert_eq!(keyring.versions()[0].wraps, 10);
+    drop(keyring);
+    let reopened = MasterKeyring::open(
+        store,
+        &RootKey::from_bytes([7; 32]),
+        policy,
+        Arc::new(clock),
+    )
+    .expect("reopens");
+    assert!(reopened.versions()[0].wraps >= 10);
+}

@@ -7,8 +7,9 @@ use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::ColumnFamily;
 
-/// [`KeyStore`] over the `keys` column family; writes are always synced, since
-/// losing a new key version would make objects wrapped under it unreadable.
+/// [`KeyStore`] over the `keys` column family. Writes are synced, since losing a
+/// new key version would make objects wrapped under it unreadable; only wrap
+/// counters are written lazily (still in order with every other write).
 pub(crate) struct KeysFamily {
     pub(crate) db: Arc<DB>,
 }
@@ -49,6 +50,20 @@ impl KeyStore for KeysFamily {
     }
 
     fn apply(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> coffer_keyring::Result<()> {
+        self.write(changes, true)
+    }
+
+    fn apply_lazily(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> coffer_keyring::Result<()> {
+        self.write(changes, false)
+    }
+}
+
+impl KeysFamily {
+    fn write(
+        &self,
+        changes: Vec<(String, Option<Vec<u8>>)>,
+        sync: bool,
+    ) -> coffer_keyring::Result<()> {
         let cf = self.cf()?;
         let mut batch = WriteBatch::default();
         for (name, value) in changes {
@@ -58,7 +73,7 @@ impl KeyStore for KeysFamily {
             }
         }
         let mut options = WriteOptions::default();
-        options.set_sync(true);
+        options.set_sync(sync);
         self.db.write_opt(batch, &options).map_err(storage)
     }
 }
