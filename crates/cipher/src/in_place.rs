@@ -241,11 +241,10 @@ fn open_chunks_or_fail(
         _ => return Err(IntegrityError::Truncated.into()),
     };
     let plaintext_len = sealed_len - chunks * TAG_LEN;
-    let batches = plan(pipeline, chunks, prefix_len);
-    if let [only] = &batches[..] {
+    if pipeline.threads() == 1 || chunks < 2 * MIN_BATCH_CHUNKS {
         // One batch: open every chunk in order, on this thread.
         let cipher = keys.chunk_cipher();
-        for chunk in only.first..only.end {
+        for chunk in 0..chunks {
             let at = prefix_len + chunk * SEALED_CHUNK_LEN;
             let end = (at + SEALED_CHUNK_LEN).min(buffer.len());
             let (body, tag) = buffer[..end].split_at_mut(end - TAG_LEN);
@@ -254,6 +253,7 @@ fn open_chunks_or_fail(
         buffer.truncate(plaintext_len);
         return Ok(());
     }
+    let batches = plan(pipeline, chunks, prefix_len);
     let total_len = buffer.len();
     let sealed_at = move |chunk: usize| prefix_len + chunk * SEALED_CHUNK_LEN;
     let sealed_end = move |chunk: usize| sealed_at(chunk + 1).min(total_len);

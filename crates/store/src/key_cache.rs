@@ -9,9 +9,10 @@
 //! remembers the master key version that wrapped its data key and is not used
 //! once that version is retired.
 //!
-//! Entries are keyed by everything their keys were derived from: bucket, object
-//! id, wrapped data key and the payload's prefix (header, salt, commitment). The
-//! cache keeps two generations: lookups promote entries into the current one,
+//! Entries are found by object id (random, fresh for every write) and used only
+//! if everything else their keys were derived from matches too: bucket, wrapped
+//! data key and the payload's prefix (header, salt, commitment). The cache keeps
+//! two generations: lookups promote entries into the current one,
 //! and when it is full the previous generation is dropped (its keys zeroized)
 //! and the current one takes its place, which approximates least recently used
 //! at the cost of one map insert.
@@ -22,11 +23,31 @@ use std::sync::Arc;
 use coffer_cipher::PayloadKeys;
 use parking_lot::Mutex;
 
-/// Keys derived for one payload, and the master key version behind them.
+use crate::columns::OBJECT_ID_LEN;
+
+/// Keys derived for one payload, what they were derived from, and the master
+/// key version behind them.
 pub(crate) struct CachedKeys {
     pub(crate) keys: PayloadKeys,
     pub(crate) master_version: u32,
+    pub(crate) source: KeySource,
 }
+
+/// What, besides the object id, a payload's keys were derived from.
+#[derive(PartialEq, Eq)]
+pub(crate) struct KeySource {
+    pub(crate) bucket: String,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) prefix: Vec<u8>,
+}
+
+impl KeySource {
+    fn matches(&self, bucket: &str, wrapped_key: &[u8], prefix: &[u8]) -> bool {
+        self.bucket == bucket && self.wrapped_key == wrapped_key && self.prefix == prefix
+    }
+}
+
+type ObjectId = [u8; OBJECT_ID_LEN];
 
 /// See the module documentation.
 pub(crate) struct PayloadKeyCache {
@@ -37,8 +58,8 @@ pub(crate) struct PayloadKeyCache {
 
 #[derive(Default)]
 struct Generations {
-    current: HashMap<Vec<u8>, Arc<CachedKeys>>,
-    previous: HashMap<Vec<u8>, Arc<CachedKeys>>,
+    current: HashMap<ObjectId, Arc<CachedKeys>>,
+    previous: HashMap<ObjectId, Arc<CachedKeys>>,
 }
 
 impl PayloadKeyCache {
@@ -50,47 +71,40 @@ impl PayloadKeyCache {
         }
     }
 
-    /// The cache key of a payload: every input of its key derivation that is
-    /// not the store's own.
-    pub(crate) fn key(
+    /// The keys kept for the object `object_id` if they were derived from the
+    /// same bucket, wrapped key and payload prefix; made most recently used.
+    pub(crate) fn get(
+        &self,
+        object_id: &ObjectId,
         bucket: &str,
-        object_id: &[u8],
         wrapped_key: &[u8],
         prefix: &[u8],
-    ) -> Vec<u8> {
-        let mut key = Vec::with_capacity(
-            2 + bucket.len() + object_id.len() + wrapped_key.len() + prefix.len(),
-        );
-        for part in [bucket.as_bytes(), object_id, wrapped_key] {
-            // Lengths keep the parts apart; none exceeds u16 (bucket names are
-            // short, wrapped keys and ids fixed-size).
-            key.extend_from_slice(&(part.len() as u16).to_le_bytes());
-            key.extend_from_slice(part);
-        }
-        key.extend_from_slice(prefix);
-        key
-    }
-
-    /// The keys cached under `key`, if any, made most recently used.
-    pub(crate) fn get(&self, key: &[u8]) -> Option<Arc<CachedKeys>> {
+    ) -> Option<Arc<CachedKeys>> {
         if self.generation_len == 0 {
             return None;
         }
         let mut generations = self.generations.lock();
-        if let Some(found) = generations.current.get(key) {
-            return Some(Arc::clone(found));
-        }
-        let (key, found) = generations.previous.remove_entry(key)?;
-        generations.insert(key, Arc::clone(&found), self.generation_len);
-        Some(found)
+        let found = match generations.current.get(object_id) {
+            Some(found) => Arc::clone(found),
+            None => {
+                let found = generations.previous.remove(object_id)?;
+                generations.insert(*object_id, Arc::clone(&found), self.generation_len);
+                found
+            }
+        };
+        drop(generations);
+        found
+            .source
+            .matches(bucket, wrapped_key, prefix)
+            .then_some(found)
     }
 
-    /// Caches `keys` under `key`.
-    pub(crate) fn insert(&self, key: Vec<u8>, keys: Arc<CachedKeys>) {
+    /// Keeps `keys` for the object `object_id`.
+    pub(crate) fn insert(&self, object_id: ObjectId, keys: Arc<CachedKeys>) {
         if self.generation_len > 0 {
             self.generations
                 .lock()
-                .insert(key, keys, self.generation_len);
+                .insert(object_id, keys, self.generation_len);
         }
     }
 
@@ -110,7 +124,7 @@ impl PayloadKeyCache {
 }
 
 impl Generations {
-    fn insert(&mut self, key: Vec<u8>, keys: Arc<CachedKeys>, generation_len: usize) {
+    fn insert(&mut self, key: ObjectId, keys: Arc<CachedKeys>, generation_len: usize) {
         if self.current.len() >= generation_len {
             self.previous = std::mem::take(&mut self.current);
         }
@@ -125,47 +139,68 @@ mod tests {
 
     use super::*;
 
+    fn id(n: u8) -> ObjectId {
+        [n; OBJECT_ID_LEN]
+    }
+
     fn keys(n: u8) -> Arc<CachedKeys> {
         let cipher = PayloadCipher::new(1);
         let key = DataKey::from_bytes([n; 32]);
-        let id = ObjectIdentity::new(b"s", "b", &[n]);
-        let payload = cipher.seal(&key, &id, Bytes::new()).expect("seals");
+        let identity = ObjectIdentity::new(b"s", "b", &id(n));
+        let payload = cipher.seal(&key, &identity, Bytes::new()).expect("seals");
         Arc::new(CachedKeys {
-            keys: cipher.payload_keys(&key, &id, &payload).expect("derives"),
+            keys: cipher
+                .payload_keys(&key, &identity, &payload)
+                .expect("derives"),
             master_version: 1,
+            source: KeySource {
+                bucket: "b".into(),
+                wrapped_key: vec![n],
+                prefix: vec![n; 3],
+            },
         })
+    }
+
+    fn get(cache: &PayloadKeyCache, n: u8) -> Option<Arc<CachedKeys>> {
+        cache.get(&id(n), "b", &[n], &[n; 3])
     }
 
     #[test]
     fn holds_at_most_its_size_and_keeps_what_is_used() {
         let cache = PayloadKeyCache::new(8);
         for n in 0..4u8 {
-            cache.insert(vec![n], keys(n));
+            cache.insert(id(n), keys(n));
         }
-        // Reading entry 0 keeps it through the next turnover.
-        assert!(cache.get(&[0]).is_some());
         for n in 4..8u8 {
-            cache.insert(vec![n], keys(n));
+            cache.insert(id(n), keys(n));
             assert!(cache.len() <= 8);
         }
-        assert!(cache.get(&[0]).is_some(), "a recently read entry survives");
-        assert!(cache.get(&[1]).is_none(), "an unread old entry is gone");
+        // 0..4 are now the previous generation; reading 0 brings it back.
+        assert!(get(&cache, 0).is_some());
+        for n in 8..11u8 {
+            cache.insert(id(n), keys(n));
+        }
+        assert!(get(&cache, 0).is_some(), "a recently read entry survives");
+        assert!(get(&cache, 1).is_none(), "an unread old entry is gone");
         cache.clear();
         assert_eq!(cache.len(), 0);
     }
 
     #[test]
-    fn size_zero_caches_nothing() {
-        let cache = PayloadKeyCache::new(0);
-        cache.insert(vec![1], keys(1));
-        assert!(cache.get(&[1]).is_none());
+    fn an_entry_serves_only_what_it_was_derived_from() {
+        let cache = PayloadKeyCache::new(8);
+        cache.insert(id(1), keys(1));
+        assert!(get(&cache, 1).is_some());
+        assert!(cache.get(&id(1), "other", &[1], &[1; 3]).is_none());
+        assert!(cache.get(&id(1), "b", &[2], &[1; 3]).is_none());
+        assert!(cache.get(&id(1), "b", &[1], &[1; 4]).is_none());
+        assert!(cache.get(&id(2), "b", &[1], &[1; 3]).is_none());
     }
 
     #[test]
-    fn keys_keep_their_parts_apart() {
-        assert_ne!(
-            PayloadKeyCache::key("ab", b"c", b"", b""),
-            PayloadKeyCache::key("a", b"bc", b"", b"")
-        );
+    fn size_zero_caches_nothing() {
+        let cache = PayloadKeyCache::new(0);
+        cache.insert(id(1), keys(1));
+        assert!(get(&cache, 1).is_none());
     }
 }

@@ -144,13 +144,23 @@ impl Store {
         Ok(report)
     }
 
+    /// Writes every column family's memtable to disk and waits for it, so that
+    /// the write-ahead log can be dropped (before a backup of the directory, or
+    /// to settle a benchmark round).
+    pub fn flush(&self) -> Result<()> {
+        for family in ColumnFamily::ALL {
+            self.inner.db.flush_cf(self.cf(family)?)?;
+        }
+        Ok(())
+    }
+
     /// Flushes memtables and compacts every column family, collecting every blob
     /// file: afterwards no replaced or deleted object's bytes remain on disk
     /// (for maintenance windows, and after encrypting historical objects).
     pub fn flush_and_compact(&self) -> Result<()> {
+        self.flush()?;
         for family in ColumnFamily::ALL {
             let cf = self.cf(family)?;
-            self.inner.db.flush_cf(cf)?;
             let full_gc = family == ColumnFamily::Chunks;
             if full_gc {
                 self.inner

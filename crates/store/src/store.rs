@@ -17,7 +17,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{Cache, ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
-use crate::key_cache::{CachedKeys, PayloadKeyCache};
+use crate::key_cache::{CachedKeys, KeySource, PayloadKeyCache};
 use crate::keys_family::KeysFamily;
 use crate::names::validate_bucket;
 use crate::record::{BucketRecord, ObjectRecord};
@@ -429,14 +429,13 @@ impl Store {
         if record.mode == ProtectionMode::None {
             return Ok(None);
         }
-        let cache_key = (record.mode == ProtectionMode::Aes256
-            && matches!(caller, Caller::Trusted))
-        .then(|| {
-            let prefix = prefix.get(..PAYLOAD_PREFIX_LEN).unwrap_or(prefix);
-            PayloadKeyCache::key(bucket, &record.object_id, &record.wrapped_key, prefix)
-        });
-        if let Some(key) = &cache_key
-            && let Some(found) = self.inner.payload_keys.get(key)
+        let prefix = prefix.get(..PAYLOAD_PREFIX_LEN).unwrap_or(prefix);
+        let cacheable = record.mode == ProtectionMode::Aes256 && matches!(caller, Caller::Trusted);
+        if cacheable
+            && let Some(found) =
+                self.inner
+                    .payload_keys
+                    .get(&record.object_id, bucket, &record.wrapped_key, prefix)
             && found.master_version >= self.inner.master.min_decryption_version()
         {
             return Ok(Some(found));
@@ -453,11 +452,16 @@ impl Store {
                 .cipher
                 .payload_keys(&data_key, context.identity(), prefix)?,
             master_version: wrapped.key_version(),
+            source: KeySource {
+                bucket: bucket.to_owned(),
+                wrapped_key: record.wrapped_key.clone(),
+                prefix: prefix.to_vec(),
+            },
         });
-        if let Some(key) = cache_key
-            && wrapped.provider() == Provider::MasterKeyring
-        {
-            self.inner.payload_keys.insert(key, Arc::clone(&keys));
+        if cacheable && wrapped.provider() == Provider::MasterKeyring {
+            self.inner
+                .payload_keys
+                .insert(record.object_id, Arc::clone(&keys));
         }
         Ok(Some(keys))
     }

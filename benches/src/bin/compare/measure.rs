@@ -39,6 +39,23 @@ pub(crate) fn ops_per_s(budget: Duration, mut op: impl FnMut()) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Operations per second of `op` run for `budget`, counting the time `settle`
+/// then takes to finish the work the operations left behind (a flush).
+pub(crate) fn ops_per_s_settled(
+    budget: Duration,
+    mut op: impl FnMut(),
+    mut settle: impl FnMut(),
+) -> f64 {
+    let start = Instant::now();
+    let mut count = 0u64;
+    while start.elapsed() < budget || count < 3 {
+        op();
+        count += 1;
+    }
+    settle();
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Operations per second of `op` on inputs made by `prepare`, counting only the
 /// time spent in `op` (dropping its output is not counted either).
 pub(crate) fn ops_per_s_prepared<T, R>(

@@ -12,7 +12,7 @@ use coffer_store::columns::{object_key, segment_key};
 use coffer_store::{ColumnFamily, PutOptions, RootKey, Store, StoreOptions, Tuning};
 use rocksdb::{Cache, ColumnFamilyDescriptor, DB, WriteBatch, WriteOptions};
 
-use crate::measure::{Budget, MIB, interleaved, round};
+use crate::measure::{Budget, MIB, interleaved, interleaved_rounds, ops_per_s_settled, round};
 
 const SEGMENT: usize = 1 << 20;
 
@@ -52,6 +52,14 @@ impl Baseline {
         self.db
             .write_opt(batch, &WriteOptions::default())
             .expect("baseline put");
+    }
+
+    /// Writes every column family's memtable to disk and waits for it.
+    fn flush(&self) {
+        for family in ColumnFamily::ALL {
+            let cf = self.db.cf_handle(family.name()).expect("cf");
+            self.db.flush_cf(cf).expect("flush");
+        }
     }
 
     fn get(&self, key: &str, size: usize) -> Bytes {
@@ -124,18 +132,38 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
                 .put_object("bench", key, body.clone(), PutOptions::managed())
                 .expect("put");
         }
+        // Each put round ends by flushing what it wrote, timed: so each side pays
+        // for its own flushes and none lands in the other side's round.
+        baseline.flush();
+        store.flush().expect("flush");
         let (mut b, mut c) = (0usize, 0usize);
-        let mut plain_put = || {
-            b = (b + 1) % keys.len();
-            baseline.put(&keys[b], &body);
-        };
-        let mut coffer_put = || {
-            c = (c + 1) % keys.len();
-            store
-                .put_object("bench", &keys[c], body.clone(), PutOptions::managed())
-                .expect("put");
-        };
-        let put = interleaved(budget, &mut [&mut plain_put, &mut coffer_put]);
+        let put = interleaved_rounds(
+            budget,
+            &mut [
+                Box::new(|d| {
+                    ops_per_s_settled(
+                        d,
+                        || {
+                            b = (b + 1) % keys.len();
+                            baseline.put(&keys[b], &body);
+                        },
+                        || baseline.flush(),
+                    )
+                }),
+                Box::new(|d| {
+                    ops_per_s_settled(
+                        d,
+                        || {
+                            c = (c + 1) % keys.len();
+                            store
+                                .put_object("bench", &keys[c], body.clone(), PutOptions::managed())
+                                .expect("put");
+                        },
+                        || store.flush().expect("flush"),
+                    )
+                }),
+            ],
+        );
         let (mut b, mut c) = (0usize, 0usize);
         let mut plain_get = || {
             b = (b + 1) % keys.len();
