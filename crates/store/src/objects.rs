@@ -725,8 +725,13 @@ pub(crate) fn no_such_key(bucket: &str, key: &str) -> Error {
     }
 }
 
+/// The object id in hex, quoted (not a hash of the plaintext, which would leak
+/// whether two objects are equal).
 fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
-    format!("\"{}\"", hex::encode(object_id))
+    let mut text = [b'"'; 2 * OBJECT_ID_LEN + 2];
+    hex::encode_to_slice(object_id, &mut text[1..=2 * OBJECT_ID_LEN])
+        .expect("two hex digits per byte");
+    String::from_utf8(text.to_vec()).expect("hex digits and quotes are ASCII")
 }
 
 pub(crate) fn meta_of(bucket: &str, key: &str, record: &ObjectRecord) -> Result<ObjectMeta> {

@@ -372,6 +372,11 @@ fn etags_are_not_hashes_of_the_plaintext() {
         .expect("put")
         .etag;
     assert_ne!(a, b);
+    // A quoted hex string, as object stores write it, and the same on read.
+    assert_eq!(a.len(), 34);
+    assert!(a.starts_with('"') && a.ends_with('"'));
+    assert!(a[1..33].chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(s.get_object("bkt", "x").expect("get").meta.etag, a);
 }
 
 #[test]
