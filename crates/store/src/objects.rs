@@ -329,29 +329,21 @@ impl Store {
         let rule = options.encryption.clone().or(bucket_record.rule);
         let object_id = random_id()?;
         let new_key = self.new_data_key(bucket, &object_id, rule.as_ref(), caller)?;
+        if body.len() <= self.inner.inline_threshold {
+            return self.put_object_with_key(bucket, key, body, options, new_key, object_id);
+        }
         let size = body.len() as u64;
         let mut segments = Vec::new();
-        let body = if body.len() <= self.inner.inline_threshold {
-            match &new_key.data_key {
-                Some(data_key) => Body::Inline(self.inner.cipher.seal(
-                    data_key,
-                    &self.identity(bucket, &object_id),
-                    body,
-                )?),
-                None => Body::Inline(body),
-            }
-        } else {
-            let (prefix, count) = self.seal_segments(
-                bucket,
-                &object_id,
-                new_key.data_key.as_ref(),
-                body,
-                &mut segments,
-            )?;
-            Body::Segmented {
-                prefix,
-                segments: count,
-            }
+        let (prefix, count) = self.seal_segments(
+            bucket,
+            &object_id,
+            new_key.data_key.as_ref(),
+            body,
+            &mut segments,
+        )?;
+        let body = Body::Segmented {
+            prefix,
+            segments: count,
         };
         let record = self.new_record(object_id, size, &new_key, options, body);
         self.commit(bucket, key, Some(&record), |batch, store| {
@@ -536,6 +528,7 @@ impl Store {
         })
     }
 
+    /// Puts an object small enough to live inline in its record: one batch.
     fn put_object_with_key(
         &self,
         bucket: &str,
