@@ -331,6 +331,18 @@ impl ChunkSink for bytes::BytesMut {
     }
 }
 
+/// How many sealed chunks `sealed_len` bytes of a run hold: whole chunks, plus
+/// the final short one when the run ends the message. A length no run can have
+/// is [`IntegrityError::Truncated`].
+pub(crate) fn sealed_chunk_count(sealed_len: usize, ends_message: bool) -> Result<usize> {
+    let full = sealed_len / SEALED_CHUNK_LEN;
+    match (ends_message, sealed_len % SEALED_CHUNK_LEN) {
+        (true, rest) if rest >= TAG_LEN => Ok(full + 1),
+        (false, 0) => Ok(full),
+        _ => Err(IntegrityError::Truncated.into()),
+    }
+}
+
 /// Where each chunk of a message sits, computed from the plaintext length or
 /// validated from the ciphertext length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

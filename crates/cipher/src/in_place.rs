@@ -25,8 +25,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use zeroize::Zeroize;
 
-use crate::cobblestone::{CHUNK_LEN, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN};
-use crate::pipeline::MIN_BATCH_CHUNKS;
+use crate::cobblestone::{CHUNK_LEN, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN, sealed_chunk_count};
 use crate::segments::PAYLOAD_PREFIX_LEN;
 use crate::{Error, IntegrityError, Pipeline, Result};
 
@@ -154,7 +153,7 @@ pub(crate) fn seal_chunks(
     prefix_len: usize,
 ) -> Result<()> {
     let chunks = (buffer.len() - prefix_len).div_ceil(SEALED_CHUNK_LEN);
-    if pipeline.threads() == 1 || chunks < 2 * MIN_BATCH_CHUNKS {
+    if pipeline.in_place_batch_count(chunks) == 1 {
         let cipher = keys.chunk_cipher();
         for (index, slot) in buffer[prefix_len..]
             .chunks_mut(SEALED_CHUNK_LEN)
@@ -234,14 +233,9 @@ fn open_chunks_or_fail(
         .len()
         .checked_sub(prefix_len)
         .ok_or(IntegrityError::Truncated)?;
-    let full = sealed_len / SEALED_CHUNK_LEN;
-    let chunks = match (ends_message, sealed_len % SEALED_CHUNK_LEN) {
-        (true, rest) if rest >= TAG_LEN => full + 1,
-        (false, 0) => full,
-        _ => return Err(IntegrityError::Truncated.into()),
-    };
+    let chunks = sealed_chunk_count(sealed_len, ends_message)?;
     let plaintext_len = sealed_len - chunks * TAG_LEN;
-    if pipeline.threads() == 1 || chunks < 2 * MIN_BATCH_CHUNKS {
+    if pipeline.in_place_batch_count(chunks) == 1 {
         // One batch: open every chunk in order, on this thread.
         let cipher = keys.chunk_cipher();
         for chunk in 0..chunks {
@@ -339,16 +333,6 @@ fn open_chunks_or_fail(
 /// the end of the previous batch's sealed bytes. When a whole batch would have
 /// to be set aside, the run is opened as one batch on this thread.
 fn plan(pipeline: &Pipeline, chunks: usize, prefix_len: usize) -> Vec<Batch> {
-    let whole = || {
-        vec![Batch {
-            first: 0,
-            opened_from: 0,
-            end: chunks,
-        }]
-    };
-    if pipeline.threads() == 1 {
-        return whole();
-    }
     let batches: Vec<Batch> = pipeline
         .in_place_batch_ranges(chunks)
         .map(|range| {
@@ -368,7 +352,11 @@ fn plan(pipeline: &Pipeline, chunks: usize, prefix_len: usize) -> Vec<Batch> {
     if batches.iter().all(|b| b.opened_from < b.end) {
         batches
     } else {
-        whole()
+        vec![Batch {
+            first: 0,
+            opened_from: 0,
+            end: chunks,
+        }]
     }
 }
 

@@ -20,11 +20,13 @@ use std::thread::{self, JoinHandle};
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::cobblestone::{CHUNK_LEN, ChunkCipher, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN};
-use crate::{Error, IntegrityError, Result};
+use crate::cobblestone::{
+    CHUNK_LEN, ChunkCipher, MessageKeys, SEALED_CHUNK_LEN, TAG_LEN, sealed_chunk_count,
+};
+use crate::{Error, Result};
 
 /// Fewest chunks worth handing to another thread: 256 KiB.
-pub(crate) const MIN_BATCH_CHUNKS: usize = 16;
+const MIN_BATCH_CHUNKS: usize = 16;
 /// Most chunks in one batch: 1 MiB of plaintext.
 pub(crate) const MAX_BATCH_CHUNKS: usize = 64;
 
@@ -134,13 +136,7 @@ impl Pipeline {
         ends_message: bool,
         out: &mut BytesMut,
     ) -> Result<()> {
-        let full = sealed.len() / SEALED_CHUNK_LEN;
-        let rest = sealed.len() % SEALED_CHUNK_LEN;
-        let chunks = match (ends_message, rest) {
-            (true, r) if r >= TAG_LEN => full + 1,
-            (false, 0) => full,
-            _ => return Err(IntegrityError::Truncated.into()),
-        };
+        let chunks = sealed_chunk_count(sealed.len(), ends_message)?;
         let opened_len = sealed.len() - chunks * TAG_LEN;
         let batches = self.batches(first_chunk, chunks, |from, to| {
             let start = from * SEALED_CHUNK_LEN;
@@ -195,14 +191,24 @@ impl Pipeline {
     }
 
     /// Batches for work done where the data lies, which needs no memory per
-    /// batch: two per thread (so that a worker that wakes late takes less), each
-    /// of at least 256 KiB.
+    /// batch: one on a single thread, else two per thread (so that a worker that
+    /// wakes late takes less), each of at least 256 KiB.
     pub(crate) fn in_place_batch_ranges(
         &self,
         chunks: usize,
     ) -> impl Iterator<Item = Range<usize>> {
-        let count = (2 * self.pool.threads).min(chunks / MIN_BATCH_CHUNKS);
-        even_ranges(chunks, count)
+        even_ranges(chunks, self.in_place_batch_count(chunks))
+    }
+
+    /// How many batches [`Pipeline::in_place_batch_ranges`] makes (at least one).
+    pub(crate) fn in_place_batch_count(&self, chunks: usize) -> usize {
+        if self.pool.threads == 1 {
+            1
+        } else {
+            (2 * self.pool.threads)
+                .min(chunks / MIN_BATCH_CHUNKS)
+                .max(1)
+        }
     }
 }
 

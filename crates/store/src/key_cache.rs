@@ -25,12 +25,10 @@ use parking_lot::Mutex;
 
 use crate::columns::OBJECT_ID_LEN;
 
-/// Keys derived for one payload, what they were derived from, and the master
-/// key version behind them.
+/// Keys derived for one payload, and the master key version behind them.
 pub(crate) struct CachedKeys {
     pub(crate) keys: PayloadKeys,
     pub(crate) master_version: u32,
-    pub(crate) source: KeySource,
 }
 
 /// What, besides the object id, a payload's keys were derived from.
@@ -56,10 +54,13 @@ pub(crate) struct PayloadKeyCache {
     generations: Mutex<Generations>,
 }
 
+/// An entry: what its keys were derived from, and the keys.
+type Entry = (KeySource, Arc<CachedKeys>);
+
 #[derive(Default)]
 struct Generations {
-    current: HashMap<ObjectId, Arc<CachedKeys>>,
-    previous: HashMap<ObjectId, Arc<CachedKeys>>,
+    current: HashMap<ObjectId, Entry>,
+    previous: HashMap<ObjectId, Entry>,
 }
 
 impl PayloadKeyCache {
@@ -84,27 +85,22 @@ impl PayloadKeyCache {
             return None;
         }
         let mut generations = self.generations.lock();
-        let found = match generations.current.get(object_id) {
-            Some(found) => Arc::clone(found),
-            None => {
-                let found = generations.previous.remove(object_id)?;
-                generations.insert(*object_id, Arc::clone(&found), self.generation_len);
-                found
-            }
-        };
-        drop(generations);
-        found
-            .source
+        if !generations.current.contains_key(object_id) {
+            let entry = generations.previous.remove(object_id)?;
+            generations.insert(*object_id, entry, self.generation_len);
+        }
+        let (source, keys) = generations.current.get(object_id)?;
+        source
             .matches(bucket, wrapped_key, prefix)
-            .then_some(found)
+            .then(|| Arc::clone(keys))
     }
 
-    /// Keeps `keys` for the object `object_id`.
-    pub(crate) fn insert(&self, object_id: ObjectId, keys: Arc<CachedKeys>) {
+    /// Keeps `keys`, derived from `source`, for the object `object_id`.
+    pub(crate) fn insert(&self, object_id: ObjectId, source: KeySource, keys: Arc<CachedKeys>) {
         if self.generation_len > 0 {
             self.generations
                 .lock()
-                .insert(object_id, keys, self.generation_len);
+                .insert(object_id, (source, keys), self.generation_len);
         }
     }
 
@@ -124,11 +120,11 @@ impl PayloadKeyCache {
 }
 
 impl Generations {
-    fn insert(&mut self, key: ObjectId, keys: Arc<CachedKeys>, generation_len: usize) {
+    fn insert(&mut self, key: ObjectId, entry: Entry, generation_len: usize) {
         if self.current.len() >= generation_len {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(key, keys);
+        self.current.insert(key, entry);
     }
 }
 
@@ -153,12 +149,16 @@ mod tests {
                 .payload_keys(&key, &identity, &payload)
                 .expect("derives"),
             master_version: 1,
-            source: KeySource {
-                bucket: "b".into(),
-                wrapped_key: vec![n],
-                prefix: vec![n; 3],
-            },
         })
+    }
+
+    fn insert(cache: &PayloadKeyCache, n: u8) {
+        let source = KeySource {
+            bucket: "b".into(),
+            wrapped_key: vec![n],
+            prefix: vec![n; 3],
+        };
+        cache.insert(id(n), source, keys(n));
     }
 
     fn get(cache: &PayloadKeyCache, n: u8) -> Option<Arc<CachedKeys>> {
@@ -169,16 +169,16 @@ mod tests {
     fn holds_at_most_its_size_and_keeps_what_is_used() {
         let cache = PayloadKeyCache::new(8);
         for n in 0..4u8 {
-            cache.insert(id(n), keys(n));
+            insert(&cache, n);
         }
         for n in 4..8u8 {
-            cache.insert(id(n), keys(n));
+            insert(&cache, n);
             assert!(cache.len() <= 8);
         }
         // 0..4 are now the previous generation; reading 0 brings it back.
         assert!(get(&cache, 0).is_some());
         for n in 8..11u8 {
-            cache.insert(id(n), keys(n));
+            insert(&cache, n);
         }
         assert!(get(&cache, 0).is_some(), "a recently read entry survives");
         assert!(get(&cache, 1).is_none(), "an unread old entry is gone");
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn an_entry_serves_only_what_it_was_derived_from() {
         let cache = PayloadKeyCache::new(8);
-        cache.insert(id(1), keys(1));
+        insert(&cache, 1);
         assert!(get(&cache, 1).is_some());
         assert!(cache.get(&id(1), "other", &[1], &[1; 3]).is_none());
         assert!(cache.get(&id(1), "b", &[2], &[1; 3]).is_none());
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn size_zero_caches_nothing() {
         let cache = PayloadKeyCache::new(0);
-        cache.insert(id(1), keys(1));
+        insert(&cache, 1);
         assert!(get(&cache, 1).is_none());
     }
 }

@@ -406,13 +406,24 @@ impl Store {
         if record.mode == ProtectionMode::None {
             return Ok(None);
         }
+        Ok(Some(self.unwrap_data_key(bucket, record, caller)?.2))
+    }
+
+    /// Unwraps an encrypted object's data key: by the master keyring, or by the
+    /// KMS with its checks for `caller`.
+    fn unwrap_data_key(
+        &self,
+        bucket: &str,
+        record: &ObjectRecord,
+        caller: &Caller,
+    ) -> Result<(WrappedKey, EncryptionContext, DataKey)> {
         let wrapped = WrappedKey::decode(&record.wrapped_key)?;
         let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
-        let key = match wrapped.provider() {
+        let data_key = match wrapped.provider() {
             Provider::MasterKeyring => self.inner.master.unwrap(&wrapped, &context)?,
             _ => self.inner.kms.decrypt(&wrapped, &context, caller)?,
         };
-        Ok(Some(key))
+        Ok((wrapped, context, data_key))
     }
 
     /// The payload keys of an object whose payload starts with `prefix` (none if
@@ -440,28 +451,23 @@ impl Store {
         {
             return Ok(Some(found));
         }
-        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
-        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
-        let data_key = match wrapped.provider() {
-            Provider::MasterKeyring => self.inner.master.unwrap(&wrapped, &context)?,
-            _ => self.inner.kms.decrypt(&wrapped, &context, caller)?,
-        };
+        let (wrapped, context, data_key) = self.unwrap_data_key(bucket, record, caller)?;
         let keys = Arc::new(CachedKeys {
             keys: self
                 .inner
                 .cipher
                 .payload_keys(&data_key, context.identity(), prefix)?,
             master_version: wrapped.key_version(),
-            source: KeySource {
+        });
+        if cacheable && wrapped.provider() == Provider::MasterKeyring {
+            let source = KeySource {
                 bucket: bucket.to_owned(),
                 wrapped_key: record.wrapped_key.clone(),
                 prefix: prefix.to_vec(),
-            },
-        });
-        if cacheable && wrapped.provider() == Provider::MasterKeyring {
+            };
             self.inner
                 .payload_keys
-                .insert(record.object_id, Arc::clone(&keys));
+                .insert(record.object_id, source, Arc::clone(&keys));
         }
         Ok(Some(keys))
     }

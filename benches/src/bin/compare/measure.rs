@@ -30,13 +30,7 @@ impl Budget {
 /// Operations per second of `op`, run repeatedly for `budget`.
 pub(crate) fn ops_per_s(budget: Duration, mut op: impl FnMut()) -> f64 {
     op();
-    let start = Instant::now();
-    let mut count = 0u64;
-    while start.elapsed() < budget || count < 3 {
-        op();
-        count += 1;
-    }
-    count as f64 / start.elapsed().as_secs_f64()
+    ops_per_s_settled(budget, op, || {})
 }
 
 /// Operations per second of `op` run for `budget`, counting the time `settle`
