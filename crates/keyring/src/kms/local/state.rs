@@ -1,0 +1,254 @@
+//! The key state machine: which states allow data-key use, and the transitions
+//! that callers (enable, disable, schedule and cancel deletion, rotate) and time
+//! (the end of a deletion window, a due automatic rotation) make.
+//!
+//! ```text
+//! Enabled ⇄ Disabled        (enable_key / disable_key)
+//! Enabled, Disabled, PendingImport → PendingDeletion → Destroyed (window passed)
+//! PendingDeletion → Enabled (or PendingImport without material)  (cancel)
+//! PendingImport → Enabled   (import)
+//! Enabled, Disabled → PendingImport   (delete imported material)
+//! ```
+//! The managed default key refuses every caller-made transition.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::persist::KeyRecord;
+use super::{Entry, LocalKms};
+use crate::clock::{from_millis, to_millis};
+use crate::{Caller, Error, KeyState, Result};
+
+const MIN_PENDING_DAYS: u32 = 7;
+const MAX_PENDING_DAYS: u32 = 366;
+const MIN_ROTATION: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_ROTATION: Duration = Duration::from_secs(365 * 24 * 3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A key's lifecycle state as persisted (the `state` field of a key record).
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum StoredState {
+    Enabled,
+    Disabled,
+    PendingDeletion { delete_at_ms: u64 },
+    PendingImport,
+    Destroyed,
+}
+
+pub(super) fn public_state(state: StoredState) -> KeyState {
+    match state {
+        StoredState::Enabled => KeyState::Enabled,
+        StoredState::Disabled => KeyState::Disabled,
+        StoredState::PendingDeletion { delete_at_ms } => KeyState::PendingDeletion {
+            delete_at: from_millis(delete_at_ms),
+        },
+        StoredState::PendingImport => KeyState::PendingImport,
+        StoredState::Destroyed => KeyState::Destroyed,
+    }
+}
+
+/// Refuses data-key use unless the key is enabled, with the error that says why.
+pub(super) fn usable(record: &KeyRecord) -> Result<()> {
+    let id = record.id.clone();
+    match record.state {
+        StoredState::Enabled => Ok(()),
+        StoredState::Disabled => Err(Error::KeyDisabled(id)),
+        StoredState::PendingDeletion { delete_at_ms } => Err(Error::KeyPendingDeletion {
+            key_id: id,
+            delete_at: from_millis(delete_at_ms),
+        }),
+        StoredState::PendingImport => Err(Error::KeyPendingImport(id)),
+        StoredState::Destroyed => Err(Error::KeyDestroyed(id)),
+    }
+}
+
+fn rotation_due(record: &KeyRecord, now: SystemTime) -> bool {
+    match (record.rotation_period_s, record.last_rotated_ms) {
+        (Some(period), Some(last)) if !record.external => now
+            .duration_since(from_millis(last))
+            .is_ok_and(|age| age >= Duration::from_secs(period)),
+        _ => false,
+    }
+}
+
+pub(super) fn check_rotation_period(period: Duration) -> Result<()> {
+    if (MIN_ROTATION..=MAX_ROTATION).contains(&period) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(
+            "the rotation period must be 7 to 365 days".into(),
+        ))
+    }
+}
+
+impl LocalKms {
+    /// Applies what time has made due for one key: destruction after the
+    /// deletion window, automatic rotation. Returns whether it changed anything.
+    pub(super) fn settle(&self, id: &str) -> Result<bool> {
+        let now = self.now();
+        let due = |entry: &Entry| match entry.record.state {
+            StoredState::PendingDeletion { delete_at_ms } => from_millis(delete_at_ms) <= now,
+            StoredState::Enabled => rotation_due(&entry.record, now),
+            _ => false,
+        };
+        if !self.keys.read().entries.get(id).is_some_and(due) {
+            return Ok(false);
+        }
+        self.mutate(id, |entry, kms| {
+            if !due(entry) {
+                return Ok(false);
+            }
+            match entry.record.state {
+                StoredState::PendingDeletion { .. } => {
+                    entry.materials.clear();
+                    entry.record.materials.clear();
+                    entry.record.state = StoredState::Destroyed;
+                    tracing::info!(
+                        key_id = id,
+                        "key material destroyed after its deletion window"
+                    );
+                }
+                _ => kms.add_material(entry, None)?,
+            }
+            Ok(true)
+        })
+    }
+
+    /// A caller-made change of a key's record: audited as `action`, checked
+    /// against the key's resource name, refused on the managed key
+    /// ([`Error::ManagedKey`]), persisted.
+    pub(super) fn set_state(
+        &self,
+        key_id: &str,
+        caller: &Caller,
+        action: &str,
+        change: impl FnOnce(&mut KeyRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.audited(caller, action, Some(key_id), None, || {
+            let id = self.resolve(key_id)?;
+            caller.authorize(action, &self.resource_name(&id))?;
+            self.settle(&id)?;
+            self.mutate(&id, |entry, _| {
+                if entry.record.managed {
+                    return Err(Error::ManagedKey(id.clone()));
+                }
+                change(&mut entry.record)
+            })
+        })
+    }
+
+    /// Enables or disables a key; a key in any other state keeps it and the
+    /// caller gets the error that state means.
+    pub(super) fn set_enabled(
+        &self,
+        key_id: &str,
+        caller: &Caller,
+        action: &str,
+        to: StoredState,
+    ) -> Result<()> {
+        self.set_state(key_id, caller, action, |record| match record.state {
+            StoredState::Enabled | StoredState::Disabled => {
+                record.state = to;
+                Ok(())
+            }
+            _ => usable(record),
+        })
+    }
+
+    /// `kms:ScheduleKeyDeletion`: the material is destroyed `pending_days` from now.
+    pub(super) fn schedule_deletion(
+        &self,
+        key_id: &str,
+        pending_days: u32,
+        caller: &Caller,
+    ) -> Result<SystemTime> {
+        if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&pending_days) {
+            return Err(Error::InvalidArgument(format!(
+                "the deletion window must be {MIN_PENDING_DAYS} to {MAX_PENDING_DAYS} days, got {pending_days}"
+            )));
+        }
+        let delete_at = self.now() + DAY * pending_days;
+        self.set_state(
+            key_id,
+            caller,
+            "kms:ScheduleKeyDeletion",
+            |record| match record.state {
+                StoredState::Destroyed => Err(Error::KeyDestroyed(record.id.clone())),
+                StoredState::PendingDeletion { .. } => Err(Error::InvalidArgument(
+                    "the key is already pending deletion".into(),
+                )),
+                _ => {
+                    record.state = StoredState::PendingDeletion {
+                        delete_at_ms: to_millis(delete_at),
+                    };
+                    Ok(())
+                }
+            },
+        )?;
+        Ok(delete_at)
+    }
+
+    /// `kms:CancelKeyDeletion`: back to enabled, or to pending import for an
+    /// external key without material.
+    pub(super) fn cancel_deletion(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.set_state(
+            key_id,
+            caller,
+            "kms:CancelKeyDeletion",
+            |record| match record.state {
+                StoredState::PendingDeletion { .. } => {
+                    record.state = if record.current_version == 0 {
+                        StoredState::PendingImport
+                    } else {
+                        StoredState::Enabled
+                    };
+                    Ok(())
+                }
+                _ => Err(Error::InvalidArgument(
+                    "the key is not pending deletion".into(),
+                )),
+            },
+        )
+    }
+
+    /// `kms:RotateKey`: a new material version now (generated keys only).
+    pub(super) fn rotate(&self, key_id: &str, caller: &Caller) -> Result<u32> {
+        self.audited(caller, "kms:RotateKey", Some(key_id), None, || {
+            let id = self.resolve(key_id)?;
+            caller.authorize("kms:RotateKey", &self.resource_name(&id))?;
+            self.settle(&id)?;
+            self.mutate(&id, |entry, kms| {
+                if entry.record.external {
+                    return Err(Error::Unsupported(
+                        "imported key material cannot be rotated; import a new key".into(),
+                    ));
+                }
+                usable(&entry.record)?;
+                kms.add_material(entry, None)?;
+                Ok(entry.record.current_version)
+            })
+        })
+    }
+
+    /// `kms:UpdateRotationPolicy`: sets or clears the automatic rotation period.
+    pub(super) fn set_rotation(
+        &self,
+        key_id: &str,
+        period: Option<Duration>,
+        caller: &Caller,
+    ) -> Result<()> {
+        if let Some(period) = period {
+            check_rotation_period(period)?;
+        }
+        self.set_state(key_id, caller, "kms:UpdateRotationPolicy", |record| {
+            if record.external && period.is_some() {
+                return Err(Error::Unsupported(
+                    "imported keys are not rotated automatically".into(),
+                ));
+            }
+            record.rotation_period_s = period.map(|p| p.as_secs());
+            Ok(())
+        })
+    }
+}
