@@ -308,26 +308,27 @@ fn oss_guide_policies_govern_kms_calls() {
         .create_key(CreateKeyOptions::default(), &TRUSTED)
         .expect("creates")
         .key_id;
-    let fixture_policy = |name: &str| {
-        let path = format!(
-            "{}/../../../shared/fixtures/policies/{name}",
-            // At run time: a test binary can be reused from a checkout elsewhere.
-            std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
-        );
-        PolicyDocument::parse(&std::fs::read_to_string(path).expect("fixture")).expect("parses")
-    };
+    // Compiled in from coffer-policy's fixtures: nothing outside the repository.
+    macro_rules! fixture_policy {
+        ($name:literal) => {
+            PolicyDocument::parse(include_str!(concat!(
+                "../../policy/tests/fixtures/policies/",
+                $name
+            )))
+            .expect("parses")
+        };
+    }
     let uploader = Caller::Principal(
         Principal::new("uploader", "1416614965931234")
-            .with_policy(fixture_policy("upload-to-kms-bucket.json")),
+            .with_policy(fixture_policy!("upload-to-kms-bucket.json")),
     );
     let downloader = Caller::Principal(
         Principal::new("downloader", "1416614965931234")
-            .with_policy(fixture_policy("download-from-kms-bucket.json")),
+            .with_policy(fixture_policy!("download-from-kms-bucket.json")),
     );
     let admin = Caller::Principal(
         Principal::new("admin", "1416614965931234")
-            .with_policy(fixture_policy("set-bucket-default-kms-cmk.json")),
+            .with_policy(fixture_policy!("set-bucket-default-kms-cmk.json")),
     );
     let (_, wrapped) = f
         .kms

@@ -1,19 +1,22 @@
-//! The permission policies of OSS's server-side encryption guide, unmodified from
-//! `shared/fixtures/policies`, evaluated for the requests they are meant to allow
+//! The permission policies of OSS's server-side encryption guide, unmodified in
+//! `tests/fixtures/policies`, evaluated for the requests they are meant to allow
 //! and for neighbours they must not.
 
 use coffer_policy::{Decision, PolicyDocument, Principal, Request};
 
 const ACCOUNT: &str = "1416614965931234";
 
-fn fixture(name: &str) -> PolicyDocument {
-    let path = format!(
-        "{}/../../../shared/fixtures/policies/{name}",
-        // At run time: a test binary can be reused from a checkout elsewhere.
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    PolicyDocument::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+/// A policy from `tests/fixtures/policies`, compiled in: the test reads nothing
+/// outside the repository, and a test binary reused from another checkout still
+/// has its fixtures.
+macro_rules! fixture {
+    ($name:literal) => {
+        parse($name, include_str!(concat!("fixtures/policies/", $name)))
+    };
+}
+
+fn parse(name: &str, text: &str) -> PolicyDocument {
+    PolicyDocument::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn key(account: &str) -> String {
@@ -29,7 +32,7 @@ fn allowed(principal: &Principal, action: &str, resource: &str) -> bool {
 #[test]
 fn set_bucket_default_kms_cmk() {
     let p =
-        Principal::new("admin", ACCOUNT).with_policy(fixture("set-bucket-default-kms-cmk.json"));
+        Principal::new("admin", ACCOUNT).with_policy(fixture!("set-bucket-default-kms-cmk.json"));
     assert!(allowed(&p, "kms:ListKeys", &key(ACCOUNT)));
     assert!(allowed(&p, "kms:ListAliases", &key(ACCOUNT)));
     assert!(allowed(&p, "kms:DescribeKey", &key(ACCOUNT)));
@@ -39,7 +42,7 @@ fn set_bucket_default_kms_cmk() {
 
 #[test]
 fn upload_to_kms_bucket() {
-    let p = Principal::new("writer", ACCOUNT).with_policy(fixture("upload-to-kms-bucket.json"));
+    let p = Principal::new("writer", ACCOUNT).with_policy(fixture!("upload-to-kms-bucket.json"));
     for action in [
         "kms:ListKeys",
         "kms:DescribeKey",
@@ -55,7 +58,8 @@ fn upload_to_kms_bucket() {
 
 #[test]
 fn download_from_kms_bucket() {
-    let p = Principal::new("reader", ACCOUNT).with_policy(fixture("download-from-kms-bucket.json"));
+    let p =
+        Principal::new("reader", ACCOUNT).with_policy(fixture!("download-from-kms-bucket.json"));
     assert!(allowed(&p, "kms:Decrypt", &key(ACCOUNT)));
     assert!(!allowed(&p, "kms:GenerateDataKey", &key(ACCOUNT)));
     assert!(!allowed(&p, "kms:Decrypt", &key("2416614965931234")));
@@ -68,7 +72,7 @@ fn explicit_deny_beats_allow_and_says_which_statement() {
     )
     .expect("parses");
     let p = Principal::new("reader", ACCOUNT)
-        .with_policy(fixture("download-from-kms-bucket.json"))
+        .with_policy(fixture!("download-from-kms-bucket.json"))
         .with_policy(deny);
     match p.evaluate(&Request::new("kms:Decrypt", &key(ACCOUNT))) {
         Decision::ExplicitlyDenied(by) => {

@@ -10,13 +10,15 @@ use coffer_keyring::Caller;
 use coffer_store::{EncryptionRule, Error, PolicyDocument, Principal, PutOptions};
 use common::{ACCOUNT, data, fixture};
 
-fn fixture_policy(name: &str) -> PolicyDocument {
-    let path = format!(
-        "{}/../../../shared/fixtures/policies/{name}",
-        // At run time: a test binary can be reused from a checkout elsewhere.
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
-    );
-    PolicyDocument::parse(&std::fs::read_to_string(path).expect("fixture")).expect("parses")
+/// One of the OSS guide's policies, compiled in from coffer-policy's fixtures so
+/// that the test reads nothing outside the repository.
+macro_rules! fixture_policy {
+    ($name:literal) => {
+        policy(include_str!(concat!(
+            "../../policy/tests/fixtures/policies/",
+            $name
+        )))
+    };
 }
 
 fn policy(text: &str) -> PolicyDocument {
@@ -41,7 +43,7 @@ fn the_oss_guide_policies_set_upload_and_download() {
     let admin = s.session(
         Principal::new("admin", ACCOUNT)
             .with_policy(policy(BUCKET_ADMIN))
-            .with_policy(fixture_policy("set-bucket-default-kms-cmk.json")),
+            .with_policy(fixture_policy!("set-bucket-default-kms-cmk.json")),
     );
     admin
         .put_bucket_encryption("photos", EncryptionRule::kms(Some(&cmk)))
@@ -54,7 +56,7 @@ fn the_oss_guide_policies_set_upload_and_download() {
     let uploader = s.session(
         Principal::new("uploader", ACCOUNT)
             .with_policy(policy(WRITE_OBJECTS))
-            .with_policy(fixture_policy("upload-to-kms-bucket.json")),
+            .with_policy(fixture_policy!("upload-to-kms-bucket.json")),
     );
     uploader
         .put_object("photos", "a.jpg", data(5000, 1), PutOptions::default())
@@ -63,7 +65,7 @@ fn the_oss_guide_policies_set_upload_and_download() {
     let downloader = s.session(
         Principal::new("downloader", ACCOUNT)
             .with_policy(policy(READ_OBJECTS))
-            .with_policy(fixture_policy("download-from-kms-bucket.json")),
+            .with_policy(fixture_policy!("download-from-kms-bucket.json")),
     );
     assert_eq!(
         downloader
