@@ -1,9 +1,11 @@
 //! Concurrent writers of one key and readers of it: the last writer wins, and a
 //! reader always sees one whole version, never a mix. The store is shared across
-//! threads by cloning.
+//! threads by cloning. A bucket deleted while objects are put into it ends in
+//! the state that matches whichever way the race went.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -118,28 +120,64 @@ fn no_object_lands_in_a_bucket_being_deleted() {
             })
         };
         // Delete as soon as the bucket is empty at some moment, or give up.
+        // Each key is written once, so a key deleted here is gone for good.
+        let mut removed = BTreeSet::new();
         let deleted = (0..200).any(|_| match store.delete_bucket(&bucket) {
             Ok(()) => true,
             Err(Error::BucketNotEmpty(_)) => {
-                for key in store
+                let listed = store
                     .list_objects(&bucket, &Default::default())
-                    .map(|l| l.objects)
-                    .unwrap_or_default()
-                {
-                    let _ = store.delete_object(&bucket, &key.key);
+                    .expect("the bucket exists until it is deleted here")
+                    .objects;
+                for object in listed {
+                    store
+                        .delete_object(&bucket, &object.key)
+                        .expect("delete an object");
+                    removed.insert(object.key);
                 }
                 false
             }
-            Err(other) => panic!("{other}"),
+            Err(other) => panic!("round {round}: delete_bucket: {other}"),
         });
         let puts = writer.join().expect("writer");
+
+        // Every put either landed or found the bucket gone; once it is gone it
+        // stays gone until this thread creates it again.
+        let mut landed = BTreeSet::new();
+        let mut refused = false;
+        for (i, put) in puts.iter().enumerate() {
+            let key = format!("k{i}");
+            match put {
+                Ok(_) => {
+                    assert!(!refused, "round {round}: {key} landed after a refused put");
+                    landed.insert(key);
+                }
+                Err(Error::NoSuchBucket(_)) => {
+                    assert!(
+                        deleted,
+                        "round {round}: {key} refused by a bucket never deleted"
+                    );
+                    refused = true;
+                }
+                Err(other) => panic!("round {round}: put {key}: {other}"),
+            }
+        }
         if deleted {
-            // Every put either landed before the delete (and was removed by it
-            // being empty) or failed with NoSuchBucket; none survives unseen.
+            // The delete found the bucket empty, so each put that landed was
+            // removed here first; none outlived the bucket unseen.
+            let unseen: Vec<_> = landed.difference(&removed).collect();
             assert!(
-                puts.iter()
-                    .all(|p| p.is_ok() || matches!(p, Err(Error::NoSuchBucket(_))))
+                unseen.is_empty(),
+                "round {round}: puts landed yet the bucket was deleted: {unseen:?}"
             );
+            assert!(
+                matches!(store.head_bucket(&bucket), Err(Error::NoSuchBucket(_))),
+                "round {round}: the deleted bucket still exists"
+            );
+            assert!(matches!(
+                store.get_object(&bucket, "k0"),
+                Err(Error::NoSuchBucket(_))
+            ));
             store.create_bucket(&bucket).expect("recreate");
             let left = store
                 .list_objects(&bucket, &Default::default())
@@ -149,6 +187,26 @@ fn no_object_lands_in_a_bucket_being_deleted() {
                 left.is_empty(),
                 "round {round}: objects outlived their bucket: {left:?}"
             );
+        } else {
+            // Never empty when asked: the bucket stands, holding exactly the
+            // puts that landed and were not removed here, each intact.
+            let left: BTreeSet<String> = store
+                .list_objects(&bucket, &Default::default())
+                .expect("the undeleted bucket lists")
+                .objects
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            let kept: BTreeSet<String> = landed.difference(&removed).cloned().collect();
+            assert_eq!(left, kept, "round {round}: the surviving objects");
+            for key in &kept {
+                let i: u8 = key[1..].parse().expect("k<i>");
+                assert_eq!(
+                    store.get_object(&bucket, key).expect("get").body,
+                    data(100, i),
+                    "round {round}: {key}"
+                );
+            }
         }
     }
 }
