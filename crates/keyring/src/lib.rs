@@ -45,8 +45,9 @@ pub use coffer_policy::Principal;
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use kms::{
-    Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, ImportParameters, KeyMetadata, KeyOrigin,
-    KeyState, Kms, LocalKms, LocalKmsOptions, wrap_key_material_for_import,
+    Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, ImportOptions, ImportParameters, KeyMetadata,
+    KeyOrigin, KeyState, Kms, LocalKms, LocalKmsOptions, WrappingKeySpec,
+    wrap_key_material_for_import,
 };
 pub use master::{
     MASTER_KEYRING_ID, MasterKeyVersion, MasterKeyring, NothingReferencesOlderVersions,

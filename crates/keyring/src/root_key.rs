@@ -146,6 +146,24 @@ impl RecordSealer {
         Ok([&nonce[..], &body[..], tag.as_ref()].concat())
     }
 
+    /// Opens a secret of any length that [`RecordSealer::seal`] sealed under the
+    /// same label ([`Error::Integrity`] if it does not open).
+    pub(crate) fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(Error::Integrity("sealed record is too short"));
+        }
+        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
+            .map_err(|_| Error::Integrity("nonce"))?;
+        let mut body = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
+        let len = self
+            .key
+            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut body)
+            .map_err(|_| Error::Integrity("sealed record does not open under this root key"))?
+            .len();
+        body.truncate(len);
+        Ok(body)
+    }
+
     /// Opens what [`RecordSealer::seal`] sealed under the same label.
     pub(crate) fn open_key(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         if sealed.len() != NONCE_LEN + 32 + 16 {

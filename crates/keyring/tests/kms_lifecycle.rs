@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use coffer_keyring::{
-    AuditOutcome, Caller, CreateKeyOptions, EncryptionContext, Error, KeyOrigin, KeyState, Kms,
-    LocalKms, LocalKmsOptions, ManualClock, MemoryAuditSink, MemoryKeyStore, Principal, RootKey,
-    wrap_key_material_for_import,
+    AuditOutcome, Caller, CreateKeyOptions, EncryptionContext, Error, ImportOptions, KeyOrigin,
+    KeyState, Kms, LocalKms, LocalKmsOptions, ManualClock, MemoryAuditSink, MemoryKeyStore,
+    Principal, RootKey, wrap_key_material_for_import,
 };
 use coffer_policy::PolicyDocument;
 
@@ -67,7 +67,7 @@ fn external_key(kms: &LocalKms) -> String {
 }
 
 #[test]
-fn byok_import_wrapped_to_an_ephemeral_x25519_key() {
+fn byok_import_wrapped_with_rsa_oaep_sha256() {
     let f = fixture();
     let id = external_key(&f.kms);
     assert!(matches!(
@@ -77,7 +77,7 @@ fn byok_import_wrapped_to_an_ephemeral_x25519_key() {
     let material = [0x42; 32];
     let params = f
         .kms
-        .get_parameters_for_import(&id, &TRUSTED)
+        .get_parameters_for_import(&id, ImportOptions::default(), &TRUSTED)
         .expect("parameters");
     let wrapped = wrap_key_material_for_import(&params, &material).expect("wraps");
     // A token for another request is refused, and a wrong token changes nothing.
@@ -152,7 +152,7 @@ fn import_tokens_expire_and_tampered_material_is_refused() {
     let id = external_key(&f.kms);
     let params = f
         .kms
-        .get_parameters_for_import(&id, &TRUSTED)
+        .get_parameters_for_import(&id, ImportOptions::default(), &TRUSTED)
         .expect("parameters");
     let mut wrapped = wrap_key_material_for_import(&params, &[1; 32]).expect("wraps");
     wrapped[40] ^= 1;
@@ -163,7 +163,7 @@ fn import_tokens_expire_and_tampered_material_is_refused() {
     ));
     let params = f
         .kms
-        .get_parameters_for_import(&id, &TRUSTED)
+        .get_parameters_for_import(&id, ImportOptions::default(), &TRUSTED)
         .expect("parameters");
     let wrapped = wrap_key_material_for_import(&params, &[1; 32]).expect("wraps");
     f.clock.advance(Duration::from_secs(24 * 3600 + 1));
@@ -173,8 +173,11 @@ fn import_tokens_expire_and_tampered_material_is_refused() {
         Err(Error::ImportTokenExpired)
     ));
     assert!(matches!(
-        f.kms
-            .get_parameters_for_import(&f.kms.default_key_id(&TRUSTED).expect("default"), &TRUSTED),
+        f.kms.get_parameters_for_import(
+            &f.kms.default_key_id(&TRUSTED).expect("default"),
+            ImportOptions::default(),
+            &TRUSTED
+        ),
         Err(Error::Unsupported(_))
     ));
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use coffer_policy::{Principal, Request};
 
-pub use byok::{ImportParameters, wrap_key_material_for_import};
+pub use byok::{ImportOptions, ImportParameters, WrappingKeySpec, wrap_key_material_for_import};
 pub use local::{LocalKms, LocalKmsOptions};
 
 use crate::{DataKey, EncryptionContext, Error, Result, WrappedKey};
@@ -204,11 +204,24 @@ pub trait Kms: Send + Sync {
         caller: &Caller,
     ) -> Result<()>;
 
-    /// Import parameters for an external key. Action `kms:GetParametersForImport`.
-    fn get_parameters_for_import(&self, key_id: &str, caller: &Caller) -> Result<ImportParameters>;
+    /// Import parameters for an external key waiting for material: an RSA
+    /// wrapping public key of `options.wrapping_key_spec` and a single-use
+    /// token valid for 24 hours. Action `kms:GetParametersForImport`.
+    /// [`Error::Unsupported`] for a key whose material is generated,
+    /// [`Error::InvalidArgument`] for one that has material.
+    fn get_parameters_for_import(
+        &self,
+        key_id: &str,
+        options: ImportOptions,
+        caller: &Caller,
+    ) -> Result<ImportParameters>;
 
-    /// Imports material wrapped with [`wrap_key_material_for_import`]. Action
-    /// `kms:ImportKeyMaterial`.
+    /// Imports 32 bytes of material wrapped with RSAES-OAEP-SHA-256 to the
+    /// public key of `import_token` (with `openssl pkeyutl` or
+    /// [`wrap_key_material_for_import`]). Action `kms:ImportKeyMaterial`.
+    /// [`Error::InvalidImportToken`] for a token that is unknown, used, or for
+    /// another key; [`Error::ImportTokenExpired`]; [`Error::Integrity`] for
+    /// wrapped bytes that do not unwrap.
     fn import_key_material(
         &self,
         key_id: &str,

@@ -1,31 +1,62 @@
 //! BYOK: import tokens, installing imported material, deleting it again.
+//!
+//! A token is 16 random bytes in hex. Each pending import is one record,
+//! `kms/import/<token>`, so a token survives a restart:
+//!
+//! ```text
+//! { "key_id": "<key id>", "expires_at_ms": <u64>,
+//!   "sealed_private_key": hex(RecordSealer::seal(label = record name,
+//!                                                PKCS#8 DER of the RSA key)) }
+//! ```
+//! The record is deleted when its token is presented (whatever the outcome: a
+//! token is single use) and when it is found expired.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
-use ring::agreement::EphemeralPrivateKey;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::LocalKms;
+use super::persist::storage;
 use super::state::{StoredState, usable};
-use crate::kms::byok::{self, ImportParameters};
+use crate::clock::{from_millis, to_millis};
+use crate::kms::byok::{self, ImportOptions, ImportParameters, WrappingKey};
 use crate::{Caller, Error, Result};
 
+/// How long an import token is good for, as in AWS KMS and Alibaba Cloud KMS.
 const IMPORT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const IMPORT_PREFIX: &str = "kms/import/";
+const TOKEN_BYTES: usize = 16;
 
-/// An import key pair waiting for its wrapped material.
-struct PendingImportKey {
+/// A pending import as persisted. The private key is sealed under the root key,
+/// bound to the record's name.
+#[derive(Serialize, Deserialize)]
+struct PendingImportRecord {
     key_id: String,
-    private: EphemeralPrivateKey,
-    expires_at: SystemTime,
+    expires_at_ms: u64,
+    sealed_private_key: String,
 }
 
-/// The import key pairs handed out and not yet used, by import token.
+/// Serializes taking a token (read, then delete) so each is used once.
 #[derive(Default)]
-pub(super) struct PendingImports(Mutex<HashMap<String, PendingImportKey>>);
+pub(super) struct PendingImports {
+    taking: Mutex<()>,
+}
+
+fn import_name(token: &str) -> String {
+    format!("{IMPORT_PREFIX}{token}")
+}
+
+/// Whether `token` has the form this KMS hands out (so it is safe in a name).
+fn well_formed(token: &str) -> bool {
+    token.len() == 2 * TOKEN_BYTES
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 impl LocalKms {
     /// Imports plain key material into an external key (embedded use, where the
@@ -43,10 +74,12 @@ impl LocalKms {
         })
     }
 
-    /// `kms:GetParametersForImport`: a fresh import key pair and its token.
+    /// `kms:GetParametersForImport`: a fresh RSA wrapping key pair, its private
+    /// half persisted sealed under a new token; expired tokens are removed.
     pub(super) fn import_parameters(
         &self,
         key_id: &str,
+        options: ImportOptions,
         caller: &Caller,
     ) -> Result<ImportParameters> {
         self.audited(
@@ -75,27 +108,30 @@ impl LocalKms {
                         ));
                     }
                 }
-                let (private, public_key) = byok::new_import_key()?;
-                let mut token = [0u8; 16];
+                let wrapping_key = WrappingKey::generate(options.wrapping_key_spec)?;
+                let public_key_der = wrapping_key.public_key_der()?;
+                let mut token = [0u8; TOKEN_BYTES];
                 SystemRandom::new()
                     .fill(&mut token)
                     .map_err(|_| Error::Randomness)?;
                 let import_token = hex::encode(token);
-                let expires_at = self.now() + IMPORT_TOKEN_LIFETIME;
-                let mut imports = self.imports.0.lock();
+                let name = import_name(&import_token);
                 let now = self.now();
-                imports.retain(|_, pending| pending.expires_at > now);
-                imports.insert(
-                    import_token.clone(),
-                    PendingImportKey {
-                        key_id: id.clone(),
-                        private,
-                        expires_at,
-                    },
-                );
+                let expires_at = now + IMPORT_TOKEN_LIFETIME;
+                let sealed = self.sealer.seal(&name, &wrapping_key.to_pkcs8()?)?;
+                let record = PendingImportRecord {
+                    key_id: id.clone(),
+                    expires_at_ms: to_millis(expires_at),
+                    sealed_private_key: hex::encode(sealed),
+                };
+                let mut changes = self.expired_imports(now)?;
+                changes.push((name, Some(serde_json::to_vec(&record).map_err(storage)?)));
+                self.store.apply(changes)?;
                 Ok(ImportParameters {
                     key_id: id,
-                    public_key,
+                    wrapping_key_spec: options.wrapping_key_spec,
+                    public_key_pem: byok::public_key_pem(&public_key_der),
+                    public_key_der,
                     import_token,
                     expires_at,
                 })
@@ -103,7 +139,10 @@ impl LocalKms {
         )
     }
 
-    /// `kms:ImportKeyMaterial` with wrapped material and a single-use token.
+    /// `kms:ImportKeyMaterial` with wrapped material and a single-use token:
+    /// [`Error::InvalidImportToken`] if the token is unknown, used or for another
+    /// key, [`Error::ImportTokenExpired`] if it expired, [`Error::Integrity`] if
+    /// the wrapped bytes do not unwrap with the token's key.
     pub(super) fn import_wrapped(
         &self,
         key_id: &str,
@@ -114,22 +153,42 @@ impl LocalKms {
         self.audited(caller, "kms:ImportKeyMaterial", Some(key_id), None, || {
             let id = self.resolve(key_id)?;
             caller.authorize("kms:ImportKeyMaterial", &self.resource_name(&id))?;
-            let pending = self
-                .imports
-                .0
-                .lock()
-                .remove(import_token)
-                .ok_or(Error::InvalidImportToken)?;
+            let pending = self.take_import(import_token)?;
             if pending.key_id != id {
                 return Err(Error::InvalidImportToken);
             }
-            if pending.expires_at <= self.now() {
+            if from_millis(pending.expires_at_ms) <= self.now() {
                 return Err(Error::ImportTokenExpired);
             }
-            let material =
-                byok::unwrap_imported(pending.private, import_token, &id, wrapped_material)?;
+            let sealed = hex::decode(&pending.sealed_private_key).map_err(storage)?;
+            let der = self.sealer.open(&import_name(import_token), &sealed)?;
+            let material = WrappingKey::from_pkcs8(&der)?.unwrap(wrapped_material)?;
             self.install_imported(&id, material)
         })
+    }
+
+    /// Reads and deletes the pending import of `token`.
+    fn take_import(&self, token: &str) -> Result<PendingImportRecord> {
+        if !well_formed(token) {
+            return Err(Error::InvalidImportToken);
+        }
+        let name = import_name(token);
+        let _taking = self.imports.taking.lock();
+        let value = self.store.get(&name)?.ok_or(Error::InvalidImportToken)?;
+        self.store.apply(vec![(name, None)])?;
+        serde_json::from_slice(&value).map_err(storage)
+    }
+
+    /// Deletions of every pending import that expired by `now`.
+    fn expired_imports(&self, now: SystemTime) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+        let mut changes = Vec::new();
+        for (name, value) in self.store.scan(IMPORT_PREFIX)? {
+            let record: PendingImportRecord = serde_json::from_slice(&value).map_err(storage)?;
+            if from_millis(record.expires_at_ms) <= now {
+                changes.push((name, None));
+            }
+        }
+        Ok(changes)
     }
 
     /// `kms:DeleteKeyMaterial`: the key returns to pending import.

@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 use self::import::PendingImports;
 use self::persist::KeyRecord;
 use self::state::StoredState;
-use super::byok::ImportParameters;
+use super::byok::{ImportOptions, ImportParameters};
 use super::{Caller, CreateKeyOptions, KeyMetadata, KeyOrigin, Kms};
 use crate::audit::{AuditSink, NoAudit};
 use crate::clock::{Clock, SystemClock, from_millis};
@@ -271,8 +271,13 @@ impl Kms for LocalKms {
         self.set_rotation(key_id, period, caller)
     }
 
-    fn get_parameters_for_import(&self, key_id: &str, caller: &Caller) -> Result<ImportParameters> {
-        self.import_parameters(key_id, caller)
+    fn get_parameters_for_import(
+        &self,
+        key_id: &str,
+        options: ImportOptions,
+        caller: &Caller,
+    ) -> Result<ImportParameters> {
+        self.import_parameters(key_id, options, caller)
     }
 
     fn import_key_material(
