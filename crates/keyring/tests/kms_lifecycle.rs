@@ -355,3 +355,176 @@ fn oss_guide_policies_govern_kms_calls() {
         Err(Error::AccessDenied { .. })
     ));
 }
+
+#[test]
+fn creating_the_default_key_is_audited_once_with_its_id() {
+    let f = fixture();
+    let bob = Caller::Principal(Principal::new("bob", "1416614965931234"));
+    let id = f.kms.default_key_id(&bob).expect("default");
+    assert_eq!(f.kms.default_key_id(&TRUSTED).expect("default"), id);
+    let events = f.audit.events();
+    assert_eq!(events.len(), 1, "only the creation is an event: {events:?}");
+    assert_eq!(
+        (
+            events[0].caller.as_str(),
+            events[0].action.as_str(),
+            events[0].key_id.as_deref(),
+            &events[0].outcome
+        ),
+        (
+            "bob",
+            "kms:CreateKey",
+            Some(id.as_str()),
+            &AuditOutcome::Allowed
+        )
+    );
+}
+
+#[test]
+fn racing_first_uses_create_one_default_key_and_one_event() {
+    const THREADS: usize = 8;
+    for _ in 0..20 {
+        let f = fixture();
+        let start = std::sync::Barrier::new(THREADS);
+        let callers: Vec<Caller> = (0..THREADS)
+            .map(|i| Caller::Principal(Principal::new(&format!("thread-{i}"), "1416614965931234")))
+            .collect();
+        let ids: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = callers
+                .iter()
+                .map(|caller| {
+                    let (kms, start) = (&f.kms, &start);
+                    scope.spawn(move || {
+                        start.wait();
+                        kms.default_key_id(caller).expect("default")
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        assert!(ids.iter().all(|id| *id == ids[0]), "one default key");
+        let created: Vec<_> = f
+            .audit
+            .events()
+            .into_iter()
+            .filter(|e| e.action == "kms:CreateKey")
+            .collect();
+        assert_eq!(created.len(), 1, "one creation event: {created:?}");
+        assert_eq!(created[0].key_id.as_deref(), Some(ids[0].as_str()));
+        assert_eq!(created[0].outcome, AuditOutcome::Allowed);
+        assert!(created[0].caller.starts_with("thread-"));
+        assert_eq!(
+            f.kms
+                .list_keys(&TRUSTED)
+                .expect("lists")
+                .iter()
+                .filter(|k| k.managed)
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn the_managed_key_skips_only_the_data_key_checks() {
+    let f = fixture();
+    let nobody = Caller::Principal(Principal::new("nobody", "1416614965931234"));
+    let id = f.kms.default_key_id(&nobody).expect("default");
+    let (key, wrapped) = f
+        .kms
+        .generate_data_key(&id, &ctx(), &nobody)
+        .expect("generates unchecked");
+    f.kms
+        .describe_key(&id, &nobody)
+        .expect("describes unchecked");
+    assert!(matches!(
+        f.kms.rotate_key(&id, &nobody),
+        Err(Error::AccessDenied { .. })
+    ));
+    assert!(matches!(
+        f.kms.disable_key(&id, &nobody),
+        Err(Error::AccessDenied { .. })
+    ));
+    assert_eq!(f.kms.rotate_key(&id, &TRUSTED).expect("rotates"), 2);
+    let rewrapped = f
+        .kms
+        .rewrap(&wrapped, &ctx(), &nobody)
+        .expect("rewraps unchecked")
+        .expect("to the new version");
+    assert_eq!(
+        f.kms
+            .decrypt(&rewrapped, &ctx(), &nobody)
+            .expect("decrypts unchecked")
+            .expose_secret(),
+        key.expose_secret()
+    );
+    assert!(matches!(
+        f.kms.disable_key(&id, &TRUSTED),
+        Err(Error::ManagedKey(_))
+    ));
+    assert!(matches!(
+        f.kms.schedule_key_deletion(&id, 7, &TRUSTED),
+        Err(Error::ManagedKey(_))
+    ));
+    assert!(matches!(
+        f.kms
+            .set_rotation_period(&id, Some(Duration::from_secs(30 * 86400)), &TRUSTED),
+        Err(Error::ManagedKey(_))
+    ));
+    assert!(matches!(
+        f.kms.delete_alias("alias/acs/oss", &TRUSTED),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn rewrap_needs_describe_decrypt_and_generate_on_a_customer_key() {
+    let f = fixture();
+    let id = f
+        .kms
+        .create_key(CreateKeyOptions::default(), &TRUSTED)
+        .expect("creates")
+        .key_id;
+    let (_, wrapped) = f
+        .kms
+        .generate_data_key(&id, &ctx(), &TRUSTED)
+        .expect("generates");
+    f.kms.rotate_key(&id, &TRUSTED).expect("rotates");
+    let with = |actions: &str| {
+        let policy = format!(
+            r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":[{actions}],"Resource":["acs:kms:*:*:key/*"]}}]}}"#
+        );
+        Caller::Principal(
+            Principal::new("rewrapper", "1416614965931234")
+                .with_policy(PolicyDocument::parse(&policy).expect("parses")),
+        )
+    };
+    for missing in [
+        r#""kms:Decrypt","kms:GenerateDataKey""#,
+        r#""kms:DescribeKey","kms:GenerateDataKey""#,
+        r#""kms:DescribeKey","kms:Decrypt""#,
+    ] {
+        assert!(
+            matches!(
+                f.kms.rewrap(&wrapped, &ctx(), &with(missing)),
+                Err(Error::AccessDenied { .. })
+            ),
+            "allowed only {missing}"
+        );
+    }
+    let all = with(r#""kms:DescribeKey","kms:Decrypt","kms:GenerateDataKey""#);
+    let rewrapped = f
+        .kms
+        .rewrap(&wrapped, &ctx(), &all)
+        .expect("rewraps")
+        .expect("to the new version");
+    assert!(
+        f.kms
+            .rewrap(&rewrapped, &ctx(), &with(r#""kms:DescribeKey""#))
+            .expect("already current")
+            .is_none()
+    );
+}

@@ -144,7 +144,9 @@ pub trait Kms: Send + Sync {
     ) -> Result<DataKey>;
 
     /// Re-wraps under the key's current material without handing out the data
-    /// key; `None` if already current. Actions `kms:Decrypt` and `kms:GenerateDataKey`.
+    /// key; `None` if already current. Actions: `kms:DescribeKey` (to learn the
+    /// current version), then, unless already current, `kms:Decrypt` and
+    /// `kms:GenerateDataKey`; each is checked and audited on its own.
     fn rewrap(
         &self,
         wrapped: &WrappedKey,
@@ -161,7 +163,10 @@ pub trait Kms: Send + Sync {
     /// Every alias with its key id. Action `kms:ListAliases`.
     fn list_aliases(&self, caller: &Caller) -> Result<Vec<(String, String)>>;
 
-    /// The id of the store's default managed CMK, created on first use.
+    /// The id of the store's default managed CMK, created on first use. Not
+    /// checked against the caller's policies; the creation is one
+    /// `kms:CreateKey` audit event naming the new key and the caller, however
+    /// many callers race the first use.
     fn default_key_id(&self, caller: &Caller) -> Result<String>;
 
     /// Creates a key. Action `kms:CreateKey`.

@@ -13,23 +13,35 @@ use crate::{Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, Error, KeyMetadata,
 
 impl LocalKms {
     /// `default_key_id`: the managed key, created on first use.
+    ///
+    /// The creation is done for the store, so it is not checked against the
+    /// caller's policies, but it is one `kms:CreateKey` event naming the new key
+    /// and the caller whose use created it. Exactly one: callers that race the
+    /// first use wait for the creation and record nothing, as every later
+    /// lookup does.
     pub(super) fn default_key(&self, caller: &Caller) -> Result<String> {
         if let Ok(id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
             return Ok(id);
         }
-        self.audited(caller, "kms:CreateKey", None, None, || {
-            let _guard = self.creating_default.lock();
-            if let Ok(id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
-                return Ok(id);
-            }
-            let options = CreateKeyOptions {
-                description: "default managed key of the store (alias/acs/oss)".into(),
-                ..CreateKeyOptions::default()
-            };
-            Ok(self
-                .create(options, true, Some(DEFAULT_MANAGED_ALIAS))?
-                .key_id)
-        })
+        let _creating = self.creating_default.lock();
+        if let Ok(id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
+            return Ok(id);
+        }
+        let options = CreateKeyOptions {
+            description: "default managed key of the store (alias/acs/oss)".into(),
+            ..CreateKeyOptions::default()
+        };
+        let created = self
+            .create(options, true, Some(DEFAULT_MANAGED_ALIAS))
+            .map(|metadata| metadata.key_id);
+        self.record(
+            caller,
+            "kms:CreateKey",
+            created.as_deref().ok(),
+            None,
+            &created,
+        );
+        created
     }
 
     /// `kms:CreateKey`, checked on the account.
