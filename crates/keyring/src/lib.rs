@@ -33,9 +33,11 @@ pub mod conformance;
 mod context;
 mod error;
 mod kms;
+mod legacy;
 mod master;
 mod persist;
 mod root_key;
+mod sealed_store;
 mod wrapped;
 
 pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, NoAudit};
@@ -55,4 +57,5 @@ pub use master::{
 };
 pub use persist::{KeyStore, MemoryKeyStore};
 pub use root_key::RootKey;
+pub use sealed_store::{InitialRecords, KeysLayout, SealedKeyStore};
 pub use wrapped::{Provider, WrapAlgorithm, WrappedKey};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, from_millis, to_millis};
-use crate::root_key::RecordSealer;
+use crate::sealed_store::SealedKeyStore;
 use crate::{DataKey, EncryptionContext, Error, KeyStore, Provider, Result, RootKey, WrappedKey};
 
 /// The key id master-keyring records carry.
@@ -67,12 +67,20 @@ struct StateRecord {
     min_decryption_version: u32,
 }
 
+/// A key-encryption key as persisted: the whole record is sealed under the root
+/// key by [`SealedKeyStore`], so the material sits in it as hex.
 #[derive(Serialize, Deserialize)]
 struct KekRecord {
     version: u32,
     created_at_ms: u64,
     wraps: u64,
-    sealed: String,
+    /// The material, hex (layout 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    material: Option<Zeroizing<String>>,
+    /// The material sealed on its own under the root key (layout 1, converted
+    /// to `material` on open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
 }
 
 struct Kek {
@@ -91,7 +99,6 @@ struct State {
 /// method takes `&self`.
 pub struct MasterKeyring {
     store: Arc<dyn KeyStore>,
-    sealer: RecordSealer,
     clock: Arc<dyn Clock>,
     policy: RotationPolicy,
     state: RwLock<State>,
@@ -114,16 +121,28 @@ impl MasterKeyring {
         policy: RotationPolicy,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let sealer = root.sealer();
-        sealer.verify_or_enroll(store.as_ref())?;
+        let (sealed, _) = SealedKeyStore::open(store, root)?;
+        let store: Arc<dyn KeyStore> = Arc::new(sealed);
+        let legacy = root.sealer();
         let mut keks = BTreeMap::new();
+        let mut converted = Vec::new();
         for (name, value) in store.scan("master/kek/")? {
+            let value = Zeroizing::new(value);
             let record: KekRecord =
                 serde_json::from_slice(&value).map_err(|e| Error::Storage(e.into()))?;
-            let sealed = hex::decode(&record.sealed).map_err(|e| Error::Storage(e.into()))?;
-            let material = sealer
-                .open_key(&name, &sealed)
-                .map_err(|_| Error::WrongRootKey)?;
+            let material = match (&record.material, &record.sealed) {
+                (Some(hex), _) => material_from_hex(hex)?,
+                (None, Some(sealed)) => {
+                    converted.push(record.version);
+                    let sealed = hex::decode(sealed).map_err(|e| Error::Storage(e.into()))?;
+                    legacy
+                        .open_key(&name, &sealed)
+                        .map_err(|_| Error::WrongRootKey)?
+                }
+                (None, None) => {
+                    return Err(Error::Integrity("a master key record has no material"));
+                }
+            };
             keks.insert(
                 record.version,
                 Kek {
@@ -151,12 +170,21 @@ impl MasterKeyring {
         };
         let keyring = Self {
             store,
-            sealer,
             clock,
             policy,
             state: RwLock::new(state),
             rotation: parking_lot::Mutex::new(()),
         };
+        if !converted.is_empty() {
+            // Layout 1 kept each version's material sealed on its own; rewrite
+            // those records with the material inside the sealed record.
+            let state = keyring.state.read();
+            let changes = converted
+                .iter()
+                .filter_map(|v| state.keks.get(v).map(|kek| keyring.kek_record(*v, kek)))
+                .collect::<Result<Vec<_>>>()?;
+            keyring.store.apply(changes)?;
+        }
         let has_current = {
             let state = keyring.state.read();
             state.keks.contains_key(&state.current)
@@ -276,7 +304,8 @@ impl MasterKeyring {
             version,
             created_at_ms: to_millis(created_at),
             wraps: 0,
-            sealed: hex::encode(self.sealer.seal(&name, &material[..])?),
+            material: Some(Zeroizing::new(hex::encode(&material[..]))),
+            sealed: None,
         };
         let mut changes = vec![
             (
@@ -334,6 +363,9 @@ impl MasterKeyring {
             state.keks.remove(&v);
         }
         state.min_decryption_version = version;
+        drop(state);
+        // Deleted records stay in the storage's files until compacted away.
+        self.store.compact()?;
         Ok(())
     }
 
@@ -392,13 +424,21 @@ impl MasterKeyring {
             version,
             created_at_ms: to_millis(kek.created_at),
             wraps: kek.wraps.load(Ordering::Relaxed),
-            sealed: hex::encode(self.sealer.seal(&name, &kek.material[..])?),
+            material: Some(Zeroizing::new(hex::encode(&kek.material[..]))),
+            sealed: None,
         };
         Ok((
             name,
             Some(serde_json::to_vec(&record).map_err(|e| Error::Storage(e.into()))?),
         ))
     }
+}
+
+fn material_from_hex(hex: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let mut material = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex, &mut material[..])
+        .map_err(|_| Error::Integrity("a master key record's material is malformed"))?;
+    Ok(material)
 }
 
 fn state_record(current: u32, min_decryption_version: u32) -> Result<Vec<u8>> {

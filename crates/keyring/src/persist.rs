@@ -25,6 +25,13 @@ pub trait KeyStore: Send + Sync {
     fn apply_lazily(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
         self.apply(changes)
     }
+
+    /// Makes deleted and overwritten values unrecoverable from the storage's
+    /// files (logs and tables), for destroyed key material. By default nothing:
+    /// an in-memory store keeps no old values.
+    fn compact(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An in-memory [`KeyStore`].

@@ -121,14 +121,18 @@ impl RootKey {
     }
 }
 
-/// Seals small secrets (master keys, CMK material) for persistence, each bound to
-/// the name of the record it is stored under.
+/// Key-record layout 1: key material sealed on its own under the root key,
+/// bound to a label. Kept only to read stores written in that layout (see
+/// [`crate::SealedKeyStore`], which seals whole records now); nothing is
+/// written this way any more.
 pub(crate) struct RecordSealer {
     key: LessSafeKey,
 }
 
 impl RecordSealer {
-    /// `nonce ‖ AES-256-GCM(secret, aad = label) ‖ tag`.
+    /// `nonce ‖ AES-256-GCM(secret, aad = label) ‖ tag` (tests write layout-1
+    /// records with it).
+    #[cfg(test)]
     pub(crate) fn seal(&self, label: &str, secret: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
@@ -146,24 +150,6 @@ impl RecordSealer {
         Ok([&nonce[..], &body[..], tag.as_ref()].concat())
     }
 
-    /// Opens a secret of any length that [`RecordSealer::seal`] sealed under the
-    /// same label ([`Error::Integrity`] if it does not open).
-    pub(crate) fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if sealed.len() < NONCE_LEN + 16 {
-            return Err(Error::Integrity("sealed record is too short"));
-        }
-        let nonce = Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN])
-            .map_err(|_| Error::Integrity("nonce"))?;
-        let mut body = Zeroizing::new(sealed[NONCE_LEN..].to_vec());
-        let len = self
-            .key
-            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut body)
-            .map_err(|_| Error::Integrity("sealed record does not open under this root key"))?
-            .len();
-        body.truncate(len);
-        Ok(body)
-    }
-
     /// Opens what [`RecordSealer::seal`] sealed under the same label.
     pub(crate) fn open_key(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
         if sealed.len() != NONCE_LEN + 32 + 16 {
@@ -179,23 +165,6 @@ impl RecordSealer {
         let mut key = Zeroizing::new([0u8; 32]);
         key.copy_from_slice(plain);
         Ok(key)
-    }
-
-    /// Checks (or, in a new store, writes) the record that proves this is the
-    /// store's root key, so a wrong root key fails up front with
-    /// [`Error::WrongRootKey`] and changes nothing.
-    pub(crate) fn verify_or_enroll(&self, store: &dyn crate::KeyStore) -> Result<()> {
-        const NAME: &str = "root/check";
-        match store.get(NAME)? {
-            Some(sealed) => self
-                .open_key(NAME, &sealed)
-                .map(drop)
-                .map_err(|_| Error::WrongRootKey),
-            None => {
-                let check = self.seal(NAME, &[0x5A; 32])?;
-                store.apply(vec![(NAME.to_owned(), Some(check))])
-            }
-        }
     }
 }
 

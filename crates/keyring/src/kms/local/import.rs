@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! { "key_id": "<key id>", "expires_at_ms": <u64>,
-//!   "sealed_private_key": hex(RecordSealer::seal(label = record name,
-//!                                                PKCS#8 DER of the RSA key)) }
+//!   "private_key": hex(PKCS#8 DER of the RSA key) }
 //! ```
+//! (sealed whole under the root key, like every key record).
 //! The record is deleted when its token is presented (whatever the outcome: a
 //! token is single use) and when it is found expired.
 
@@ -31,13 +31,12 @@ const IMPORT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 const IMPORT_PREFIX: &str = "kms/import/";
 const TOKEN_BYTES: usize = 16;
 
-/// A pending import as persisted. The private key is sealed under the root key,
-/// bound to the record's name.
+/// A pending import as persisted (the record is sealed whole).
 #[derive(Serialize, Deserialize)]
 struct PendingImportRecord {
     key_id: String,
     expires_at_ms: u64,
-    sealed_private_key: String,
+    private_key: Zeroizing<String>,
 }
 
 /// Serializes taking a token (read, then delete) so each is used once.
@@ -118,11 +117,10 @@ impl LocalKms {
                 let name = import_name(&import_token);
                 let now = self.now();
                 let expires_at = now + IMPORT_TOKEN_LIFETIME;
-                let sealed = self.sealer.seal(&name, &wrapping_key.to_pkcs8()?)?;
                 let record = PendingImportRecord {
                     key_id: id.clone(),
                     expires_at_ms: to_millis(expires_at),
-                    sealed_private_key: hex::encode(sealed),
+                    private_key: Zeroizing::new(hex::encode(&wrapping_key.to_pkcs8()?[..])),
                 };
                 let mut changes = self.expired_imports(now)?;
                 changes.push((name, Some(serde_json::to_vec(&record).map_err(storage)?)));
@@ -160,8 +158,10 @@ impl LocalKms {
             if from_millis(pending.expires_at_ms) <= self.now() {
                 return Err(Error::ImportTokenExpired);
             }
-            let sealed = hex::decode(&pending.sealed_private_key).map_err(storage)?;
-            let der = self.sealer.open(&import_name(import_token), &sealed)?;
+            let der = Zeroizing::new(
+                hex::decode(pending.private_key.as_str())
+                    .map_err(|_| Error::Integrity("a pending import's key is malformed"))?,
+            );
             let material = WrappingKey::from_pkcs8(&der)?.unwrap(wrapped_material)?;
             self.install_imported(&id, material)
         })
@@ -174,7 +174,7 @@ impl LocalKms {
         }
         let name = import_name(token);
         let _taking = self.imports.taking.lock();
-        let value = self.store.get(&name)?.ok_or(Error::InvalidImportToken)?;
+        let value = Zeroizing::new(self.store.get(&name)?.ok_or(Error::InvalidImportToken)?);
         self.store.apply(vec![(name, None)])?;
         serde_json::from_slice(&value).map_err(storage)
     }
@@ -212,18 +212,38 @@ impl LocalKms {
             record.state = StoredState::PendingImport;
             Ok(())
         })?;
-        // The in-memory material goes too.
+        // The in-memory material goes too, and the record's earlier versions,
+        // which held it, are compacted out of the storage's files.
         let id = self.resolve(key_id)?;
         if let Some(entry) = self.keys.write().entries.get_mut(&id) {
             entry.materials.clear();
         }
-        Ok(())
+        self.store.compact()
     }
 
     /// Installs imported material as the key's next version; material other
     /// than what the key had before is refused.
+    /// The fingerprint of imported material (version 2: under a key derived
+    /// from the store secret, so it survives root-key rotation).
+    pub(super) fn fingerprint(&self, material: &[u8]) -> String {
+        format!(
+            "v2:{}",
+            hex::encode(hmac::sign(&self.fingerprint_key, material))
+        )
+    }
+
+    /// Whether `previous` (a stored fingerprint, version 2 or layout 1) is the
+    /// fingerprint of `material`, whose version-2 fingerprint is `current`.
+    fn same_material(&self, previous: &str, current: &str, material: &[u8]) -> bool {
+        if previous.starts_with("v2:") {
+            previous == current
+        } else {
+            hex::encode(hmac::sign(&self.legacy_fingerprint_key, material)) == previous
+        }
+    }
+
     fn install_imported(&self, id: &str, material: Zeroizing<[u8; 32]>) -> Result<()> {
-        let fingerprint = hex::encode(hmac::sign(&self.fingerprint_key, &material[..]));
+        let fingerprint = self.fingerprint(&material[..]);
         self.mutate(id, |entry, kms| {
             if !entry.record.external {
                 return Err(Error::Unsupported(
@@ -239,7 +259,7 @@ impl LocalKms {
                 .record
                 .fingerprint
                 .as_ref()
-                .is_some_and(|previous| *previous != fingerprint)
+                .is_some_and(|previous| !kms.same_material(previous, &fingerprint, &material[..]))
             {
                 return Err(Error::InvalidArgument(
                     "this is not the material the key had before; data under the key would be unreadable".into(),

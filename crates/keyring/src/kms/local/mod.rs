@@ -36,7 +36,6 @@ use super::byok::{ImportOptions, ImportParameters};
 use super::{Caller, CreateKeyOptions, KeyMetadata, KeyOrigin, Kms};
 use crate::audit::{AuditSink, NoAudit};
 use crate::clock::{Clock, SystemClock, from_millis};
-use crate::root_key::RecordSealer;
 use crate::{DataKey, EncryptionContext, Error, KeyStore, Result, RootKey, WrappedKey};
 
 /// Where the local KMS lives and what it reports to.
@@ -80,8 +79,11 @@ struct Keys {
 /// The built-in KMS. Share it behind an `Arc`; every method takes `&self`.
 pub struct LocalKms {
     store: Arc<dyn KeyStore>,
-    sealer: RecordSealer,
+    /// Fingerprints imported material (version 2, from the store secret).
     fingerprint_key: hmac::Key,
+    /// Checks fingerprints of layout 1 (from the root key), for keys whose
+    /// material was deleted before the store was upgraded.
+    legacy_fingerprint_key: hmac::Key,
     options: LocalKmsOptions,
     keys: RwLock<Keys>,
     imports: PendingImports,
@@ -97,22 +99,50 @@ impl LocalKms {
         root: &RootKey,
         options: LocalKmsOptions,
     ) -> Result<Self> {
-        let sealer = root.sealer();
-        sealer.verify_or_enroll(store.as_ref())?;
-        let keys = persist::load(store.as_ref(), &sealer)?;
+        // Every record sealed whole, bound to its name (and the root key checked).
+        let (sealed, _) = crate::SealedKeyStore::open(store, root)?;
         let fingerprint_key = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &sealed.derive_key(b"coffer/byok-fingerprint/v2")[..],
+        );
+        let legacy_fingerprint_key = hmac::Key::new(
             hmac::HMAC_SHA256,
             &root.derive(b"coffer/byok-fingerprint/v1")[..],
         );
-        Ok(Self {
+        let store: Arc<dyn KeyStore> = Arc::new(sealed);
+        let (keys, legacy_ids) = persist::load(store.as_ref(), &root.sealer())?;
+        let kms = Self {
             store,
-            sealer,
             fingerprint_key,
+            legacy_fingerprint_key,
             options,
             keys: RwLock::new(keys),
             imports: PendingImports::default(),
             creating_default: Mutex::new(()),
-        })
+        };
+        kms.rewrite_legacy(&legacy_ids)?;
+        Ok(kms)
+    }
+
+    /// Rewrites records of layout 1: material inside the (sealed) record, and
+    /// fingerprints in version 2 where the material is there to compute them.
+    fn rewrite_legacy(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut keys = self.keys.write();
+        let mut changes = Vec::new();
+        for id in ids {
+            if let Some(entry) = keys.entries.get_mut(id) {
+                if let Some(material) = entry.materials.values().next()
+                    && entry.record.fingerprint.is_some()
+                {
+                    entry.record.fingerprint = Some(self.fingerprint(&material[..]));
+                }
+                changes.push((persist::key_name(id), Some(persist::encode(&entry.record)?)));
+            }
+        }
+        self.store.apply(changes)
     }
 
     /// Destroys the material of every key whose deletion window has passed and

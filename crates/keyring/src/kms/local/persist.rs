@@ -1,10 +1,14 @@
 //! The local KMS's records in the [`KeyStore`] and how they change.
 //!
 //! A key is one JSON record `kms/key/<id>` holding its metadata and every
-//! material version sealed under the root key (label
-//! `kms/key/<id>/material/<version>`); an alias is a record `kms/alias/<alias>`
-//! whose value is the key id. Field names are the persisted format: renaming one
-//! makes existing stores unreadable.
+//! material version (hex); an alias is a record `kms/alias/<alias>` whose value
+//! is the key id. Every record is sealed whole under the root key by the
+//! [`crate::SealedKeyStore`] the KMS writes through. Field names are the
+//! persisted format: renaming one makes existing stores unreadable.
+//!
+//! Layout 1 kept each material sealed on its own inside the (then unsealed)
+//! record, in a `sealed` field (label `kms/key/<id>/material/<version>`); such
+//! records are rewritten with the material inside on open.
 
 use std::collections::BTreeMap;
 
@@ -17,16 +21,20 @@ use crate::clock::to_millis;
 use crate::root_key::RecordSealer;
 use crate::{DataKey, Error, KeyStore, Result};
 
-/// One sealed material version of a key.
+/// One material version of a key.
 #[derive(Clone, Serialize, Deserialize)]
 pub(super) struct MaterialRecord {
     pub(super) version: u32,
     pub(super) created_at_ms: u64,
-    /// Hex of the material sealed under the root key.
-    pub(super) sealed: String,
+    /// The material, hex (layout 2; the record is sealed whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) material: Option<Zeroizing<String>>,
+    /// Hex of the material sealed on its own under the root key (layout 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) sealed: Option<String>,
 }
 
-/// A key as persisted. Holds no key material in the clear.
+/// A key as persisted (sealed whole by the store it is written through).
 #[derive(Clone, Serialize, Deserialize)]
 pub(super) struct KeyRecord {
     pub(super) id: String,
@@ -39,7 +47,9 @@ pub(super) struct KeyRecord {
     pub(super) last_rotated_ms: Option<u64>,
     pub(super) current_version: u32,
     pub(super) materials: Vec<MaterialRecord>,
-    /// HMAC of imported material under a root-derived key: re-imports must match.
+    /// HMAC of imported material: re-imports must match. `v2:<hex>` under a key
+    /// derived from the store secret; plain hex (layout 1) under a key derived
+    /// from the root key.
     pub(super) fingerprint: Option<String>,
 }
 
@@ -59,19 +69,40 @@ pub(super) fn storage(error: impl std::error::Error + Send + Sync + 'static) -> 
     Error::Storage(Box::new(error))
 }
 
-/// Reads every key (opening its material) and alias. A material that does not
-/// open is [`Error::WrongRootKey`].
-pub(super) fn load(store: &dyn KeyStore, sealer: &RecordSealer) -> Result<Keys> {
+/// Reads every key and alias. Returns the ids of keys whose records are in
+/// layout 1 (material sealed on its own, opened with `legacy`), to be rewritten.
+/// A layout-1 material that does not open is [`Error::WrongRootKey`].
+pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys, Vec<String>)> {
     let mut keys = Keys::default();
+    let mut legacy_ids = Vec::new();
     for (_, value) in store.scan("kms/key/")? {
-        let record: KeyRecord = serde_json::from_slice(&value).map_err(storage)?;
+        let value = Zeroizing::new(value);
+        let mut record: KeyRecord = serde_json::from_slice(&value).map_err(storage)?;
         let mut materials = BTreeMap::new();
-        for material in &record.materials {
-            let sealed = hex::decode(&material.sealed).map_err(storage)?;
-            let key = sealer
-                .open_key(&material_label(&record.id, material.version), &sealed)
-                .map_err(|_| Error::WrongRootKey)?;
+        let mut converted = false;
+        for material in &mut record.materials {
+            let key = match (&material.material, &material.sealed) {
+                (Some(hex), _) => material_from_hex(hex)?,
+                (None, Some(sealed)) => {
+                    converted = true;
+                    let sealed = hex::decode(sealed).map_err(storage)?;
+                    legacy
+                        .open_key(&material_label(&record.id, material.version), &sealed)
+                        .map_err(|_| Error::WrongRootKey)?
+                }
+                (None, None) => return Err(Error::Integrity("a CMK record has no material")),
+            };
+            material.material = Some(Zeroizing::new(hex::encode(&key[..])));
+            material.sealed = None;
             materials.insert(material.version, key);
+        }
+        if converted
+            || record
+                .fingerprint
+                .as_ref()
+                .is_some_and(|f| !f.starts_with("v2:"))
+        {
+            legacy_ids.push(record.id.clone());
         }
         keys.entries
             .insert(record.id.clone(), Entry { record, materials });
@@ -81,7 +112,19 @@ pub(super) fn load(store: &dyn KeyStore, sealer: &RecordSealer) -> Result<Keys> 
         keys.aliases
             .insert(alias, String::from_utf8(value).map_err(storage)?);
     }
-    Ok(keys)
+    Ok((keys, legacy_ids))
+}
+
+fn material_from_hex(hex: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let mut material = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex, &mut material[..])
+        .map_err(|_| Error::Integrity("a CMK record's material is malformed"))?;
+    Ok(material)
+}
+
+/// A key record's bytes.
+pub(super) fn encode(record: &KeyRecord) -> Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(storage)
 }
 
 impl LocalKms {
@@ -100,7 +143,7 @@ impl LocalKms {
         let before = (entry.record.clone(), entry.materials.clone());
         let result = change(entry, self);
         if result.is_ok() {
-            let value = serde_json::to_vec(&entry.record).map_err(storage)?;
+            let value = encode(&entry.record)?;
             if let Err(error) = self.store.apply(vec![(key_name(id), Some(value))]) {
                 (entry.record, entry.materials) = before;
                 return Err(error);
@@ -123,13 +166,11 @@ impl LocalKms {
         };
         let version = entry.record.current_version + 1;
         let now = self.now();
-        let sealed = self
-            .sealer
-            .seal(&material_label(&entry.record.id, version), &material[..])?;
         entry.record.materials.push(MaterialRecord {
             version,
             created_at_ms: to_millis(now),
-            sealed: hex::encode(sealed),
+            material: Some(Zeroizing::new(hex::encode(&material[..]))),
+            sealed: None,
         });
         entry.record.current_version = version;
         entry.record.last_rotated_ms = Some(to_millis(now));
@@ -146,9 +187,13 @@ mod tests {
     /// of the state are the format.
     #[test]
     fn key_records_keep_their_json_field_names() {
-        let written = r#"{"id":"k","description":"d","external":true,"managed":false,"state":{"PendingDeletion":{"delete_at_ms":5}},"created_at_ms":1,"rotation_period_s":null,"last_rotated_ms":2,"current_version":1,"materials":[{"version":1,"created_at_ms":2,"sealed":"00"}],"fingerprint":"ab"}"#;
-        let record: KeyRecord = serde_json::from_str(written).expect("parses");
-        assert_eq!(serde_json::to_string(&record).expect("serializes"), written);
+        for written in [
+            r#"{"id":"k","description":"d","external":true,"managed":false,"state":{"PendingDeletion":{"delete_at_ms":5}},"created_at_ms":1,"rotation_period_s":null,"last_rotated_ms":2,"current_version":1,"materials":[{"version":1,"created_at_ms":2,"sealed":"00"}],"fingerprint":"ab"}"#,
+            r#"{"id":"k","description":"d","external":true,"managed":false,"state":"Enabled","created_at_ms":1,"rotation_period_s":null,"last_rotated_ms":2,"current_version":1,"materials":[{"version":1,"created_at_ms":2,"material":"00"}],"fingerprint":"v2:ab"}"#,
+        ] {
+            let record: KeyRecord = serde_json::from_str(written).expect("parses");
+            assert_eq!(serde_json::to_string(&record).expect("serializes"), written);
+        }
         for state in ["Enabled", "Disabled", "PendingImport", "Destroyed"] {
             let json = format!("\"{state}\"");
             let parsed: StoredState = serde_json::from_str(&json).expect("parses");

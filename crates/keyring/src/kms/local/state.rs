@@ -95,7 +95,8 @@ impl LocalKms {
         if !self.keys.read().entries.get(id).is_some_and(due) {
             return Ok(false);
         }
-        self.mutate(id, |entry, kms| {
+        let mut destroyed = false;
+        let changed = self.mutate(id, |entry, kms| {
             if !due(entry) {
                 return Ok(false);
             }
@@ -104,6 +105,7 @@ impl LocalKms {
                     entry.materials.clear();
                     entry.record.materials.clear();
                     entry.record.state = StoredState::Destroyed;
+                    destroyed = true;
                     tracing::info!(
                         key_id = id,
                         "key material destroyed after its deletion window"
@@ -112,7 +114,13 @@ impl LocalKms {
                 _ => kms.add_material(entry, None)?,
             }
             Ok(true)
-        })
+        })?;
+        if destroyed {
+            // The record's earlier versions, which held the material, stay in
+            // the storage's files until compacted away.
+            self.store.compact()?;
+        }
+        Ok(changed)
     }
 
     /// A caller-made change of a key's record: audited as `action`, checked
