@@ -49,7 +49,9 @@ fn store() -> &'static Store {
     &STORE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
-            let options = StoreOptions::new(RootKey::from_bytes([7; 32])).with_threads(2);
+            let options = StoreOptions::new(RootKey::from_bytes([7; 32]))
+                .with_threads(2)
+                .create_if_missing(true);
             let store = Store::open(dir.path(), options).expect("opens");
             (dir, store)
         })
@@ -69,7 +71,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let size = usize::from(len) + usize::from(segments % 3) * (1 << 20);
                 let body: Bytes = (0..size).map(|i| (i as u8) ^ seed).collect::<Vec<_>>().into();
                 let key = format!("k{}", key % 4);
-                let put = PutOptions { encryption: options(&mode), ..PutOptions::default() };
+                let put = PutOptions::default().with_encryption(options(&mode));
                 store.put_object(bucket, &key, body.clone(), put).expect("put");
                 model.insert(key, body);
             }
@@ -98,7 +100,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::Copy { from, to, mode } => {
                 let (from, to) = (format!("k{}", from % 4), format!("k{}", to % 4));
-                let copy = CopyOptions { encryption: options(&mode), ..CopyOptions::default() };
+                let copy = CopyOptions::default().with_encryption(options(&mode));
                 match (store.copy_object((bucket, &from), (bucket, &to), copy), model.get(&from).cloned()) {
                     (Ok(_), Some(body)) => {
                         model.insert(to, body);

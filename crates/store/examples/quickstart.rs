@@ -30,11 +30,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("creating root key {} (mode 600)", key_file.display());
         RootKey::create_key_file(&key_file)?
     };
-    let store = Store::open(dir.join("store"), StoreOptions::new(root))?;
+    // Created on the first run, reopened after. Region and account go into
+    // every resource name that policies match; they are fixed at creation.
+    let store = Store::create(
+        dir.join("store"),
+        StoreOptions::new(root).with_account("cn-hangzhou", "1416614965931234"),
+    )?;
     println!(
-        "store {} opened in {}",
+        "store {} opened in {} (region {}, account {})",
         hex(store.id()),
-        dir.join("store").display()
+        dir.join("store").display(),
+        store.region(),
+        store.account()
     );
 
     for bucket in ["photos", "scratch"] {

@@ -12,7 +12,7 @@
 
 /// A column family: one kind of record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnFamily {
+pub(crate) enum ColumnFamily {
     /// Store-wide settings (the store id).
     Meta,
     /// Bucket configurations.
@@ -31,7 +31,7 @@ pub enum ColumnFamily {
 
 impl ColumnFamily {
     /// Every column family.
-    pub const ALL: [ColumnFamily; 7] = [
+    pub(crate) const ALL: [ColumnFamily; 7] = [
         Self::Meta,
         Self::Buckets,
         Self::Objects,
@@ -42,7 +42,7 @@ impl ColumnFamily {
     ];
 
     /// The RocksDB name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Meta => "meta",
             Self::Buckets => "buckets",
@@ -56,10 +56,10 @@ impl ColumnFamily {
 }
 
 /// Length of an object id.
-pub const OBJECT_ID_LEN: usize = 16;
+pub(crate) const OBJECT_ID_LEN: usize = 16;
 
 /// `bucket ‖ 0x00 ‖ key` (bucket names never contain 0x00).
-pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+pub(crate) fn object_key(bucket: &str, key: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bucket.len() + 1 + key.len());
     out.extend_from_slice(bucket.as_bytes());
     out.push(0);
@@ -68,7 +68,7 @@ pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// Splits an objects-family key back into (bucket, key).
-pub fn split_object_key(raw: &[u8]) -> Option<(&str, &str)> {
+pub(crate) fn split_object_key(raw: &[u8]) -> Option<(&str, &str)> {
     let at = raw.iter().position(|&b| b == 0)?;
     Some((
         std::str::from_utf8(&raw[..at]).ok()?,
@@ -78,7 +78,7 @@ pub fn split_object_key(raw: &[u8]) -> Option<(&str, &str)> {
 
 /// `object id ‖ segment index (big-endian)`, so an object's segments are
 /// contiguous and in order.
-pub fn segment_key(object_id: &[u8; OBJECT_ID_LEN], index: u32) -> [u8; OBJECT_ID_LEN + 4] {
+pub(crate) fn segment_key(object_id: &[u8; OBJECT_ID_LEN], index: u32) -> [u8; OBJECT_ID_LEN + 4] {
     let mut out = [0; OBJECT_ID_LEN + 4];
     out[..OBJECT_ID_LEN].copy_from_slice(object_id);
     out[OBJECT_ID_LEN..].copy_from_slice(&index.to_be_bytes());
@@ -86,7 +86,7 @@ pub fn segment_key(object_id: &[u8; OBJECT_ID_LEN], index: u32) -> [u8; OBJECT_I
 }
 
 /// The range `[start, end)` holding every segment of an object.
-pub fn segment_range(object_id: &[u8; OBJECT_ID_LEN]) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn segment_range(object_id: &[u8; OBJECT_ID_LEN]) -> (Vec<u8>, Vec<u8>) {
     let mut end = vec![0xFF; OBJECT_ID_LEN + 5];
     end[..OBJECT_ID_LEN].copy_from_slice(object_id);
     (segment_key(object_id, 0).to_vec(), end)

@@ -58,6 +58,15 @@ pub enum Error {
     /// The CMK does not exist.
     #[error("KMS key not found: {0}")]
     KeyNotFound(String),
+    /// The CMK waits for imported key material; import it first.
+    #[error("KMS key {0} has no key material yet (pending import)")]
+    KeyPendingImport(String),
+    /// The KMS does not offer this operation.
+    #[error("the KMS does not support this: {0}")]
+    Unsupported(String),
+    /// The operation is refused on the store's default managed CMK.
+    #[error("KMS key {0} is managed by the store and cannot be disabled or deleted")]
+    ManagedKey(String),
     /// The CMK (or master key version) was destroyed: objects under it are
     /// permanently unreadable.
     #[error("key {0} was destroyed; objects under it are permanently unreadable")]
@@ -69,6 +78,25 @@ pub enum Error {
     /// The root key is not the one this store was created with. Nothing changed.
     #[error("wrong root key for this store")]
     WrongRootKey,
+    /// There is no store in this directory; create one with `Store::create`
+    /// (or `StoreOptions::create_if_missing`).
+    #[error("no store in {0:?}; create one with Store::create")]
+    StoreNotFound(std::path::PathBuf),
+    /// The store was closed ([`crate::Store::close`]); open it again.
+    #[error("the store is closed")]
+    Closed,
+    /// The object is larger than this operation can hold in memory (or than
+    /// the format allows); read it with `open_object` instead.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The operating system's random number generator failed; nothing was
+    /// written.
+    #[error("the system random number generator failed")]
+    Randomness,
+    /// A worker thread of the cipher stopped unexpectedly (it panicked); the
+    /// operation did not complete. Not a sign of tampering.
+    #[error("a cipher worker thread stopped unexpectedly")]
+    WorkerLost,
     /// Another key-management error (see the source).
     #[error("key management: {0}")]
     Key(#[source] coffer_keyring::Error),
@@ -103,6 +131,10 @@ impl From<coffer_keyring::Error> for Error {
             K::KeyPendingDeletion { key_id, .. } => Error::KeyPendingDeletion(key_id),
             K::KeyNotFound(id) => Error::KeyNotFound(id),
             K::KeyDestroyed(id) => Error::KeyDestroyed(id),
+            K::KeyPendingImport(id) => Error::KeyPendingImport(id),
+            K::Unsupported(what) => Error::Unsupported(what),
+            K::ManagedKey(id) => Error::ManagedKey(id),
+            K::Randomness => Error::Randomness,
             K::UnknownKeyVersion { key_id, version } => {
                 Error::KeyDestroyed(format!("{key_id} version {version}"))
             }
@@ -123,7 +155,24 @@ impl From<coffer_cipher::Error> for Error {
                 end,
                 size: len,
             },
+            coffer_cipher::Error::Randomness => Error::Randomness,
+            coffer_cipher::Error::WorkerLost => Error::WorkerLost,
+            coffer_cipher::Error::TooLarge => {
+                Error::TooLarge("beyond the payload format's limit".into())
+            }
             other => Error::Integrity(other.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// Names the object in an integrity error that does not yet.
+    pub(crate) fn about_object(self, bucket: &str, key: &str) -> Self {
+        match self {
+            Error::Integrity(what) if !what.contains(&format!("{bucket}/{key}")) => {
+                Error::Integrity(format!("object {bucket}/{key}: {what}"))
+            }
+            other => other,
         }
     }
 }

@@ -1,40 +1,43 @@
 //! The keyring's and local KMS's persistence over the `keys` column family.
 
-use std::sync::Arc;
-
 use coffer_keyring::KeyStore;
-use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 use crate::ColumnFamily;
+use crate::store::{DbRef, SharedDb, borrow_db};
 
 /// [`KeyStore`] over the `keys` column family. Writes are synced, since losing a
 /// new key version would make objects wrapped under it unreadable; only wrap
 /// counters are written lazily (still in order with every other write).
 pub(crate) struct KeysFamily {
-    pub(crate) db: Arc<DB>,
+    pub(crate) db: SharedDb,
 }
 
-fn storage(error: rocksdb::Error) -> coffer_keyring::Error {
+fn storage(error: impl std::error::Error + Send + Sync + 'static) -> coffer_keyring::Error {
     coffer_keyring::Error::Storage(Box::new(error))
 }
 
 impl KeysFamily {
-    fn cf(&self) -> coffer_keyring::Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(ColumnFamily::Keys.name()).ok_or_else(|| {
-            coffer_keyring::Error::Storage("the keys column family is missing".into())
-        })
+    fn db(&self) -> coffer_keyring::Result<DbRef<'_>> {
+        borrow_db(&self.db).ok_or_else(|| storage(crate::Error::Closed))
     }
+}
+
+fn keys_cf<'a>(db: &'a DbRef<'_>) -> coffer_keyring::Result<&'a rocksdb::ColumnFamily> {
+    db.cf(ColumnFamily::Keys).map_err(storage)
 }
 
 impl KeyStore for KeysFamily {
     fn get(&self, name: &str) -> coffer_keyring::Result<Option<Vec<u8>>> {
-        self.db.get_cf(self.cf()?, name.as_bytes()).map_err(storage)
+        let db = self.db()?;
+        db.get_cf(keys_cf(&db)?, name.as_bytes()).map_err(storage)
     }
 
     fn scan(&self, prefix: &str) -> coffer_keyring::Result<Vec<(String, Vec<u8>)>> {
+        let db = self.db()?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf()?,
+        let iter = db.iterator_cf(
+            keys_cf(&db)?,
             IteratorMode::From(prefix.as_bytes(), rocksdb::Direction::Forward),
         );
         for item in iter {
@@ -42,8 +45,7 @@ impl KeyStore for KeysFamily {
             if !key.starts_with(prefix.as_bytes()) {
                 break;
             }
-            let name = String::from_utf8(key.to_vec())
-                .map_err(|e| coffer_keyring::Error::Storage(e.into()))?;
+            let name = String::from_utf8(key.to_vec()).map_err(storage)?;
             out.push((name, value.to_vec()));
         }
         Ok(out)
@@ -56,6 +58,23 @@ impl KeyStore for KeysFamily {
     fn apply_lazily(&self, changes: Vec<(String, Option<Vec<u8>>)>) -> coffer_keyring::Result<()> {
         self.write(changes, false)
     }
+
+    /// Flushes every column family, so that the write-ahead log files holding
+    /// the keys family's old values are dropped, then compacts the keys family,
+    /// so that no table file holds them: destroyed key material leaves the
+    /// directory (RocksDB deletes obsolete files when nothing reads them).
+    fn compact(&self) -> coffer_keyring::Result<()> {
+        let db = self.db()?;
+        for family in ColumnFamily::ALL {
+            db.flush_cf(db.cf(family).map_err(storage)?)
+                .map_err(storage)?;
+        }
+        let keys = keys_cf(&db)?;
+        let mut options = rocksdb::CompactOptions::default();
+        options.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        db.compact_range_cf_opt(keys, None::<&[u8]>, None::<&[u8]>, &options);
+        Ok(())
+    }
 }
 
 impl KeysFamily {
@@ -64,7 +83,8 @@ impl KeysFamily {
         changes: Vec<(String, Option<Vec<u8>>)>,
         sync: bool,
     ) -> coffer_keyring::Result<()> {
-        let cf = self.cf()?;
+        let db = self.db()?;
+        let cf = keys_cf(&db)?;
         let mut batch = WriteBatch::default();
         for (name, value) in changes {
             match value {
@@ -74,6 +94,6 @@ impl KeysFamily {
         }
         let mut options = WriteOptions::default();
         options.set_sync(sync);
-        self.db.write_opt(batch, &options).map_err(storage)
+        db.write_opt(batch, &options).map_err(storage)
     }
 }

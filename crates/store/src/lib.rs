@@ -10,7 +10,7 @@
 //! use coffer_store::{EncryptionRule, ProtectionMode, PutOptions, RootKey, Store, StoreOptions};
 //!
 //! let dir = tempfile::tempdir()?;
-//! let store = Store::open(dir.path(), StoreOptions::new(RootKey::generate()?))?;
+//! let store = Store::create(dir.path(), StoreOptions::new(RootKey::generate()?))?;
 //! store.create_bucket("photos")?;
 //! store.put_bucket_encryption("photos", EncryptionRule::kms(None))?;
 //! store.put_object("photos", "a.jpg", Bytes::from_static(b"jpeg bytes"), PutOptions::default())?;
@@ -25,25 +25,28 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
-pub mod columns;
+mod columns;
 mod error;
 mod key_cache;
 mod keys_family;
 mod maintenance;
+mod migrate;
 mod names;
 mod objects;
 mod options;
+mod pins;
 mod reader;
 mod record;
 mod rule;
 mod session;
+mod settings;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
-pub use columns::ColumnFamily;
+pub(crate) use columns::ColumnFamily;
 pub use error::{Error, Result};
 pub use maintenance::ConsistencyReport;
 pub use objects::{
@@ -52,5 +55,55 @@ pub use objects::{
 pub use options::{StoreOptions, Tuning};
 pub use reader::ObjectReader;
 pub use rule::{EncryptionRule, Protection, ProtectionMode};
-pub use session::{SSE_CONDITION_KEY, Session};
+pub use session::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY, Session};
+pub use settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
 pub use store::{BucketInfo, Store};
+
+/// The column families and key layout, for the benchmarks' same-layout
+/// baseline only (feature `bench-internals`): not a stable API.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod internals {
+    use crate::columns::ColumnFamily;
+
+    /// The objects family's name.
+    pub const OBJECTS: &str = "objects";
+    /// The chunks family's name.
+    pub const CHUNKS: &str = "chunks";
+
+    /// Every column family's name.
+    pub fn family_names() -> Vec<&'static str> {
+        ColumnFamily::ALL.iter().map(|f| f.name()).collect()
+    }
+
+    /// Every column family with its options, as the store opens them.
+    pub fn column_families(
+        tuning: &crate::Tuning,
+        cache: &rocksdb::Cache,
+    ) -> Vec<rocksdb::ColumnFamilyDescriptor> {
+        ColumnFamily::ALL
+            .iter()
+            .map(|&f| {
+                rocksdb::ColumnFamilyDescriptor::new(
+                    f.name(),
+                    tuning.column_family_options(f, cache),
+                )
+            })
+            .collect()
+    }
+
+    /// RocksDB's database options as the store sets them.
+    pub fn db_options(tuning: &crate::Tuning) -> rocksdb::Options {
+        tuning.db_options()
+    }
+
+    /// The objects family's key of bucket/key.
+    pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+        crate::columns::object_key(bucket, key)
+    }
+
+    /// The chunks family's key of an object's segment.
+    pub fn segment_key(object_id: &[u8; 16], index: u32) -> [u8; 20] {
+        crate::columns::segment_key(object_id, index)
+    }
+}

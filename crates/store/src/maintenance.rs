@@ -2,20 +2,26 @@
 //! versions nothing uses, and checking the store's consistency.
 
 use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
 
 use coffer_keyring::{
-    Caller, EncryptionContext, NothingReferencesOlderVersions, Provider, WrappedKey,
+    Caller, EncryptionContext, KeyStore, NothingReferencesOlderVersions, Provider, RootKey,
+    SealedKeyStore, WrappedKey,
 };
 use rocksdb::IteratorMode;
 
 use crate::columns::{OBJECT_ID_LEN, object_key, split_object_key};
+use crate::keys_family::KeysFamily;
 use crate::objects::no_such_key;
-use crate::record::{Body, ObjectRecord};
+use crate::record::Body;
 use crate::rule::ProtectionMode;
-use crate::{ColumnFamily, Error, Result, Store};
+use crate::store::SharedDb;
+use crate::{ColumnFamily, Error, Result, Store, Tuning};
 
 /// What [`Store::check_consistency`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConsistencyReport {
     /// Object records.
     pub objects: usize,
@@ -25,6 +31,9 @@ pub struct ConsistencyReport {
     pub orphan_segment_objects: Vec<String>,
     /// `bucket/key` of objects missing a segment.
     pub missing_segments: Vec<String>,
+    /// `bucket/key` of objects whose record fails to authenticate (edited,
+    /// moved from another key, or planted).
+    pub damaged_records: Vec<String>,
 }
 
 impl Store {
@@ -54,10 +63,11 @@ impl Store {
         };
         record.key_version = rewrapped.key_version();
         record.wrapped_key = rewrapped.encode();
-        self.inner.db.put_cf_opt(
-            self.cf(ColumnFamily::Objects)?,
+        let db = self.db()?;
+        db.put_cf_opt(
+            db.cf(ColumnFamily::Objects)?,
             raw_key,
-            record.encode()?,
+            self.inner.records.seal(bucket, key, &record)?,
             &self.inner.write_options,
         )?;
         Ok(true)
@@ -73,19 +83,31 @@ impl Store {
         Ok(changed)
     }
 
-    /// Retires master key versions older than every stored object's (after a
-    /// rotation and a rewrap of every bucket); returns the new minimum version.
+    /// Retires master key versions older than every stored object's and every
+    /// write in flight (after a rotation and a rewrap of every bucket); returns
+    /// the new minimum version. The retired versions' material is then
+    /// compacted out of the store's files.
     pub fn retire_unused_master_keys(&self) -> Result<u32> {
-        let mut min = self.inner.master.current_version();
-        for item in self
+        // Pins first: a write that wrapped before this point is pinned, one
+        // that wraps after it uses the current version or a later one; the scan
+        // then sees every committed record.
+        let mut min = self
             .inner
-            .db
-            .iterator_cf(self.cf(ColumnFamily::Objects)?, IteratorMode::Start)
+            .pins
+            .floor(|| self.inner.master.current_version());
         {
-            let (_, value) = item?;
-            let record = ObjectRecord::decode(value.into_vec().into())?;
-            if record.mode == ProtectionMode::Aes256 {
-                min = min.min(record.key_version);
+            let db = self.db()?;
+            for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
+                let (raw_key, value) = item?;
+                let (bucket, key) = split_object_key(&raw_key)
+                    .ok_or_else(|| Error::CorruptRecord("object key".into()))?;
+                let record = self
+                    .inner
+                    .records
+                    .open(bucket, key, value.into_vec().into())?;
+                if record.mode == ProtectionMode::Aes256 {
+                    min = min.min(record.key_version);
+                }
             }
         }
         self.inner
@@ -96,34 +118,39 @@ impl Store {
         Ok(min)
     }
 
-    /// Checks that every segment belongs to an object and every object has its
-    /// segments.
+    /// Checks that every record authenticates, every segment belongs to an
+    /// object and every object has its segments.
     pub fn check_consistency(&self) -> Result<ConsistencyReport> {
         let mut report = ConsistencyReport::default();
         let mut referenced = HashSet::new();
-        let chunks = self.cf(ColumnFamily::Chunks)?;
-        for item in self
-            .inner
-            .db
-            .iterator_cf(self.cf(ColumnFamily::Objects)?, IteratorMode::Start)
-        {
+        let db = self.db()?;
+        let chunks = db.cf(ColumnFamily::Chunks)?;
+        for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
             let (raw_key, value) = item?;
-            let record = ObjectRecord::decode(value.into_vec().into())?;
             report.objects += 1;
+            let (bucket, key) = split_object_key(&raw_key).unwrap_or(("?", "?"));
+            let record = match self
+                .inner
+                .records
+                .open(bucket, key, value.into_vec().into())
+            {
+                Ok(record) => record,
+                Err(_) => {
+                    report.damaged_records.push(format!("{bucket}/{key}"));
+                    continue;
+                }
+            };
             if let Body::Segmented { segments, .. } = record.body {
                 report.segmented_objects += 1;
                 referenced.insert(record.object_id);
                 for index in 0..segments {
-                    if self
-                        .inner
-                        .db
+                    if db
                         .get_pinned_cf(
                             chunks,
                             crate::columns::segment_key(&record.object_id, index),
                         )?
                         .is_none()
                     {
-                        let (bucket, key) = split_object_key(&raw_key).unwrap_or(("?", "?"));
                         report.missing_segments.push(format!("{bucket}/{key}"));
                         break;
                     }
@@ -131,7 +158,7 @@ impl Store {
             }
         }
         let mut seen = HashSet::new();
-        for item in self.inner.db.iterator_cf(chunks, IteratorMode::Start) {
+        for item in db.iterator_cf(chunks, IteratorMode::Start) {
             let (key, _) = item?;
             let id: [u8; OBJECT_ID_LEN] = key
                 .get(..OBJECT_ID_LEN)
@@ -148,8 +175,9 @@ impl Store {
     /// the write-ahead log can be dropped (before a backup of the directory, or
     /// to settle a benchmark round).
     pub fn flush(&self) -> Result<()> {
+        let db = self.db()?;
         for family in ColumnFamily::ALL {
-            self.inner.db.flush_cf(self.cf(family)?)?;
+            db.flush_cf(db.cf(family)?)?;
         }
         Ok(())
     }
@@ -159,32 +187,63 @@ impl Store {
     /// (for maintenance windows, and after encrypting historical objects).
     pub fn flush_and_compact(&self) -> Result<()> {
         self.flush()?;
+        let db = self.db()?;
         for family in ColumnFamily::ALL {
-            let cf = self.cf(family)?;
+            let cf = db.cf(family)?;
             let full_gc = family == ColumnFamily::Chunks;
             if full_gc {
-                self.inner
-                    .db
-                    .set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "1.0")])?;
+                db.set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "1.0")])?;
             }
-            self.inner
-                .db
-                .compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
             if full_gc {
-                self.inner
-                    .db
-                    .set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "0.25")])?;
+                db.set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "0.25")])?;
             }
         }
         Ok(())
+    }
+
+    /// Reseals every key record of the store in `dir` from `old` to `new`, in
+    /// one atomic write: afterwards only `new` opens the store, and the records
+    /// sealed under `old` are compacted out of the store's files. The store
+    /// must not be open ([`Error::Storage`] otherwise: RocksDB's lock), and must
+    /// have been opened once by this version. Returns how many records were
+    /// resealed. Object data is untouched: data keys are wrapped by master keys
+    /// and CMKs, which the root key only seals.
+    ///
+    /// Backups of the directory taken before the rotation still open with the
+    /// old root key: destroy them, or the old key, as the rotation requires.
+    pub fn rotate_root_key(dir: impl AsRef<Path>, old: &RootKey, new: &RootKey) -> Result<usize> {
+        let dir = dir.as_ref();
+        if !dir.join("CURRENT").exists() {
+            return Err(Error::StoreNotFound(dir.to_owned()));
+        }
+        let tuning = Tuning::default();
+        let cache = rocksdb::Cache::new_lru_cache(tuning.block_cache_bytes);
+        let families = ColumnFamily::ALL.iter().map(|&family| {
+            rocksdb::ColumnFamilyDescriptor::new(
+                family.name(),
+                tuning.column_family_options(family, &cache),
+            )
+        });
+        let mut db_options = tuning.db_options();
+        db_options.create_if_missing(false);
+        let db = rocksdb::DB::open_cf_descriptors(&db_options, dir, families)?;
+        let shared: SharedDb = Arc::new(parking_lot::RwLock::new(Some(db)));
+        let keys: Arc<dyn KeyStore> = Arc::new(KeysFamily {
+            db: Arc::clone(&shared),
+        });
+        let count = SealedKeyStore::rotate_root_key(Arc::clone(&keys), old, new)?;
+        keys.compact()?;
+        Ok(count)
     }
 
     /// (bucket, key) of every object, or of one bucket's.
     fn keys_in(&self, bucket: Option<&str>) -> Result<Vec<(String, String)>> {
         let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
         let mut out = Vec::new();
-        for item in self.inner.db.iterator_cf(
-            self.cf(ColumnFamily::Objects)?,
+        let db = self.db()?;
+        for item in db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         ) {
             let (raw_key, _) = item?;

@@ -14,17 +14,21 @@ use rocksdb::IteratorMode;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
 use crate::names::validate_key;
 use crate::reader::{ObjectReader, SegmentSource};
-use crate::record::{Body, ObjectRecord};
+use crate::record::{Attributes, Body, BucketRecord, ObjectRecord};
 use crate::rule::{EncryptionRule, Protection, ProtectionMode};
-use crate::store::{millis, random_id};
+use crate::store::{ResolvedRule, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// Plaintext bytes per segment of a large object: 64 chunks.
 pub(crate) const SEGMENT_PLAINTEXT: usize = 1 << 20;
+/// Bodies larger than this are sealed and written a segment at a time, not
+/// in one batch (which would hold the sealed copy whole).
+const STREAM_ABOVE: usize = 4 * SEGMENT_PLAINTEXT;
 const CHUNKS_PER_SEGMENT: u64 = 64;
 
 /// How to store one object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PutOptions {
     /// This object's encryption; `None` takes the bucket's default (and no
     /// default means stored unencrypted).
@@ -52,6 +56,12 @@ impl PutOptions {
         }
     }
 
+    /// Sets this object's encryption (`None`: the bucket's default).
+    pub fn with_encryption(mut self, rule: Option<EncryptionRule>) -> Self {
+        self.encryption = rule;
+        self
+    }
+
     /// Sets the content type.
     pub fn with_content_type(mut self, content_type: &str) -> Self {
         self.content_type = Some(content_type.to_owned());
@@ -67,6 +77,7 @@ impl PutOptions {
 
 /// What a copy writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CopyOptions {
     /// The copy's encryption; `None` takes the destination bucket's default.
     pub encryption: Option<EncryptionRule>,
@@ -75,6 +86,23 @@ pub struct CopyOptions {
 }
 
 impl CopyOptions {
+    /// Sets the copy's encryption (`None`: the destination bucket's default).
+    pub fn with_encryption(mut self, rule: Option<EncryptionRule>) -> Self {
+        self.encryption = rule;
+        self
+    }
+
+    /// Replaces the copy's content type and user metadata (instead of copying
+    /// the source's).
+    pub fn with_metadata_replaced(
+        mut self,
+        content_type: Option<&str>,
+        user_metadata: BTreeMap<String, String>,
+    ) -> Self {
+        self.replace_metadata = Some((content_type.map(str::to_owned), user_metadata));
+        self
+    }
+
     /// Copy with store-managed encryption.
     pub fn managed() -> Self {
         Self {
@@ -94,6 +122,7 @@ impl CopyOptions {
 
 /// An object's metadata, as head and get report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObjectMeta {
     /// The bucket.
     pub bucket: String,
@@ -115,6 +144,7 @@ pub struct ObjectMeta {
 
 /// An object read whole.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Object {
     /// The plaintext.
     pub body: Bytes,
@@ -124,6 +154,7 @@ pub struct Object {
 
 /// What a put reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PutResult {
     /// The new object's ETag.
     pub etag: String,
@@ -133,6 +164,7 @@ pub struct PutResult {
 
 /// Listing parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Only keys starting with this.
     pub prefix: String,
@@ -144,8 +176,40 @@ pub struct ListOptions {
     pub delimiter: Option<String>,
 }
 
+impl ListOptions {
+    /// List everything (up to 1000 keys a page).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only keys starting with `prefix`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_owned();
+        self
+    }
+
+    /// Only keys after `key`.
+    pub fn start_after(mut self, key: &str) -> Self {
+        self.start_after = Some(key.to_owned());
+        self
+    }
+
+    /// At most `max` keys and common prefixes (at most 1000).
+    pub fn max_keys(mut self, max: usize) -> Self {
+        self.max_keys = Some(max);
+        self
+    }
+
+    /// Group keys containing `delimiter` after the prefix into common prefixes.
+    pub fn delimiter(mut self, delimiter: &str) -> Self {
+        self.delimiter = Some(delimiter.to_owned());
+        self
+    }
+}
+
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ObjectSummary {
     /// The key.
     pub key: String,
@@ -161,6 +225,7 @@ pub struct ObjectSummary {
 
 /// A page of a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListResult {
     /// Objects, in key order.
     pub objects: Vec<ObjectSummary>,
@@ -223,9 +288,9 @@ impl Store {
 
     /// Deletes an object (succeeds if it does not exist).
     pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
-        self.bucket_record(bucket)?;
+        let bucket = self.bucket_record(bucket)?;
         validate_key(key)?;
-        self.commit(bucket, key, None, |_, _| Ok(()))?;
+        self.commit(&bucket, key, None, |_, _| Ok(()))?;
         Ok(())
     }
 
@@ -246,9 +311,10 @@ impl Store {
             }
             _ => full_prefix.clone(),
         };
-        let objects = self.cf(ColumnFamily::Objects)?;
+        let db = self.db()?;
+        let objects = db.cf(ColumnFamily::Objects)?;
         let mut last_prefix: Option<String> = None;
-        for item in self.inner.db.iterator_cf(
+        for item in db.iterator_cf(
             objects,
             IteratorMode::From(&start, rocksdb::Direction::Forward),
         ) {
@@ -283,7 +349,10 @@ impl Store {
                     }
                 }
                 None => {
-                    let record = ObjectRecord::decode(Bytes::from(value.into_vec()))?;
+                    let record =
+                        self.inner
+                            .records
+                            .open(bucket, key, Bytes::from(value.into_vec()))?;
                     let meta = meta_of(bucket, key, &record)?;
                     result.next_start_after = Some(key.to_owned());
                     result.objects.push(ObjectSummary {
@@ -325,17 +394,37 @@ impl Store {
         caller: &Caller,
     ) -> Result<PutResult> {
         validate_key(key)?;
-        let bucket_record = self.bucket_record(bucket)?;
-        let rule = options.encryption.clone().or(bucket_record.rule);
+        let bucket = self.bucket_record(bucket)?;
+        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
+        self.put_object_resolved(&bucket, key, body, options, &rule, caller)
+    }
+
+    /// Puts `body` under a rule resolved already (sessions check that rule
+    /// before the put applies it).
+    pub(crate) fn put_object_resolved(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        body: Bytes,
+        options: PutOptions,
+        rule: &ResolvedRule,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        if body.len() > STREAM_ABOVE {
+            // Sealed and written a segment at a time: memory stays bounded
+            // whatever the body's size.
+            let feed = BytesFeed { body, at: 0 };
+            return self.put_streamed(bucket, key, feed, options, rule, caller);
+        }
         let object_id = random_id()?;
-        let new_key = self.new_data_key(bucket, &object_id, rule.as_ref(), caller)?;
+        let new_key = self.new_data_key(&bucket.name, &object_id, rule, caller)?;
         if body.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, body, options, new_key, object_id);
         }
         let size = body.len() as u64;
         let mut segments = Vec::new();
         let (prefix, count) = self.seal_segments(
-            bucket,
+            &bucket.name,
             &object_id,
             new_key.data_key.as_ref(),
             body,
@@ -346,8 +435,8 @@ impl Store {
             segments: count,
         };
         let record = self.new_record(object_id, size, &new_key, options, body);
-        self.commit(bucket, key, Some(&record), |batch, store| {
-            let chunks = store.cf(ColumnFamily::Chunks)?;
+        self.commit(bucket, key, Some(&record), |batch, db| {
+            let chunks = db.cf(ColumnFamily::Chunks)?;
             for (index, segment) in segments {
                 batch.put_cf(chunks, segment_key(&object_id, index), segment);
             }
@@ -429,7 +518,10 @@ impl Store {
             key_id: new_key.protection.kms_key_id.clone().unwrap_or_default(),
             key_version: new_key.protection.key_version.unwrap_or(0),
             wrapped_key: new_key.wrapped.clone(),
-            content_type: options.content_type.unwrap_or_default(),
+            attributes: Attributes {
+                content_type: options.content_type,
+                ..Attributes::default()
+            },
             user_metadata: options.user_metadata,
             body,
         }
@@ -439,28 +531,58 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        mut source: impl Read,
+        source: impl Read,
         options: PutOptions,
         caller: &Caller,
     ) -> Result<PutResult> {
         validate_key(key)?;
-        let bucket_record = self.bucket_record(bucket)?;
-        let rule = options.encryption.clone().or(bucket_record.rule);
+        let bucket = self.bucket_record(bucket)?;
+        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
+        self.put_object_from_reader_resolved(&bucket, key, source, options, &rule, caller)
+    }
+
+    /// Streams a put under a rule resolved already.
+    pub(crate) fn put_object_from_reader_resolved(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        source: impl Read,
+        options: PutOptions,
+        rule: &ResolvedRule,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        self.put_streamed(bucket, key, ReaderFeed(source), options, rule, caller)
+    }
+
+    /// Seals and writes the payload a segment at a time as `feed` yields it;
+    /// the object becomes visible in one final commit, and an interruption
+    /// leaves nothing (its segments go at the next open).
+    fn put_streamed(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        mut feed: impl SegmentFeed,
+        options: PutOptions,
+        rule: &ResolvedRule,
+        caller: &Caller,
+    ) -> Result<PutResult> {
         let object_id = random_id()?;
-        let new_key = self.new_data_key(bucket, &object_id, rule.as_ref(), caller)?;
-        let first = read_full(&mut source, SEGMENT_PLAINTEXT)?;
+        let new_key = self.new_data_key(&bucket.name, &object_id, rule, caller)?;
+        let first = feed.next_segment()?;
         if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, first, options, new_key, object_id);
         }
         // Register the upload before any segment is written, so an interruption
         // is cleaned up on the next open.
-        let uploads = self.cf(ColumnFamily::Uploads)?;
-        self.inner.db.put_cf_opt(
-            uploads,
-            object_id,
-            object_key(bucket, key),
-            &self.inner.write_options,
-        )?;
+        {
+            let db = self.db()?;
+            db.put_cf_opt(
+                db.cf(ColumnFamily::Uploads)?,
+                object_id,
+                object_key(&bucket.name, key),
+                &self.inner.write_options,
+            )?;
+        }
         let upload = (|| -> Result<(Vec<u8>, u32, u64)> {
             let sealer = new_key
                 .data_key
@@ -468,24 +590,25 @@ impl Store {
                 .map(|k| {
                     self.inner
                         .cipher
-                        .sealer(k, &self.identity(bucket, &object_id))
+                        .sealer(k, &self.identity(&bucket.name, &object_id))
                 })
                 .transpose()?;
-            let chunks = self.cf(ColumnFamily::Chunks)?;
             let mut current = first;
             let mut index = 0u32;
             let mut size = 0u64;
             loop {
-                let next = read_full(&mut source, SEGMENT_PLAINTEXT)?;
+                let next = feed.next_segment()?;
                 let last = next.is_empty();
                 size += current.len() as u64;
                 let sealed = self.seal_segment(sealer.as_ref(), index, current, last)?;
-                self.inner.db.put_cf_opt(
-                    chunks,
+                let db = self.db()?;
+                db.put_cf_opt(
+                    db.cf(ColumnFamily::Chunks)?,
                     segment_key(&object_id, index),
                     sealed,
                     &self.inner.write_options,
                 )?;
+                drop(db);
                 index = index
                     .checked_add(1)
                     .ok_or_else(|| Error::InvalidArgument("object too large".into()))?;
@@ -514,8 +637,8 @@ impl Store {
             options,
             Body::Segmented { prefix, segments },
         );
-        let committed = self.commit(bucket, key, Some(&record), |batch, store| {
-            batch.delete_cf(store.cf(ColumnFamily::Uploads)?, object_id);
+        let committed = self.commit(bucket, key, Some(&record), |batch, db| {
+            batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
             Ok(())
         });
         if let Err(error) = committed {
@@ -531,7 +654,7 @@ impl Store {
     /// Puts an object small enough to live inline in its record: one batch.
     fn put_object_with_key(
         &self,
-        bucket: &str,
+        bucket: &BucketRecord,
         key: &str,
         body: Bytes,
         options: PutOptions,
@@ -542,7 +665,7 @@ impl Store {
         let body = match &new_key.data_key {
             Some(data_key) => Body::Inline(self.inner.cipher.seal(
                 data_key,
-                &self.identity(bucket, &object_id),
+                &self.identity(&bucket.name, &object_id),
                 body,
             )?),
             None => Body::Inline(body),
@@ -557,11 +680,12 @@ impl Store {
 
     fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {
         let result = (|| -> Result<()> {
+            let db = self.db()?;
             let mut batch = rocksdb::WriteBatch::default();
             let (start, end) = crate::columns::segment_range(object_id);
-            batch.delete_range_cf(self.cf(ColumnFamily::Chunks)?, start, end);
-            batch.delete_cf(self.cf(ColumnFamily::Uploads)?, object_id);
-            self.inner.db.write_opt(batch, &self.inner.write_options)?;
+            batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
+            batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
+            db.write_opt(batch, &self.inner.write_options)?;
             Ok(())
         })();
         if let Err(error) = result {
@@ -570,6 +694,11 @@ impl Store {
     }
 
     pub(crate) fn get_object_as(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
+        self.get_whole(bucket, key, caller)
+            .map_err(|e| e.about_object(bucket, key))
+    }
+
+    fn get_whole(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
         let (record, _guard) = self.read_record_for_reading(bucket, key)?;
         let prefix = match &record.body {
             Body::Inline(payload) => &payload[..],
@@ -584,8 +713,16 @@ impl Store {
                 None => payload,
             },
             Body::Segmented { segments, .. } => {
+                // The record is authenticated, so its size is the size written;
+                // it must also agree with its segment count before anything is
+                // allocated for it.
                 let size = usize::try_from(record.size)
-                    .map_err(|_| Error::InvalidArgument("object too large for memory".into()))?;
+                    .map_err(|_| Error::TooLarge(format!("object of {} bytes", record.size)))?;
+                if u64::from(segments) != record.size.div_ceil(SEGMENT_PLAINTEXT as u64).max(1) {
+                    return Err(Error::Integrity(format!(
+                        "object {bucket}/{key}: its record's size and segment count disagree"
+                    )));
+                }
                 let opener = keys
                     .map(|keys| {
                         self.inner
@@ -593,12 +730,15 @@ impl Store {
                             .opener_with_keys(&keys.keys, PayloadCipher::payload_len(record.size)?)
                     })
                     .transpose()?;
-                let chunks = self.cf(ColumnFamily::Chunks)?;
+                let db = self.db()?;
+                let chunks = db.cf(ColumnFamily::Chunks)?;
                 let segment = |index: u32| -> Result<Vec<u8>> {
-                    self.inner
-                        .db
-                        .get_cf(chunks, segment_key(&record.object_id, index))?
-                        .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))
+                    db.get_cf(chunks, segment_key(&record.object_id, index))?
+                        .ok_or_else(|| {
+                            Error::Integrity(format!(
+                                "object {bucket}/{key}: segment {index} is missing"
+                            ))
+                        })
                 };
                 if segments == 1 {
                     // One segment: open it where it was read.
@@ -625,9 +765,9 @@ impl Store {
             }
         };
         if body.len() as u64 != record.size {
-            return Err(Error::Integrity(
-                "object length does not match its record".into(),
-            ));
+            return Err(Error::Integrity(format!(
+                "object {bucket}/{key}: its length does not match its record"
+            )));
         }
         Ok(Object { body, meta })
     }
@@ -640,7 +780,9 @@ impl Store {
         caller: &Caller,
     ) -> Result<Object> {
         let mut reader = self.open_object_as(bucket, key, caller)?;
-        let body = reader.read_range(range)?;
+        let body = reader
+            .read_range(range)
+            .map_err(|e| e.about_object(bucket, key))?;
         Ok(Object {
             body: body.into(),
             meta: reader.meta().clone(),
@@ -653,6 +795,11 @@ impl Store {
         key: &str,
         caller: &Caller,
     ) -> Result<ObjectReader> {
+        self.open_reader(bucket, key, caller)
+            .map_err(|e| e.about_object(bucket, key))
+    }
+
+    fn open_reader(&self, bucket: &str, key: &str, caller: &Caller) -> Result<ObjectReader> {
         let (record, guard) = self.read_record_for_reading(bucket, key)?;
         let data_key = self.data_key(bucket, &record, caller)?;
         let meta = meta_of(bucket, key, &record)?;
@@ -686,9 +833,25 @@ impl Store {
 
     pub(crate) fn copy_object_as(
         &self,
-        (source_bucket, source_key): (&str, &str),
+        source: (&str, &str),
         (bucket, key): (&str, &str),
         options: CopyOptions,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        validate_key(key)?;
+        let bucket = self.bucket_record(bucket)?;
+        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
+        self.copy_object_resolved(source, &bucket, key, options, &rule, caller)
+    }
+
+    /// Copies under a destination rule resolved already.
+    pub(crate) fn copy_object_resolved(
+        &self,
+        (source_bucket, source_key): (&str, &str),
+        bucket: &BucketRecord,
+        key: &str,
+        options: CopyOptions,
+        rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
         let reader = self.open_object_as(source_bucket, source_key, caller)?;
@@ -701,7 +864,38 @@ impl Store {
             content_type,
             user_metadata,
         };
-        self.put_object_from_reader_as(bucket, key, reader, put, caller)
+        self.put_object_from_reader_resolved(bucket, key, reader, put, rule, caller)
+    }
+}
+
+/// Where a streamed put's plaintext comes from, a segment at a time.
+trait SegmentFeed {
+    /// The next segment's plaintext (a whole segment unless it is the last);
+    /// empty when there is no more.
+    fn next_segment(&mut self) -> Result<Bytes>;
+}
+
+/// A caller's stream, read a segment at a time.
+struct ReaderFeed<R>(R);
+
+impl<R: Read> SegmentFeed for ReaderFeed<R> {
+    fn next_segment(&mut self) -> Result<Bytes> {
+        read_full(&mut self.0, SEGMENT_PLAINTEXT)
+    }
+}
+
+/// A body in memory, sliced into segments without copying.
+struct BytesFeed {
+    body: Bytes,
+    at: usize,
+}
+
+impl SegmentFeed for BytesFeed {
+    fn next_segment(&mut self) -> Result<Bytes> {
+        let end = (self.at + SEGMENT_PLAINTEXT).min(self.body.len());
+        let segment = self.body.slice(self.at..end);
+        self.at = end;
+        Ok(segment)
     }
 }
 
@@ -746,7 +940,7 @@ pub(crate) fn meta_of(bucket: &str, key: &str, record: &ObjectRecord) -> Result<
         size: record.size,
         etag: etag(&record.object_id),
         last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms),
-        content_type: (!record.content_type.is_empty()).then(|| record.content_type.clone()),
+        content_type: record.attributes.content_type.clone(),
         user_metadata: record.user_metadata.clone(),
         protection,
     })

@@ -15,15 +15,18 @@ pub struct StoreOptions {
     pub(crate) inline_threshold: usize,
     pub(crate) payload_key_cache: usize,
     pub(crate) kms: Option<Arc<dyn Kms>>,
-    pub(crate) kms_region: String,
-    pub(crate) kms_account: String,
+    pub(crate) region: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) create_if_missing: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) tuning: Tuning,
 }
 
 /// RocksDB settings. The defaults suit objects from a few KiB to many GiB.
+/// Start from [`Tuning::default`] and change fields with the `with_` methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Tuning {
     /// Make every write durable against power loss before it returns (fsync of
     /// the WAL). Off by default, as in RocksDB: a killed process loses nothing
@@ -52,10 +55,13 @@ impl Default for Tuning {
 }
 
 impl StoreOptions {
-    /// Defaults around the application's root key: master keys rotate every 90
+    /// Defaults around the application's root key: open an existing store only
+    /// (see [`StoreOptions::create_if_missing`]), master keys rotate every 90
     /// days (or 2^32 wraps), every core seals and opens, payloads up to 64 KiB stay
-    /// in the object record, the keys of 8192 recently read objects are kept, and
-    /// the built-in local KMS holds the CMKs.
+    /// in the object record, the keys of 8192 recently read objects are kept, the
+    /// built-in local KMS holds the CMKs, and a new store is in region
+    /// [`crate::DEFAULT_REGION`] (`local`) of account [`crate::DEFAULT_ACCOUNT`]
+    /// (`0`).
     pub fn new(root_key: RootKey) -> Self {
         Self {
             root_key,
@@ -64,8 +70,9 @@ impl StoreOptions {
             inline_threshold: 64 * 1024,
             payload_key_cache: 8192,
             kms: None,
-            kms_region: "local".into(),
-            kms_account: "0".into(),
+            region: None,
+            account: None,
+            create_if_missing: false,
             clock: Arc::new(SystemClock),
             audit: Arc::new(NoAudit),
             tuning: Tuning::default(),
@@ -105,11 +112,23 @@ impl StoreOptions {
         self
     }
 
-    /// Region and account of the local KMS's resource names
-    /// (`acs:kms:<region>:<account>:key/<id>`).
-    pub fn with_kms_account(mut self, region: &str, account: &str) -> Self {
-        self.kms_region = region.to_owned();
-        self.kms_account = account.to_owned();
+    /// Creates the store if the directory holds none (default: `false`, so
+    /// that a mistyped path fails with [`crate::Error::StoreNotFound`] instead
+    /// of creating an empty store).
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// The region and account of the store, in every resource name policies
+    /// match: `acs:oss:<region>:<account>:<bucket>/<key>` and the local KMS's
+    /// `acs:kms:<region>:<account>:key/<id>`. Letters, digits, `-` and `_`.
+    /// Fixed when the store is created and kept with it; opening an existing
+    /// store with other values fails ([`crate::Error::InvalidArgument`]), and
+    /// opening without them takes the store's.
+    pub fn with_account(mut self, region: &str, account: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self.account = Some(account.to_owned());
         self
     }
 
@@ -133,8 +152,26 @@ impl StoreOptions {
 }
 
 impl Tuning {
+    /// Whether every write is synced to disk before it returns.
+    pub fn with_sync_writes(mut self, sync: bool) -> Self {
+        self.sync_writes = sync;
+        self
+    }
+
+    /// The shared block cache's size.
+    pub fn with_block_cache_bytes(mut self, bytes: usize) -> Self {
+        self.block_cache_bytes = bytes;
+        self
+    }
+
+    /// Whether segments live in RocksDB blob files.
+    pub fn with_blob_files(mut self, blob_files: bool) -> Self {
+        self.blob_files = blob_files;
+        self
+    }
+
     /// Options for the database as a whole.
-    pub fn db_options(&self) -> Options {
+    pub(crate) fn db_options(&self) -> Options {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
@@ -144,7 +181,7 @@ impl Tuning {
 
     /// Options for one column family: no compression where values are
     /// ciphertext (it does not compress), blob files for segments.
-    pub fn column_family_options(&self, family: ColumnFamily, cache: &Cache) -> Options {
+    pub(crate) fn column_family_options(&self, family: ColumnFamily, cache: &Cache) -> Options {
         let mut options = Options::default();
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(cache);
@@ -168,6 +205,8 @@ impl Tuning {
                     options.set_blob_gc_age_cutoff(0.25);
                 }
             }
+            // Key records are sealed: ciphertext too.
+            ColumnFamily::Keys => options.set_compression_type(DBCompressionType::None),
             _ => options.set_compression_type(DBCompressionType::Lz4),
         }
         options

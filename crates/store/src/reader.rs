@@ -66,12 +66,12 @@ impl Segmented {
             .as_ref()
             .is_none_or(|(cached, _)| *cached != index)
         {
-            let chunks = self.store.cf(ColumnFamily::Chunks)?;
-            let value = self
-                .store
-                .inner
-                .db
-                .get_cf(chunks, segment_key(&self.object_id, index))
+            let db = self.store.db()?;
+            let value = db
+                .get_cf(
+                    db.cf(ColumnFamily::Chunks)?,
+                    segment_key(&self.object_id, index),
+                )
                 .map_err(Error::from)?
                 .ok_or_else(|| {
                     io::Error::new(

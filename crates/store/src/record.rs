@@ -1,25 +1,48 @@
-//! Object records, in a compact binary encoding (read on every get, so no JSON):
+//! Object records, in a compact binary encoding (read on every get, so no JSON),
+//! each authenticated under a key of the store's own and bound to its bucket
+//! and object key (`docs/format.md` has the byte diagram):
 //!
 //! ```text
-//! u8 version = 1 ‖ object id (16) ‖ u64 size ‖ u64 modified (ms since epoch)
+//! u8 version = 2 ‖ object id (16) ‖ u64 size ‖ u64 modified (ms since epoch)
 //! ‖ u8 mode (0 none, 1 AES256, 2 KMS) ‖ str16 key id ‖ u32 key version
-//! ‖ bytes16 wrapped key ‖ str16 content type
+//! ‖ bytes16 wrapped key
+//! ‖ u8 n ‖ n × (u8 attribute ‖ str16 value)            content type, disposition, …
 //! ‖ u32 n ‖ n × (str16 name ‖ str32 value)             user metadata
 //! ‖ u8 0 ‖ bytes32 payload                              inline body
 //! | u8 1 ‖ bytes16 payload prefix ‖ u32 segments        segmented body
+//! ‖ tag (32)
+//!
+//! tag = HMAC-SHA256(record key, "coffer/object-record/v2" ‖ str16 bucket ‖ str32 key
+//!                   ‖ every byte before the tag, except that an encrypted inline
+//!                   payload counts with its first 64 bytes only)
 //! ```
-//! (`str16`/`bytes16`: u16 length then bytes; little-endian throughout.)
+//! (`str16`/`bytes16`: u16 length then bytes; little-endian throughout.) An
+//! encrypted payload authenticates itself (AES-GCM chunks under a key committed
+//! to the object's identity), so the tag covers its prefix (header, salt,
+//! commitment) and length, not every ciphertext byte; an unencrypted inline
+//! payload is covered whole.
+//!
+//! Version 1 records (no attributes but the content type, no tag) are read
+//! only while a store written before version 2 is migrated on open.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use ring::hmac;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::OBJECT_ID_LEN;
 use crate::rule::{EncryptionRule, ProtectionMode};
 use crate::{Error, Result};
 
-const VERSION: u8 = 1;
+const VERSION_1: u8 = 1;
+const VERSION: u8 = 2;
+const TAG_LEN: usize = 32;
+const MAC_DOMAIN: &[u8] = b"coffer/object-record/v2";
+const BUCKET_MAGIC: &[u8] = b"CFB2";
+const BUCKET_MAC_DOMAIN: &[u8] = b"coffer/bucket-record/v2";
+/// How much of an encrypted inline payload the tag covers: its prefix.
+const AUTHENTICATED_PREFIX: usize = coffer_cipher::PAYLOAD_PREFIX_LEN;
 
 /// Where an object's payload lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +52,39 @@ pub(crate) enum Body {
     /// The payload's prefix in the record, its chunks in `segments` values of
     /// the chunks family.
     Segmented { prefix: Vec<u8>, segments: u32 },
+}
+
+/// The HTTP-style attributes S3 and OSS keep with an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Attributes {
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_disposition: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    pub(crate) content_language: Option<String>,
+    pub(crate) cache_control: Option<String>,
+}
+
+impl Attributes {
+    fn fields(&self) -> [(u8, &Option<String>); 5] {
+        [
+            (1, &self.content_type),
+            (2, &self.content_disposition),
+            (3, &self.content_encoding),
+            (4, &self.content_language),
+            (5, &self.cache_control),
+        ]
+    }
+
+    fn field_mut(&mut self, id: u8) -> Option<&mut Option<String>> {
+        match id {
+            1 => Some(&mut self.content_type),
+            2 => Some(&mut self.content_disposition),
+            3 => Some(&mut self.content_encoding),
+            4 => Some(&mut self.content_language),
+            5 => Some(&mut self.cache_control),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the store keeps about one object.
@@ -41,7 +97,7 @@ pub(crate) struct ObjectRecord {
     pub(crate) key_id: String,
     pub(crate) key_version: u32,
     pub(crate) wrapped_key: Vec<u8>,
-    pub(crate) content_type: String,
+    pub(crate) attributes: Attributes,
     pub(crate) user_metadata: BTreeMap<String, String>,
     pub(crate) body: Body,
 }
@@ -52,6 +108,10 @@ pub(crate) struct BucketRecord {
     pub(crate) name: String,
     pub(crate) created_ms: u64,
     pub(crate) rule: Option<EncryptionRule>,
+    /// Random, drawn at creation: tells a bucket from an earlier one of the
+    /// same name (0 in records written before version 2).
+    #[serde(default)]
+    pub(crate) incarnation: u64,
 }
 
 fn corrupt(what: &str) -> Error {
@@ -74,27 +134,249 @@ fn put_len32(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn mode_byte(mode: ProtectionMode) -> u8 {
+    match mode {
+        ProtectionMode::None => 0,
+        ProtectionMode::Aes256 => 1,
+        ProtectionMode::Kms => 2,
+    }
+}
+
+/// Where the parts of an encoded record are, found without trusting them.
+struct Layout {
+    version: u8,
+    /// The inline payload's byte range, if the body is inline.
+    inline: Option<(usize, usize)>,
+    /// Where the tag starts (the end of the record for version 1).
+    tag_at: usize,
+}
+
+/// Authenticates object records: the store's record key, bound to each
+/// record's bucket and object key.
+pub(crate) struct RecordAuth {
+    key: hmac::Key,
+}
+
+impl RecordAuth {
+    /// The authenticator for a 32-byte record key.
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+        }
+    }
+
+    /// The record's bytes, with its tag.
+    pub(crate) fn seal(&self, bucket: &str, key: &str, record: &ObjectRecord) -> Result<Vec<u8>> {
+        let mut out = record.encode_unsealed()?;
+        let layout = parse(&out, false)?;
+        let tag = self.tag(bucket, key, record.mode, &out, &layout)?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    /// Decodes and authenticates a record read for bucket/key. Anything edited,
+    /// swapped between keys, or unauthenticated is [`Error::Integrity`] naming
+    /// the object; nothing in it is trusted before the tag is checked.
+    pub(crate) fn open(&self, bucket: &str, key: &str, raw: Bytes) -> Result<ObjectRecord> {
+        self.verify(bucket, key, &raw)?;
+        ObjectRecord::decode(raw, VERSION)
+    }
+
+    /// Checks a record's tag without decoding it.
+    pub(crate) fn verify(&self, bucket: &str, key: &str, raw: &[u8]) -> Result<()> {
+        let tampered = || {
+            Error::Integrity(format!(
+                "the record of object {bucket}/{key} failed to authenticate: it was edited, moved from another key, or planted"
+            ))
+        };
+        let layout = parse(raw, true).map_err(|_| tampered())?;
+        if layout.version != VERSION {
+            return Err(tampered());
+        }
+        let mode = match raw.get(1 + OBJECT_ID_LEN + 16) {
+            Some(0) => ProtectionMode::None,
+            Some(1) => ProtectionMode::Aes256,
+            Some(2) => ProtectionMode::Kms,
+            _ => return Err(tampered()),
+        };
+        let expected = self.tag(bucket, key, mode, &raw[..layout.tag_at], &layout)?;
+        let tag = &raw[layout.tag_at..];
+        if tags_equal(expected.as_ref(), tag) {
+            Ok(())
+        } else {
+            Err(tampered())
+        }
+    }
+
+    /// A bucket record's bytes: `"CFB2" ‖ JSON ‖ tag`, the tag an HMAC-SHA256 of
+    /// `"coffer/bucket-record/v2" ‖ str16 name ‖ JSON`.
+    pub(crate) fn seal_bucket(&self, record: &BucketRecord) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(record).map_err(|e| corrupt(&e.to_string()))?;
+        let tag = self.bucket_tag(&record.name, &json)?;
+        Ok([BUCKET_MAGIC, &json[..], tag.as_ref()].concat())
+    }
+
+    /// Authenticates and decodes the record of bucket `name`.
+    pub(crate) fn open_bucket(&self, name: &str, raw: &[u8]) -> Result<BucketRecord> {
+        let tampered = || {
+            Error::Integrity(format!(
+                "the record of bucket {name} failed to authenticate: it was edited, moved or planted"
+            ))
+        };
+        let json = raw
+            .strip_prefix(BUCKET_MAGIC)
+            .and_then(|rest| rest.len().checked_sub(TAG_LEN).map(|at| rest.split_at(at)))
+            .ok_or_else(tampered)?;
+        if !tags_equal(self.bucket_tag(name, json.0)?.as_ref(), json.1) {
+            return Err(tampered());
+        }
+        let record: BucketRecord =
+            serde_json::from_slice(json.0).map_err(|e| corrupt(&e.to_string()))?;
+        if record.name != name {
+            return Err(tampered());
+        }
+        Ok(record)
+    }
+
+    /// Decodes a bucket record written before version 2 (plain JSON), for the
+    /// migration of such a store only.
+    pub(crate) fn decode_legacy_bucket(raw: &[u8]) -> Result<Option<BucketRecord>> {
+        if raw.starts_with(BUCKET_MAGIC) {
+            return Ok(None);
+        }
+        serde_json::from_slice(raw)
+            .map(Some)
+            .map_err(|e| corrupt(&e.to_string()))
+    }
+
+    fn bucket_tag(&self, name: &str, json: &[u8]) -> Result<hmac::Tag> {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(BUCKET_MAC_DOMAIN);
+        let len = u16::try_from(name.len()).map_err(|_| corrupt("bucket name"))?;
+        context.update(&len.to_le_bytes());
+        context.update(name.as_bytes());
+        context.update(json);
+        Ok(context.sign())
+    }
+
+    fn tag(
+        &self,
+        bucket: &str,
+        key: &str,
+        mode: ProtectionMode,
+        unsealed: &[u8],
+        layout: &Layout,
+    ) -> Result<hmac::Tag> {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(MAC_DOMAIN);
+        let bucket_len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
+        context.update(&bucket_len.to_le_bytes());
+        context.update(bucket.as_bytes());
+        let key_len = u32::try_from(key.len()).map_err(|_| corrupt("object key"))?;
+        context.update(&key_len.to_le_bytes());
+        context.update(key.as_bytes());
+        match layout.inline {
+            Some((start, end)) if mode != ProtectionMode::None => {
+                context.update(&unsealed[..start]);
+                context.update(&unsealed[start..end.min(start + AUTHENTICATED_PREFIX)]);
+                context.update(&unsealed[end..]);
+            }
+            _ => context.update(unsealed),
+        }
+        Ok(context.sign())
+    }
+}
+
+/// Constant-time comparison of two tags.
+fn tags_equal(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Finds the inline payload and the tag of an encoded record (version 1 or 2),
+/// checking only that every length fits.
+fn parse(raw: &[u8], with_tag: bool) -> Result<Layout> {
+    let mut r = Reader { raw, at: 0 };
+    let version = r.u8()?;
+    if version != VERSION && version != VERSION_1 {
+        return Err(corrupt("unknown object record version"));
+    }
+    r.take(OBJECT_ID_LEN + 8 + 8 + 1)?; // id, size, modified, mode
+    r.bytes16()?; // key id
+    r.u32()?; // key version
+    r.bytes16()?; // wrapped key
+    if version == VERSION_1 {
+        r.bytes16()?; // content type
+    } else {
+        for _ in 0..r.u8()? {
+            r.u8()?;
+            r.bytes16()?;
+        }
+    }
+    for _ in 0..r.u32()? {
+        r.bytes16()?;
+        let len = r.u32()? as usize;
+        r.take(len)?;
+    }
+    let inline = match r.u8()? {
+        0 => {
+            let len = r.u32()? as usize;
+            let start = r.at;
+            r.take(len)?;
+            Some((start, r.at))
+        }
+        1 => {
+            r.bytes16()?;
+            r.u32()?;
+            None
+        }
+        _ => return Err(corrupt("unknown body kind")),
+    };
+    let tag_at = r.at;
+    let expected_end = if with_tag && version == VERSION {
+        tag_at + TAG_LEN
+    } else {
+        tag_at
+    };
+    if raw.len() != expected_end {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(Layout {
+        version,
+        inline,
+        tag_at,
+    })
+}
+
 impl ObjectRecord {
-    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+    /// The record's bytes without the tag (see [`RecordAuth::seal`]).
+    fn encode_unsealed(&self) -> Result<Vec<u8>> {
         let inline_len = match &self.body {
             Body::Inline(payload) => payload.len(),
             Body::Segmented { .. } => 64,
         };
-        let mut out =
-            Vec::with_capacity(96 + self.wrapped_key.len() + inline_len + self.key_id.len());
+        let mut out = Vec::with_capacity(
+            128 + TAG_LEN + self.wrapped_key.len() + inline_len + self.key_id.len(),
+        );
         out.push(VERSION);
         out.extend_from_slice(&self.object_id);
         out.extend_from_slice(&self.size.to_le_bytes());
         out.extend_from_slice(&self.modified_ms.to_le_bytes());
-        out.push(match self.mode {
-            ProtectionMode::None => 0,
-            ProtectionMode::Aes256 => 1,
-            ProtectionMode::Kms => 2,
-        });
+        out.push(mode_byte(self.mode));
         put_len16(&mut out, self.key_id.as_bytes())?;
         out.extend_from_slice(&self.key_version.to_le_bytes());
         put_len16(&mut out, &self.wrapped_key)?;
-        put_len16(&mut out, self.content_type.as_bytes())?;
+        let attributes: Vec<_> = self
+            .attributes
+            .fields()
+            .into_iter()
+            .filter_map(|(id, value)| value.as_ref().map(|v| (id, v)))
+            .collect();
+        out.push(attributes.len() as u8);
+        for (id, value) in attributes {
+            out.push(id);
+            put_len16(&mut out, value.as_bytes())?;
+        }
         let count =
             u32::try_from(self.user_metadata.len()).map_err(|_| corrupt("metadata count"))?;
         out.extend_from_slice(&count.to_le_bytes());
@@ -116,11 +398,23 @@ impl ObjectRecord {
         Ok(out)
     }
 
-    /// Decodes a record; an inline payload is sliced out of `raw` without copying.
-    pub(crate) fn decode(raw: Bytes) -> Result<Self> {
+    /// Decodes a version-1 record (no tag), for the migration of a store
+    /// written before version 2. Never used to serve a read.
+    pub(crate) fn decode_legacy(raw: Bytes) -> Result<Self> {
+        Self::decode(raw, VERSION_1)
+    }
+
+    /// Whether `raw` is a version-1 record.
+    pub(crate) fn is_legacy(raw: &[u8]) -> bool {
+        raw.first() == Some(&VERSION_1)
+    }
+
+    /// Decodes a record of `version`; an inline payload is sliced out of `raw`
+    /// without copying. The caller has authenticated version-2 records.
+    fn decode(raw: Bytes, version: u8) -> Result<Self> {
         let mut r = Reader { raw: &raw, at: 0 };
-        if r.u8()? != VERSION {
-            return Err(corrupt("unknown object record version"));
+        if r.u8()? != version {
+            return Err(corrupt("unexpected object record version"));
         }
         let object_id: [u8; OBJECT_ID_LEN] = r
             .take(OBJECT_ID_LEN)?
@@ -137,7 +431,19 @@ impl ObjectRecord {
         let key_id = r.str16()?;
         let key_version = r.u32()?;
         let wrapped_key = r.bytes16()?.to_vec();
-        let content_type = r.str16()?;
+        let mut attributes = Attributes::default();
+        if version == VERSION_1 {
+            let content_type = r.str16()?;
+            attributes.content_type = (!content_type.is_empty()).then_some(content_type);
+        } else {
+            for _ in 0..r.u8()? {
+                let id = r.u8()?;
+                let value = r.str16()?;
+                *attributes
+                    .field_mut(id)
+                    .ok_or_else(|| corrupt("unknown attribute"))? = Some(value);
+            }
+        }
         let count = r.u32()?;
         let mut user_metadata = BTreeMap::new();
         for _ in 0..count {
@@ -161,7 +467,12 @@ impl ObjectRecord {
             }
             _ => return Err(corrupt("unknown body kind")),
         };
-        if r.at != raw.len() {
+        let end = if version == VERSION {
+            r.at + TAG_LEN
+        } else {
+            r.at
+        };
+        if end != raw.len() {
             return Err(corrupt("trailing bytes"));
         }
         Ok(Self {
@@ -172,40 +483,25 @@ impl ObjectRecord {
             key_id,
             key_version,
             wrapped_key,
-            content_type,
+            attributes,
             user_metadata,
             body,
         })
     }
-}
 
-impl ObjectRecord {
     /// The object id of the record in `raw` if its payload is in segments, read
-    /// without decoding the rest: what a writer needs to drop the old object.
+    /// without decoding the rest: what a writer needs to find the old object's
+    /// segments (authenticate the record before dropping them).
     pub(crate) fn segmented_id(raw: &[u8]) -> Result<Option<[u8; OBJECT_ID_LEN]>> {
-        let mut r = Reader { raw, at: 0 };
-        if r.u8()? != VERSION {
-            return Err(corrupt("unknown object record version"));
+        let layout = parse(raw, raw.first() == Some(&VERSION))?;
+        if layout.inline.is_some() {
+            return Ok(None);
         }
-        let object_id: [u8; OBJECT_ID_LEN] = r
-            .take(OBJECT_ID_LEN)?
-            .try_into()
-            .map_err(|_| corrupt("object id"))?;
-        r.take(8 + 8 + 1)?; // size, modified, mode
-        r.bytes16()?; // key id
-        r.u32()?; // key version
-        r.bytes16()?; // wrapped key
-        r.bytes16()?; // content type
-        for _ in 0..r.u32()? {
-            r.bytes16()?;
-            let len = r.u32()? as usize;
-            r.take(len)?;
-        }
-        match r.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(object_id)),
-            _ => Err(corrupt("unknown body kind")),
-        }
+        let id = raw
+            .get(1..=OBJECT_ID_LEN)
+            .and_then(|id| id.try_into().ok())
+            .ok_or_else(|| corrupt("object id"))?;
+        Ok(Some(id))
     }
 }
 
@@ -259,7 +555,8 @@ mod tests {
             "[a-z0-9-]{0,36}",
             any::<u32>(),
             proptest::collection::vec(any::<u8>(), 0..80),
-            "[ -~]{0,20}",
+            proptest::option::of("[ -~]{0,20}"),
+            proptest::option::of("[ -~]{0,20}"),
             proptest::collection::btree_map("[a-z-]{1,10}", "[ -~]{0,30}", 0..4),
             prop_oneof![
                 proptest::collection::vec(any::<u8>(), 0..300).prop_map(|p| Body::Inline(p.into())),
@@ -276,6 +573,7 @@ mod tests {
                     key_version,
                     wrapped_key,
                     content_type,
+                    cache_control,
                     user_metadata,
                     body,
                 )| ObjectRecord {
@@ -290,33 +588,68 @@ mod tests {
                     key_id,
                     key_version,
                     wrapped_key,
-                    content_type,
+                    attributes: Attributes {
+                        content_type,
+                        cache_control,
+                        ..Attributes::default()
+                    },
                     user_metadata,
                     body,
                 },
             )
     }
 
+    fn auth() -> RecordAuth {
+        RecordAuth::new(&[7; 32])
+    }
+
     proptest! {
         #[test]
-        fn encode_decode_round_trip(record in record()) {
-            let encoded = record.encode().expect("encodes");
+        fn seal_open_round_trip(record in record()) {
+            let sealed = auth().seal("b", "k", &record).expect("encodes");
             let segmented = matches!(record.body, Body::Segmented { .. }).then_some(record.object_id);
-            prop_assert_eq!(ObjectRecord::segmented_id(&encoded).expect("peeks"), segmented);
-            prop_assert_eq!(ObjectRecord::decode(encoded.into()).expect("decodes"), record);
+            prop_assert_eq!(ObjectRecord::segmented_id(&sealed).expect("peeks"), segmented);
+            prop_assert_eq!(auth().open("b", "k", sealed.into()).expect("decodes"), record);
         }
 
         #[test]
         fn decoding_garbage_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = ObjectRecord::segmented_id(&raw);
-            let _ = ObjectRecord::decode(raw.into());
+            let _ = auth().open("b", "k", raw.clone().into());
+            let _ = ObjectRecord::decode_legacy(raw.into());
+        }
+
+        #[test]
+        fn every_authenticated_byte_is_checked(record in record(), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let mut sealed = auth().seal("b", "k", &record).expect("encodes");
+            let at = at.index(sealed.len());
+            let covered = match (&record.body, record.mode) {
+                (Body::Inline(payload), mode) if mode != ProtectionMode::None && payload.len() > AUTHENTICATED_PREFIX => {
+                    let end = sealed.len() - TAG_LEN;
+                    let start = end - payload.len();
+                    !(start + AUTHENTICATED_PREFIX..end).contains(&at)
+                }
+                _ => true,
+            };
+            sealed[at] ^= 1 << bit;
+            if covered {
+                prop_assert!(matches!(auth().open("b", "k", sealed.into()), Err(Error::Integrity(_))));
+            }
+        }
+
+        #[test]
+        fn a_record_is_bound_to_its_bucket_and_key(record in record()) {
+            let sealed = auth().seal("b", "k", &record).expect("encodes");
+            prop_assert!(auth().open("b", "k2", sealed.clone().into()).is_err());
+            prop_assert!(auth().open("b2", "k", sealed.clone().into()).is_err());
+            prop_assert!(RecordAuth::new(&[8; 32]).open("b", "k", sealed.into()).is_err());
         }
 
         #[test]
         fn truncation_is_an_error(record in record(), cut in any::<prop::sample::Index>()) {
-            let encoded = record.encode().expect("encodes");
-            let cut = cut.index(encoded.len());
-            prop_assert!(ObjectRecord::decode(Bytes::copy_from_slice(&encoded[..cut])).is_err());
+            let sealed = auth().seal("b", "k", &record).expect("encodes");
+            let cut = cut.index(sealed.len());
+            prop_assert!(auth().open("b", "k", Bytes::copy_from_slice(&sealed[..cut])).is_err());
         }
     }
 }

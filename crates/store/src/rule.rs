@@ -80,6 +80,7 @@ impl ProtectionMode {
 
 /// The protection reported by get and head.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Protection {
     /// The mode.
     pub mode: ProtectionMode,

@@ -12,17 +12,26 @@ use crate::objects::{
     CopyOptions, ListOptions, ListResult, Object, ObjectMeta, PutOptions, PutResult,
 };
 use crate::reader::ObjectReader;
+use crate::record::BucketRecord;
 use crate::rule::EncryptionRule;
+use crate::store::ResolvedRule;
 use crate::{Error, Result, Store};
 
 /// The condition key carrying a put's effective encryption (`AES256` or `KMS`;
 /// absent when the object would be stored unencrypted).
 pub const SSE_CONDITION_KEY: &str = "oss:x-oss-server-side-encryption";
 
+/// The condition key carrying a KMS put's CMK: both the id or alias as the rule
+/// gave it and the key id it resolved to (a condition on either matches; a
+/// negated one holds only if neither matches). Absent unless KMS.
+pub const SSE_KEY_ID_CONDITION_KEY: &str = "oss:x-oss-server-side-encryption-key-id";
+
 /// The store as seen by one principal. Every call is checked against the
-/// principal's policies: `oss:*` actions on `acs:oss:*:*:<bucket>[/<key>]`, and
-/// the KMS's own `kms:GenerateDataKey` (to write) and `kms:Decrypt` (to read) on
-/// the object's CMK. A denied call reads and changes nothing.
+/// principal's policies: `oss:*` actions on
+/// `acs:oss:<region>:<account>:<bucket>[/<key>]` (the store's region and
+/// account), and the KMS's own `kms:GenerateDataKey` (to write) and
+/// `kms:Decrypt` (to read) on the object's CMK. A denied call reads and
+/// changes nothing.
 #[derive(Clone)]
 pub struct Session {
     store: Store,
@@ -30,12 +39,24 @@ pub struct Session {
     caller: Caller,
 }
 
-fn bucket_resource(bucket: &str) -> String {
-    format!("acs:oss:*:*:{bucket}")
+fn kms_key_given(rule: &EncryptionRule) -> Option<&str> {
+    match rule {
+        EncryptionRule::Kms { key_id } => key_id.as_deref(),
+        EncryptionRule::Managed => None,
+    }
 }
 
-fn object_resource(bucket: &str, key: &str) -> String {
-    format!("acs:oss:*:*:{bucket}/{key}")
+fn with_rule(
+    mut request: Request,
+    algorithm: &str,
+    given: Option<&str>,
+    resolved: Option<&str>,
+) -> Request {
+    request = request.with(SSE_CONDITION_KEY, algorithm);
+    for id in [given, resolved].into_iter().flatten() {
+        request = request.with(SSE_KEY_ID_CONDITION_KEY, id);
+    }
+    request
 }
 
 impl Store {
@@ -62,21 +83,59 @@ impl Session {
         }
     }
 
-    fn check_put(&self, bucket: &str, key: &str, rule: Option<&EncryptionRule>) -> Result<()> {
-        let effective = match rule {
-            Some(rule) => Some(rule.clone()),
-            // A missing bucket is reported by the put itself, after the policy check,
-            // so that a denied principal learns nothing about which buckets exist.
-            None => self.store.bucket_record(bucket).ok().and_then(|b| b.rule),
+    fn bucket_resource(&self, bucket: &str) -> String {
+        format!(
+            "acs:oss:{}:{}:{bucket}",
+            self.store.region(),
+            self.store.account()
+        )
+    }
+
+    fn object_resource(&self, bucket: &str, key: &str) -> String {
+        format!(
+            "acs:oss:{}:{}:{bucket}/{key}",
+            self.store.region(),
+            self.store.account()
+        )
+    }
+
+    /// Checks `oss:PutObject` for the rule the put will apply, resolved once:
+    /// the same value is checked, given to the KMS and stored.
+    fn check_put(
+        &self,
+        bucket: &str,
+        key: &str,
+        own: Option<&EncryptionRule>,
+    ) -> Result<(BucketRecord, ResolvedRule)> {
+        let resource = self.object_resource(bucket, key);
+        let as_given = |request: Request| match own {
+            Some(rule) => with_rule(request, rule.algorithm(), kms_key_given(rule), None),
+            None => request,
         };
-        let mut request = Request::new("oss:PutObject", &object_resource(bucket, key));
-        if let Some(rule) = &effective {
-            request = request.with(SSE_CONDITION_KEY, rule.algorithm());
-            if let EncryptionRule::Kms { key_id: Some(id) } = rule {
-                request = request.with("oss:x-oss-server-side-encryption-key-id", id);
+        // A missing bucket or an unusable key is reported only to a principal
+        // that may put there: a denied one learns nothing about either.
+        let resolved = self.store.bucket_record(bucket).and_then(|record| {
+            let rule = self.store.resolve_rule(own, &record, &self.caller)?;
+            Ok((record, rule))
+        });
+        let (record, rule) = match resolved {
+            Ok(resolved) => resolved,
+            Err(error @ Error::AccessDenied { .. }) => return Err(error),
+            Err(error) => {
+                self.check(as_given(Request::new("oss:PutObject", &resource)))?;
+                return Err(error);
+            }
+        };
+        let mut request = Request::new("oss:PutObject", &resource);
+        match &rule {
+            ResolvedRule::None => {}
+            ResolvedRule::Managed => request = request.with(SSE_CONDITION_KEY, "AES256"),
+            ResolvedRule::Kms { given, key_id } => {
+                request = with_rule(request, "KMS", given.as_deref(), Some(key_id));
             }
         }
-        self.check(request)
+        self.check(request)?;
+        Ok((record, rule))
     }
 
     /// The principal.
@@ -86,13 +145,16 @@ impl Session {
 
     /// [`Store::create_bucket`], action `oss:PutBucket`.
     pub fn create_bucket(&self, name: &str) -> Result<()> {
-        self.check(Request::new("oss:PutBucket", &bucket_resource(name)))?;
+        self.check(Request::new("oss:PutBucket", &self.bucket_resource(name)))?;
         self.store.create_bucket(name)
     }
 
     /// [`Store::delete_bucket`], action `oss:DeleteBucket`.
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
-        self.check(Request::new("oss:DeleteBucket", &bucket_resource(name)))?;
+        self.check(Request::new(
+            "oss:DeleteBucket",
+            &self.bucket_resource(name),
+        ))?;
         self.store.delete_bucket(name)
     }
 
@@ -101,7 +163,7 @@ impl Session {
     pub fn put_bucket_encryption(&self, bucket: &str, rule: EncryptionRule) -> Result<()> {
         self.check(Request::new(
             "oss:PutBucketEncryption",
-            &bucket_resource(bucket),
+            &self.bucket_resource(bucket),
         ))?;
         self.store
             .put_bucket_encryption_as(bucket, rule, &self.caller)
@@ -111,7 +173,7 @@ impl Session {
     pub fn get_bucket_encryption(&self, bucket: &str) -> Result<EncryptionRule> {
         self.check(Request::new(
             "oss:GetBucketEncryption",
-            &bucket_resource(bucket),
+            &self.bucket_resource(bucket),
         ))?;
         self.store.get_bucket_encryption(bucket)
     }
@@ -120,7 +182,7 @@ impl Session {
     pub fn delete_bucket_encryption(&self, bucket: &str) -> Result<()> {
         self.check(Request::new(
             "oss:DeleteBucketEncryption",
-            &bucket_resource(bucket),
+            &self.bucket_resource(bucket),
         ))?;
         self.store.delete_bucket_encryption(bucket)
     }
@@ -134,9 +196,9 @@ impl Session {
         body: Bytes,
         options: PutOptions,
     ) -> Result<PutResult> {
-        self.check_put(bucket, key, options.encryption.as_ref())?;
+        let (bucket, rule) = self.check_put(bucket, key, options.encryption.as_ref())?;
         self.store
-            .put_object_as(bucket, key, body, options, &self.caller)
+            .put_object_resolved(&bucket, key, body, options, &rule, &self.caller)
     }
 
     /// [`Store::put_object_from_reader`], checked as [`Session::put_object`].
@@ -147,34 +209,52 @@ impl Session {
         source: impl Read,
         options: PutOptions,
     ) -> Result<PutResult> {
-        self.check_put(bucket, key, options.encryption.as_ref())?;
-        self.store
-            .put_object_from_reader_as(bucket, key, source, options, &self.caller)
+        let (bucket, rule) = self.check_put(bucket, key, options.encryption.as_ref())?;
+        self.store.put_object_from_reader_resolved(
+            &bucket,
+            key,
+            source,
+            options,
+            &rule,
+            &self.caller,
+        )
     }
 
     /// [`Store::get_object`], action `oss:GetObject`; KMS objects also need
     /// `kms:Decrypt` on their CMK.
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Object> {
-        self.check(Request::new("oss:GetObject", &object_resource(bucket, key)))?;
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
         self.store.get_object_as(bucket, key, &self.caller)
     }
 
     /// [`Store::get_object_range`], checked as [`Session::get_object`].
     pub fn get_object_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Object> {
-        self.check(Request::new("oss:GetObject", &object_resource(bucket, key)))?;
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
         self.store
             .get_object_range_as(bucket, key, range, &self.caller)
     }
 
     /// [`Store::open_object`], checked as [`Session::get_object`].
     pub fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
-        self.check(Request::new("oss:GetObject", &object_resource(bucket, key)))?;
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
         self.store.open_object_as(bucket, key, &self.caller)
     }
 
     /// [`Store::head_object`], action `oss:GetObject` (no decryption happens).
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
-        self.check(Request::new("oss:GetObject", &object_resource(bucket, key)))?;
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
         self.store.head_object(bucket, key)
     }
 
@@ -182,14 +262,17 @@ impl Session {
     pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         self.check(Request::new(
             "oss:DeleteObject",
-            &object_resource(bucket, key),
+            &self.object_resource(bucket, key),
         ))?;
         self.store.delete_object(bucket, key)
     }
 
     /// [`Store::list_objects`], action `oss:ListObjects` on the bucket.
     pub fn list_objects(&self, bucket: &str, options: &ListOptions) -> Result<ListResult> {
-        self.check(Request::new("oss:ListObjects", &bucket_resource(bucket)))?;
+        self.check(Request::new(
+            "oss:ListObjects",
+            &self.bucket_resource(bucket),
+        ))?;
         self.store.list_objects(bucket, options)
     }
 
@@ -203,10 +286,17 @@ impl Session {
     ) -> Result<PutResult> {
         self.check(Request::new(
             "oss:GetObject",
-            &object_resource(source.0, source.1),
+            &self.object_resource(source.0, source.1),
         ))?;
-        self.check_put(destination.0, destination.1, options.encryption.as_ref())?;
-        self.store
-            .copy_object_as(source, destination, options, &self.caller)
+        let (bucket, rule) =
+            self.check_put(destination.0, destination.1, options.encryption.as_ref())?;
+        self.store.copy_object_resolved(
+            source,
+            &bucket,
+            destination.1,
+            options,
+            &rule,
+            &self.caller,
+        )
     }
 }

@@ -3,16 +3,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use coffer_cipher::{DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadCipher};
 use coffer_keyring::{
-    Caller, Clock, EncryptionContext, KeyState, Kms, LocalKms, LocalKmsOptions, MasterKeyring,
-    Provider, WrappedKey,
+    Caller, Clock, EncryptionContext, KeyState, KeysLayout, Kms, LocalKms, LocalKmsOptions,
+    MasterKeyring, Provider, SealedKeyStore, WrappedKey,
 };
-use parking_lot::Mutex;
+use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{Cache, ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
@@ -20,12 +22,19 @@ use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::key_cache::{CachedKeys, KeySource, PayloadKeyCache};
 use crate::keys_family::KeysFamily;
 use crate::names::validate_bucket;
-use crate::record::{BucketRecord, ObjectRecord};
+use crate::pins::{Pin, VersionPins};
+use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
 use crate::rule::{EncryptionRule, Protection, ProtectionMode};
+use crate::settings::{OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 
 const STORE_ID: &[u8] = b"store_id";
 const STRIPES: usize = 256;
+/// What the key that authenticates object and bucket records is derived for.
+const RECORD_KEY_PURPOSE: &[u8] = b"coffer/object-records/v2";
+
+/// The database, until [`Store::close`] takes it.
+pub(crate) type SharedDb = Arc<RwLock<Option<DB>>>;
 
 /// An open store. `Send + Sync` and cheap to clone: clones share everything.
 #[derive(Clone)]
@@ -34,8 +43,12 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: Arc<DB>,
+    db: SharedDb,
+    closed: AtomicBool,
     pub(crate) store_id: [u8; 16],
+    pub(crate) settings: StoreSettings,
+    /// Authenticates object and bucket records.
+    pub(crate) records: RecordAuth,
     pub(crate) cipher: PayloadCipher,
     pub(crate) master: MasterKeyring,
     pub(crate) kms: Arc<dyn Kms>,
@@ -45,15 +58,44 @@ pub(crate) struct Inner {
     pub(crate) write_options: WriteOptions,
     /// Payload keys of recently read objects under the master keys.
     pub(crate) payload_keys: PayloadKeyCache,
+    /// Master key versions that writes in flight wrapped under.
+    pub(crate) pins: VersionPins,
     /// Serializes writers of one key: read the old record, commit the new one.
     stripes: Vec<Mutex<()>>,
     /// Object ids with open readers, and those replaced while being read.
     readers: Mutex<Readers>,
     /// Object commits hold it shared, `delete_bucket` exclusively, so that no
     /// object lands in a bucket being deleted.
-    bucket_gate: parking_lot::RwLock<()>,
-    /// Bucket records, read once: only this process writes them (RocksDB's lock).
-    buckets: parking_lot::RwLock<HashMap<String, BucketRecord>>,
+    bucket_gate: RwLock<()>,
+    /// Every bucket, loaded at open. Only this process writes buckets (RocksDB's
+    /// lock), and it writes the database and this map under the map's write
+    /// lock, so the map is never older than the database.
+    buckets: RwLock<HashMap<String, BucketRecord>>,
+}
+
+/// The open database, borrowed for one operation; [`Error::Closed`] once the
+/// store is closed.
+pub(crate) struct DbRef<'a>(MappedRwLockReadGuard<'a, DB>);
+
+impl Deref for DbRef<'_> {
+    type Target = DB;
+    fn deref(&self) -> &DB {
+        &self.0
+    }
+}
+
+impl DbRef<'_> {
+    pub(crate) fn cf(&self, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
+        cf(&self.0, family)
+    }
+}
+
+/// Borrows the database behind `shared`, unless the store was closed.
+pub(crate) fn borrow_db(shared: &SharedDb) -> Option<DbRef<'_>> {
+    // Recursive: an operation may borrow again while `close` waits.
+    RwLockReadGuard::try_map(shared.read_recursive(), Option::as_ref)
+        .ok()
+        .map(DbRef)
 }
 
 #[derive(Default)]
@@ -64,6 +106,7 @@ struct Readers {
 
 /// A bucket as `list_buckets` and `head_bucket` describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BucketInfo {
     /// The name.
     pub name: String,
@@ -78,15 +121,45 @@ pub(crate) struct NewKey {
     pub(crate) data_key: Option<DataKey>,
     pub(crate) wrapped: Vec<u8>,
     pub(crate) protection: Protection,
+    /// Keeps the master key version from being retired until the write ends.
+    pub(crate) _pin: Option<Pin>,
+}
+
+/// An encryption rule with its CMK resolved: what a write applies, decided once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResolvedRule {
+    /// Stored unencrypted.
+    None,
+    /// Store-managed keys.
+    Managed,
+    /// A CMK: the id or alias as the rule gave it (`None`: the default managed
+    /// CMK), and the key id it resolved to.
+    Kms {
+        given: Option<String>,
+        key_id: String,
+    },
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens the store in `dir`.
     ///
-    /// Fails with [`Error::WrongRootKey`], changing nothing, if the root key is
-    /// not the one the store was created with. Removes what interrupted uploads
-    /// left behind.
+    /// Fails with [`Error::StoreNotFound`] if `dir` holds no store, unless the
+    /// options ask to create one ([`StoreOptions::create_if_missing`]); with
+    /// [`Error::WrongRootKey`], changing nothing, if the root key is not the one
+    /// the store was created with; with [`Error::InvalidArgument`] if the options
+    /// name a region or account other than the store's. Removes what interrupted
+    /// uploads left behind, and migrates a store written by an earlier version.
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        let exists = dir.join("CURRENT").exists();
+        if !exists && !options.create_if_missing {
+            return Err(Error::StoreNotFound(dir.to_owned()));
+        }
+        for (what, value) in [("region", &options.region), ("account", &options.account)] {
+            if let Some(value) = value {
+                crate::settings::validate_name_part(what, value)?;
+            }
+        }
         let cache = Cache::new_lru_cache(options.tuning.block_cache_bytes);
         let families = ColumnFamily::ALL.iter().map(|&family| {
             ColumnFamilyDescriptor::new(
@@ -94,14 +167,54 @@ impl Store {
                 options.tuning.column_family_options(family, &cache),
             )
         });
-        let db = Arc::new(DB::open_cf_descriptors(
-            &options.tuning.db_options(),
-            dir.as_ref(),
+        let mut db_options = options.tuning.db_options();
+        db_options.create_if_missing(options.create_if_missing);
+        let db: SharedDb = Arc::new(RwLock::new(Some(DB::open_cf_descriptors(
+            &db_options,
+            dir,
             families,
-        )?);
+        )?)));
         let keys: Arc<dyn coffer_keyring::KeyStore> = Arc::new(KeysFamily {
             db: Arc::clone(&db),
         });
+        let wanted = StoreSettings {
+            region: options
+                .region
+                .clone()
+                .unwrap_or_else(|| crate::settings::DEFAULT_REGION.into()),
+            account: options
+                .account
+                .clone()
+                .unwrap_or_else(|| crate::settings::DEFAULT_ACCOUNT.into()),
+            object_records: OBJECT_RECORDS,
+        };
+        // The settings are written with the root key's check record, in the
+        // same atomic write: a store has both or neither.
+        let initial = |layout: KeysLayout| {
+            let settings = StoreSettings {
+                object_records: if layout == KeysLayout::New {
+                    OBJECT_RECORDS
+                } else {
+                    1
+                },
+                ..wanted.clone()
+            };
+            vec![(SETTINGS_RECORD.to_owned(), settings.encode())]
+        };
+        let (sealed, layout) =
+            SealedKeyStore::open_with(Arc::clone(&keys), &options.root_key, &initial)?;
+        let settings = match coffer_keyring::KeyStore::get(&sealed, SETTINGS_RECORD)? {
+            Some(bytes) => StoreSettings::decode(&bytes)?,
+            None => {
+                return Err(Error::Integrity(
+                    "the store's settings record is missing: it was removed".into(),
+                ));
+            }
+        };
+        if layout != KeysLayout::New {
+            settings.check(options.region.as_deref(), options.account.as_deref())?;
+        }
+        let records = RecordAuth::new(&sealed.derive_key(RECORD_KEY_PURPOSE));
         let master = MasterKeyring::open(
             Arc::clone(&keys),
             &options.root_key,
@@ -115,8 +228,8 @@ impl Store {
                     keys,
                     &options.root_key,
                     LocalKmsOptions {
-                        region: options.kms_region.clone(),
-                        account: options.kms_account.clone(),
+                        region: settings.region.clone(),
+                        account: settings.account.clone(),
                         clock: Arc::clone(&options.clock),
                         audit: Arc::clone(&options.audit),
                     },
@@ -124,18 +237,21 @@ impl Store {
                 (local.clone(), Some(local))
             }
         };
-        let meta = cf(&db, ColumnFamily::Meta)?;
-        let store_id = match db.get_cf(meta, STORE_ID)? {
-            Some(id) => id
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::CorruptRecord("store id".into()))?,
-            None => {
-                let id = random_id()?;
-                let mut sync = WriteOptions::default();
-                sync.set_sync(true);
-                db.put_cf_opt(meta, STORE_ID, id, &sync)?;
-                id
+        let store_id = {
+            let guard = borrow_db(&db).ok_or(Error::Closed)?;
+            let meta = guard.cf(ColumnFamily::Meta)?;
+            match guard.get_cf(meta, STORE_ID)? {
+                Some(id) => id
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::CorruptRecord("store id".into()))?,
+                None => {
+                    let id = random_id()?;
+                    let mut sync = WriteOptions::default();
+                    sync.set_sync(true);
+                    guard.put_cf_opt(meta, STORE_ID, id, &sync)?;
+                    id
+                }
             }
         };
         let mut write_options = WriteOptions::default();
@@ -143,7 +259,10 @@ impl Store {
         let store = Self {
             inner: Arc::new(Inner {
                 db,
+                closed: AtomicBool::new(false),
                 store_id,
+                settings,
+                records,
                 cipher: PayloadCipher::new(options.threads),
                 master,
                 kms,
@@ -151,20 +270,59 @@ impl Store {
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
                 payload_keys: PayloadKeyCache::new(options.payload_key_cache),
+                pins: VersionPins::default(),
                 write_options,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
-                bucket_gate: parking_lot::RwLock::new(()),
-                buckets: parking_lot::RwLock::new(HashMap::new()),
+                bucket_gate: RwLock::new(()),
+                buckets: RwLock::new(HashMap::new()),
             }),
         };
+        if store.inner.settings.object_records < OBJECT_RECORDS {
+            store.migrate_records(&sealed)?;
+        }
+        store.load_buckets()?;
         store.remove_leftovers()?;
         Ok(store)
+    }
+
+    /// Creates a store in `dir` (or opens the one there): [`Store::open`] with
+    /// [`StoreOptions::create_if_missing`].
+    pub fn create(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        Self::open(dir, options.create_if_missing(true))
+    }
+
+    /// Flushes everything to disk and releases the directory. Calls on this
+    /// store, its clones, sessions and open readers then fail with
+    /// [`Error::Closed`]; calls in progress finish first.
+    pub fn close(&self) -> Result<()> {
+        self.inner.closed.store(true, Ordering::Release);
+        let Some(db) = self.inner.db.write().take() else {
+            return Ok(());
+        };
+        let mut flushed = Ok(());
+        for family in ColumnFamily::ALL {
+            if let Some(handle) = db.cf_handle(family.name()) {
+                flushed = flushed.and(db.flush_cf(handle).map_err(Error::from));
+            }
+        }
+        drop(db);
+        flushed
     }
 
     /// The store's id (part of every object's identity).
     pub fn id(&self) -> &[u8; 16] {
         &self.inner.store_id
+    }
+
+    /// The region the store was created in (in every resource name).
+    pub fn region(&self) -> &str {
+        &self.inner.settings.region
+    }
+
+    /// The account the store belongs to (in every resource name).
+    pub fn account(&self) -> &str {
+        &self.inner.settings.account
     }
 
     /// The KMS the store uses (the local one unless another was configured).
@@ -194,28 +352,31 @@ impl Store {
     /// [`Error::BucketAlreadyExists`] if it exists.
     pub fn create_bucket(&self, name: &str) -> Result<()> {
         validate_bucket(name)?;
-        let _guard = self.stripe(name.as_bytes()).lock();
-        if self.bucket_record(name).is_ok() {
+        let mut buckets = self.inner.buckets.write();
+        if buckets.contains_key(name) {
             return Err(Error::BucketAlreadyExists(name.to_owned()));
         }
         let record = BucketRecord {
             name: name.to_owned(),
             created_ms: millis(self.inner.clock.now()),
             rule: None,
+            incarnation: u64::from_le_bytes(random_id()?[..8].try_into().expect("8 bytes")),
         };
-        self.put_bucket_record(&record)
+        self.write_bucket(&mut buckets, record)
     }
 
     /// Deletes an empty bucket ([`Error::BucketNotEmpty`] otherwise).
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
         // No object commit may run while the bucket is checked empty and removed.
         let _gate = self.inner.bucket_gate.write();
-        let _guard = self.stripe(name.as_bytes()).lock();
-        self.bucket_record(name)?;
+        let mut buckets = self.inner.buckets.write();
+        if !buckets.contains_key(name) {
+            return Err(Error::NoSuchBucket(name.to_owned()));
+        }
+        let db = self.db()?;
         let prefix = object_key(name, "");
-        let objects = self.cf(ColumnFamily::Objects)?;
-        let mut iter = self.inner.db.iterator_cf(
-            objects,
+        let mut iter = db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         );
         if let Some(item) = iter.next()
@@ -223,26 +384,27 @@ impl Store {
         {
             return Err(Error::BucketNotEmpty(name.to_owned()));
         }
-        self.inner.db.delete_cf_opt(
-            self.cf(ColumnFamily::Buckets)?,
+        db.delete_cf_opt(
+            db.cf(ColumnFamily::Buckets)?,
             name.as_bytes(),
             &self.inner.write_options,
         )?;
-        self.inner.buckets.write().remove(name);
+        buckets.remove(name);
         Ok(())
     }
 
     /// Every bucket, by name.
     pub fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
-        let mut out = Vec::new();
-        for item in self
+        self.db()?;
+        let mut out: Vec<_> = self
             .inner
-            .db
-            .iterator_cf(self.cf(ColumnFamily::Buckets)?, IteratorMode::Start)
-        {
-            let (_, value) = item?;
-            out.push(bucket_info(decode_bucket(&value)?));
-        }
+            .buckets
+            .read()
+            .values()
+            .cloned()
+            .map(bucket_info)
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
@@ -270,10 +432,7 @@ impl Store {
         {
             self.check_key_usable(key_id, caller)?;
         }
-        let _guard = self.stripe(bucket.as_bytes()).lock();
-        let mut record = self.bucket_record(bucket)?;
-        record.rule = Some(rule);
-        self.put_bucket_record(&record)
+        self.update_bucket(bucket, |record| record.rule = Some(rule))
     }
 
     /// The bucket's default encryption ([`Error::NoSuchEncryptionRule`] if none).
@@ -286,65 +445,105 @@ impl Store {
     /// Removes the bucket's default encryption; objects already stored keep
     /// theirs. Succeeds if there was none.
     pub fn delete_bucket_encryption(&self, bucket: &str) -> Result<()> {
-        let _guard = self.stripe(bucket.as_bytes()).lock();
-        let mut record = self.bucket_record(bucket)?;
-        record.rule = None;
-        self.put_bucket_record(&record)
+        self.update_bucket(bucket, |record| record.rule = None)
     }
 
     // ---- shared machinery ----------------------------------------------------
 
-    pub(crate) fn cf(&self, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
-        cf(&self.inner.db, family)
+    /// The database for one operation ([`Error::Closed`] after [`Store::close`]).
+    pub(crate) fn db(&self) -> Result<DbRef<'_>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        borrow_db(&self.inner.db).ok_or(Error::Closed)
     }
 
     pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
-        if let Some(record) = self.inner.buckets.read().get(name) {
-            return Ok(record.clone());
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
         }
-        match self
-            .inner
-            .db
-            .get_cf(self.cf(ColumnFamily::Buckets)?, name.as_bytes())?
-        {
-            Some(value) => {
-                let record = decode_bucket(&value)?;
-                self.inner
-                    .buckets
-                    .write()
-                    .insert(name.to_owned(), record.clone());
-                Ok(record)
-            }
-            None => Err(Error::NoSuchBucket(name.to_owned())),
-        }
-    }
-
-    fn put_bucket_record(&self, record: &BucketRecord) -> Result<()> {
-        let value = serde_json::to_vec(record).map_err(|e| Error::CorruptRecord(e.to_string()))?;
-        self.inner.db.put_cf_opt(
-            self.cf(ColumnFamily::Buckets)?,
-            record.name.as_bytes(),
-            value,
-            &self.inner.write_options,
-        )?;
         self.inner
             .buckets
-            .write()
-            .insert(record.name.clone(), record.clone());
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))
+    }
+
+    fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketRecord)) -> Result<()> {
+        let mut buckets = self.inner.buckets.write();
+        let mut record = buckets
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
+        change(&mut record);
+        self.write_bucket(&mut buckets, record)
+    }
+
+    /// Writes a bucket record, then the map: called with the map's write lock.
+    fn write_bucket(
+        &self,
+        buckets: &mut HashMap<String, BucketRecord>,
+        record: BucketRecord,
+    ) -> Result<()> {
+        let db = self.db()?;
+        db.put_cf_opt(
+            db.cf(ColumnFamily::Buckets)?,
+            record.name.as_bytes(),
+            self.inner.records.seal_bucket(&record)?,
+            &self.inner.write_options,
+        )?;
+        buckets.insert(record.name.clone(), record);
         Ok(())
     }
 
-    fn check_key_usable(&self, key_id: &str, caller: &Caller) -> Result<()> {
+    fn load_buckets(&self) -> Result<()> {
+        let db = self.db()?;
+        let mut buckets = self.inner.buckets.write();
+        for item in db.iterator_cf(db.cf(ColumnFamily::Buckets)?, IteratorMode::Start) {
+            let (name, value) = item?;
+            let name = String::from_utf8(name.to_vec())
+                .map_err(|_| Error::CorruptRecord("bucket name".into()))?;
+            let record = self.inner.records.open_bucket(&name, &value)?;
+            buckets.insert(name, record);
+        }
+        Ok(())
+    }
+
+    fn check_key_usable(&self, key_id: &str, caller: &Caller) -> Result<String> {
         let metadata = self.inner.kms.describe_key(key_id, caller)?;
         match metadata.state {
-            KeyState::Enabled => Ok(()),
+            KeyState::Enabled => Ok(metadata.key_id),
             KeyState::Disabled => Err(Error::KeyDisabled(metadata.key_id)),
             KeyState::PendingDeletion { .. } => Err(Error::KeyPendingDeletion(metadata.key_id)),
             KeyState::Destroyed => Err(Error::KeyDestroyed(metadata.key_id)),
-            _ => Err(Error::InvalidArgument(format!(
-                "KMS key {} has no key material",
-                metadata.key_id
-            ))),
+            KeyState::PendingImport => Err(Error::KeyPendingImport(metadata.key_id)),
+            _ => Err(Error::KeyNotFound(metadata.key_id)),
+        }
+    }
+
+    /// The rule a write applies, decided once: the put's own rule or the
+    /// bucket's default, with its CMK resolved to a key id (checked usable, with
+    /// the caller's `kms:DescribeKey` unless it is the default managed CMK).
+    pub(crate) fn resolve_rule(
+        &self,
+        own: Option<&EncryptionRule>,
+        bucket: &BucketRecord,
+        caller: &Caller,
+    ) -> Result<ResolvedRule> {
+        match own.or(bucket.rule.as_ref()) {
+            None => Ok(ResolvedRule::None),
+            Some(EncryptionRule::Managed) => Ok(ResolvedRule::Managed),
+            Some(EncryptionRule::Kms { key_id: None }) => Ok(ResolvedRule::Kms {
+                given: None,
+                key_id: self.inner.kms.default_key_id(caller)?,
+            }),
+            Some(EncryptionRule::Kms {
+                key_id: Some(given),
+            }) => Ok(ResolvedRule::Kms {
+                key_id: self.check_key_usable(given, caller)?,
+                given: Some(given.clone()),
+            }),
         }
     }
 
@@ -352,17 +551,17 @@ impl Store {
         ObjectIdentity::new(&self.inner.store_id, bucket, object_id)
     }
 
-    /// A data key for a new object write under `rule` (none: unencrypted).
+    /// A data key for a new object write under `rule`.
     pub(crate) fn new_data_key(
         &self,
         bucket: &str,
         object_id: &[u8; OBJECT_ID_LEN],
-        rule: Option<&EncryptionRule>,
+        rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<NewKey> {
         let context = EncryptionContext::from_identity(self.identity(bucket, object_id));
-        let (data_key, wrapped, mode) = match rule {
-            None => {
+        let ((data_key, wrapped), mode, pin) = match rule {
+            ResolvedRule::None => {
                 return Ok(NewKey {
                     data_key: None,
                     wrapped: Vec::new(),
@@ -371,28 +570,28 @@ impl Store {
                         kms_key_id: None,
                         key_version: None,
                     },
+                    _pin: None,
                 });
             }
-            Some(EncryptionRule::Managed) => {
-                let (key, wrapped) = self.inner.master.generate_data_key(&context)?;
-                (key, wrapped, ProtectionMode::Aes256)
+            ResolvedRule::Managed => {
+                let (generated, pin) = self.inner.pins.wrap_and_pin(|| {
+                    let generated = self.inner.master.generate_data_key(&context)?;
+                    let version = generated.1.key_version();
+                    Ok::<_, Error>((generated, version))
+                })?;
+                (generated, ProtectionMode::Aes256, Some(pin))
             }
-            Some(EncryptionRule::Kms { key_id }) => {
-                let key_id = match key_id {
-                    Some(id) => id.clone(),
-                    None => self.inner.kms.default_key_id(caller)?,
-                };
-                let (key, wrapped) = self
-                    .inner
-                    .kms
-                    .generate_data_key(&key_id, &context, caller)?;
-                (key, wrapped, ProtectionMode::Kms)
-            }
+            ResolvedRule::Kms { key_id, .. } => (
+                self.inner.kms.generate_data_key(key_id, &context, caller)?,
+                ProtectionMode::Kms,
+                None,
+            ),
         };
         Ok(NewKey {
             data_key: Some(data_key),
             protection: protection_of(mode, &wrapped),
             wrapped: wrapped.encode(),
+            _pin: pin,
         })
     }
 
@@ -478,64 +677,78 @@ impl Store {
         &self.inner.stripes[(hasher.finish() as usize) % STRIPES]
     }
 
+    /// Reads and authenticates the record of bucket/key.
     pub(crate) fn read_record(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        match self
-            .inner
-            .db
-            .get_cf(self.cf(ColumnFamily::Objects)?, object_key(bucket, key))?
-        {
-            Some(raw) => ObjectRecord::decode(raw.into()).map(Some),
+        let db = self.db()?;
+        match db.get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))? {
+            Some(raw) => self.inner.records.open(bucket, key, raw.into()).map(Some),
             None => Ok(None),
         }
     }
 
     /// Writes `record` for bucket/key in one batch with `extra` (segments, upload
     /// markers), dropping the replaced object's segments (or deferring that to
-    /// its last reader).
+    /// its last reader). The bucket must still be the one the write began in
+    /// (not deleted, nor deleted and created again).
     pub(crate) fn commit(
         &self,
-        bucket: &str,
+        bucket: &BucketRecord,
         key: &str,
         record: Option<&ObjectRecord>,
-        extra: impl FnOnce(&mut WriteBatch, &Self) -> Result<()>,
+        extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
     ) -> Result<()> {
         // The bucket must still exist when the object lands in it.
         let _gate = self.inner.bucket_gate.read();
-        self.bucket_record(bucket)?;
-        let raw_key = object_key(bucket, key);
+        if self.bucket_record(&bucket.name)?.incarnation != bucket.incarnation {
+            return Err(Error::NoSuchBucket(bucket.name.clone()));
+        }
+        let name = bucket.name.as_str();
+        let db = self.db()?;
+        let raw_key = object_key(name, key);
         let _guard = self.stripe(&raw_key).lock();
-        let objects = self.cf(ColumnFamily::Objects)?;
-        let old_segmented = match self.inner.db.get_pinned_cf(objects, &raw_key)? {
-            Some(raw) => ObjectRecord::segmented_id(&raw)?,
+        let objects = db.cf(ColumnFamily::Objects)?;
+        let old_segmented = match db.get_pinned_cf(objects, &raw_key)? {
+            // The old record names the segments to drop: only trust it if it
+            // authenticates. A damaged one leaves its segments to
+            // `check_consistency` rather than drop another object's.
+            Some(raw) => match ObjectRecord::segmented_id(&raw) {
+                Ok(Some(id)) if self.inner.records.verify(name, key, &raw).is_ok() => Some(id),
+                _ => None,
+            },
             None => None,
         };
         let mut batch = WriteBatch::default();
-        extra(&mut batch, self)?;
+        extra(&mut batch, &db)?;
         match record {
-            Some(record) => batch.put_cf(objects, &raw_key, record.encode()?),
+            Some(record) => batch.put_cf(
+                objects,
+                &raw_key,
+                self.inner.records.seal(name, key, record)?,
+            ),
             None => batch.delete_cf(objects, &raw_key),
         }
         if let Some(old_id) = old_segmented
             && record.is_none_or(|r| r.object_id != old_id)
         {
-            self.dispose_segments(&mut batch, &old_id)?;
+            self.dispose_segments(&db, &mut batch, &old_id)?;
         }
-        self.inner.db.write_opt(batch, &self.inner.write_options)?;
+        db.write_opt(batch, &self.inner.write_options)?;
         Ok(())
     }
 
     fn dispose_segments(
         &self,
+        db: &DbRef<'_>,
         batch: &mut WriteBatch,
         object_id: &[u8; OBJECT_ID_LEN],
     ) -> Result<()> {
         let mut readers = self.inner.readers.lock();
         if readers.open.contains_key(object_id) {
             readers.deferred.insert(*object_id);
-            batch.put_cf(self.cf(ColumnFamily::Garbage)?, object_id, []);
+            batch.put_cf(db.cf(ColumnFamily::Garbage)?, object_id, []);
         } else {
             let (start, end) = segment_range(object_id);
-            batch.delete_range_cf(self.cf(ColumnFamily::Chunks)?, start, end);
+            batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
         }
         Ok(())
     }
@@ -591,12 +804,13 @@ impl Store {
     /// Drops segments of interrupted uploads and of objects replaced while being
     /// read when the process stopped.
     fn remove_leftovers(&self) -> Result<()> {
-        let chunks = self.cf(ColumnFamily::Chunks)?;
+        let db = self.db()?;
+        let chunks = db.cf(ColumnFamily::Chunks)?;
         for family in [ColumnFamily::Uploads, ColumnFamily::Garbage] {
-            let cf = self.cf(family)?;
+            let cf = db.cf(family)?;
             let mut batch = WriteBatch::default();
             let mut count = 0;
-            for item in self.inner.db.iterator_cf(cf, IteratorMode::Start) {
+            for item in db.iterator_cf(cf, IteratorMode::Start) {
                 let (id, _) = item?;
                 let object_id: [u8; OBJECT_ID_LEN] = id
                     .as_ref()
@@ -609,7 +823,7 @@ impl Store {
             }
             if count > 0 {
                 tracing::info!(count, family = family.name(), "removing leftover segments");
-                self.inner.db.write_opt(batch, &self.inner.write_options)?;
+                db.write_opt(batch, &self.inner.write_options)?;
             }
         }
         Ok(())
@@ -637,14 +851,12 @@ impl Drop for ReaderGuard {
         };
         if release {
             let result = (|| -> Result<()> {
+                let db = self.store.db()?;
                 let mut batch = WriteBatch::default();
                 let (start, end) = segment_range(&self.object_id);
-                batch.delete_range_cf(self.store.cf(ColumnFamily::Chunks)?, start, end);
-                batch.delete_cf(self.store.cf(ColumnFamily::Garbage)?, self.object_id);
-                self.store
-                    .inner
-                    .db
-                    .write_opt(batch, &self.store.inner.write_options)?;
+                batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
+                batch.delete_cf(db.cf(ColumnFamily::Garbage)?, self.object_id);
+                db.write_opt(batch, &self.store.inner.write_options)?;
                 Ok(())
             })();
             if let Err(error) = result {
@@ -671,17 +883,13 @@ pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {
     let mut id = [0u8; OBJECT_ID_LEN];
     SystemRandom::new()
         .fill(&mut id)
-        .map_err(|_| Error::Key(coffer_keyring::Error::Randomness))?;
+        .map_err(|_| Error::Randomness)?;
     Ok(id)
 }
 
 pub(crate) fn millis(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn decode_bucket(value: &[u8]) -> Result<BucketRecord> {
-    serde_json::from_slice(value).map_err(|e| Error::CorruptRecord(e.to_string()))
 }
 
 fn bucket_info(record: BucketRecord) -> BucketInfo {

@@ -24,14 +24,15 @@ pub fn key_material(store: &Store) -> Vec<[u8; 32]> {
     keys
 }
 
-/// Every (key, value) of a column family, raw.
-pub fn raw_family(store: &Store, family: crate::ColumnFamily) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+/// Every (key, value) of a column family (by its name), raw.
+pub fn raw_family(store: &Store, family: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let family = crate::ColumnFamily::ALL
+        .into_iter()
+        .find(|f| f.name() == family)
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
     let mut out = Vec::new();
-    for item in store
-        .inner
-        .db
-        .iterator_cf(store.cf(family)?, rocksdb::IteratorMode::Start)
-    {
+    let db = store.db()?;
+    for item in db.iterator_cf(db.cf(family)?, rocksdb::IteratorMode::Start) {
         let (key, value) = item?;
         out.push((key.to_vec(), value.to_vec()));
     }

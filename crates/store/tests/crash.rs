@@ -50,7 +50,9 @@ fn size_for(seed: u32) -> usize {
 }
 
 fn options() -> StoreOptions {
-    StoreOptions::new(RootKey::from_bytes([0x44; 32])).with_threads(2)
+    StoreOptions::new(RootKey::from_bytes([0x44; 32]))
+        .with_threads(2)
+        .create_if_missing(true)
 }
 
 /// The child: runs until killed, announcing each operation before it starts

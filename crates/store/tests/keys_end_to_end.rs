@@ -7,14 +7,14 @@ mod common;
 use std::time::Duration;
 
 use coffer_keyring::Caller;
-use coffer_store::{ColumnFamily, EncryptionRule, Error, ProtectionMode, PutOptions, Store};
+use coffer_store::{EncryptionRule, Error, ProtectionMode, PutOptions, Store};
 use common::{MIB, data, fixture};
 
 const TRUSTED: Caller = Caller::Trusted;
 const DAY: Duration = Duration::from_secs(86_400);
 
 fn segments(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
-    coffer_store::test_util::raw_family(store, ColumnFamily::Chunks).expect("scan")
+    coffer_store::test_util::raw_family(store, "chunks").expect("scan")
 }
 
 #[test]

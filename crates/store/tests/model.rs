@@ -86,7 +86,7 @@ proptest! {
                     model.remove(&format!("k{key}"));
                 }
                 Op::Copy { from, to, mode } => {
-                    let options = CopyOptions { encryption: put_options(mode).encryption, ..CopyOptions::default() };
+                    let options = CopyOptions::default().with_encryption(put_options(mode).encryption);
                     let result = s.copy_object(("model", &format!("k{from}")), ("model", &format!("k{to}")), options);
                     match model.get(&format!("k{from}")).cloned() {
                         Some(body) => {

@@ -252,10 +252,7 @@ fn listing_with_prefix_delimiter_and_pages() {
         .list_objects("bkt", &ListOptions::default())
         .expect("list");
     assert_eq!(keys(&all), ["a/1", "a/2", "a/b/3", "c", "d/4"]);
-    let nested = ListOptions {
-        delimiter: Some("/".into()),
-        ..ListOptions::default()
-    };
+    let nested = ListOptions::new().delimiter("/");
     let top = s.list_objects("bkt", &nested).expect("list");
     assert_eq!(
         (keys(&top), top.common_prefixes.clone()),
@@ -265,14 +262,7 @@ fn listing_with_prefix_delimiter_and_pages() {
         )
     );
     let in_a = s
-        .list_objects(
-            "bkt",
-            &ListOptions {
-                prefix: "a/".into(),
-                delimiter: Some("/".into()),
-                ..ListOptions::default()
-            },
-        )
+        .list_objects("bkt", &ListOptions::new().prefix("a/").delimiter("/"))
         .expect("list");
     assert_eq!(
         (keys(&in_a), in_a.common_prefixes.clone()),
@@ -282,24 +272,16 @@ fn listing_with_prefix_delimiter_and_pages() {
         )
     );
     let mut page = s
-        .list_objects(
-            "bkt",
-            &ListOptions {
-                max_keys: Some(2),
-                ..ListOptions::default()
-            },
-        )
+        .list_objects("bkt", &ListOptions::new().max_keys(2))
         .expect("list");
     let mut seen = keys(&page);
     while page.is_truncated {
         page = s
             .list_objects(
                 "bkt",
-                &ListOptions {
-                    max_keys: Some(2),
-                    start_after: page.next_start_after.clone(),
-                    ..ListOptions::default()
-                },
+                &ListOptions::new()
+                    .max_keys(2)
+                    .start_after(page.next_start_after.as_deref().expect("a next page")),
             )
             .expect("list");
         seen.extend(keys(&page));

@@ -8,9 +8,9 @@ use std::io::{Read, Write as _};
 use std::time::Instant;
 
 use bytes::Bytes;
-use coffer_store::columns::{object_key, segment_key};
-use coffer_store::{ColumnFamily, PutOptions, RootKey, Store, StoreOptions, Tuning};
-use rocksdb::{Cache, ColumnFamilyDescriptor, DB, WriteBatch, WriteOptions};
+use coffer_store::internals::{self, object_key, segment_key};
+use coffer_store::{PutOptions, RootKey, Store, StoreOptions, Tuning};
+use rocksdb::{Cache, DB, WriteBatch, WriteOptions};
 
 use crate::measure::{Budget, MIB, interleaved, interleaved_rounds, ops_per_s_settled, round};
 
@@ -25,11 +25,9 @@ struct Baseline {
 impl Baseline {
     fn open(dir: &std::path::Path, tuning: &Tuning) -> Self {
         let cache = Cache::new_lru_cache(tuning.block_cache_bytes);
-        let families = ColumnFamily::ALL.iter().map(|&f| {
-            ColumnFamilyDescriptor::new(f.name(), tuning.column_family_options(f, &cache))
-        });
-        let db =
-            DB::open_cf_descriptors(&tuning.db_options(), dir, families).expect("baseline opens");
+        let families = internals::column_families(tuning, &cache);
+        let db = DB::open_cf_descriptors(&internals::db_options(tuning), dir, families)
+            .expect("baseline opens");
         Self {
             db,
             inline_threshold: 64 * 1024,
@@ -56,8 +54,8 @@ impl Baseline {
 
     /// Writes every column family's memtable to disk and waits for it.
     fn flush(&self) {
-        for family in ColumnFamily::ALL {
-            let cf = self.db.cf_handle(family.name()).expect("cf");
+        for family in internals::family_names() {
+            let cf = self.db.cf_handle(family).expect("cf");
             self.db.flush_cf(cf).expect("flush");
         }
     }
@@ -102,7 +100,9 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
     let baseline = Baseline::open(&dir.path().join("plain"), &tuning);
     let store = Store::open(
         dir.path().join("coffer"),
-        StoreOptions::new(RootKey::from_bytes([5; 32])).with_tuning(tuning.clone()),
+        StoreOptions::new(RootKey::from_bytes([5; 32]))
+            .with_tuning(tuning.clone())
+            .create_if_missing(true),
     )
     .expect("store opens");
     store.create_bucket("bench").expect("bucket");
@@ -110,6 +110,7 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
     // peak resident memory it reports is the streaming's own.
     if only_size.is_none() {
         streaming(&store, if quick { 256 << 20 } else { 2 << 30 });
+        put_in_memory(&store, if quick { 256 << 20 } else { 1 << 30 });
     }
     let sizes: &[usize] = if let Some(size) = &only_size {
         std::slice::from_ref(size)
@@ -217,15 +218,46 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn streaming(store: &Store, len: u64) {
-    // Start the peak-RSS counter from the current footprint.
+/// Starts the peak-RSS counter from the current footprint; returns it (KiB).
+fn reset_peak_rss() -> u64 {
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .write(true)
         .open("/proc/self/clear_refs")
     {
         let _ = f.write_all(b"5");
     }
-    let before = status_kib("VmRSS:");
+    status_kib("VmRSS:")
+}
+
+/// `put_object` of a body already in memory: the memory it takes above the
+/// body itself (large bodies are sealed and written a segment at a time).
+fn put_in_memory(store: &Store, len: usize) {
+    let body: Bytes = (0..len)
+        .map(|i| (i * 13 + 5) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let before = reset_peak_rss();
+    let started = Instant::now();
+    store
+        .put_object("bench", "in-memory", body.clone(), PutOptions::managed())
+        .expect("put_object");
+    let put_s = started.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM:");
+    drop(body);
+    store.delete_object("bench", "in-memory").expect("delete");
+    println!(
+        "{}",
+        serde_json::json!({
+            "case": "coffer_put_object_in_memory",
+            "bytes": len,
+            "put_mib_per_s": round(len as f64 / MIB / put_s),
+            "peak_above_body_mib": round(peak.saturating_sub(before) as f64 / 1024.0),
+        })
+    );
+}
+
+fn streaming(store: &Store, len: u64) {
+    let before = reset_peak_rss();
     let started = Instant::now();
     store
         .put_object_from_reader(

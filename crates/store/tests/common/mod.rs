@@ -24,8 +24,9 @@ pub(crate) fn root() -> RootKey {
 pub(crate) fn options(clock: &ManualClock) -> StoreOptions {
     StoreOptions::new(root())
         .with_clock(Arc::new(clock.clone()))
-        .with_kms_account("cn-hangzhou", ACCOUNT)
+        .with_account("cn-hangzhou", ACCOUNT)
         .with_threads(2)
+        .create_if_missing(true)
 }
 
 pub(crate) fn fixture() -> Fixture {
@@ -49,3 +50,29 @@ pub(crate) fn data(len: usize, seed: u8) -> Bytes {
 }
 
 pub(crate) const MIB: usize = 1 << 20;
+
+/// Every file under `dir`, with its bytes.
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("reads dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The files under `dir` that contain `needle`.
+pub(crate) fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+        .map(|(path, _)| path)
+        .collect()
+}

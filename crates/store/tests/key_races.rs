@@ -1,0 +1,274 @@
+//! Races between writes and key or bucket changes: a streaming put that spans
+//! a rotation, a rewrap and a retirement commits under a version that still
+//! exists; puts racing a bucket's rule changes and deletion apply a rule that
+//! was in force while they ran, and never land in a deleted bucket.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use coffer_store::{EncryptionRule, Error, ListOptions, ProtectionMode, PutOptions, Store};
+use common::{MIB, data, fixture, options};
+
+/// Yields `first`, then says so and waits to be let go, then yields `rest`.
+struct PausingReader {
+    first: Vec<u8>,
+    rest: Vec<u8>,
+    at: usize,
+    paused: Sender<()>,
+    resume: Receiver<()>,
+    waited: bool,
+}
+
+impl Read for PausingReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.first.len() && !self.waited {
+            self.waited = true;
+            self.paused.send(()).expect("main thread listens");
+            self.resume.recv().expect("main thread resumes us");
+        }
+        let source: Vec<u8> = self.first.iter().chain(&self.rest).copied().collect();
+        let n = out.len().min(source.len() - self.at);
+        out[..n].copy_from_slice(&source[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_streaming_put_across_rotate_rewrap_and_retire_stays_readable() {
+    let f = fixture();
+    let store = f.store.clone();
+    store.create_bucket("bkt").expect("bucket");
+    store
+        .put_object("bkt", "older", data(1000, 1), PutOptions::managed())
+        .expect("put");
+    let body = data(3 * MIB + 17, 2);
+    let (paused_tx, paused_rx) = channel();
+    let (resume_tx, resume_rx) = channel();
+    let reader = PausingReader {
+        first: body[..2 * MIB].to_vec(),
+        rest: body[2 * MIB..].to_vec(),
+        at: 0,
+        paused: paused_tx,
+        resume: resume_rx,
+        waited: false,
+    };
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.put_object_from_reader("bkt", "streamed", reader, PutOptions::managed())
+        })
+    };
+    paused_rx.recv().expect("the put pauses mid-way");
+    let wrapped_under = store.master_keyring().current_version();
+    let new_version = store.rotate_master_key().expect("rotates");
+    assert_eq!(store.rewrap_bucket("bkt").expect("rewraps"), 1);
+    // The put in flight pins the version it wrapped under: nothing is retired.
+    assert_eq!(
+        store.retire_unused_master_keys().expect("retires"),
+        wrapped_under
+    );
+    resume_tx.send(()).expect("resumes");
+    let put = writer.join().expect("no panic").expect("the put completes");
+    assert_eq!(put.protection.key_version, Some(wrapped_under));
+    assert_eq!(
+        store.get_object("bkt", "streamed").expect("reads").body,
+        body
+    );
+    // Once rewrapped, the old version goes and everything still reads.
+    store.rewrap_bucket("bkt").expect("rewraps");
+    assert_eq!(
+        store.retire_unused_master_keys().expect("retires"),
+        new_version
+    );
+    assert_eq!(
+        store.get_object("bkt", "streamed").expect("reads").body,
+        body
+    );
+    assert_eq!(
+        store.get_object("bkt", "older").expect("reads").body,
+        data(1000, 1)
+    );
+}
+
+fn mode_of(rule: &Option<EncryptionRule>) -> ProtectionMode {
+    match rule {
+        None => ProtectionMode::None,
+        Some(EncryptionRule::Managed) => ProtectionMode::Aes256,
+        Some(_) => ProtectionMode::Kms,
+    }
+}
+
+#[test]
+fn puts_racing_rule_changes_apply_a_rule_in_force_while_they_ran() {
+    let f = fixture();
+    f.store.create_bucket("bkt").expect("bucket");
+    f.store.close().expect("closes");
+    // Reopen, so that the threads below race the store's first use of the bucket.
+    let store = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
+    let rules = [
+        None,
+        Some(EncryptionRule::Managed),
+        Some(EncryptionRule::kms(None)),
+    ];
+    // The rules in force, in order; a change happens with the log locked.
+    let log = Arc::new(Mutex::new(vec![None::<EncryptionRule>]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let changer = {
+        let (store, log, stop, rules) = (store.clone(), log.clone(), stop.clone(), rules.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let rule = rules[i % rules.len()].clone();
+                let mut log = log.lock().expect("log");
+                match &rule {
+                    Some(rule) => store.put_bucket_encryption("bkt", rule.clone()),
+                    None => store.delete_bucket_encryption("bkt"),
+                }
+                .expect("rule changes");
+                log.push(rule);
+            }
+        })
+    };
+    let checked = Arc::new(AtomicUsize::new(0));
+    let putters: Vec<_> = (0..3)
+        .map(|t| {
+            let (store, log, checked) = (store.clone(), log.clone(), checked.clone());
+            std::thread::spawn(move || {
+                for n in 0..150 {
+                    let key = format!("{t}/{n}");
+                    let begin = log.lock().expect("log").len() - 1;
+                    let size = if n % 10 == 0 { MIB + 3 } else { 200 };
+                    let put = store
+                        .put_object("bkt", &key, data(size, n as u8), PutOptions::default())
+                        .expect("put");
+                    let log = log.lock().expect("log");
+                    let allowed: BTreeSet<_> = log[begin..]
+                        .iter()
+                        .map(|r| format!("{:?}", mode_of(r)))
+                        .collect();
+                    let got = format!("{:?}", put.protection.mode);
+                    assert!(
+                        allowed.contains(&got),
+                        "{key} was stored {got}, but only {allowed:?} were in force"
+                    );
+                    drop(log);
+                    let head = store.head_object("bkt", &key).expect("head");
+                    assert_eq!(head.protection, put.protection);
+                    checked.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for putter in putters {
+        putter.join().expect("no panic");
+    }
+    stop.store(true, Ordering::Relaxed);
+    changer.join().expect("no panic");
+    assert_eq!(checked.load(Ordering::Relaxed), 450);
+    assert!(
+        log.lock().expect("log").len() > 3,
+        "the rule changed meanwhile"
+    );
+}
+
+#[test]
+fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
+    let f = fixture();
+    let store = f.store.clone();
+    store.create_bucket("del").expect("bucket");
+    let stop = Arc::new(AtomicBool::new(false));
+    let stored = Arc::new(AtomicUsize::new(0));
+    let putters: Vec<_> = (0..2)
+        .map(|t| {
+            let (store, stop, stored) = (store.clone(), stop.clone(), stored.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    match store.put_object(
+                        "del",
+                        &format!("{t}-{n}"),
+                        data(100, 1),
+                        PutOptions::managed(),
+                    ) {
+                        Ok(_) => {
+                            stored.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(Error::NoSuchBucket(_)) => {}
+                        Err(other) => panic!("unexpected: {other}"),
+                    }
+                    // Leave the deleter room to find the bucket empty.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+        })
+        .collect();
+    let mut deletions = 0;
+    let started = std::time::Instant::now();
+    while deletions < 20 || stored.load(Ordering::Relaxed) < 20 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the race made no progress"
+        );
+        // Let puts land in this incarnation.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // Empty the bucket and delete it; puts racing in make it not empty.
+        loop {
+            let listed = store
+                .list_objects("del", &ListOptions::new())
+                .expect("lists");
+            for object in &listed.objects {
+                store.delete_object("del", &object.key).expect("deletes");
+            }
+            match store.delete_bucket("del") {
+                Ok(()) => break,
+                Err(Error::BucketNotEmpty(_)) => continue,
+                Err(other) => panic!("unexpected: {other}"),
+            }
+        }
+        deletions += 1;
+        // While it is gone, no object may exist under it.
+        assert!(matches!(
+            store.list_objects("del", &ListOptions::new()),
+            Err(Error::NoSuchBucket(_))
+        ));
+        store.create_bucket("del").expect("recreates");
+        let listed = store
+            .list_objects("del", &ListOptions::new())
+            .expect("lists");
+        for object in &listed.objects {
+            // Anything here was put after the bucket was recreated.
+            store.get_object("del", &object.key).expect("reads");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for putter in putters {
+        putter.join().expect("no panic");
+    }
+    assert!(deletions >= 20);
+    assert!(
+        stored.load(Ordering::Relaxed) > 0,
+        "puts ran during the race"
+    );
+    // Every object record belongs to a bucket that exists.
+    let buckets: Vec<String> = store
+        .list_buckets()
+        .expect("lists")
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    for (raw_key, _) in coffer_store::test_util::raw_family(&store, "objects").expect("scans") {
+        let bucket = raw_key.split(|&b| b == 0).next().expect("bucket part");
+        assert!(
+            buckets.iter().any(|b| b.as_bytes() == bucket),
+            "an object outlived its bucket"
+        );
+    }
+}

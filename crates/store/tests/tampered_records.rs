@@ -1,0 +1,184 @@
+//! Records edited from outside, as an attacker with write access to the
+//! directory would: the store is closed, its RocksDB directory opened with the
+//! `rocksdb` crate, object records swapped, replaced by an unencrypted one,
+//! given other metadata or another size; key records flipped or swapped. Every
+//! read of a damaged object is an integrity error naming it; untouched objects
+//! read as before; damaged key records stop the store from opening.
+
+mod common;
+
+use std::path::Path;
+
+use bytes::Bytes;
+use coffer_keyring::{Caller, CreateKeyOptions};
+use coffer_store::{Error, ListOptions, PutOptions, Store};
+use common::{MIB, data, fixture, options};
+use rocksdb::{DB, Options};
+
+fn raw_db(path: &Path) -> DB {
+    let names = DB::list_cf(&Options::default(), path).expect("lists families");
+    DB::open_cf(&Options::default(), path, names).expect("opens raw")
+}
+
+fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    [bucket.as_bytes(), &[0], key.as_bytes()].concat()
+}
+
+fn raw_get(db: &DB, family: &str, key: &[u8]) -> Vec<u8> {
+    db.get_cf(db.cf_handle(family).expect("family"), key)
+        .expect("reads")
+        .expect("present")
+}
+
+fn raw_put(db: &DB, family: &str, key: &[u8], value: &[u8]) {
+    db.put_cf(db.cf_handle(family).expect("family"), key, value)
+        .expect("writes");
+}
+
+fn assert_integrity_error<T: std::fmt::Debug>(result: coffer_store::Result<T>, object: &str) {
+    match result {
+        Err(Error::Integrity(message)) => assert!(
+            message.contains(object),
+            "the error names {object}: {message}"
+        ),
+        other => panic!("{object}: expected an integrity error, got {other:?}"),
+    }
+}
+
+#[test]
+fn edited_swapped_and_planted_object_records_are_refused_by_name() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    let objects: [(&str, PutOptions, Bytes); 8] = [
+        ("kms-a", PutOptions::kms(None), data(3000, 1)),
+        ("managed-b", PutOptions::managed(), data(4000, 2)),
+        ("plain", PutOptions::default(), data(5000, 3)),
+        (
+            "with-meta",
+            PutOptions::managed().with_metadata("owner", "alice"),
+            data(100, 4),
+        ),
+        ("resized", PutOptions::managed(), data(2 * MIB + 5, 5)),
+        ("victim", PutOptions::kms(None), data(6000, 6)),
+        ("untouched", PutOptions::managed(), data(7000, 7)),
+        ("untouched-big", PutOptions::kms(None), data(3 * MIB, 8)),
+    ];
+    for (key, options, body) in &objects {
+        s.put_object("bkt", key, body.clone(), options.clone())
+            .expect("put");
+    }
+    s.close().expect("closes");
+
+    {
+        let db = raw_db(f.dir.path());
+        // Swap two encrypted objects' records.
+        let a = raw_get(&db, "objects", &object_key("bkt", "kms-a"));
+        let b = raw_get(&db, "objects", &object_key("bkt", "managed-b"));
+        raw_put(&db, "objects", &object_key("bkt", "kms-a"), &b);
+        raw_put(&db, "objects", &object_key("bkt", "managed-b"), &a);
+        // Plant an unencrypted object's record in place of an encrypted one.
+        let plain = raw_get(&db, "objects", &object_key("bkt", "plain"));
+        raw_put(&db, "objects", &object_key("bkt", "victim"), &plain);
+        // Change a metadata value (same length, so the record still parses).
+        let mut meta = raw_get(&db, "objects", &object_key("bkt", "with-meta"));
+        let at = meta
+            .windows(5)
+            .position(|w| w == b"alice")
+            .expect("metadata in the record");
+        meta[at..at + 5].copy_from_slice(b"mallo");
+        raw_put(&db, "objects", &object_key("bkt", "with-meta"), &meta);
+        // Change the size (u64 after the version byte and the object id).
+        let mut resized = raw_get(&db, "objects", &object_key("bkt", "resized"));
+        resized[17..25].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        raw_put(&db, "objects", &object_key("bkt", "resized"), &resized);
+    }
+
+    let store = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
+    for key in ["kms-a", "managed-b", "victim", "with-meta", "resized"] {
+        let object = format!("bkt/{key}");
+        assert_integrity_error(store.get_object("bkt", key), &object);
+        assert_integrity_error(store.head_object("bkt", key), &object);
+        assert_integrity_error(store.get_object_range("bkt", key, 0..10), &object);
+        assert_integrity_error(store.open_object("bkt", key).map(drop), &object);
+        assert_integrity_error(
+            store.copy_object(("bkt", key), ("bkt", "copy"), Default::default()),
+            &object,
+        );
+    }
+    for (key, _, body) in &objects {
+        if ["plain", "untouched", "untouched-big"].contains(key) {
+            assert_eq!(&store.get_object("bkt", key).expect("reads").body, body);
+        }
+    }
+    assert!(matches!(
+        store.list_objects("bkt", &ListOptions::new()),
+        Err(Error::Integrity(_))
+    ));
+    let mut damaged = store.check_consistency().expect("checks").damaged_records;
+    damaged.sort();
+    assert_eq!(
+        damaged,
+        [
+            "bkt/kms-a",
+            "bkt/managed-b",
+            "bkt/resized",
+            "bkt/victim",
+            "bkt/with-meta"
+        ]
+    );
+    // A damaged object can still be deleted (or overwritten) by its owner.
+    store.delete_object("bkt", "victim").expect("deletes");
+    store
+        .put_object("bkt", "kms-a", data(10, 9), PutOptions::default())
+        .expect("overwrites");
+    assert_eq!(
+        store.get_object("bkt", "kms-a").expect("reads").body,
+        data(10, 9)
+    );
+}
+
+#[test]
+fn edited_or_swapped_key_records_stop_the_store_from_opening() {
+    for edit in ["flip", "swap", "remove-check"] {
+        let f = fixture();
+        let kms = f.store.kms();
+        let enabled = kms
+            .create_key(CreateKeyOptions::default(), &Caller::Trusted)
+            .expect("key")
+            .key_id;
+        let disabled = kms
+            .create_key(CreateKeyOptions::default(), &Caller::Trusted)
+            .expect("key")
+            .key_id;
+        kms.disable_key(&disabled, &Caller::Trusted)
+            .expect("disables");
+        f.store.close().expect("closes");
+        {
+            let db = raw_db(f.dir.path());
+            let enabled_name = format!("kms/key/{enabled}");
+            let disabled_name = format!("kms/key/{disabled}");
+            match edit {
+                "flip" => {
+                    let mut value = raw_get(&db, "keys", disabled_name.as_bytes());
+                    let middle = value.len() / 2;
+                    value[middle] ^= 0x01;
+                    raw_put(&db, "keys", disabled_name.as_bytes(), &value);
+                }
+                "swap" => {
+                    // Re-enable the disabled key by giving it the enabled one's record.
+                    let value = raw_get(&db, "keys", enabled_name.as_bytes());
+                    raw_put(&db, "keys", disabled_name.as_bytes(), &value);
+                }
+                _ => db
+                    .delete_cf(db.cf_handle("keys").expect("keys"), b"root/check")
+                    .expect("deletes"),
+            }
+        }
+        match Store::open(f.dir.path(), options(&f.clock)) {
+            Err(Error::Integrity(_)) => {}
+            Err(other) => panic!("{edit}: expected an integrity error, got {other}"),
+            Ok(_) => panic!("{edit}: a store with an edited key record opened"),
+        }
+    }
+}
