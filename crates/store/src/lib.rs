@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Layout on disk: one RocksDB column family per kind of record
-//! ([`ColumnFamily`]); small payloads live inline in their object record, large
+//! (`docs/format.md`); small payloads live inline in their object record, large
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
