@@ -189,13 +189,16 @@ fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
         .map(|t| {
             let (store, stop, stored) = (store.clone(), stop.clone(), stored.clone());
             std::thread::spawn(move || {
+                // Large enough to be in flight for a while: the put reads the
+                // bucket long before it commits.
+                let body = data(2 * MIB, 1);
                 let mut n = 0u32;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     match store.put_object(
                         "del",
                         &format!("{t}-{n}"),
-                        data(100, 1),
+                        body.clone(),
                         PutOptions::managed(),
                     ) {
                         Ok(_) => {
@@ -212,7 +215,7 @@ fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
         .collect();
     let mut deletions = 0;
     let started = std::time::Instant::now();
-    while deletions < 20 || stored.load(Ordering::Relaxed) < 20 {
+    while deletions < 30 || stored.load(Ordering::Relaxed) < 20 {
         assert!(
             started.elapsed().as_secs() < 60,
             "the race made no progress"
@@ -234,11 +237,19 @@ fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
             }
         }
         deletions += 1;
-        // While it is gone, no object may exist under it.
+        // While it is gone, no object may land under it: give racing puts time
+        // to try, then look at the raw records.
+        std::thread::sleep(std::time::Duration::from_millis(3));
         assert!(matches!(
             store.list_objects("del", &ListOptions::new()),
             Err(Error::NoSuchBucket(_))
         ));
+        let landed = coffer_store::test_util::raw_family(&store, "objects")
+            .expect("scans")
+            .into_iter()
+            .filter(|(raw_key, _)| raw_key.starts_with(b"del\0"))
+            .count();
+        assert_eq!(landed, 0, "objects landed in the deleted bucket");
         store.create_bucket("del").expect("recreates");
         let listed = store
             .list_objects("del", &ListOptions::new())
@@ -252,7 +263,7 @@ fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
     for putter in putters {
         putter.join().expect("no panic");
     }
-    assert!(deletions >= 20);
+    assert!(deletions >= 30);
     assert!(
         stored.load(Ordering::Relaxed) > 0,
         "puts ran during the race"
