@@ -11,19 +11,16 @@
 //!
 //! Entries are found by object id (random, fresh for every write) and used only
 //! if everything else their keys were derived from matches too: bucket, wrapped
-//! data key and the payload's prefix (header, salt, commitment). The cache keeps
-//! two generations: lookups promote entries into the current one,
-//! and when it is full the previous generation is dropped (its keys zeroized)
-//! and the current one takes its place, which approximates least recently used
-//! at the cost of one map insert.
+//! data key and the payload's prefix (header, salt, commitment). Entries are
+//! kept in a [`Recent`] map (dropped entries' keys are zeroized).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use coffer_cipher::PayloadKeys;
 use parking_lot::Mutex;
 
 use crate::columns::OBJECT_ID_LEN;
+use crate::recent::Recent;
 
 /// Keys derived for one payload, and the master key version behind them.
 pub(crate) struct CachedKeys {
@@ -49,26 +46,17 @@ type ObjectId = [u8; OBJECT_ID_LEN];
 
 /// See the module documentation.
 pub(crate) struct PayloadKeyCache {
-    /// Entries per generation; `0` disables the cache.
-    generation_len: usize,
-    generations: Mutex<Generations>,
+    entries: Mutex<Recent<ObjectId, Entry>>,
 }
 
 /// An entry: what its keys were derived from, and the keys.
 type Entry = (KeySource, Arc<CachedKeys>);
 
-#[derive(Default)]
-struct Generations {
-    current: HashMap<ObjectId, Entry>,
-    previous: HashMap<ObjectId, Entry>,
-}
-
 impl PayloadKeyCache {
-    /// A cache of at most `entries` entries.
+    /// A cache of at most `entries` entries (`0` keeps none).
     pub(crate) fn new(entries: usize) -> Self {
         Self {
-            generation_len: entries / 2,
-            generations: Mutex::new(Generations::default()),
+            entries: Mutex::new(Recent::new(entries)),
         }
     }
 
@@ -81,15 +69,8 @@ impl PayloadKeyCache {
         wrapped_key: &[u8],
         prefix: &[u8],
     ) -> Option<Arc<CachedKeys>> {
-        if self.generation_len == 0 {
-            return None;
-        }
-        let mut generations = self.generations.lock();
-        if !generations.current.contains_key(object_id) {
-            let entry = generations.previous.remove(object_id)?;
-            generations.insert(*object_id, entry, self.generation_len);
-        }
-        let (source, keys) = generations.current.get(object_id)?;
+        let mut entries = self.entries.lock();
+        let (source, keys) = entries.get(object_id)?;
         source
             .matches(bucket, wrapped_key, prefix)
             .then(|| Arc::clone(keys))
@@ -97,34 +78,18 @@ impl PayloadKeyCache {
 
     /// Keeps `keys`, derived from `source`, for the object `object_id`.
     pub(crate) fn insert(&self, object_id: ObjectId, source: KeySource, keys: Arc<CachedKeys>) {
-        if self.generation_len > 0 {
-            self.generations
-                .lock()
-                .insert(object_id, (source, keys), self.generation_len);
-        }
+        self.entries.lock().insert(object_id, (source, keys));
     }
 
     /// Drops every entry.
     pub(crate) fn clear(&self) {
-        let mut generations = self.generations.lock();
-        generations.current.clear();
-        generations.previous.clear();
+        self.entries.lock().clear();
     }
 
     /// Entries held now.
     #[cfg(test)]
     fn len(&self) -> usize {
-        let generations = self.generations.lock();
-        generations.current.len() + generations.previous.len()
-    }
-}
-
-impl Generations {
-    fn insert(&mut self, key: ObjectId, entry: Entry, generation_len: usize) {
-        if self.current.len() >= generation_len {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, entry);
+        self.entries.lock().len()
     }
 }
 

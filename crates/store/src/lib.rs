@@ -36,6 +36,7 @@ mod objects;
 mod options;
 mod pins;
 mod reader;
+mod recent;
 mod record;
 mod rule;
 mod session;

@@ -100,7 +100,9 @@ impl StoreOptions {
     /// How many objects' derived payload keys to keep in memory (zeroized when
     /// dropped), so that reading them again skips unwrapping and key derivation.
     /// Only objects under the store's master keys ("AES256") read by the
-    /// trusted path are kept; `0` keeps none. Default 8192 (about 4 MiB).
+    /// trusted path are kept; `0` keeps none. Default 8192 (about 4 MiB). The
+    /// same number of recently verified object records is remembered byte for
+    /// byte, so that reading one again skips recomputing its tag.
     pub fn with_payload_key_cache(mut self, entries: usize) -> Self {
         self.payload_key_cache = entries;
         self

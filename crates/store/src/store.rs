@@ -214,7 +214,10 @@ impl Store {
         if layout != KeysLayout::New {
             settings.check(options.region.as_deref(), options.account.as_deref())?;
         }
-        let records = RecordAuth::new(&sealed.derive_key(RECORD_KEY_PURPOSE));
+        let records = RecordAuth::new(
+            &sealed.derive_key(RECORD_KEY_PURPOSE),
+            options.payload_key_cache,
+        );
         let master = MasterKeyring::open(
             Arc::clone(&keys),
             &options.root_key,
