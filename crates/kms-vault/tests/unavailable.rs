@@ -29,7 +29,7 @@ fn refused_connections_are_unavailable_quickly() {
         "{error:?}"
     );
     // Two backoff delays of at most 100 ms and 200 ms, and no timeout.
-    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
 
     // A refused request never left, so even a rotation is retried.
     let error = transit.rotate("k").expect_err("nothing listens");
@@ -64,9 +64,10 @@ fn a_stopped_server_is_unavailable_within_the_timeout_then_recovers() {
         matches!(error, Error::Unavailable { attempts: 2, .. }),
         "{error:?}"
     );
-    // Two 1 s attempts and one backoff of at most 100 ms.
+    // Two 1 s attempts and one backoff of at most 100 ms (and slack for a
+    // loaded machine).
     assert!(
-        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4),
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(5),
         "took {elapsed:?}"
     );
 
@@ -77,7 +78,7 @@ fn a_stopped_server_is_unavailable_within_the_timeout_then_recovers() {
         matches!(error, Error::Unavailable { attempts: 1, .. }),
         "{error:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(3));
 
     server.signal("CONT");
     let opened = transit

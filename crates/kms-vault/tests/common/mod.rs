@@ -164,6 +164,18 @@ impl BaoServer {
         config
     }
 
+    /// A client whose every retry waits at least 1 s, so a test can tell
+    /// from the clock that a call was not retried.
+    pub(crate) fn slow_retry_client(&self) -> VaultTransit {
+        let mut config = self.config();
+        config.retry.base_delay = Duration::from_secs(2);
+        config.retry.max_delay = Duration::from_secs(2);
+        if self.tls {
+            config.ca_file = None;
+        }
+        VaultTransit::new(config).expect("client")
+    }
+
     /// A client with [`config`](Self::config).
     pub(crate) fn client(&self) -> VaultTransit {
         VaultTransit::new(self.config()).expect("client")
