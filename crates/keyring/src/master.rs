@@ -131,7 +131,9 @@ impl MasterKeyring {
             let record: KekRecord =
                 serde_json::from_slice(&value).map_err(|e| Error::Storage(e.into()))?;
             let material = match (&record.material, &record.sealed) {
-                (Some(hex), _) => material_from_hex(hex)?,
+                (Some(hex), _) => {
+                    crate::sealed_store::material_from_hex(hex, "a master key record")?
+                }
                 (None, Some(sealed)) => {
                     converted.push(record.version);
                     let sealed = hex::decode(sealed).map_err(|e| Error::Storage(e.into()))?;
@@ -432,13 +434,6 @@ impl MasterKeyring {
             Some(serde_json::to_vec(&record).map_err(|e| Error::Storage(e.into()))?),
         ))
     }
-}
-
-fn material_from_hex(hex: &str) -> Result<Zeroizing<[u8; 32]>> {
-    let mut material = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(hex, &mut material[..])
-        .map_err(|_| Error::Integrity("a master key record's material is malformed"))?;
-    Ok(material)
 }
 
 fn state_record(current: u32, min_decryption_version: u32) -> Result<Vec<u8>> {

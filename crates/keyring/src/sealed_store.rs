@@ -203,10 +203,6 @@ impl SealedKeyStore {
             if name == CHECK_NAME {
                 continue;
             }
-            if value.starts_with(MAGIC) {
-                // A migration interrupted after this record: already sealed.
-                continue;
-            }
             changes.push((name.clone(), Some(self.seal_value(&name, &value)?)));
         }
         let count = changes.len();
@@ -267,6 +263,14 @@ impl SealedKeyStore {
         body.truncate(len);
         Ok(body)
     }
+}
+
+/// 32 bytes of key material kept as hex inside a sealed record (`what` names
+/// the record in the error if it is malformed).
+pub(crate) fn material_from_hex(hex: &str, what: &'static str) -> Result<Zeroizing<[u8; 32]>> {
+    let mut material = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(hex, &mut material[..]).map_err(|_| Error::Integrity(what))?;
+    Ok(material)
 }
 
 fn aad(name: &str) -> Vec<u8> {

@@ -16,7 +16,7 @@ use crate::keys_family::KeysFamily;
 use crate::objects::no_such_key;
 use crate::record::Body;
 use crate::rule::ProtectionMode;
-use crate::store::SharedDb;
+use crate::store::open_db;
 use crate::{ColumnFamily, Error, Result, Store, Tuning};
 
 /// What [`Store::check_consistency`] found.
@@ -217,20 +217,8 @@ impl Store {
         if !dir.join("CURRENT").exists() {
             return Err(Error::StoreNotFound(dir.to_owned()));
         }
-        let tuning = Tuning::default();
-        let cache = rocksdb::Cache::new_lru_cache(tuning.block_cache_bytes);
-        let families = ColumnFamily::ALL.iter().map(|&family| {
-            rocksdb::ColumnFamilyDescriptor::new(
-                family.name(),
-                tuning.column_family_options(family, &cache),
-            )
-        });
-        let mut db_options = tuning.db_options();
-        db_options.create_if_missing(false);
-        let db = rocksdb::DB::open_cf_descriptors(&db_options, dir, families)?;
-        let shared: SharedDb = Arc::new(parking_lot::RwLock::new(Some(db)));
         let keys: Arc<dyn KeyStore> = Arc::new(KeysFamily {
-            db: Arc::clone(&shared),
+            db: open_db(dir, &Tuning::default(), false)?,
         });
         let count = SealedKeyStore::rotate_root_key(Arc::clone(&keys), old, new)?;
         keys.compact()?;

@@ -188,7 +188,8 @@ impl RecordAuth {
     pub(crate) fn seal(&self, bucket: &str, key: &str, record: &ObjectRecord) -> Result<Vec<u8>> {
         let mut out = record.encode_unsealed()?;
         let layout = parse(&out, false)?;
-        let tag = self.tag(bucket, key, record.mode, &out, &layout)?;
+        let (covered, prefix) = covered(&out, &layout, record.mode);
+        let tag = self.tag(bucket, key, covered, prefix)?;
         out.extend_from_slice(tag.as_ref());
         Ok(out)
     }
@@ -220,15 +221,7 @@ impl RecordAuth {
         };
         let unsealed = &raw[..layout.tag_at];
         let tag = &raw[layout.tag_at..];
-        // What the tag covers: everything before it, except that an encrypted
-        // inline payload counts with its prefix only.
-        let (covered, prefix) = match layout.inline {
-            Some((start, end)) if mode != ProtectionMode::None => (
-                &unsealed[..start],
-                &unsealed[start..end.min(start + AUTHENTICATED_PREFIX)],
-            ),
-            _ => (unsealed, &[][..]),
-        };
+        let (covered, prefix) = covered(unsealed, &layout, mode);
         let id: [u8; OBJECT_ID_LEN] = raw[1..=OBJECT_ID_LEN].try_into().map_err(|_| tampered())?;
         let seen = self.verified.lock().get(&id).is_some_and(|v| {
             *v.bucket == *bucket
@@ -240,7 +233,7 @@ impl RecordAuth {
         if seen {
             return Ok(());
         }
-        let expected = self.tag(bucket, key, mode, unsealed, &layout)?;
+        let expected = self.tag(bucket, key, covered, prefix)?;
         if !tags_equal(expected.as_ref(), tag) {
             return Err(tampered());
         }
@@ -308,14 +301,7 @@ impl RecordAuth {
         Ok(context.sign())
     }
 
-    fn tag(
-        &self,
-        bucket: &str,
-        key: &str,
-        mode: ProtectionMode,
-        unsealed: &[u8],
-        layout: &Layout,
-    ) -> Result<hmac::Tag> {
+    fn tag(&self, bucket: &str, key: &str, covered: &[u8], prefix: &[u8]) -> Result<hmac::Tag> {
         let mut context = hmac::Context::with_key(&self.key);
         context.update(MAC_DOMAIN);
         let bucket_len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
@@ -324,15 +310,22 @@ impl RecordAuth {
         let key_len = u32::try_from(key.len()).map_err(|_| corrupt("object key"))?;
         context.update(&key_len.to_le_bytes());
         context.update(key.as_bytes());
-        match layout.inline {
-            Some((start, end)) if mode != ProtectionMode::None => {
-                context.update(&unsealed[..start]);
-                context.update(&unsealed[start..end.min(start + AUTHENTICATED_PREFIX)]);
-                context.update(&unsealed[end..]);
-            }
-            _ => context.update(unsealed),
-        }
+        context.update(covered);
+        context.update(prefix);
         Ok(context.sign())
+    }
+}
+
+/// What the tag covers of a record's bytes before the tag: everything, except
+/// that an encrypted inline payload (the last field) counts with its prefix
+/// only. Returned as (everything before the payload, the payload's covered part).
+fn covered<'a>(unsealed: &'a [u8], layout: &Layout, mode: ProtectionMode) -> (&'a [u8], &'a [u8]) {
+    match layout.inline {
+        Some((start, end)) if mode != ProtectionMode::None => (
+            &unsealed[..start],
+            &unsealed[start..end.min(start + AUTHENTICATED_PREFIX)],
+        ),
+        _ => (unsealed, &[]),
     }
 }
 

@@ -160,20 +160,7 @@ impl Store {
                 crate::settings::validate_name_part(what, value)?;
             }
         }
-        let cache = Cache::new_lru_cache(options.tuning.block_cache_bytes);
-        let families = ColumnFamily::ALL.iter().map(|&family| {
-            ColumnFamilyDescriptor::new(
-                family.name(),
-                options.tuning.column_family_options(family, &cache),
-            )
-        });
-        let mut db_options = options.tuning.db_options();
-        db_options.create_if_missing(options.create_if_missing);
-        let db: SharedDb = Arc::new(RwLock::new(Some(DB::open_cf_descriptors(
-            &db_options,
-            dir,
-            families,
-        )?)));
+        let db = open_db(dir, &options.tuning, options.create_if_missing)?;
         let keys: Arc<dyn coffer_keyring::KeyStore> = Arc::new(KeysFamily {
             db: Arc::clone(&db),
         });
@@ -867,6 +854,19 @@ impl Drop for ReaderGuard {
             }
         }
     }
+}
+
+/// Opens the RocksDB database in `dir` with every column family, shared so
+/// that [`Store::close`] can take it.
+pub(crate) fn open_db(dir: &Path, tuning: &crate::Tuning, create: bool) -> Result<SharedDb> {
+    let cache = Cache::new_lru_cache(tuning.block_cache_bytes);
+    let families = ColumnFamily::ALL.iter().map(|&family| {
+        ColumnFamilyDescriptor::new(family.name(), tuning.column_family_options(family, &cache))
+    });
+    let mut db_options = tuning.db_options();
+    db_options.create_if_missing(create);
+    let db = DB::open_cf_descriptors(&db_options, dir, families)?;
+    Ok(Arc::new(RwLock::new(Some(db))))
 }
 
 pub(crate) fn cf(db: &DB, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {

@@ -82,7 +82,7 @@ pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys,
         let mut converted = false;
         for material in &mut record.materials {
             let key = match (&material.material, &material.sealed) {
-                (Some(hex), _) => material_from_hex(hex)?,
+                (Some(hex), _) => crate::sealed_store::material_from_hex(hex, "a CMK record")?,
                 (None, Some(sealed)) => {
                     converted = true;
                     let sealed = hex::decode(sealed).map_err(storage)?;
@@ -113,13 +113,6 @@ pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys,
             .insert(alias, String::from_utf8(value).map_err(storage)?);
     }
     Ok((keys, legacy_ids))
-}
-
-fn material_from_hex(hex: &str) -> Result<Zeroizing<[u8; 32]>> {
-    let mut material = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(hex, &mut material[..])
-        .map_err(|_| Error::Integrity("a CMK record's material is malformed"))?;
-    Ok(material)
 }
 
 /// A key record's bytes.
