@@ -1,4 +1,5 @@
-//! Audit events: one for every KMS call, to a pluggable sink.
+//! Audit events: one for every KMS call (recorded by the [`Kms`](crate::Kms)
+//! layer, whatever the backend), to a pluggable sink.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -23,6 +24,8 @@ pub struct AuditEvent {
     pub time: SystemTime,
     /// Who: `trusted` or the principal's id.
     pub caller: String,
+    /// The KMS backend: `local`, `transit`, `aws-kms`.
+    pub backend: String,
     /// The action, e.g. `kms:GenerateDataKey`.
     pub action: String,
     /// The key, when the call concerns one.

@@ -51,10 +51,44 @@ pub enum Error {
     /// The operation is not allowed on the store's managed default key.
     #[error("key {0} is managed by the store and cannot be disabled or deleted")]
     ManagedKey(String),
-    /// The operation does not apply to this key (for example rotating imported
-    /// material).
-    #[error("unsupported operation: {0}")]
-    Unsupported(String),
+    /// The KMS backend does not offer this operation, or not on this key (for
+    /// example rotating imported material). Nothing was changed.
+    #[error("the {backend} KMS does not support {operation}")]
+    Unsupported {
+        /// The backend, e.g. `local`, `transit`, `aws-kms`.
+        backend: &'static str,
+        /// What was asked, e.g. `kms:CreateAlias` or `rotating imported key material`.
+        operation: String,
+    },
+    /// The KMS service did not answer in time or refused the connection
+    /// (after the backend's retries), or calls fail fast for a moment after
+    /// that happened. Nothing was changed; retry later.
+    #[error("the {backend} KMS is unavailable: {reason}")]
+    KmsUnavailable {
+        /// The backend.
+        backend: &'static str,
+        /// The last failure.
+        reason: String,
+    },
+    /// The KMS service refused coffer's own credentials (an expired token, a
+    /// policy on the service's side that lacks the operation). Fix the
+    /// credentials or the service's policy.
+    #[error("the {backend} KMS refused the store's credentials: {message}")]
+    BackendDenied {
+        /// The backend.
+        backend: &'static str,
+        /// The service's message.
+        message: String,
+    },
+    /// The KMS service failed in a way coffer does not interpret; the message
+    /// says how.
+    #[error("the {backend} KMS failed: {message}")]
+    Backend {
+        /// The backend.
+        backend: &'static str,
+        /// The service's message.
+        message: String,
+    },
     /// An argument is out of range or malformed; the message says which.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -6,18 +6,21 @@
 //!   [`MasterKeyring`]: versioned key-encryption keys sealed under the
 //!   application's [`RootKey`], rotated by age and by use.
 //! - KMS protection ("KMS") asks a [`Kms`] for a data key under a customer master
-//!   key. [`LocalKms`] is the built-in one: key lifecycle, aliases, the store's
-//!   default managed key, rotation of material, BYOK import, policy checks on
-//!   every call and an audit event for each.
+//!   key. A [`Kms`] is a [`KmsBackend`] (the protocol of one key management
+//!   service) behind the one layer every backend shares: the caller's policy
+//!   checks, an audit event for every call, failing fast while the service is
+//!   unreachable. [`LocalKms`] is the built-in backend: key lifecycle, aliases,
+//!   the store's default managed key, rotation of material, BYOK import.
 //! - Both persist through the small [`KeyStore`] trait, which the store
 //!   implements over RocksDB.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use coffer_keyring::{Caller, EncryptionContext, Kms, LocalKms, LocalKmsOptions, MemoryKeyStore, RootKey};
+//! use coffer_keyring::{Caller, EncryptionContext, Kms, KmsOptions, LocalKms, LocalKmsOptions, MemoryKeyStore, RootKey};
 //!
 //! let store = Arc::new(MemoryKeyStore::new());
-//! let kms = LocalKms::open(store, &RootKey::generate()?, LocalKmsOptions::default())?;
+//! let local = LocalKms::open(store, &RootKey::generate()?, LocalKmsOptions::default())?;
+//! let kms = Kms::new(Arc::new(local), KmsOptions::default());
 //! let key_id = kms.default_key_id(&Caller::Trusted)?;
 //! let context = EncryptionContext::new(b"store", "photos", b"object-1");
 //! let (data_key, wrapped) = kms.generate_data_key(&key_id, &context, &Caller::Trusted)?;
@@ -47,8 +50,9 @@ pub use coffer_policy::Principal;
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use kms::{
-    Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, ImportOptions, ImportParameters, KeyMetadata,
-    KeyOrigin, KeyState, Kms, LocalKms, LocalKmsOptions, WrappingKeySpec,
+    AdminOperation, Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, DefaultKey, ImportOptions,
+    ImportParameters, KeyAdministration, KeyImport, KeyMetadata, KeyOrigin, KeyState, Kms,
+    KmsBackend, KmsOptions, LocalKms, LocalKmsOptions, WrappingKeySpec, unsupported,
     wrap_key_material_for_import,
 };
 pub use master::{
@@ -58,4 +62,4 @@ pub use master::{
 pub use persist::{KeyStore, MemoryKeyStore};
 pub use root_key::RootKey;
 pub use sealed_store::{InitialRecords, KeysLayout, SealedKeyStore};
-pub use wrapped::{Provider, WrapAlgorithm, WrappedKey};
+pub use wrapped::{MAX_OPAQUE_BODY, Provider, WrapAlgorithm, WrappedKey};

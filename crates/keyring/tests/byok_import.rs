@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use coffer_keyring::{
     Caller, CreateKeyOptions, EncryptionContext, Error, ImportOptions, ImportParameters, KeyState,
-    KeyStore, Kms, LocalKms, LocalKmsOptions, ManualClock, MemoryKeyStore, RootKey,
+    KeyStore, Kms, KmsOptions, LocalKms, LocalKmsOptions, ManualClock, MemoryKeyStore, RootKey,
     WrappingKeySpec, wrap_key_material_for_import,
 };
 use ring::rand::{SecureRandom, SystemRandom};
@@ -21,15 +21,13 @@ const ROOT: [u8; 32] = [9; 32];
 struct Fixture {
     store: Arc<MemoryKeyStore>,
     clock: ManualClock,
-    kms: LocalKms,
+    kms: Kms,
 }
 
-fn open(store: &Arc<MemoryKeyStore>, clock: &ManualClock) -> LocalKms {
-    let options = LocalKmsOptions {
-        clock: Arc::new(clock.clone()),
-        ..LocalKmsOptions::default()
-    };
-    LocalKms::open(store.clone(), &RootKey::from_bytes(ROOT), options).expect("opens")
+fn open(store: &Arc<MemoryKeyStore>, clock: &ManualClock) -> Kms {
+    let options = LocalKmsOptions::default().with_clock(Arc::new(clock.clone()));
+    let local = LocalKms::open(store.clone(), &RootKey::from_bytes(ROOT), options).expect("opens");
+    Kms::new(Arc::new(local), KmsOptions::default())
 }
 
 fn fixture() -> Fixture {
@@ -39,16 +37,12 @@ fn fixture() -> Fixture {
     Fixture { store, clock, kms }
 }
 
-fn external_key(kms: &LocalKms) -> String {
-    let options = CreateKeyOptions {
-        description: "byok".into(),
-        external: true,
-        rotation_period: None,
-    };
+fn external_key(kms: &Kms) -> String {
+    let options = CreateKeyOptions::new().with_description("byok").external();
     kms.create_key(options, &TRUSTED).expect("creates").key_id
 }
 
-fn parameters(kms: &LocalKms, id: &str) -> ImportParameters {
+fn parameters(kms: &Kms, id: &str) -> ImportParameters {
     kms.get_parameters_for_import(id, ImportOptions::default(), &TRUSTED)
         .expect("parameters")
 }

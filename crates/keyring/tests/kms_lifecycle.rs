@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use coffer_keyring::{
     AuditOutcome, Caller, CreateKeyOptions, EncryptionContext, Error, ImportOptions, KeyOrigin,
-    KeyState, Kms, LocalKms, LocalKmsOptions, ManualClock, MemoryAuditSink, MemoryKeyStore,
-    Principal, RootKey, wrap_key_material_for_import,
+    KeyState, Kms, KmsOptions, LocalKms, LocalKmsOptions, ManualClock, MemoryAuditSink,
+    MemoryKeyStore, Principal, RootKey, wrap_key_material_for_import,
 };
 use coffer_policy::PolicyDocument;
 
@@ -18,28 +18,35 @@ struct Fixture {
     store: Arc<MemoryKeyStore>,
     clock: ManualClock,
     audit: MemoryAuditSink,
-    kms: LocalKms,
+    kms: Kms,
 }
 
-fn options(clock: &ManualClock, audit: &MemoryAuditSink) -> LocalKmsOptions {
-    LocalKmsOptions {
-        region: "cn-hangzhou".into(),
-        account: "1416614965931234".into(),
-        clock: Arc::new(clock.clone()),
-        audit: Arc::new(audit.clone()),
-    }
+/// The local KMS in `store` behind the layer, in the OSS guide's account.
+fn open(
+    store: Arc<MemoryKeyStore>,
+    root: [u8; 32],
+    clock: &ManualClock,
+    audit: &MemoryAuditSink,
+) -> Result<Kms, Error> {
+    let local = LocalKms::open(
+        store,
+        &RootKey::from_bytes(root),
+        LocalKmsOptions::default().with_clock(Arc::new(clock.clone())),
+    )?;
+    Ok(Kms::new(
+        Arc::new(local),
+        KmsOptions::default()
+            .with_account("cn-hangzhou", "1416614965931234")
+            .with_audit(Arc::new(audit.clone()))
+            .with_clock(Arc::new(clock.clone())),
+    ))
 }
 
 fn fixture() -> Fixture {
     let store = Arc::new(MemoryKeyStore::new());
     let clock = ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     let audit = MemoryAuditSink::new();
-    let kms = LocalKms::open(
-        store.clone(),
-        &RootKey::from_bytes([2; 32]),
-        options(&clock, &audit),
-    )
-    .expect("opens");
+    let kms = open(store.clone(), [2; 32], &clock, &audit).expect("opens");
     Fixture {
         store,
         clock,
@@ -52,12 +59,8 @@ fn ctx() -> EncryptionContext {
     EncryptionContext::new(b"store", "bucket", b"object")
 }
 
-fn external_key(kms: &LocalKms) -> String {
-    let options = CreateKeyOptions {
-        description: "byok".into(),
-        external: true,
-        rotation_period: None,
-    };
+fn external_key(kms: &Kms) -> String {
+    let options = CreateKeyOptions::new().with_description("byok").external();
     let metadata = kms.create_key(options, &TRUSTED).expect("creates");
     assert_eq!(
         (metadata.state, metadata.origin),
@@ -108,13 +111,16 @@ fn byok_import_wrapped_with_rsa_oaep_sha256() {
         key.expose_secret()
     );
     assert!(
-        matches!(f.kms.rotate_key(&id, &TRUSTED), Err(Error::Unsupported(_))),
+        matches!(
+            f.kms.rotate_key(&id, &TRUSTED),
+            Err(Error::Unsupported { .. })
+        ),
         "imported keys do not rotate"
     );
     assert!(matches!(
         f.kms
             .set_rotation_period(&id, Some(Duration::from_secs(30 * 86400)), &TRUSTED),
-        Err(Error::Unsupported(_))
+        Err(Error::Unsupported { .. })
     ));
 
     // Deleting the material returns the key to pending import; the same
@@ -178,7 +184,7 @@ fn import_tokens_expire_and_tampered_material_is_refused() {
             ImportOptions::default(),
             &TRUSTED
         ),
-        Err(Error::Unsupported(_))
+        Err(Error::Unsupported { .. })
     ));
 }
 
@@ -201,18 +207,9 @@ fn keys_aliases_and_states_survive_reopen() {
     f.kms.disable_key(&id, &TRUSTED).expect("disables");
     let default = f.kms.default_key_id(&TRUSTED).expect("default");
     drop(f.kms);
-    let wrong = LocalKms::open(
-        f.store.clone(),
-        &RootKey::from_bytes([3; 32]),
-        options(&f.clock, &f.audit),
-    );
+    let wrong = open(f.store.clone(), [3; 32], &f.clock, &f.audit);
     assert!(matches!(wrong.err(), Some(Error::WrongRootKey)));
-    let kms = LocalKms::open(
-        f.store,
-        &RootKey::from_bytes([2; 32]),
-        options(&f.clock, &f.audit),
-    )
-    .expect("reopens");
+    let kms = open(f.store, [2; 32], &f.clock, &f.audit).expect("reopens");
     assert_eq!(kms.default_key_id(&TRUSTED).expect("default"), default);
     let described = kms
         .describe_key("alias/photos", &TRUSTED)

@@ -60,10 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let cmk = match kms.describe_key("alias/quickstart", &Caller::Trusted) {
         Ok(key) => key.key_id,
         Err(_) => {
-            let options = CreateKeyOptions {
-                description: "quickstart CMK".into(),
-                ..CreateKeyOptions::default()
-            };
+            let options = CreateKeyOptions::new().with_description("quickstart CMK");
             let key = kms.create_key(options, &Caller::Trusted)?;
             kms.create_alias("alias/quickstart", &key.key_id, &Caller::Trusted)?;
             key.key_id

@@ -8,6 +8,7 @@
 //! keys     record name ("master/…", "kms/…")        → sealed key records (keyring)
 //! uploads  object id (16)                           → bucket ‖ 0x00 ‖ key of a streaming upload in progress
 //! garbage  object id (16)                           → empty: segments to drop once no reader holds them
+//! bucket_keys  bucket ‖ 0x00 ‖ bucket key id (16)   → BucketKeyRecord (binary, see bucket_keys.rs)
 //! ```
 
 /// A column family: one kind of record.
@@ -27,11 +28,13 @@ pub(crate) enum ColumnFamily {
     Uploads,
     /// Replaced objects whose segments wait for their last reader.
     Garbage,
+    /// Bucket keys, wrapped.
+    BucketKeys,
 }
 
 impl ColumnFamily {
     /// Every column family.
-    pub(crate) const ALL: [ColumnFamily; 7] = [
+    pub(crate) const ALL: [ColumnFamily; 8] = [
         Self::Meta,
         Self::Buckets,
         Self::Objects,
@@ -39,6 +42,7 @@ impl ColumnFamily {
         Self::Keys,
         Self::Uploads,
         Self::Garbage,
+        Self::BucketKeys,
     ];
 
     /// The RocksDB name.
@@ -51,6 +55,7 @@ impl ColumnFamily {
             Self::Keys => "keys",
             Self::Uploads => "uploads",
             Self::Garbage => "garbage",
+            Self::BucketKeys => "bucket_keys",
         }
     }
 }
@@ -74,6 +79,25 @@ pub(crate) fn split_object_key(raw: &[u8]) -> Option<(&str, &str)> {
         std::str::from_utf8(&raw[..at]).ok()?,
         std::str::from_utf8(&raw[at + 1..]).ok()?,
     ))
+}
+
+/// `bucket ‖ 0x00`: where a bucket's bucket keys start.
+pub(crate) fn bucket_key_prefix(bucket: &str) -> Vec<u8> {
+    object_key(bucket, "")
+}
+
+/// `bucket ‖ 0x00 ‖ bucket key id`.
+pub(crate) fn bucket_key_key(bucket: &str, id: &[u8; OBJECT_ID_LEN]) -> Vec<u8> {
+    let mut out = bucket_key_prefix(bucket);
+    out.extend_from_slice(id);
+    out
+}
+
+/// Splits a bucket-keys family key back into (bucket, id).
+pub(crate) fn split_bucket_key_key(raw: &[u8]) -> Option<(&str, [u8; OBJECT_ID_LEN])> {
+    let at = raw.iter().position(|&b| b == 0)?;
+    let id = raw.get(at + 1..)?.try_into().ok()?;
+    Some((std::str::from_utf8(&raw[..at]).ok()?, id))
 }
 
 /// `object id ‖ segment index (big-endian)`, so an object's segments are
@@ -110,5 +134,9 @@ mod tests {
         assert!(start.as_slice() <= segment_key(&id, 0).as_slice());
         assert!(segment_key(&id, u32::MAX).as_slice() < end.as_slice());
         assert!(segment_key(&[8; 16], 0).as_slice() > end.as_slice());
+        let raw = bucket_key_key("photos", &id);
+        assert_eq!(split_bucket_key_key(&raw), Some(("photos", id)));
+        assert!(raw.starts_with(&bucket_key_prefix("photos")));
+        assert!(!raw.starts_with(&bucket_key_prefix("photo")));
     }
 }

@@ -61,9 +61,23 @@ pub enum Error {
     /// The CMK waits for imported key material; import it first.
     #[error("KMS key {0} has no key material yet (pending import)")]
     KeyPendingImport(String),
-    /// The KMS does not offer this operation.
-    #[error("the KMS does not support this: {0}")]
-    Unsupported(String),
+    /// The KMS backend does not offer this operation (or not on this key).
+    #[error("the {backend} KMS does not support {operation}")]
+    Unsupported {
+        /// The backend: `local`, `transit`, `aws-kms`.
+        backend: String,
+        /// What was asked.
+        operation: String,
+    },
+    /// The KMS did not answer (after its retries), or calls fail fast for a
+    /// moment after it did not. Nothing was stored or changed; retry later.
+    /// Reads of objects whose bucket keys are kept in memory go on working.
+    #[error("KMS unavailable: {0}")]
+    KmsUnavailable(String),
+    /// The KMS service refused the store's own credentials (its token or
+    /// access key, or the service's policy for them). Nothing was stored.
+    #[error("the KMS refused the store's credentials: {0}")]
+    KmsDenied(String),
     /// The operation is refused on the store's default managed CMK.
     #[error("KMS key {0} is managed by the store and cannot be disabled or deleted")]
     ManagedKey(String),
@@ -132,7 +146,12 @@ impl From<coffer_keyring::Error> for Error {
             K::KeyNotFound(id) => Error::KeyNotFound(id),
             K::KeyDestroyed(id) => Error::KeyDestroyed(id),
             K::KeyPendingImport(id) => Error::KeyPendingImport(id),
-            K::Unsupported(what) => Error::Unsupported(what),
+            K::Unsupported { backend, operation } => Error::Unsupported {
+                backend: backend.to_owned(),
+                operation,
+            },
+            error @ K::KmsUnavailable { .. } => Error::KmsUnavailable(error.to_string()),
+            error @ K::BackendDenied { .. } => Error::KmsDenied(error.to_string()),
             K::ManagedKey(id) => Error::ManagedKey(id),
             K::Randomness => Error::Randomness,
             K::UnknownKeyVersion { key_id, version } => {

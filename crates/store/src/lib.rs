@@ -25,7 +25,9 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
+mod bucket_keys;
 mod columns;
+mod data_keys;
 mod error;
 mod key_cache;
 mod keys_family;
@@ -45,6 +47,7 @@ mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
+pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
 pub(crate) use columns::ColumnFamily;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use coffer_keyring::{
     Caller, EncryptionContext, KeyStore, NothingReferencesOlderVersions, Provider, RootKey,
-    SealedKeyStore, WrappedKey,
+    SealedKeyStore, WrapAlgorithm, WrappedKey,
 };
 use rocksdb::IteratorMode;
 
@@ -39,7 +39,8 @@ pub struct ConsistencyReport {
 impl Store {
     /// Moves an object's wrapped data key to the current master key version
     /// (AES256) or current CMK material (KMS), without touching its data.
-    /// Returns whether it changed anything.
+    /// Returns whether it changed anything: never for an object whose data key
+    /// comes from a bucket key (its bucket key is what `rewrap_bucket` moves).
     pub fn rewrap_object(&self, bucket: &str, key: &str) -> Result<bool> {
         let raw_key = object_key(bucket, key);
         let _guard = self.stripe(&raw_key).lock();
@@ -50,6 +51,10 @@ impl Store {
             return Ok(false);
         }
         let wrapped = WrappedKey::decode(&record.wrapped_key)?;
+        if wrapped.algorithm() == WrapAlgorithm::BucketKey {
+            // Its bucket key is rewrapped instead (`rewrap_bucket`).
+            return Ok(false);
+        }
         let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
         let rewrapped = match wrapped.provider() {
             Provider::MasterKeyring => self.inner.master.rewrap(&wrapped, &context)?,
@@ -73,10 +78,12 @@ impl Store {
         Ok(true)
     }
 
-    /// Rewraps every object in a bucket; returns how many changed.
+    /// Rewraps every bucket key of a bucket (one KMS call each, whatever the
+    /// number of objects derived from it) and every object's own wrapped data
+    /// key; returns how many wrapped keys changed (bucket keys and objects).
     pub fn rewrap_bucket(&self, bucket: &str) -> Result<usize> {
         self.bucket_record(bucket)?;
-        let mut changed = 0;
+        let mut changed = self.rewrap_bucket_keys(bucket)?;
         for key in self.keys_in(Some(bucket))? {
             changed += usize::from(self.rewrap_object(bucket, &key.1)?);
         }
@@ -105,9 +112,17 @@ impl Store {
                     .inner
                     .records
                     .open(bucket, key, value.into_vec().into())?;
-                if record.mode == ProtectionMode::Aes256 {
+                let own_key = WrappedKey::peek_algorithm(&record.wrapped_key)
+                    != Some(WrapAlgorithm::BucketKey);
+                if record.mode == ProtectionMode::Aes256 && own_key {
                     min = min.min(record.key_version);
                 }
+            }
+        }
+        // Objects from a bucket key depend on the version that wraps it.
+        for (_, _, record) in self.bucket_keys_of(None)? {
+            if record.mode == ProtectionMode::Aes256 {
+                min = min.min(record.wrapped.key_version());
             }
         }
         self.inner

@@ -12,11 +12,12 @@ use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
+use crate::data_keys::ResolvedRule;
 use crate::names::validate_key;
 use crate::reader::{ObjectReader, SegmentSource};
 use crate::record::{Attributes, Body, BucketRecord, ObjectRecord};
-use crate::rule::{EncryptionRule, Protection, ProtectionMode};
-use crate::store::{ResolvedRule, millis, random_id};
+use crate::rule::{EncryptionRule, Protection};
+use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// Plaintext bytes per segment of a large object: 64 chunks.
@@ -43,7 +44,7 @@ impl PutOptions {
     /// Store-managed encryption ("AES256") for this object.
     pub fn managed() -> Self {
         Self {
-            encryption: Some(EncryptionRule::Managed),
+            encryption: Some(EncryptionRule::managed()),
             ..Self::default()
         }
     }
@@ -106,7 +107,7 @@ impl CopyOptions {
     /// Copy with store-managed encryption.
     pub fn managed() -> Self {
         Self {
-            encryption: Some(EncryptionRule::Managed),
+            encryption: Some(EncryptionRule::managed()),
             ..Self::default()
         }
     }
@@ -283,7 +284,7 @@ impl Store {
         let record = self
             .read_record(bucket, key)?
             .ok_or_else(|| no_such_key(bucket, key))?;
-        meta_of(bucket, key, &record)
+        self.meta_of(bucket, key, &record)
     }
 
     /// Deletes an object (succeeds if it does not exist).
@@ -353,7 +354,7 @@ impl Store {
                         self.inner
                             .records
                             .open(bucket, key, Bytes::from(value.into_vec()))?;
-                    let meta = meta_of(bucket, key, &record)?;
+                    let meta = self.meta_of(bucket, key, &record)?;
                     result.next_start_after = Some(key.to_owned());
                     result.objects.push(ObjectSummary {
                         key: key.to_owned(),
@@ -417,7 +418,7 @@ impl Store {
             return self.put_streamed(bucket, key, feed, options, rule, caller);
         }
         let object_id = random_id()?;
-        let new_key = self.new_data_key(&bucket.name, &object_id, rule, caller)?;
+        let new_key = self.new_data_key(bucket, &object_id, rule, caller)?;
         if body.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, body, options, new_key, object_id);
         }
@@ -506,7 +507,7 @@ impl Store {
         &self,
         object_id: [u8; OBJECT_ID_LEN],
         size: u64,
-        new_key: &crate::store::NewKey,
+        new_key: &crate::data_keys::NewKey,
         options: PutOptions,
         body: Body,
     ) -> ObjectRecord {
@@ -567,7 +568,7 @@ impl Store {
         caller: &Caller,
     ) -> Result<PutResult> {
         let object_id = random_id()?;
-        let new_key = self.new_data_key(&bucket.name, &object_id, rule, caller)?;
+        let new_key = self.new_data_key(bucket, &object_id, rule, caller)?;
         let first = feed.next_segment()?;
         if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, first, options, new_key, object_id);
@@ -658,7 +659,7 @@ impl Store {
         key: &str,
         body: Bytes,
         options: PutOptions,
-        new_key: crate::store::NewKey,
+        new_key: crate::data_keys::NewKey,
         object_id: [u8; OBJECT_ID_LEN],
     ) -> Result<PutResult> {
         let size = body.len() as u64;
@@ -705,7 +706,7 @@ impl Store {
             Body::Segmented { prefix, .. } => &prefix[..],
         };
         let keys = self.payload_keys(bucket, &record, prefix, caller)?;
-        let meta = meta_of(bucket, key, &record)?;
+        let meta = self.meta_of(bucket, key, &record)?;
         let body = match record.body {
             // The record was read into a buffer of its own: open it there.
             Body::Inline(payload) => match &keys {
@@ -802,7 +803,7 @@ impl Store {
     fn open_reader(&self, bucket: &str, key: &str, caller: &Caller) -> Result<ObjectReader> {
         let (record, guard) = self.read_record_for_reading(bucket, key)?;
         let data_key = self.data_key(bucket, &record, caller)?;
-        let meta = meta_of(bucket, key, &record)?;
+        let meta = self.meta_of(bucket, key, &record)?;
         let identity = self.identity(bucket, &record.object_id);
         let source = match &record.body {
             Body::Inline(payload) => SegmentSource::Inline(Cursor::new(payload.clone())),
@@ -921,27 +922,24 @@ fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
     String::from_utf8(text.to_vec()).expect("hex digits and quotes are ASCII")
 }
 
-pub(crate) fn meta_of(bucket: &str, key: &str, record: &ObjectRecord) -> Result<ObjectMeta> {
-    let protection = match record.mode {
-        ProtectionMode::None => Protection {
-            mode: ProtectionMode::None,
-            kms_key_id: None,
-            key_version: None,
-        },
-        mode => Protection {
-            mode,
-            kms_key_id: (mode == ProtectionMode::Kms).then(|| record.key_id.clone()),
-            key_version: Some(record.key_version),
-        },
-    };
-    Ok(ObjectMeta {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        size: record.size,
-        etag: etag(&record.object_id),
-        last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms),
-        content_type: record.attributes.content_type.clone(),
-        user_metadata: record.user_metadata.clone(),
-        protection,
-    })
+impl Store {
+    /// An object's metadata as head and get report it.
+    pub(crate) fn meta_of(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: &ObjectRecord,
+    ) -> Result<ObjectMeta> {
+        let protection = self.protection_of(bucket, record)?;
+        Ok(ObjectMeta {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            size: record.size,
+            etag: etag(&record.object_id),
+            last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms),
+            content_type: record.attributes.content_type.clone(),
+            user_metadata: record.user_metadata.clone(),
+            protection,
+        })
+    }
 }

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use coffer_keyring::{AuditSink, Clock, Kms, NoAudit, RootKey, RotationPolicy, SystemClock};
+use coffer_keyring::{AuditSink, Clock, KmsBackend, NoAudit, RootKey, RotationPolicy, SystemClock};
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
 
-use crate::ColumnFamily;
+use crate::{BucketKeyOptions, ColumnFamily};
 
 /// How to open a store. Built with [`StoreOptions::new`] and the `with_` methods.
 pub struct StoreOptions {
@@ -14,13 +14,14 @@ pub struct StoreOptions {
     pub(crate) threads: usize,
     pub(crate) inline_threshold: usize,
     pub(crate) payload_key_cache: usize,
-    pub(crate) kms: Option<Arc<dyn Kms>>,
+    pub(crate) kms: Option<Arc<dyn KmsBackend>>,
     pub(crate) region: Option<String>,
     pub(crate) account: Option<String>,
     pub(crate) create_if_missing: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) tuning: Tuning,
+    pub(crate) bucket_keys: BucketKeyOptions,
 }
 
 /// RocksDB settings. The defaults suit objects from a few KiB to many GiB.
@@ -76,6 +77,7 @@ impl StoreOptions {
             clock: Arc::new(SystemClock),
             audit: Arc::new(NoAudit),
             tuning: Tuning::default(),
+            bucket_keys: BucketKeyOptions::default(),
         }
     }
 
@@ -108,8 +110,10 @@ impl StoreOptions {
         self
     }
 
-    /// Uses an external KMS instead of the built-in local one.
-    pub fn with_kms(mut self, kms: Arc<dyn Kms>) -> Self {
+    /// Keeps CMKs in `backend` (OpenBao/Vault Transit, the AWS KMS API, ...)
+    /// instead of the built-in local KMS. The store puts it behind the same
+    /// policy checks and audit as the local one.
+    pub fn with_kms(mut self, kms: Arc<dyn KmsBackend>) -> Self {
         self.kms = Some(kms);
         self
     }
@@ -140,9 +144,16 @@ impl StoreOptions {
         self
     }
 
-    /// Where the local KMS's audit events go.
+    /// Where the KMS's audit events go (whichever the backend).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// How long bucket keys serve new objects and how long unwrapped ones are
+    /// kept (for rules with `bucket_key`).
+    pub fn with_bucket_keys(mut self, options: BucketKeyOptions) -> Self {
+        self.bucket_keys = options;
         self
     }
 
@@ -208,7 +219,9 @@ impl Tuning {
                 }
             }
             // Key records are sealed: ciphertext too.
-            ColumnFamily::Keys => options.set_compression_type(DBCompressionType::None),
+            ColumnFamily::Keys | ColumnFamily::BucketKeys => {
+                options.set_compression_type(DBCompressionType::None)
+            }
             _ => options.set_compression_type(DBCompressionType::Lz4),
         }
         options

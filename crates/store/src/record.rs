@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
+use crate::bucket_keys::BucketKeyRecord;
 use crate::columns::OBJECT_ID_LEN;
 use crate::recent::Recent;
 use crate::rule::{EncryptionRule, ProtectionMode};
@@ -106,21 +107,78 @@ pub(crate) struct ObjectRecord {
 
 /// A bucket's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredBucket", into = "StoredBucket")]
 pub(crate) struct BucketRecord {
     pub(crate) name: String,
     pub(crate) created_ms: u64,
     pub(crate) rule: Option<EncryptionRule>,
     /// Random, drawn at creation: tells a bucket from an earlier one of the
     /// same name (0 in records written before version 2).
-    #[serde(default)]
     pub(crate) incarnation: u64,
+}
+
+/// A bucket record's JSON: `{"name", "created_ms", "rule", "incarnation"}`,
+/// and `"bucket_key": true` when the rule derives data keys from bucket keys
+/// (absent otherwise, so records without bucket keys read as before).
+#[derive(Serialize, Deserialize)]
+struct StoredBucket {
+    name: String,
+    created_ms: u64,
+    rule: Option<StoredRule>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    bucket_key: bool,
+    #[serde(default)]
+    incarnation: u64,
+}
+
+/// The rule as bucket records have always spelled it: `"Managed"` or
+/// `{"Kms": {"key_id": ...}}`.
+#[derive(Serialize, Deserialize)]
+enum StoredRule {
+    Managed,
+    Kms { key_id: Option<String> },
+}
+
+impl From<StoredBucket> for BucketRecord {
+    fn from(stored: StoredBucket) -> Self {
+        let rule = stored.rule.map(|rule| {
+            match rule {
+                StoredRule::Managed => EncryptionRule::managed(),
+                StoredRule::Kms { key_id } => EncryptionRule::kms(key_id.as_deref()),
+            }
+            .with_bucket_key(stored.bucket_key)
+        });
+        Self {
+            name: stored.name,
+            created_ms: stored.created_ms,
+            rule,
+            incarnation: stored.incarnation,
+        }
+    }
+}
+
+impl From<BucketRecord> for StoredBucket {
+    fn from(record: BucketRecord) -> Self {
+        let bucket_key = record.rule.as_ref().is_some_and(EncryptionRule::bucket_key);
+        let rule = record.rule.map(|rule| match rule {
+            EncryptionRule::Managed { .. } => StoredRule::Managed,
+            EncryptionRule::Kms { key_id, .. } => StoredRule::Kms { key_id },
+        });
+        Self {
+            name: record.name,
+            created_ms: record.created_ms,
+            rule,
+            bucket_key,
+            incarnation: record.incarnation,
+        }
+    }
 }
 
 fn corrupt(what: &str) -> Error {
     Error::CorruptRecord(what.to_owned())
 }
 
-fn put_len16(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
+pub(crate) fn put_len16(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
     let len = u16::try_from(bytes.len())
         .map_err(|_| Error::InvalidArgument("a name or value exceeds 65535 bytes".into()))?;
     out.extend_from_slice(&len.to_le_bytes());
@@ -278,6 +336,60 @@ impl RecordAuth {
             return Err(tampered());
         }
         Ok(record)
+    }
+
+    /// A bucket key record's bytes: the record ‖ tag, the tag an HMAC-SHA256
+    /// of `"coffer/bucket-key/v1" ‖ str16 bucket ‖ id ‖ record`.
+    pub(crate) fn seal_bucket_key(
+        &self,
+        bucket: &str,
+        id: &[u8; OBJECT_ID_LEN],
+        record: &BucketKeyRecord,
+    ) -> Result<Vec<u8>> {
+        let mut out = record.encode_unsealed()?;
+        let tag = self.bucket_key_tag(bucket, id, &out)?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    /// Authenticates and decodes the record of bucket key `id` of `bucket`.
+    pub(crate) fn open_bucket_key(
+        &self,
+        bucket: &str,
+        id: &[u8; OBJECT_ID_LEN],
+        raw: &[u8],
+    ) -> Result<BucketKeyRecord> {
+        let tampered = || {
+            Error::Integrity(format!(
+                "the record of bucket key {} of bucket {bucket} failed to authenticate: it was edited, moved or planted",
+                hex::encode(id)
+            ))
+        };
+        let (record, tag) = raw
+            .len()
+            .checked_sub(TAG_LEN)
+            .map(|at| raw.split_at(at))
+            .ok_or_else(tampered)?;
+        if !tags_equal(self.bucket_key_tag(bucket, id, record)?.as_ref(), tag) {
+            return Err(tampered());
+        }
+        BucketKeyRecord::decode(record)
+    }
+
+    fn bucket_key_tag(
+        &self,
+        bucket: &str,
+        id: &[u8; OBJECT_ID_LEN],
+        record: &[u8],
+    ) -> Result<hmac::Tag> {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(crate::bucket_keys::RECORD_DOMAIN);
+        let len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
+        context.update(&len.to_le_bytes());
+        context.update(bucket.as_bytes());
+        context.update(id);
+        context.update(record);
+        Ok(context.sign())
     }
 
     /// Decodes a bucket record written before version 2 (plain JSON), for the
@@ -547,13 +659,14 @@ impl ObjectRecord {
     }
 }
 
-struct Reader<'a> {
-    raw: &'a [u8],
-    at: usize,
+/// Reads the little-endian fields of a record, every length checked.
+pub(crate) struct Reader<'a> {
+    pub(crate) raw: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8]> {
         let end = self.at.checked_add(len).ok_or_else(|| corrupt("length"))?;
         let slice = self
             .raw
@@ -562,20 +675,20 @@ impl<'a> Reader<'a> {
         self.at = end;
         Ok(slice)
     }
-    fn u8(&mut self) -> Result<u8> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32> {
+    pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().map_err(|_| corrupt("u32"))?,
         ))
     }
-    fn u64(&mut self) -> Result<u64> {
+    pub(crate) fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().map_err(|_| corrupt("u64"))?,
         ))
     }
-    fn bytes16(&mut self) -> Result<&'a [u8]> {
+    pub(crate) fn bytes16(&mut self) -> Result<&'a [u8]> {
         let len = u16::from_le_bytes(self.take(2)?.try_into().map_err(|_| corrupt("u16"))?);
         self.take(usize::from(len))
     }

@@ -1,32 +1,65 @@
 //! Encryption rules (what to do) and protection (what was done).
 
-use serde::{Deserialize, Serialize};
-
 use crate::{Error, Result};
 
 /// How objects are to be encrypted: a bucket's default, or a put's own choice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `bucket_key` (S3's `BucketKeyEnabled`) derives each object's data key from
+/// a bucket key instead of asking the KMS (or the master keyring) for one per
+/// object: see [`crate::BucketKeyOptions`] for the bounds and the trade-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncryptionRule {
     /// Store-managed keys ("AES256"): data keys wrapped by the master keyring.
-    Managed,
+    Managed {
+        /// Derive data keys from a bucket key.
+        bucket_key: bool,
+    },
     /// KMS keys ("KMS"): data keys from a CMK — the store's default managed CMK
     /// when `key_id` is `None`, otherwise that CMK id or alias.
     Kms {
         /// A CMK id or alias, or `None` for the default managed CMK.
         key_id: Option<String>,
+        /// Derive data keys from a bucket key.
+        bucket_key: bool,
     },
 }
 
 impl EncryptionRule {
-    /// Store-managed keys ("AES256").
+    /// Store-managed keys ("AES256"), a data key per object.
     pub fn managed() -> Self {
-        Self::Managed
+        Self::Managed { bucket_key: false }
     }
 
-    /// KMS keys under `key_id`, or the default managed CMK.
+    /// KMS keys under `key_id`, or the default managed CMK, a data key per object.
     pub fn kms(key_id: Option<&str>) -> Self {
         Self::Kms {
             key_id: key_id.map(str::to_owned),
+            bucket_key: false,
+        }
+    }
+
+    /// The same rule with data keys derived from a bucket key (`true`) or one
+    /// data key per object from the KMS or master keyring (`false`).
+    pub fn with_bucket_key(mut self, enabled: bool) -> Self {
+        match &mut self {
+            Self::Managed { bucket_key } | Self::Kms { bucket_key, .. } => *bucket_key = enabled,
+        }
+        self
+    }
+
+    /// Whether data keys are derived from a bucket key.
+    pub fn bucket_key(&self) -> bool {
+        match self {
+            Self::Managed { bucket_key } | Self::Kms { bucket_key, .. } => *bucket_key,
+        }
+    }
+
+    /// The CMK id or alias a KMS rule names (`None` for the default managed
+    /// CMK and for store-managed keys).
+    pub fn kms_key_id(&self) -> Option<&str> {
+        match self {
+            Self::Kms { key_id, .. } => key_id.as_deref(),
+            Self::Managed { .. } => None,
         }
     }
 
@@ -34,7 +67,7 @@ impl EncryptionRule {
     /// that only `"KMS"` accepts. Anything else is [`Error::InvalidArgument`].
     pub fn from_parts(algorithm: &str, kms_key_id: Option<&str>) -> Result<Self> {
         match (algorithm, kms_key_id) {
-            ("AES256", None) => Ok(Self::Managed),
+            ("AES256", None) => Ok(Self::managed()),
             ("AES256", Some(_)) => Err(Error::InvalidArgument(
                 "AES256 (store-managed) encryption takes no KMS key id".into(),
             )),
@@ -49,14 +82,14 @@ impl EncryptionRule {
     /// `"AES256"` or `"KMS"`, the value of `oss:x-oss-server-side-encryption`.
     pub fn algorithm(&self) -> &'static str {
         match self {
-            Self::Managed => "AES256",
+            Self::Managed { .. } => "AES256",
             Self::Kms { .. } => "KMS",
         }
     }
 }
 
 /// How an object is actually protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProtectionMode {
     /// Stored unencrypted (neither the put nor the bucket asked for encryption).
@@ -86,8 +119,11 @@ pub struct Protection {
     pub mode: ProtectionMode,
     /// The CMK id used (resolved, never an alias); `None` unless KMS.
     pub kms_key_id: Option<String>,
-    /// The master key version (AES256) or CMK material version (KMS).
+    /// The master key version (AES256) or CMK material version (KMS) that
+    /// wraps the object's data key, or its bucket key.
     pub key_version: Option<u32>,
+    /// Whether the data key is derived from a bucket key.
+    pub bucket_key: bool,
 }
 
 #[cfg(test)]
@@ -98,7 +134,7 @@ mod tests {
     fn rules_as_oss_spells_them() {
         assert_eq!(
             EncryptionRule::from_parts("AES256", None).expect("ok"),
-            EncryptionRule::Managed
+            EncryptionRule::managed()
         );
         assert!(matches!(
             EncryptionRule::from_parts("AES256", Some("k")),
@@ -116,5 +152,15 @@ mod tests {
             EncryptionRule::from_parts("SM4", None),
             Err(Error::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn bucket_keys_are_part_of_the_rule() {
+        let rule = EncryptionRule::kms(Some("k")).with_bucket_key(true);
+        assert!(rule.bucket_key());
+        assert_eq!(rule.kms_key_id(), Some("k"));
+        assert!(!rule.clone().with_bucket_key(false).bucket_key());
+        assert!(EncryptionRule::managed().with_bucket_key(true).bucket_key());
+        assert_eq!(EncryptionRule::managed().kms_key_id(), None);
     }
 }

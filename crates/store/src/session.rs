@@ -8,13 +8,13 @@ use bytes::Bytes;
 use coffer_keyring::{Caller, Principal};
 use coffer_policy::Request;
 
+use crate::data_keys::ResolvedRule;
 use crate::objects::{
     CopyOptions, ListOptions, ListResult, Object, ObjectMeta, PutOptions, PutResult,
 };
 use crate::reader::ObjectReader;
 use crate::record::BucketRecord;
 use crate::rule::EncryptionRule;
-use crate::store::ResolvedRule;
 use crate::{Error, Result, Store};
 
 /// The condition key carrying a put's effective encryption (`AES256` or `KMS`;
@@ -37,13 +37,6 @@ pub struct Session {
     store: Store,
     principal: Principal,
     caller: Caller,
-}
-
-fn kms_key_given(rule: &EncryptionRule) -> Option<&str> {
-    match rule {
-        EncryptionRule::Kms { key_id } => key_id.as_deref(),
-        EncryptionRule::Managed => None,
-    }
 }
 
 fn with_rule(
@@ -109,7 +102,7 @@ impl Session {
     ) -> Result<(BucketRecord, ResolvedRule)> {
         let resource = self.object_resource(bucket, key);
         let as_given = |request: Request| match own {
-            Some(rule) => with_rule(request, rule.algorithm(), kms_key_given(rule), None),
+            Some(rule) => with_rule(request, rule.algorithm(), rule.kms_key_id(), None),
             None => request,
         };
         // A missing bucket or an unusable key is reported only to a principal
@@ -129,8 +122,8 @@ impl Session {
         let mut request = Request::new("oss:PutObject", &resource);
         match &rule {
             ResolvedRule::None => {}
-            ResolvedRule::Managed => request = request.with(SSE_CONDITION_KEY, "AES256"),
-            ResolvedRule::Kms { given, key_id } => {
+            ResolvedRule::Managed { .. } => request = request.with(SSE_CONDITION_KEY, "AES256"),
+            ResolvedRule::Kms { given, key_id, .. } => {
                 request = with_rule(request, "KMS", given.as_deref(), Some(key_id));
             }
         }

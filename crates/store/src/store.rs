@@ -9,22 +9,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use coffer_cipher::{DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN, PayloadCipher};
+use coffer_cipher::PayloadCipher;
 use coffer_keyring::{
-    Caller, Clock, EncryptionContext, KeyState, KeysLayout, Kms, LocalKms, LocalKmsOptions,
-    MasterKeyring, Provider, SealedKeyStore, WrappedKey,
+    Caller, Clock, KeysLayout, Kms, KmsBackend, KmsOptions, LocalKms, LocalKmsOptions,
+    MasterKeyring, SealedKeyStore,
 };
 use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{Cache, ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
+use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
-use crate::key_cache::{CachedKeys, KeySource, PayloadKeyCache};
+use crate::key_cache::PayloadKeyCache;
 use crate::keys_family::KeysFamily;
 use crate::names::validate_bucket;
-use crate::pins::{Pin, VersionPins};
+use crate::pins::VersionPins;
 use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
-use crate::rule::{EncryptionRule, Protection, ProtectionMode};
+use crate::rule::EncryptionRule;
 use crate::settings::{OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 
@@ -51,13 +52,15 @@ pub(crate) struct Inner {
     pub(crate) records: RecordAuth,
     pub(crate) cipher: PayloadCipher,
     pub(crate) master: MasterKeyring,
-    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) kms: Kms,
     pub(crate) local_kms: Option<Arc<LocalKms>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
     pub(crate) write_options: WriteOptions,
     /// Payload keys of recently read objects under the master keys.
     pub(crate) payload_keys: PayloadKeyCache,
+    /// Bucket keys in memory.
+    pub(crate) bucket_keys: BucketKeys,
     /// Master key versions that writes in flight wrapped under.
     pub(crate) pins: VersionPins,
     /// Serializes writers of one key: read the old record, commit the new one.
@@ -114,30 +117,6 @@ pub struct BucketInfo {
     pub created_at: SystemTime,
     /// Its default encryption rule, if any.
     pub encryption: Option<EncryptionRule>,
-}
-
-/// A fresh data key for one object write, and how it is protected.
-pub(crate) struct NewKey {
-    pub(crate) data_key: Option<DataKey>,
-    pub(crate) wrapped: Vec<u8>,
-    pub(crate) protection: Protection,
-    /// Keeps the master key version from being retired until the write ends.
-    pub(crate) _pin: Option<Pin>,
-}
-
-/// An encryption rule with its CMK resolved: what a write applies, decided once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ResolvedRule {
-    /// Stored unencrypted.
-    None,
-    /// Store-managed keys.
-    Managed,
-    /// A CMK: the id or alias as the rule gave it (`None`: the default managed
-    /// CMK), and the key id it resolved to.
-    Kms {
-        given: Option<String>,
-        key_id: String,
-    },
 }
 
 impl Store {
@@ -211,22 +190,24 @@ impl Store {
             options.rotation,
             Arc::clone(&options.clock),
         )?;
-        let (kms, local_kms): (Arc<dyn Kms>, _) = match options.kms {
-            Some(kms) => (kms, None),
+        let (backend, local_kms): (Arc<dyn KmsBackend>, _) = match options.kms {
+            Some(backend) => (backend, None),
             None => {
                 let local = Arc::new(LocalKms::open(
                     keys,
                     &options.root_key,
-                    LocalKmsOptions {
-                        region: settings.region.clone(),
-                        account: settings.account.clone(),
-                        clock: Arc::clone(&options.clock),
-                        audit: Arc::clone(&options.audit),
-                    },
+                    LocalKmsOptions::default().with_clock(Arc::clone(&options.clock)),
                 )?);
                 (local.clone(), Some(local))
             }
         };
+        let kms = Kms::new(
+            backend,
+            KmsOptions::default()
+                .with_account(&settings.region, &settings.account)
+                .with_audit(Arc::clone(&options.audit))
+                .with_clock(Arc::clone(&options.clock)),
+        );
         let store_id = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
             let meta = guard.cf(ColumnFamily::Meta)?;
@@ -260,6 +241,7 @@ impl Store {
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
                 payload_keys: PayloadKeyCache::new(options.payload_key_cache),
+                bucket_keys: BucketKeys::new(options.bucket_keys),
                 pins: VersionPins::default(),
                 write_options,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -315,8 +297,9 @@ impl Store {
         &self.inner.settings.account
     }
 
-    /// The KMS the store uses (the local one unless another was configured).
-    pub fn kms(&self) -> &Arc<dyn Kms> {
+    /// The KMS the store uses, behind its policy checks and audit (the local
+    /// one unless another backend was configured).
+    pub fn kms(&self) -> &Kms {
         &self.inner.kms
     }
 
@@ -374,11 +357,10 @@ impl Store {
         {
             return Err(Error::BucketNotEmpty(name.to_owned()));
         }
-        db.delete_cf_opt(
-            db.cf(ColumnFamily::Buckets)?,
-            name.as_bytes(),
-            &self.inner.write_options,
-        )?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(db.cf(ColumnFamily::Buckets)?, name.as_bytes());
+        self.drop_bucket_keys(&db, &mut batch, name)?;
+        db.write_opt(batch, &self.inner.write_options)?;
         buckets.remove(name);
         Ok(())
     }
@@ -416,10 +398,7 @@ impl Store {
         rule: EncryptionRule,
         caller: &Caller,
     ) -> Result<()> {
-        if let EncryptionRule::Kms {
-            key_id: Some(key_id),
-        } = &rule
-        {
+        if let Some(key_id) = rule.kms_key_id() {
             self.check_key_usable(key_id, caller)?;
         }
         self.update_bucket(bucket, |record| record.rule = Some(rule))
@@ -498,167 +477,6 @@ impl Store {
             buckets.insert(name, record);
         }
         Ok(())
-    }
-
-    fn check_key_usable(&self, key_id: &str, caller: &Caller) -> Result<String> {
-        let metadata = self.inner.kms.describe_key(key_id, caller)?;
-        match metadata.state {
-            KeyState::Enabled => Ok(metadata.key_id),
-            KeyState::Disabled => Err(Error::KeyDisabled(metadata.key_id)),
-            KeyState::PendingDeletion { .. } => Err(Error::KeyPendingDeletion(metadata.key_id)),
-            KeyState::Destroyed => Err(Error::KeyDestroyed(metadata.key_id)),
-            KeyState::PendingImport => Err(Error::KeyPendingImport(metadata.key_id)),
-            _ => Err(Error::KeyNotFound(metadata.key_id)),
-        }
-    }
-
-    /// The rule a write applies, decided once: the put's own rule or the
-    /// bucket's default, with its CMK resolved to a key id (checked usable, with
-    /// the caller's `kms:DescribeKey` unless it is the default managed CMK).
-    pub(crate) fn resolve_rule(
-        &self,
-        own: Option<&EncryptionRule>,
-        bucket: &BucketRecord,
-        caller: &Caller,
-    ) -> Result<ResolvedRule> {
-        match own.or(bucket.rule.as_ref()) {
-            None => Ok(ResolvedRule::None),
-            Some(EncryptionRule::Managed) => Ok(ResolvedRule::Managed),
-            Some(EncryptionRule::Kms { key_id: None }) => Ok(ResolvedRule::Kms {
-                given: None,
-                key_id: self.inner.kms.default_key_id(caller)?,
-            }),
-            Some(EncryptionRule::Kms {
-                key_id: Some(given),
-            }) => Ok(ResolvedRule::Kms {
-                key_id: self.check_key_usable(given, caller)?,
-                given: Some(given.clone()),
-            }),
-        }
-    }
-
-    pub(crate) fn identity(&self, bucket: &str, object_id: &[u8; OBJECT_ID_LEN]) -> ObjectIdentity {
-        ObjectIdentity::new(&self.inner.store_id, bucket, object_id)
-    }
-
-    /// A data key for a new object write under `rule`.
-    pub(crate) fn new_data_key(
-        &self,
-        bucket: &str,
-        object_id: &[u8; OBJECT_ID_LEN],
-        rule: &ResolvedRule,
-        caller: &Caller,
-    ) -> Result<NewKey> {
-        let context = EncryptionContext::from_identity(self.identity(bucket, object_id));
-        let ((data_key, wrapped), mode, pin) = match rule {
-            ResolvedRule::None => {
-                return Ok(NewKey {
-                    data_key: None,
-                    wrapped: Vec::new(),
-                    protection: Protection {
-                        mode: ProtectionMode::None,
-                        kms_key_id: None,
-                        key_version: None,
-                    },
-                    _pin: None,
-                });
-            }
-            ResolvedRule::Managed => {
-                let (generated, pin) = self.inner.pins.wrap_and_pin(|| {
-                    let generated = self.inner.master.generate_data_key(&context)?;
-                    let version = generated.1.key_version();
-                    Ok::<_, Error>((generated, version))
-                })?;
-                (generated, ProtectionMode::Aes256, Some(pin))
-            }
-            ResolvedRule::Kms { key_id, .. } => (
-                self.inner.kms.generate_data_key(key_id, &context, caller)?,
-                ProtectionMode::Kms,
-                None,
-            ),
-        };
-        Ok(NewKey {
-            data_key: Some(data_key),
-            protection: protection_of(mode, &wrapped),
-            wrapped: wrapped.encode(),
-            _pin: pin,
-        })
-    }
-
-    /// The data key of a stored object (`None` if it is unencrypted).
-    pub(crate) fn data_key(
-        &self,
-        bucket: &str,
-        record: &ObjectRecord,
-        caller: &Caller,
-    ) -> Result<Option<DataKey>> {
-        if record.mode == ProtectionMode::None {
-            return Ok(None);
-        }
-        Ok(Some(self.unwrap_data_key(bucket, record, caller)?.2))
-    }
-
-    /// Unwraps an encrypted object's data key: by the master keyring, or by the
-    /// KMS with its checks for `caller`.
-    fn unwrap_data_key(
-        &self,
-        bucket: &str,
-        record: &ObjectRecord,
-        caller: &Caller,
-    ) -> Result<(WrappedKey, EncryptionContext, DataKey)> {
-        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
-        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
-        let data_key = match wrapped.provider() {
-            Provider::MasterKeyring => self.inner.master.unwrap(&wrapped, &context)?,
-            _ => self.inner.kms.decrypt(&wrapped, &context, caller)?,
-        };
-        Ok((wrapped, context, data_key))
-    }
-
-    /// The payload keys of an object whose payload starts with `prefix` (none if
-    /// it is unencrypted): from the cache for the trusted path and objects under
-    /// the master keys, otherwise unwrapped (by the KMS, with its checks) and
-    /// derived.
-    pub(crate) fn payload_keys(
-        &self,
-        bucket: &str,
-        record: &ObjectRecord,
-        prefix: &[u8],
-        caller: &Caller,
-    ) -> Result<Option<Arc<CachedKeys>>> {
-        if record.mode == ProtectionMode::None {
-            return Ok(None);
-        }
-        let prefix = prefix.get(..PAYLOAD_PREFIX_LEN).unwrap_or(prefix);
-        let cacheable = record.mode == ProtectionMode::Aes256 && matches!(caller, Caller::Trusted);
-        if cacheable
-            && let Some(found) =
-                self.inner
-                    .payload_keys
-                    .get(&record.object_id, bucket, &record.wrapped_key, prefix)
-            && found.master_version >= self.inner.master.min_decryption_version()
-        {
-            return Ok(Some(found));
-        }
-        let (wrapped, context, data_key) = self.unwrap_data_key(bucket, record, caller)?;
-        let keys = Arc::new(CachedKeys {
-            keys: self
-                .inner
-                .cipher
-                .payload_keys(&data_key, context.identity(), prefix)?,
-            master_version: wrapped.key_version(),
-        });
-        if cacheable && wrapped.provider() == Provider::MasterKeyring {
-            let source = KeySource {
-                bucket: bucket.to_owned(),
-                wrapped_key: record.wrapped_key.clone(),
-                prefix: prefix.to_vec(),
-            };
-            self.inner
-                .payload_keys
-                .insert(record.object_id, source, Arc::clone(&keys));
-        }
-        Ok(Some(keys))
     }
 
     pub(crate) fn stripe(&self, key: &[u8]) -> &Mutex<()> {
@@ -872,14 +690,6 @@ pub(crate) fn open_db(dir: &Path, tuning: &crate::Tuning, create: bool) -> Resul
 pub(crate) fn cf(db: &DB, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
     db.cf_handle(family.name())
         .ok_or_else(|| Error::CorruptRecord(format!("column family {} is missing", family.name())))
-}
-
-pub(crate) fn protection_of(mode: ProtectionMode, wrapped: &WrappedKey) -> Protection {
-    Protection {
-        mode,
-        kms_key_id: (mode == ProtectionMode::Kms).then(|| wrapped.key_id().to_owned()),
-        key_version: Some(wrapped.key_version()),
-    }
 }
 
 pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {

@@ -99,7 +99,7 @@ fn a_streaming_put_across_rotate_rewrap_and_retire_stays_readable() {
 fn mode_of(rule: &Option<EncryptionRule>) -> ProtectionMode {
     match rule {
         None => ProtectionMode::None,
-        Some(EncryptionRule::Managed) => ProtectionMode::Aes256,
+        Some(EncryptionRule::Managed { .. }) => ProtectionMode::Aes256,
         Some(_) => ProtectionMode::Kms,
     }
 }
@@ -113,7 +113,7 @@ fn puts_racing_rule_changes_apply_a_rule_in_force_while_they_ran() {
     let store = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
     let rules = [
         None,
-        Some(EncryptionRule::Managed),
+        Some(EncryptionRule::managed()),
         Some(EncryptionRule::kms(None)),
     ];
     // The rules in force, in order; a change happens with the log locked.

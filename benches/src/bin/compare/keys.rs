@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use coffer_keyring::{
-    Caller, EncryptionContext, Kms, LocalKms, LocalKmsOptions, MasterKeyring, MemoryKeyStore,
-    RootKey, RotationPolicy,
+    Caller, EncryptionContext, Kms, KmsOptions, LocalKms, LocalKmsOptions, MasterKeyring,
+    MemoryKeyStore, RootKey, RotationPolicy,
 };
 
 use crate::measure::{Budget, interleaved, round};
@@ -23,12 +23,14 @@ pub(crate) fn run(budget: &Budget) {
         Arc::new(coffer_keyring::SystemClock),
     )
     .expect("keyring opens");
-    let kms = LocalKms::open(
+    let local = LocalKms::open(
         Arc::new(MemoryKeyStore::new()),
         &root,
         LocalKmsOptions::default(),
     )
     .expect("kms opens");
+    // Through the layer every backend is used through, as the store does.
+    let kms = Kms::new(Arc::new(local), KmsOptions::default());
     let cmk = kms.default_key_id(&Caller::Trusted).expect("default key");
     let context = EncryptionContext::new(b"bench-store", "bench", b"object-id-16byte");
     let (_, master_wrapped) = master.generate_data_key(&context).expect("wraps");

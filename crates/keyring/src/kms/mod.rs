@@ -1,17 +1,25 @@
-//! The KMS interface — the plug point for external key management services — and
-//! the built-in local KMS.
+//! Key management: the [`KmsBackend`] interface a KMS implements (its protocol
+//! only), the [`Kms`] layer every backend is used through (policy checks, audit,
+//! failing fast), the built-in [`LocalKms`], and the types they share.
 
+mod backend;
+mod breaker;
 mod byok;
+mod layer;
 mod local;
 
 use std::time::{Duration, SystemTime};
 
 use coffer_policy::{Principal, Request};
 
+pub use backend::{
+    AdminOperation, DefaultKey, KeyAdministration, KeyImport, KmsBackend, unsupported,
+};
 pub use byok::{ImportOptions, ImportParameters, WrappingKeySpec, wrap_key_material_for_import};
+pub use layer::{Kms, KmsOptions};
 pub use local::{LocalKms, LocalKmsOptions};
 
-use crate::{DataKey, EncryptionContext, Error, Result, WrappedKey};
+use crate::{Error, Result};
 
 /// The alias of the store's default managed CMK (as in OSS).
 pub const DEFAULT_MANAGED_ALIAS: &str = "alias/acs/oss";
@@ -90,7 +98,8 @@ pub enum KeyOrigin {
 pub struct KeyMetadata {
     /// The key id.
     pub key_id: String,
-    /// The resource name policies match: `acs:kms:<region>:<account>:key/<id>`.
+    /// The resource name policies match: `acs:kms:<region>:<account>:key/<id>`
+    /// (filled in by [`Kms`]; a backend leaves it empty).
     pub resource_name: String,
     /// The description given at creation.
     pub description: String,
@@ -110,8 +119,9 @@ pub struct KeyMetadata {
     pub managed: bool,
 }
 
-/// Options for creating a CMK.
+/// Options for creating a CMK: [`CreateKeyOptions::new`] and the `with_` methods.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateKeyOptions {
     /// A free-text description.
     pub description: String,
@@ -119,123 +129,39 @@ pub struct CreateKeyOptions {
     pub external: bool,
     /// Automatic rotation period (generated keys only).
     pub rotation_period: Option<Duration>,
+    /// The key's name, where the backend lets the caller choose it (Transit
+    /// key names); others choose ids themselves and refuse one
+    /// ([`Error::InvalidArgument`]).
+    pub name: Option<String>,
 }
 
-/// A key management service: the CMKs that wrap data keys in "KMS" mode.
-///
-/// Every call names its caller; implementations check the caller's policies
-/// against the key's resource name and record an audit event.
-pub trait Kms: Send + Sync {
-    /// Draws a fresh data key and wraps it under the current material of
-    /// `key_id` (an id or an alias) for `context`. Action `kms:GenerateDataKey`.
-    fn generate_data_key(
-        &self,
-        key_id: &str,
-        context: &EncryptionContext,
-        caller: &Caller,
-    ) -> Result<(DataKey, WrappedKey)>;
+impl CreateKeyOptions {
+    /// A generated key with no description, name or rotation period.
+    pub fn new() -> Self {
+        Self::default()
+    }
 
-    /// Unwraps a data key for `context`. Action `kms:Decrypt`.
-    fn decrypt(
-        &self,
-        wrapped: &WrappedKey,
-        context: &EncryptionContext,
-        caller: &Caller,
-    ) -> Result<DataKey>;
+    /// Sets the description.
+    pub fn with_description(mut self, description: &str) -> Self {
+        self.description = description.to_owned();
+        self
+    }
 
-    /// Re-wraps under the key's current material without handing out the data
-    /// key; `None` if already current. Actions: `kms:DescribeKey` (to learn the
-    /// current version), then, unless already current, `kms:Decrypt` and
-    /// `kms:GenerateDataKey`; each is checked and audited on its own.
-    fn rewrap(
-        &self,
-        wrapped: &WrappedKey,
-        context: &EncryptionContext,
-        caller: &Caller,
-    ) -> Result<Option<WrappedKey>>;
+    /// An external key, waiting for imported material (BYOK).
+    pub fn external(mut self) -> Self {
+        self.external = true;
+        self
+    }
 
-    /// Describes a key by id or alias. Action `kms:DescribeKey`.
-    fn describe_key(&self, key_id: &str, caller: &Caller) -> Result<KeyMetadata>;
+    /// Rotates the material automatically every `period`.
+    pub fn with_rotation_period(mut self, period: Duration) -> Self {
+        self.rotation_period = Some(period);
+        self
+    }
 
-    /// Every key. Action `kms:ListKeys`.
-    fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>>;
-
-    /// Every alias with its key id. Action `kms:ListAliases`.
-    fn list_aliases(&self, caller: &Caller) -> Result<Vec<(String, String)>>;
-
-    /// The id of the store's default managed CMK, created on first use. Not
-    /// checked against the caller's policies; the creation is one
-    /// `kms:CreateKey` audit event naming the new key and the caller, however
-    /// many callers race the first use.
-    fn default_key_id(&self, caller: &Caller) -> Result<String>;
-
-    /// Creates a key. Action `kms:CreateKey`.
-    fn create_key(&self, options: CreateKeyOptions, caller: &Caller) -> Result<KeyMetadata>;
-
-    /// Points `alias` (`alias/...`) at a key. Action `kms:CreateAlias`.
-    fn create_alias(&self, alias: &str, key_id: &str, caller: &Caller) -> Result<()>;
-
-    /// Removes an alias. Action `kms:DeleteAlias`.
-    fn delete_alias(&self, alias: &str, caller: &Caller) -> Result<()>;
-
-    /// Enables a disabled key. Action `kms:EnableKey`.
-    fn enable_key(&self, key_id: &str, caller: &Caller) -> Result<()>;
-
-    /// Disables a key. Action `kms:DisableKey`.
-    fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()>;
-
-    /// Schedules deletion after `pending_days` (7 to 366). Action
-    /// `kms:ScheduleKeyDeletion`. Returns when the material will be destroyed.
-    fn schedule_key_deletion(
-        &self,
-        key_id: &str,
-        pending_days: u32,
-        caller: &Caller,
-    ) -> Result<SystemTime>;
-
-    /// Cancels a scheduled deletion; the key is enabled again. Action
-    /// `kms:CancelKeyDeletion`.
-    fn cancel_key_deletion(&self, key_id: &str, caller: &Caller) -> Result<()>;
-
-    /// Rotates the key's material now; older material keeps decrypting. Action
-    /// `kms:RotateKey`. Returns the new version.
-    fn rotate_key(&self, key_id: &str, caller: &Caller) -> Result<u32>;
-
-    /// Sets (or clears) the automatic rotation period. Action `kms:UpdateRotationPolicy`.
-    fn set_rotation_period(
-        &self,
-        key_id: &str,
-        period: Option<Duration>,
-        caller: &Caller,
-    ) -> Result<()>;
-
-    /// Import parameters for an external key waiting for material: an RSA
-    /// wrapping public key of `options.wrapping_key_spec` and a single-use
-    /// token valid for 24 hours. Action `kms:GetParametersForImport`.
-    /// [`Error::Unsupported`] for a key whose material is generated,
-    /// [`Error::InvalidArgument`] for one that has material.
-    fn get_parameters_for_import(
-        &self,
-        key_id: &str,
-        options: ImportOptions,
-        caller: &Caller,
-    ) -> Result<ImportParameters>;
-
-    /// Imports 32 bytes of material wrapped with RSAES-OAEP-SHA-256 to the
-    /// public key of `import_token` (with `openssl pkeyutl` or
-    /// [`wrap_key_material_for_import`]). Action `kms:ImportKeyMaterial`.
-    /// [`Error::InvalidImportToken`] for a token that is unknown, used, or for
-    /// another key; [`Error::ImportTokenExpired`]; [`Error::Integrity`] for
-    /// wrapped bytes that do not unwrap.
-    fn import_key_material(
-        &self,
-        key_id: &str,
-        import_token: &str,
-        wrapped_material: &[u8],
-        caller: &Caller,
-    ) -> Result<()>;
-
-    /// Deletes imported material; the key returns to pending import. Action
-    /// `kms:DeleteKeyMaterial`.
-    fn delete_key_material(&self, key_id: &str, caller: &Caller) -> Result<()>;
+    /// Names the key (backends that take names only).
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
 }

@@ -19,12 +19,13 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::LocalKms;
 use super::persist::storage;
 use super::state::{StoredState, usable};
+use super::{BACKEND, LocalKms};
 use crate::clock::{from_millis, to_millis};
 use crate::kms::byok::{self, ImportOptions, ImportParameters, WrappingKey};
-use crate::{Caller, Error, Result};
+use crate::kms::unsupported;
+use crate::{Error, Result};
 
 /// How long an import token is good for, as in AWS KMS and Alibaba Cloud KMS.
 const IMPORT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -58,83 +59,61 @@ fn well_formed(token: &str) -> bool {
 }
 
 impl LocalKms {
-    /// Imports plain key material into an external key (embedded use, where the
-    /// material never crosses a network). Action `kms:ImportKeyMaterial`.
-    pub fn import_key_material_plain(
-        &self,
-        key_id: &str,
-        material: &[u8; 32],
-        caller: &Caller,
-    ) -> Result<()> {
-        self.audited(caller, "kms:ImportKeyMaterial", Some(key_id), None, || {
-            let id = self.resolve(key_id)?;
-            caller.authorize("kms:ImportKeyMaterial", &self.resource_name(&id))?;
-            self.install_imported(&id, Zeroizing::new(*material))
-        })
-    }
-
     /// `kms:GetParametersForImport`: a fresh RSA wrapping key pair, its private
     /// half persisted sealed under a new token; expired tokens are removed.
     pub(super) fn import_parameters(
         &self,
         key_id: &str,
         options: ImportOptions,
-        caller: &Caller,
     ) -> Result<ImportParameters> {
-        self.audited(
-            caller,
-            "kms:GetParametersForImport",
-            Some(key_id),
-            None,
-            || {
-                let id = self.resolve(key_id)?;
-                caller.authorize("kms:GetParametersForImport", &self.resource_name(&id))?;
-                {
-                    let keys = self.keys.read();
-                    let record = &keys
-                        .entries
-                        .get(&id)
-                        .ok_or_else(|| Error::KeyNotFound(id.clone()))?
-                        .record;
-                    if !record.external {
-                        return Err(Error::Unsupported(
-                            "the key's material is generated, not imported".into(),
-                        ));
-                    }
-                    if record.state != StoredState::PendingImport {
-                        return Err(Error::InvalidArgument(
-                            "the key already has material".into(),
-                        ));
-                    }
+        {
+            let id = self.resolve(key_id)?;
+            {
+                let keys = self.keys.read();
+                let record = &keys
+                    .entries
+                    .get(&id)
+                    .ok_or_else(|| Error::KeyNotFound(id.clone()))?
+                    .record;
+                if !record.external {
+                    return Err(unsupported(
+                        BACKEND,
+                        "importing material into a key whose material is generated",
+                    ));
                 }
-                let wrapping_key = WrappingKey::generate(options.wrapping_key_spec)?;
-                let public_key_der = wrapping_key.public_key_der()?;
-                let mut token = [0u8; TOKEN_BYTES];
-                SystemRandom::new()
-                    .fill(&mut token)
-                    .map_err(|_| Error::Randomness)?;
-                let import_token = hex::encode(token);
-                let name = import_name(&import_token);
-                let now = self.now();
-                let expires_at = now + IMPORT_TOKEN_LIFETIME;
-                let record = PendingImportRecord {
-                    key_id: id.clone(),
-                    expires_at_ms: to_millis(expires_at),
-                    private_key: Zeroizing::new(hex::encode(&wrapping_key.to_pkcs8()?[..])),
-                };
-                let mut changes = self.expired_imports(now)?;
-                changes.push((name, Some(serde_json::to_vec(&record).map_err(storage)?)));
-                self.store.apply(changes)?;
-                Ok(ImportParameters {
-                    key_id: id,
-                    wrapping_key_spec: options.wrapping_key_spec,
-                    public_key_pem: byok::public_key_pem(&public_key_der),
-                    public_key_der,
-                    import_token,
-                    expires_at,
-                })
-            },
-        )
+                if record.state != StoredState::PendingImport {
+                    return Err(Error::InvalidArgument(
+                        "the key already has material".into(),
+                    ));
+                }
+            }
+            let wrapping_key = WrappingKey::generate(options.wrapping_key_spec)?;
+            let public_key_der = wrapping_key.public_key_der()?;
+            let mut token = [0u8; TOKEN_BYTES];
+            SystemRandom::new()
+                .fill(&mut token)
+                .map_err(|_| Error::Randomness)?;
+            let import_token = hex::encode(token);
+            let name = import_name(&import_token);
+            let now = self.now();
+            let expires_at = now + IMPORT_TOKEN_LIFETIME;
+            let record = PendingImportRecord {
+                key_id: id.clone(),
+                expires_at_ms: to_millis(expires_at),
+                private_key: Zeroizing::new(hex::encode(&wrapping_key.to_pkcs8()?[..])),
+            };
+            let mut changes = self.expired_imports(now)?;
+            changes.push((name, Some(serde_json::to_vec(&record).map_err(storage)?)));
+            self.store.apply(changes)?;
+            Ok(ImportParameters {
+                key_id: id,
+                wrapping_key_spec: options.wrapping_key_spec,
+                public_key_pem: byok::public_key_pem(&public_key_der),
+                public_key_der,
+                import_token,
+                expires_at,
+            })
+        }
     }
 
     /// `kms:ImportKeyMaterial` with wrapped material and a single-use token:
@@ -146,11 +125,9 @@ impl LocalKms {
         key_id: &str,
         import_token: &str,
         wrapped_material: &[u8],
-        caller: &Caller,
     ) -> Result<()> {
-        self.audited(caller, "kms:ImportKeyMaterial", Some(key_id), None, || {
+        {
             let id = self.resolve(key_id)?;
-            caller.authorize("kms:ImportKeyMaterial", &self.resource_name(&id))?;
             let pending = self.take_import(import_token)?;
             if pending.key_id != id {
                 return Err(Error::InvalidImportToken);
@@ -164,7 +141,7 @@ impl LocalKms {
             );
             let material = WrappingKey::from_pkcs8(&der)?.unwrap(wrapped_material)?;
             self.install_imported(&id, material)
-        })
+        }
     }
 
     /// Reads and deletes the pending import of `token`.
@@ -192,11 +169,12 @@ impl LocalKms {
     }
 
     /// `kms:DeleteKeyMaterial`: the key returns to pending import.
-    pub(super) fn delete_imported(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_state(key_id, caller, "kms:DeleteKeyMaterial", |record| {
+    pub(super) fn delete_imported(&self, key_id: &str) -> Result<()> {
+        self.set_state(key_id, |record| {
             if !record.external {
-                return Err(Error::Unsupported(
-                    "only imported material can be deleted".into(),
+                return Err(unsupported(
+                    BACKEND,
+                    "deleting key material that was generated, not imported",
                 ));
             }
             if matches!(
@@ -242,12 +220,13 @@ impl LocalKms {
         }
     }
 
-    fn install_imported(&self, id: &str, material: Zeroizing<[u8; 32]>) -> Result<()> {
+    pub(super) fn install_imported(&self, id: &str, material: Zeroizing<[u8; 32]>) -> Result<()> {
         let fingerprint = self.fingerprint(&material[..]);
         self.mutate(id, |entry, kms| {
             if !entry.record.external {
-                return Err(Error::Unsupported(
-                    "key material can only be imported into an external key".into(),
+                return Err(unsupported(
+                    BACKEND,
+                    "importing material into a key whose material is generated",
                 ));
             }
             if entry.record.state != StoredState::PendingImport {

@@ -6,128 +6,105 @@ use std::collections::BTreeMap;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::persist::{KeyRecord, alias_name, key_name, storage};
-use super::state::{StoredState, check_rotation_period};
-use super::{Entry, LocalKms};
+use super::state::StoredState;
+use super::{BACKEND, Entry, LocalKms};
 use crate::clock::to_millis;
-use crate::{Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, Error, KeyMetadata, Result};
+use crate::kms::{DefaultKey, unsupported};
+use crate::{CreateKeyOptions, DEFAULT_MANAGED_ALIAS, Error, KeyMetadata, Result};
 
 impl LocalKms {
-    /// `default_key_id`: the managed key, created on first use.
-    ///
-    /// The creation is done for the store, so it is not checked against the
-    /// caller's policies, but it is one `kms:CreateKey` event naming the new key
-    /// and the caller whose use created it. Exactly one: callers that race the
-    /// first use wait for the creation and record nothing, as every later
-    /// lookup does.
-    pub(super) fn default_key(&self, caller: &Caller) -> Result<String> {
-        if let Ok(id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
-            return Ok(id);
+    /// The managed key, created on first use: exactly one creation, however
+    /// many callers race the first use (they wait for it, and learn that they
+    /// did not create it).
+    pub(super) fn default_key_created(&self) -> Result<DefaultKey> {
+        if let Ok(key_id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
+            return Ok(DefaultKey {
+                key_id,
+                created: false,
+            });
         }
         let _creating = self.creating_default.lock();
-        if let Ok(id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
-            return Ok(id);
+        if let Ok(key_id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
+            return Ok(DefaultKey {
+                key_id,
+                created: false,
+            });
         }
-        let options = CreateKeyOptions {
-            description: "default managed key of the store (alias/acs/oss)".into(),
-            ..CreateKeyOptions::default()
-        };
-        let created = self
-            .create(options, true, Some(DEFAULT_MANAGED_ALIAS))
-            .map(|metadata| metadata.key_id);
-        self.record(
-            caller,
-            "kms:CreateKey",
-            created.as_deref().ok(),
-            None,
-            &created,
-        );
-        created
-    }
-
-    /// `kms:CreateKey`, checked on the account.
-    pub(super) fn create_for(
-        &self,
-        options: CreateKeyOptions,
-        caller: &Caller,
-    ) -> Result<KeyMetadata> {
-        self.audited(caller, "kms:CreateKey", None, None, || {
-            caller.authorize("kms:CreateKey", &self.account_resource())?;
-            self.create(options, false, None)
+        let options = CreateKeyOptions::new()
+            .with_description("default managed key of the store (alias/acs/oss)");
+        let created = self.create(options, true, Some(DEFAULT_MANAGED_ALIAS))?;
+        Ok(DefaultKey {
+            key_id: created.key_id,
+            created: true,
         })
     }
 
-    /// `kms:DescribeKey`.
-    pub(super) fn describe(&self, key_id: &str, caller: &Caller) -> Result<KeyMetadata> {
-        self.audited(caller, "kms:DescribeKey", Some(key_id), None, || {
-            let id = self.resolve(key_id)?;
-            self.authorize_on_key(caller, "kms:DescribeKey", &id)?;
-            self.settle(&id)?;
-            let keys = self.keys.read();
-            let entry = keys
-                .entries
-                .get(&id)
-                .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
-            Ok(self.metadata(entry))
-        })
+    /// Creates a customer key.
+    pub(super) fn create_for(&self, options: CreateKeyOptions) -> Result<KeyMetadata> {
+        if options.name.is_some() {
+            return Err(Error::InvalidArgument(
+                "the local KMS chooses key ids itself; give a description or an alias instead of a name".into(),
+            ));
+        }
+        self.create(options, false, None)
     }
 
-    /// `kms:ListKeys`, checked on the account; settles every key first.
-    pub(super) fn list(&self, caller: &Caller) -> Result<Vec<KeyMetadata>> {
-        self.audited(caller, "kms:ListKeys", None, None, || {
-            caller.authorize("kms:ListKeys", &self.account_resource())?;
-            self.run_due_maintenance()?;
-            Ok(self
-                .keys
-                .read()
-                .entries
-                .values()
-                .map(|e| self.metadata(e))
-                .collect())
-        })
+    /// A key by id or alias, settled first.
+    pub(super) fn describe(&self, key_id: &str) -> Result<KeyMetadata> {
+        let id = self.resolve(key_id)?;
+        self.settle(&id)?;
+        let keys = self.keys.read();
+        let entry = keys
+            .entries
+            .get(&id)
+            .ok_or_else(|| Error::KeyNotFound(id.clone()))?;
+        Ok(self.metadata(entry))
     }
 
-    /// `kms:ListAliases`, checked on the account.
-    pub(super) fn aliases(&self, caller: &Caller) -> Result<Vec<(String, String)>> {
-        self.audited(caller, "kms:ListAliases", None, None, || {
-            caller.authorize("kms:ListAliases", &self.account_resource())?;
-            Ok(self
-                .keys
-                .read()
-                .aliases
-                .iter()
-                .map(|(a, k)| (a.clone(), k.clone()))
-                .collect())
-        })
+    /// Every key, each settled first.
+    pub(super) fn list(&self) -> Result<Vec<KeyMetadata>> {
+        self.run_due_maintenance()?;
+        Ok(self
+            .keys
+            .read()
+            .entries
+            .values()
+            .map(|e| self.metadata(e))
+            .collect())
     }
 
-    /// `kms:CreateAlias`, checked on the key the alias points at.
-    pub(super) fn add_alias(&self, alias: &str, key_id: &str, caller: &Caller) -> Result<()> {
-        self.audited(caller, "kms:CreateAlias", Some(key_id), None, || {
-            validate_alias(alias)?;
-            let id = self.resolve(key_id)?;
-            caller.authorize("kms:CreateAlias", &self.resource_name(&id))?;
-            let mut keys = self.keys.write();
-            if keys.aliases.contains_key(alias) {
-                return Err(Error::InvalidArgument(format!("alias {alias} exists")));
-            }
-            self.store
-                .apply(vec![(alias_name(alias), Some(id.clone().into_bytes()))])?;
-            keys.aliases.insert(alias.to_owned(), id);
-            Ok(())
-        })
+    /// Every alias with its key id.
+    pub(super) fn aliases(&self) -> Vec<(String, String)> {
+        self.keys
+            .read()
+            .aliases
+            .iter()
+            .map(|(a, k)| (a.clone(), k.clone()))
+            .collect()
     }
 
-    /// `kms:DeleteAlias`, checked on the key the alias points at.
-    pub(super) fn remove_alias(&self, alias: &str, caller: &Caller) -> Result<()> {
-        self.audited(caller, "kms:DeleteAlias", None, None, || {
-            validate_alias(alias)?;
-            let id = self.resolve(alias)?;
-            caller.authorize("kms:DeleteAlias", &self.resource_name(&id))?;
-            let mut keys = self.keys.write();
-            self.store.apply(vec![(alias_name(alias), None)])?;
-            keys.aliases.remove(alias);
-            Ok(())
-        })
+    /// Points a new alias at a key.
+    pub(super) fn add_alias(&self, alias: &str, key_id: &str) -> Result<()> {
+        validate_alias(alias)?;
+        let id = self.resolve(key_id)?;
+        let mut keys = self.keys.write();
+        if keys.aliases.contains_key(alias) {
+            return Err(Error::InvalidArgument(format!("alias {alias} exists")));
+        }
+        self.store
+            .apply(vec![(alias_name(alias), Some(id.clone().into_bytes()))])?;
+        keys.aliases.insert(alias.to_owned(), id);
+        Ok(())
+    }
+
+    /// Removes an alias.
+    pub(super) fn remove_alias(&self, alias: &str) -> Result<()> {
+        validate_alias(alias)?;
+        self.resolve(alias)?;
+        let mut keys = self.keys.write();
+        self.store.apply(vec![(alias_name(alias), None)])?;
+        keys.aliases.remove(alias);
+        Ok(())
     }
 
     /// Creates and persists a key (and its alias, in the same write).
@@ -137,13 +114,11 @@ impl LocalKms {
         managed: bool,
         alias: Option<&str>,
     ) -> Result<KeyMetadata> {
-        if let Some(period) = options.rotation_period {
-            check_rotation_period(period)?;
-            if options.external {
-                return Err(Error::Unsupported(
-                    "imported keys are not rotated automatically".into(),
-                ));
-            }
+        if options.rotation_period.is_some() && options.external {
+            return Err(unsupported(
+                BACKEND,
+                "automatic rotation of imported key material",
+            ));
         }
         let id = new_key_id()?;
         let now = self.now();

@@ -1,7 +1,9 @@
 //! `LocalKms`: the built-in KMS, persisted through a [`KeyStore`] with every key's
 //! material sealed under the root key.
 //!
-//! The `Kms` impl below only dispatches; each concern has its own file:
+//! It is a [`KmsBackend`] like any other: the caller's policy checks and the
+//! audit events are the [`Kms`](crate::Kms) layer's. The trait impls below
+//! only dispatch; each concern has its own file:
 //!
 //! - `state`: the key state machine (which states allow data-key use, and the
 //!   transitions time and callers make: rotation, disable, deletion windows).
@@ -9,12 +11,8 @@
 //!   changing a key so memory and storage stay in step.
 //! - `keys`: creating keys (the default managed key among them) and aliases.
 //! - `data_keys`: generating, unwrapping and rewrapping data keys.
-//! - `authorize`: resource names and the checks the managed key skips.
-//! - `audit`: the audit event every call records.
 //! - `import`: BYOK import tokens and installing imported material.
 
-mod audit;
-mod authorize;
 mod data_keys;
 mod import;
 mod keys;
@@ -23,6 +21,7 @@ mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
@@ -32,34 +31,39 @@ use zeroize::Zeroizing;
 use self::import::PendingImports;
 use self::persist::KeyRecord;
 use self::state::StoredState;
+use super::backend::{AdminOperation, DefaultKey, KeyAdministration, KeyImport, KmsBackend};
 use super::byok::{ImportOptions, ImportParameters};
-use super::{Caller, CreateKeyOptions, KeyMetadata, KeyOrigin, Kms};
-use crate::audit::{AuditSink, NoAudit};
+use super::{CreateKeyOptions, KeyMetadata, KeyOrigin};
 use crate::clock::{Clock, SystemClock, from_millis};
-use crate::{DataKey, EncryptionContext, Error, KeyStore, Result, RootKey, WrappedKey};
+use crate::{
+    DEFAULT_MANAGED_ALIAS, DataKey, EncryptionContext, Error, KeyStore, Result, RootKey, WrappedKey,
+};
 
-/// Where the local KMS lives and what it reports to.
+/// The backend name of the local KMS.
+pub(super) const BACKEND: &str = "local";
+
+/// What the local KMS keeps time by.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct LocalKmsOptions {
-    /// The region in resource names (`acs:kms:<region>:...`).
-    pub region: String,
-    /// The account that owns the keys (`acs:kms:<region>:<account>:key/<id>`).
-    pub account: String,
     /// The clock for rotation periods, deletion windows and import tokens.
     pub clock: Arc<dyn Clock>,
-    /// Where audit events go.
-    pub audit: Arc<dyn AuditSink>,
 }
 
 impl Default for LocalKmsOptions {
-    /// Region `local`, account `0`, the system clock, no audit.
+    /// The system clock.
     fn default() -> Self {
         Self {
-            region: "local".into(),
-            account: "0".into(),
             clock: Arc::new(SystemClock),
-            audit: Arc::new(NoAudit),
         }
+    }
+}
+
+impl LocalKmsOptions {
+    /// Keeps time by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -76,7 +80,8 @@ struct Keys {
     aliases: BTreeMap<String, String>,
 }
 
-/// The built-in KMS. Share it behind an `Arc`; every method takes `&self`.
+/// The built-in KMS, persisted in the store. Use it through [`Kms`](crate::Kms)
+/// (which checks policies and audits); share it behind an `Arc`.
 pub struct LocalKms {
     store: Arc<dyn KeyStore>,
     /// Fingerprints imported material (version 2, from the store secret).
@@ -89,6 +94,8 @@ pub struct LocalKms {
     imports: PendingImports,
     /// Serializes the first-use creation of the default managed key.
     creating_default: Mutex<()>,
+    /// Operations served, as [`KmsBackend::requests`] reports them.
+    requests: AtomicU64,
 }
 
 impl LocalKms {
@@ -119,6 +126,7 @@ impl LocalKms {
             keys: RwLock::new(keys),
             imports: PendingImports::default(),
             creating_default: Mutex::new(()),
+            requests: AtomicU64::new(0),
         };
         kms.rewrite_legacy(&legacy_ids)?;
         Ok(kms)
@@ -194,7 +202,7 @@ impl LocalKms {
         let record = &entry.record;
         KeyMetadata {
             key_id: record.id.clone(),
-            resource_name: self.resource_name(&record.id),
+            resource_name: String::new(),
             description: record.description.clone(),
             state: state::public_state(record.state),
             origin: if record.external {
@@ -211,116 +219,136 @@ impl LocalKms {
     }
 }
 
-impl Kms for LocalKms {
+impl LocalKms {
+    fn served<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        call()
+    }
+}
+
+impl KmsBackend for LocalKms {
     fn generate_data_key(
         &self,
         key_id: &str,
         context: &EncryptionContext,
-        caller: &Caller,
     ) -> Result<(DataKey, WrappedKey)> {
-        self.generate(key_id, context, caller)
+        self.served(|| self.generate(key_id, context))
     }
 
-    fn decrypt(
+    fn decrypt_data_key(
         &self,
         wrapped: &WrappedKey,
         context: &EncryptionContext,
-        caller: &Caller,
     ) -> Result<DataKey> {
-        self.unwrap(wrapped, context, caller)
+        self.served(|| self.unwrap(wrapped, context))
     }
 
-    fn rewrap(
+    fn rewrap_data_key(
         &self,
         wrapped: &WrappedKey,
         context: &EncryptionContext,
-        caller: &Caller,
     ) -> Result<Option<WrappedKey>> {
-        self.rewrap_to_current(wrapped, context, caller)
+        self.served(|| self.rewrap_to_current(wrapped, context))
     }
 
-    fn describe_key(&self, key_id: &str, caller: &Caller) -> Result<KeyMetadata> {
-        self.describe(key_id, caller)
+    fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        self.served(|| self.describe(key_id))
     }
 
-    fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>> {
-        self.list(caller)
+    fn resolve_key_id(&self, key_id_or_alias: &str) -> Result<String> {
+        self.resolve(key_id_or_alias)
     }
 
-    fn list_aliases(&self, caller: &Caller) -> Result<Vec<(String, String)>> {
-        self.aliases(caller)
+    fn default_key(&self) -> Result<DefaultKey> {
+        self.served(|| self.default_key_created())
     }
 
-    fn default_key_id(&self, caller: &Caller) -> Result<String> {
-        self.default_key(caller)
+    fn managed_key_id(&self) -> Option<String> {
+        self.resolve(DEFAULT_MANAGED_ALIAS).ok()
     }
 
-    fn create_key(&self, options: CreateKeyOptions, caller: &Caller) -> Result<KeyMetadata> {
-        self.create_for(options, caller)
+    fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl KeyAdministration for LocalKms {
+    fn backend_name(&self) -> &'static str {
+        BACKEND
     }
 
-    fn create_alias(&self, alias: &str, key_id: &str, caller: &Caller) -> Result<()> {
-        self.add_alias(alias, key_id, caller)
+    /// Every operation but destroying a key with no waiting period and a
+    /// minimum decryption version.
+    fn supports(&self, operation: AdminOperation) -> bool {
+        !matches!(
+            operation,
+            AdminOperation::DeleteKey | AdminOperation::SetMinDecryptionVersion
+        )
     }
 
-    fn delete_alias(&self, alias: &str, caller: &Caller) -> Result<()> {
-        self.remove_alias(alias, caller)
+    fn create_key(&self, options: CreateKeyOptions) -> Result<KeyMetadata> {
+        self.served(|| self.create_for(options))
     }
 
-    fn enable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_enabled(key_id, caller, "kms:EnableKey", StoredState::Enabled)
+    fn list_keys(&self) -> Result<Vec<KeyMetadata>> {
+        self.served(|| self.list())
     }
 
-    fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_enabled(key_id, caller, "kms:DisableKey", StoredState::Disabled)
+    fn create_alias(&self, alias: &str, key_id: &str) -> Result<()> {
+        self.served(|| self.add_alias(alias, key_id))
     }
 
-    fn schedule_key_deletion(
-        &self,
-        key_id: &str,
-        pending_days: u32,
-        caller: &Caller,
-    ) -> Result<SystemTime> {
-        self.schedule_deletion(key_id, pending_days, caller)
+    fn delete_alias(&self, alias: &str) -> Result<()> {
+        self.served(|| self.remove_alias(alias))
     }
 
-    fn cancel_key_deletion(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.cancel_deletion(key_id, caller)
+    fn list_aliases(&self) -> Result<Vec<(String, String)>> {
+        self.served(|| Ok(self.aliases()))
     }
 
-    fn rotate_key(&self, key_id: &str, caller: &Caller) -> Result<u32> {
-        self.rotate(key_id, caller)
+    fn enable_key(&self, key_id: &str) -> Result<()> {
+        self.served(|| self.set_enabled(key_id, StoredState::Enabled))
     }
 
-    fn set_rotation_period(
-        &self,
-        key_id: &str,
-        period: Option<Duration>,
-        caller: &Caller,
-    ) -> Result<()> {
-        self.set_rotation(key_id, period, caller)
+    fn disable_key(&self, key_id: &str) -> Result<()> {
+        self.served(|| self.set_enabled(key_id, StoredState::Disabled))
+    }
+
+    fn schedule_key_deletion(&self, key_id: &str, pending_days: u32) -> Result<SystemTime> {
+        self.served(|| self.schedule_deletion(key_id, pending_days))
+    }
+
+    fn cancel_key_deletion(&self, key_id: &str) -> Result<()> {
+        self.served(|| self.cancel_deletion(key_id))
+    }
+
+    fn rotate_key(&self, key_id: &str) -> Result<u32> {
+        self.served(|| self.rotate(key_id))
+    }
+
+    fn set_rotation_period(&self, key_id: &str, period: Option<Duration>) -> Result<()> {
+        self.served(|| self.set_rotation(key_id, period))
     }
 
     fn get_parameters_for_import(
         &self,
         key_id: &str,
         options: ImportOptions,
-        caller: &Caller,
     ) -> Result<ImportParameters> {
-        self.import_parameters(key_id, options, caller)
+        self.served(|| self.import_parameters(key_id, options))
     }
 
-    fn import_key_material(
-        &self,
-        key_id: &str,
-        import_token: &str,
-        wrapped_material: &[u8],
-        caller: &Caller,
-    ) -> Result<()> {
-        self.import_wrapped(key_id, import_token, wrapped_material, caller)
+    fn import_key_material(&self, key_id: &str, import: KeyImport<'_>) -> Result<()> {
+        self.served(|| match import {
+            KeyImport::Wrapped { token, material } => self.import_wrapped(key_id, token, material),
+            KeyImport::Plain(material) => {
+                let id = self.resolve(key_id)?;
+                self.install_imported(&id, Zeroizing::new(*material))
+            }
+        })
     }
 
-    fn delete_key_material(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.delete_imported(key_id, caller)
+    fn delete_key_material(&self, key_id: &str) -> Result<()> {
+        self.served(|| self.delete_imported(key_id))
     }
 }

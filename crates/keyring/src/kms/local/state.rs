@@ -16,14 +16,11 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::persist::KeyRecord;
-use super::{Entry, LocalKms};
+use super::{BACKEND, Entry, LocalKms};
 use crate::clock::{from_millis, to_millis};
-use crate::{Caller, Error, KeyState, Result};
+use crate::kms::unsupported;
+use crate::{Error, KeyState, Result};
 
-const MIN_PENDING_DAYS: u32 = 7;
-const MAX_PENDING_DAYS: u32 = 366;
-const MIN_ROTATION: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_ROTATION: Duration = Duration::from_secs(365 * 24 * 3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// A key's lifecycle state as persisted (the `state` field of a key record).
@@ -72,16 +69,6 @@ fn rotation_due(record: &KeyRecord, now: SystemTime) -> bool {
     }
 }
 
-pub(super) fn check_rotation_period(period: Duration) -> Result<()> {
-    if (MIN_ROTATION..=MAX_ROTATION).contains(&period) {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(
-            "the rotation period must be 7 to 365 days".into(),
-        ))
-    }
-}
-
 impl LocalKms {
     /// Applies what time has made due for one key: destruction after the
     /// deletion window, automatic rotation. Returns whether it changed anything.
@@ -123,39 +110,27 @@ impl LocalKms {
         Ok(changed)
     }
 
-    /// A caller-made change of a key's record: audited as `action`, checked
-    /// against the key's resource name, refused on the managed key
-    /// ([`Error::ManagedKey`]), persisted.
+    /// A caller-made change of a key's record, persisted; refused on the
+    /// managed key ([`Error::ManagedKey`]).
     pub(super) fn set_state(
         &self,
         key_id: &str,
-        caller: &Caller,
-        action: &str,
         change: impl FnOnce(&mut KeyRecord) -> Result<()>,
     ) -> Result<()> {
-        self.audited(caller, action, Some(key_id), None, || {
-            let id = self.resolve(key_id)?;
-            caller.authorize(action, &self.resource_name(&id))?;
-            self.settle(&id)?;
-            self.mutate(&id, |entry, _| {
-                if entry.record.managed {
-                    return Err(Error::ManagedKey(id.clone()));
-                }
-                change(&mut entry.record)
-            })
+        let id = self.resolve(key_id)?;
+        self.settle(&id)?;
+        self.mutate(&id, |entry, _| {
+            if entry.record.managed {
+                return Err(Error::ManagedKey(id.clone()));
+            }
+            change(&mut entry.record)
         })
     }
 
     /// Enables or disables a key; a key in any other state keeps it and the
     /// caller gets the error that state means.
-    pub(super) fn set_enabled(
-        &self,
-        key_id: &str,
-        caller: &Caller,
-        action: &str,
-        to: StoredState,
-    ) -> Result<()> {
-        self.set_state(key_id, caller, action, |record| match record.state {
+    pub(super) fn set_enabled(&self, key_id: &str, to: StoredState) -> Result<()> {
+        self.set_state(key_id, |record| match record.state {
             StoredState::Enabled | StoredState::Disabled => {
                 record.state = to;
                 Ok(())
@@ -164,95 +139,63 @@ impl LocalKms {
         })
     }
 
-    /// `kms:ScheduleKeyDeletion`: the material is destroyed `pending_days` from now.
-    pub(super) fn schedule_deletion(
-        &self,
-        key_id: &str,
-        pending_days: u32,
-        caller: &Caller,
-    ) -> Result<SystemTime> {
-        if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&pending_days) {
-            return Err(Error::InvalidArgument(format!(
-                "the deletion window must be {MIN_PENDING_DAYS} to {MAX_PENDING_DAYS} days, got {pending_days}"
-            )));
-        }
+    /// Schedules the destruction of the material `pending_days` from now.
+    pub(super) fn schedule_deletion(&self, key_id: &str, pending_days: u32) -> Result<SystemTime> {
         let delete_at = self.now() + DAY * pending_days;
-        self.set_state(
-            key_id,
-            caller,
-            "kms:ScheduleKeyDeletion",
-            |record| match record.state {
-                StoredState::Destroyed => Err(Error::KeyDestroyed(record.id.clone())),
-                StoredState::PendingDeletion { .. } => Err(Error::InvalidArgument(
-                    "the key is already pending deletion".into(),
-                )),
-                _ => {
-                    record.state = StoredState::PendingDeletion {
-                        delete_at_ms: to_millis(delete_at),
-                    };
-                    Ok(())
-                }
-            },
-        )?;
+        self.set_state(key_id, |record| match record.state {
+            StoredState::Destroyed => Err(Error::KeyDestroyed(record.id.clone())),
+            StoredState::PendingDeletion { .. } => Err(Error::InvalidArgument(
+                "the key is already pending deletion".into(),
+            )),
+            _ => {
+                record.state = StoredState::PendingDeletion {
+                    delete_at_ms: to_millis(delete_at),
+                };
+                Ok(())
+            }
+        })?;
         Ok(delete_at)
     }
 
-    /// `kms:CancelKeyDeletion`: back to enabled, or to pending import for an
+    /// Cancels a deletion: back to enabled, or to pending import for an
     /// external key without material.
-    pub(super) fn cancel_deletion(&self, key_id: &str, caller: &Caller) -> Result<()> {
-        self.set_state(
-            key_id,
-            caller,
-            "kms:CancelKeyDeletion",
-            |record| match record.state {
-                StoredState::PendingDeletion { .. } => {
-                    record.state = if record.current_version == 0 {
-                        StoredState::PendingImport
-                    } else {
-                        StoredState::Enabled
-                    };
-                    Ok(())
-                }
-                _ => Err(Error::InvalidArgument(
-                    "the key is not pending deletion".into(),
-                )),
-            },
-        )
-    }
-
-    /// `kms:RotateKey`: a new material version now (generated keys only).
-    pub(super) fn rotate(&self, key_id: &str, caller: &Caller) -> Result<u32> {
-        self.audited(caller, "kms:RotateKey", Some(key_id), None, || {
-            let id = self.resolve(key_id)?;
-            caller.authorize("kms:RotateKey", &self.resource_name(&id))?;
-            self.settle(&id)?;
-            self.mutate(&id, |entry, kms| {
-                if entry.record.external {
-                    return Err(Error::Unsupported(
-                        "imported key material cannot be rotated; import a new key".into(),
-                    ));
-                }
-                usable(&entry.record)?;
-                kms.add_material(entry, None)?;
-                Ok(entry.record.current_version)
-            })
+    pub(super) fn cancel_deletion(&self, key_id: &str) -> Result<()> {
+        self.set_state(key_id, |record| match record.state {
+            StoredState::PendingDeletion { .. } => {
+                record.state = if record.current_version == 0 {
+                    StoredState::PendingImport
+                } else {
+                    StoredState::Enabled
+                };
+                Ok(())
+            }
+            _ => Err(Error::InvalidArgument(
+                "the key is not pending deletion".into(),
+            )),
         })
     }
 
-    /// `kms:UpdateRotationPolicy`: sets or clears the automatic rotation period.
-    pub(super) fn set_rotation(
-        &self,
-        key_id: &str,
-        period: Option<Duration>,
-        caller: &Caller,
-    ) -> Result<()> {
-        if let Some(period) = period {
-            check_rotation_period(period)?;
-        }
-        self.set_state(key_id, caller, "kms:UpdateRotationPolicy", |record| {
+    /// A new material version now (generated keys only).
+    pub(super) fn rotate(&self, key_id: &str) -> Result<u32> {
+        let id = self.resolve(key_id)?;
+        self.settle(&id)?;
+        self.mutate(&id, |entry, kms| {
+            if entry.record.external {
+                return Err(unsupported(BACKEND, "rotating imported key material"));
+            }
+            usable(&entry.record)?;
+            kms.add_material(entry, None)?;
+            Ok(entry.record.current_version)
+        })
+    }
+
+    /// Sets or clears the automatic rotation period.
+    pub(super) fn set_rotation(&self, key_id: &str, period: Option<Duration>) -> Result<()> {
+        self.set_state(key_id, |record| {
             if record.external && period.is_some() {
-                return Err(Error::Unsupported(
-                    "imported keys are not rotated automatically".into(),
+                return Err(unsupported(
+                    BACKEND,
+                    "automatic rotation of imported key material",
                 ));
             }
             record.rotation_period_s = period.map(|p| p.as_secs());

@@ -1,0 +1,608 @@
+//! [`Kms`]: any [`KmsBackend`] behind the one layer every backend shares —
+//! the caller's policy checks, the audit event of every call, and failing fast
+//! while the service is unreachable.
+//!
+//! Policies are checked on the key's resource name,
+//! `acs:kms:<region>:<account>:key/<id>` (the store's region and account), and
+//! account-wide actions (`kms:CreateKey`, `kms:ListKeys`, `kms:ListAliases`) on
+//! `acs:kms:<region>:<account>:key`. The key the backend manages for the store
+//! ([`KmsBackend::managed_key_id`]) skips the data-key checks
+//! (`kms:GenerateDataKey`, `kms:Decrypt`, `kms:DescribeKey`), as OSS does with
+//! its `alias/acs/oss` key; everything is still audited.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::backend::{AdminOperation, KeyImport, KmsBackend};
+use super::breaker::Breaker;
+use super::byok::{ImportOptions, ImportParameters};
+use super::{Caller, CreateKeyOptions, KeyMetadata};
+use crate::audit::{AuditEvent, AuditOutcome, AuditSink, NoAudit};
+use crate::clock::{Clock, SystemClock};
+use crate::{DataKey, EncryptionContext, Error, Provider, Result, WrappedKey};
+
+/// The actions the managed default key does not check.
+const MANAGED_KEY_UNCHECKED: [&str; 3] = ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"];
+const MIN_PENDING_DAYS: u32 = 7;
+const MAX_PENDING_DAYS: u32 = 366;
+const MIN_ROTATION: Duration = Duration::from_secs(7 * 24 * 3600);
+const MAX_ROTATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Where the keys live in resource names, where audit events go, and how long
+/// calls fail fast after the service was found unreachable.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct KmsOptions {
+    /// The region in resource names (`acs:kms:<region>:...`).
+    pub region: String,
+    /// The account that owns the keys (`acs:kms:<region>:<account>:key/<id>`).
+    pub account: String,
+    /// Where audit events go.
+    pub audit: Arc<dyn AuditSink>,
+    /// The clock of audit events.
+    pub clock: Arc<dyn Clock>,
+    /// After a call finds the service unavailable, every call fails at once
+    /// with [`Error::KmsUnavailable`] for this long, then one goes through to
+    /// see whether it is back. Default 2 s.
+    pub fail_fast_for: Duration,
+}
+
+impl Default for KmsOptions {
+    /// Region `local`, account `0`, no audit, the system clock, 2 s of failing fast.
+    fn default() -> Self {
+        Self {
+            region: "local".into(),
+            account: "0".into(),
+            audit: Arc::new(NoAudit),
+            clock: Arc::new(SystemClock),
+            fail_fast_for: Duration::from_secs(2),
+        }
+    }
+}
+
+impl KmsOptions {
+    /// The region and account of resource names.
+    pub fn with_account(mut self, region: &str, account: &str) -> Self {
+        self.region = region.to_owned();
+        self.account = account.to_owned();
+        self
+    }
+
+    /// Where audit events go.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The clock of audit events.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long calls fail fast after the service was found unavailable.
+    pub fn with_fail_fast_for(mut self, period: Duration) -> Self {
+        self.fail_fast_for = period;
+        self
+    }
+}
+
+/// A key management service as coffer's callers use it: a [`KmsBackend`]
+/// with every call checked against the caller's policies, audited, and
+/// failing fast while the service is unreachable. Cheap to clone.
+///
+/// Errors: [`Error::AccessDenied`] when the caller's policies refuse (nothing
+/// reaches the backend), [`Error::Unsupported`] for an operation the backend
+/// does not offer, [`Error::KmsUnavailable`] while the service is unreachable,
+/// and whatever the backend reports.
+#[derive(Clone)]
+pub struct Kms {
+    inner: Arc<Layer>,
+}
+
+struct Layer {
+    backend: Arc<dyn KmsBackend>,
+    options: KmsOptions,
+    breaker: Breaker,
+}
+
+impl Kms {
+    /// `backend` behind the layer.
+    pub fn new(backend: Arc<dyn KmsBackend>, options: KmsOptions) -> Self {
+        let breaker = Breaker::new(options.fail_fast_for);
+        Self {
+            inner: Arc::new(Layer {
+                backend,
+                options,
+                breaker,
+            }),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn KmsBackend> {
+        &self.inner.backend
+    }
+
+    /// The backend's name (`local`, `transit`, `aws-kms`).
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.backend_name()
+    }
+
+    /// Whether the backend offers `operation`.
+    pub fn supports(&self, operation: AdminOperation) -> bool {
+        self.inner.backend.supports(operation)
+    }
+
+    /// Requests the backend has made to its service.
+    pub fn requests(&self) -> u64 {
+        self.inner.backend.requests()
+    }
+
+    /// The resource name of a key, as policies match it.
+    pub fn resource_name(&self, key_id: &str) -> String {
+        format!("{}/{key_id}", self.account_resource())
+    }
+
+    /// The resource of account-wide actions.
+    pub fn account_resource(&self) -> String {
+        format!(
+            "acs:kms:{}:{}:key",
+            self.inner.options.region, self.inner.options.account
+        )
+    }
+
+    /// Checks `action` on the key `key_id` (an id, not an alias) for `caller`
+    /// without calling the backend: for callers that use a data key kept in
+    /// memory (a bucket key), whose policies must still hold on every use. A
+    /// refusal is [`Error::AccessDenied`] and recorded as a denied event;
+    /// an allowed check records nothing (no key was used at the KMS).
+    pub fn authorize(&self, caller: &Caller, action: &str, key_id: &str) -> Result<()> {
+        let result = self.check(caller, action, key_id);
+        if result.is_err() {
+            self.record(caller, action, Some(key_id), None, &result);
+        }
+        result
+    }
+
+    // ---- the data plane --------------------------------------------------
+
+    /// Draws a fresh data key and wraps it under the current material of
+    /// `key_id` (an id or an alias) for `context`. Action `kms:GenerateDataKey`.
+    pub fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &EncryptionContext,
+        caller: &Caller,
+    ) -> Result<(DataKey, WrappedKey)> {
+        self.audited(
+            caller,
+            "kms:GenerateDataKey",
+            Some(key_id),
+            Some(context),
+            || {
+                let id = self.resolve(key_id)?;
+                self.check(caller, "kms:GenerateDataKey", &id)?;
+                self.backend_call(|b| b.generate_data_key(&id, context))
+            },
+        )
+    }
+
+    /// Unwraps a data key for `context`. Action `kms:Decrypt` on the key the
+    /// wrapped key names.
+    pub fn decrypt(
+        &self,
+        wrapped: &WrappedKey,
+        context: &EncryptionContext,
+        caller: &Caller,
+    ) -> Result<DataKey> {
+        let id = wrapped.key_id();
+        self.audited(caller, "kms:Decrypt", Some(id), Some(context), || {
+            if wrapped.provider() != Provider::Kms {
+                return Err(Error::InvalidArgument(
+                    "the wrapped key is not from a KMS".into(),
+                ));
+            }
+            self.check(caller, "kms:Decrypt", id)?;
+            self.backend_call(|b| b.decrypt_data_key(wrapped, context))
+        })
+    }
+
+    /// Re-wraps under the key's current material without handing out the data
+    /// key; `None` if already current. Actions: `kms:DescribeKey` (to learn the
+    /// current version), then, unless already current, `kms:Decrypt` and
+    /// `kms:GenerateDataKey`; each is checked and audited on its own.
+    pub fn rewrap(
+        &self,
+        wrapped: &WrappedKey,
+        context: &EncryptionContext,
+        caller: &Caller,
+    ) -> Result<Option<WrappedKey>> {
+        let current = self.describe_key(wrapped.key_id(), caller)?.current_version;
+        if wrapped.key_version() >= current {
+            return Ok(None);
+        }
+        let id = wrapped.key_id();
+        self.audited(caller, "kms:Decrypt", Some(id), Some(context), || {
+            self.check(caller, "kms:Decrypt", id)
+        })?;
+        self.audited(
+            caller,
+            "kms:GenerateDataKey",
+            Some(id),
+            Some(context),
+            || {
+                self.check(caller, "kms:GenerateDataKey", id)?;
+                self.backend_call(|b| b.rewrap_data_key(wrapped, context))
+            },
+        )
+    }
+
+    /// Describes a key by id or alias. Action `kms:DescribeKey`.
+    pub fn describe_key(&self, key_id: &str, caller: &Caller) -> Result<KeyMetadata> {
+        self.audited(caller, "kms:DescribeKey", Some(key_id), None, || {
+            let id = self.resolve(key_id)?;
+            self.check(caller, "kms:DescribeKey", &id)?;
+            let mut metadata = self.backend_call(|b| b.describe_key(&id))?;
+            metadata.resource_name = self.resource_name(&metadata.key_id);
+            Ok(metadata)
+        })
+    }
+
+    /// The id of the store's default CMK (created on first use where the
+    /// backend manages one). Not checked against the caller's policies; a
+    /// creation is one `kms:CreateKey` event naming the new key and the caller,
+    /// however many callers race the first use.
+    pub fn default_key_id(&self, caller: &Caller) -> Result<String> {
+        let found = self.backend_call(|b| b.default_key());
+        match found {
+            Ok(default) => {
+                if default.created {
+                    self.record(
+                        caller,
+                        "kms:CreateKey",
+                        Some(&default.key_id),
+                        None,
+                        &Ok::<_, Error>(()),
+                    );
+                }
+                Ok(default.key_id)
+            }
+            Err(error @ Error::Unsupported { .. }) => Err(error),
+            Err(error) => {
+                let failed = Err(error);
+                self.record(caller, "kms:CreateKey", None, None, &failed);
+                failed
+            }
+        }
+    }
+
+    // ---- key administration ----------------------------------------------
+
+    /// Every key. Action `kms:ListKeys`, on the account.
+    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>> {
+        self.admin_on_account(caller, AdminOperation::ListKeys, || {
+            let mut keys = self.backend_call(|b| b.list_keys())?;
+            for key in &mut keys {
+                key.resource_name = self.resource_name(&key.key_id);
+            }
+            Ok(keys)
+        })
+    }
+
+    /// Every alias with its key id. Action `kms:ListAliases`, on the account.
+    pub fn list_aliases(&self, caller: &Caller) -> Result<Vec<(String, String)>> {
+        self.admin_on_account(caller, AdminOperation::ListAliases, || {
+            self.backend_call(|b| b.list_aliases())
+        })
+    }
+
+    /// Creates a key. Action `kms:CreateKey`, on the account.
+    pub fn create_key(&self, options: CreateKeyOptions, caller: &Caller) -> Result<KeyMetadata> {
+        if let Some(period) = options.rotation_period {
+            check_rotation_period(period)?;
+        }
+        self.admin_on_account(caller, AdminOperation::CreateKey, || {
+            let mut metadata = self.backend_call(|b| b.create_key(options))?;
+            metadata.resource_name = self.resource_name(&metadata.key_id);
+            Ok(metadata)
+        })
+    }
+
+    /// Points `alias` (`alias/...`) at a key. Action `kms:CreateAlias`, on the key.
+    pub fn create_alias(&self, alias: &str, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::CreateAlias, key_id, |id| {
+            self.backend_call(|b| b.create_alias(alias, id))
+        })
+    }
+
+    /// Removes an alias. Action `kms:DeleteAlias`, on the key it points at.
+    pub fn delete_alias(&self, alias: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::DeleteAlias, alias, |_| {
+            self.backend_call(|b| b.delete_alias(alias))
+        })
+    }
+
+    /// Enables a disabled key. Action `kms:EnableKey`.
+    pub fn enable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::EnableKey, key_id, |id| {
+            self.backend_call(|b| b.enable_key(id))
+        })
+    }
+
+    /// Disables a key: generate and decrypt are refused until it is enabled.
+    /// Action `kms:DisableKey`.
+    pub fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::DisableKey, key_id, |id| {
+            self.backend_call(|b| b.disable_key(id))
+        })
+    }
+
+    /// Schedules deletion after `pending_days` (7 to 366; a backend's service
+    /// may allow fewer). Action `kms:ScheduleKeyDeletion`. Returns when the
+    /// material will be destroyed.
+    pub fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        pending_days: u32,
+        caller: &Caller,
+    ) -> Result<SystemTime> {
+        if !(MIN_PENDING_DAYS..=MAX_PENDING_DAYS).contains(&pending_days) {
+            return Err(Error::InvalidArgument(format!(
+                "the deletion window must be {MIN_PENDING_DAYS} to {MAX_PENDING_DAYS} days, got {pending_days}"
+            )));
+        }
+        self.admin_on_key(caller, AdminOperation::ScheduleKeyDeletion, key_id, |id| {
+            self.backend_call(|b| b.schedule_key_deletion(id, pending_days))
+        })
+    }
+
+    /// Cancels a scheduled deletion; the key is usable again. Action
+    /// `kms:CancelKeyDeletion`.
+    pub fn cancel_key_deletion(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::CancelKeyDeletion, key_id, |id| {
+            self.backend_call(|b| b.cancel_key_deletion(id))
+        })
+    }
+
+    /// Destroys a key now, with no waiting period (where the service offers
+    /// that: Transit). Everything under it is unreadable for good. Action
+    /// `kms:DeleteKey`.
+    pub fn delete_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::DeleteKey, key_id, |id| {
+            self.backend_call(|b| b.delete_key(id))
+        })
+    }
+
+    /// Rotates the key's material now; older material keeps decrypting.
+    /// Action `kms:RotateKey`. Returns the new version.
+    pub fn rotate_key(&self, key_id: &str, caller: &Caller) -> Result<u32> {
+        self.admin_on_key(caller, AdminOperation::RotateKey, key_id, |id| {
+            self.backend_call(|b| b.rotate_key(id))
+        })
+    }
+
+    /// Sets (or clears) the automatic rotation period (7 to 365 days; a
+    /// backend's service may allow less). Action `kms:UpdateRotationPolicy`.
+    pub fn set_rotation_period(
+        &self,
+        key_id: &str,
+        period: Option<Duration>,
+        caller: &Caller,
+    ) -> Result<()> {
+        if let Some(period) = period {
+            check_rotation_period(period)?;
+        }
+        self.admin_on_key(caller, AdminOperation::SetRotationPeriod, key_id, |id| {
+            self.backend_call(|b| b.set_rotation_period(id, period))
+        })
+    }
+
+    /// Refuses to decrypt data keys under material versions below `version`
+    /// (retiring them after a rewrap). Action `kms:UpdateMinDecryptionVersion`.
+    pub fn set_min_decryption_version(
+        &self,
+        key_id: &str,
+        version: u32,
+        caller: &Caller,
+    ) -> Result<()> {
+        self.admin_on_key(
+            caller,
+            AdminOperation::SetMinDecryptionVersion,
+            key_id,
+            |id| self.backend_call(|b| b.set_min_decryption_version(id, version)),
+        )
+    }
+
+    /// Import parameters for an external key waiting for material: an RSA
+    /// wrapping public key of `options.wrapping_key_spec` and a single-use
+    /// token valid for 24 hours. Action `kms:GetParametersForImport`.
+    pub fn get_parameters_for_import(
+        &self,
+        key_id: &str,
+        options: ImportOptions,
+        caller: &Caller,
+    ) -> Result<ImportParameters> {
+        self.admin_on_key(
+            caller,
+            AdminOperation::GetParametersForImport,
+            key_id,
+            |id| self.backend_call(|b| b.get_parameters_for_import(id, options)),
+        )
+    }
+
+    /// Imports 32 bytes of material wrapped with RSAES-OAEP-SHA-256 to the
+    /// public key of `import_token` (with `openssl pkeyutl` or
+    /// [`wrap_key_material_for_import`](crate::wrap_key_material_for_import)).
+    /// Action `kms:ImportKeyMaterial`. [`Error::InvalidImportToken`] for a
+    /// token that is unknown, used, or for another key;
+    /// [`Error::ImportTokenExpired`]; [`Error::Integrity`] for wrapped bytes
+    /// that do not unwrap.
+    pub fn import_key_material(
+        &self,
+        key_id: &str,
+        import_token: &str,
+        wrapped_material: &[u8],
+        caller: &Caller,
+    ) -> Result<()> {
+        let import = KeyImport::Wrapped {
+            token: import_token,
+            material: wrapped_material,
+        };
+        self.admin_on_key(caller, AdminOperation::ImportKeyMaterial, key_id, |id| {
+            self.backend_call(|b| b.import_key_material(id, import))
+        })
+    }
+
+    /// Imports plain key material into an external key (embedded use, where
+    /// the material never crosses a network). Action `kms:ImportKeyMaterial`.
+    pub fn import_key_material_plain(
+        &self,
+        key_id: &str,
+        material: &[u8; 32],
+        caller: &Caller,
+    ) -> Result<()> {
+        self.admin_on_key(
+            caller,
+            AdminOperation::ImportPlainKeyMaterial,
+            key_id,
+            |id| self.backend_call(|b| b.import_key_material(id, KeyImport::Plain(material))),
+        )
+    }
+
+    /// Deletes imported material; the key returns to pending import. Action
+    /// `kms:DeleteKeyMaterial`.
+    pub fn delete_key_material(&self, key_id: &str, caller: &Caller) -> Result<()> {
+        self.admin_on_key(caller, AdminOperation::DeleteKeyMaterial, key_id, |id| {
+            self.backend_call(|b| b.delete_key_material(id))
+        })
+    }
+
+    // ---- the layer's machinery -------------------------------------------
+
+    /// An alias to its key id (through the backend); an id as it is.
+    fn resolve(&self, key_id_or_alias: &str) -> Result<String> {
+        if key_id_or_alias.starts_with("alias/") {
+            self.backend_call(|b| b.resolve_key_id(key_id_or_alias))
+        } else {
+            Ok(key_id_or_alias.to_owned())
+        }
+    }
+
+    /// Checks `action` on the key, except the data-key actions on the managed
+    /// default key ([`MANAGED_KEY_UNCHECKED`]).
+    fn check(&self, caller: &Caller, action: &str, id: &str) -> Result<()> {
+        if matches!(caller, Caller::Trusted) {
+            return Ok(());
+        }
+        if MANAGED_KEY_UNCHECKED.contains(&action)
+            && self.inner.backend.managed_key_id().as_deref() == Some(id)
+        {
+            return Ok(());
+        }
+        caller.authorize(action, &self.resource_name(id))
+    }
+
+    /// An administration operation on one key: offered by the backend, the
+    /// key resolved, the caller checked, then `call` with the key id.
+    fn admin_on_key<T>(
+        &self,
+        caller: &Caller,
+        operation: AdminOperation,
+        key_id: &str,
+        call: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<T> {
+        let action = operation.action();
+        self.audited(caller, action, Some(key_id), None, || {
+            self.offered(operation)?;
+            let id = self.resolve(key_id)?;
+            self.check(caller, action, &id)?;
+            call(&id)
+        })
+    }
+
+    /// An administration operation on the account.
+    fn admin_on_account<T>(
+        &self,
+        caller: &Caller,
+        operation: AdminOperation,
+        call: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let action = operation.action();
+        self.audited(caller, action, None, None, || {
+            self.offered(operation)?;
+            caller.authorize(action, &self.account_resource())?;
+            call()
+        })
+    }
+
+    fn offered(&self, operation: AdminOperation) -> Result<()> {
+        if self.inner.backend.supports(operation) {
+            Ok(())
+        } else {
+            Err(super::backend::unsupported(
+                self.backend_name(),
+                operation.action(),
+            ))
+        }
+    }
+
+    /// One call to the backend, through the breaker.
+    fn backend_call<T>(&self, call: impl FnOnce(&dyn KmsBackend) -> Result<T>) -> Result<T> {
+        let backend = self.inner.backend.as_ref();
+        self.inner
+            .breaker
+            .call(backend.backend_name(), || call(backend))
+    }
+
+    /// Runs `call` and records its outcome as one event.
+    fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        context: Option<&EncryptionContext>,
+        call: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let result = call();
+        self.record(caller, action, key_id, context, &result);
+        result
+    }
+
+    /// Records one event for a call that ended with `result`: `Allowed`,
+    /// `Denied` for [`Error::AccessDenied`], otherwise `Failed` with the error's
+    /// message (which never holds key material).
+    fn record<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        context: Option<&EncryptionContext>,
+        result: &Result<T>,
+    ) {
+        let outcome = match result {
+            Ok(_) => AuditOutcome::Allowed,
+            Err(Error::AccessDenied { .. }) => AuditOutcome::Denied,
+            Err(error) => AuditOutcome::Failed(error.to_string()),
+        };
+        self.inner.options.audit.record(AuditEvent {
+            time: self.inner.options.clock.now(),
+            caller: caller.name().to_owned(),
+            backend: self.backend_name().to_owned(),
+            action: action.to_owned(),
+            key_id: key_id.map(str::to_owned),
+            context: context.map(ToString::to_string),
+            outcome,
+        });
+    }
+}
+
+fn check_rotation_period(period: Duration) -> Result<()> {
+    if (MIN_ROTATION..=MAX_ROTATION).contains(&period) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(
+            "the rotation period must be 7 to 365 days".into(),
+        ))
+    }
+}
