@@ -71,6 +71,40 @@ impl VaultTransit {
         Ok(Self { transport, mount })
     }
 
+    /// Requests sent to the server so far (every attempt counts), for
+    /// measuring KMS traffic.
+    pub fn requests(&self) -> u64 {
+        self.transport.requests()
+    }
+
+    /// The names of every key of the mount (needs `list` on `<mount>/keys`).
+    pub fn list_keys(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Keys {
+            keys: Vec<String>,
+        }
+        match self.send("", Method::Get, "keys?list=true".to_owned(), None) {
+            Ok(reply) => Ok(parse_data::<Keys>(&reply)?.keys),
+            // No key at all is a 404.
+            Err(Error::NotFound { .. }) => Ok(Vec::new()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sets the key's automatic rotation period (`None`: no automatic
+    /// rotation). The server refuses periods under an hour.
+    pub fn set_auto_rotate_period(
+        &self,
+        name: &str,
+        period: Option<std::time::Duration>,
+    ) -> Result<TransitKey> {
+        let seconds = period.map_or(0, |p| p.as_secs());
+        self.configure(
+            name,
+            serde_json::json!({ "auto_rotate_period": format!("{seconds}s") }),
+        )
+    }
+
     /// The Transit mount path this client uses.
     pub fn mount(&self) -> &str {
         &self.mount

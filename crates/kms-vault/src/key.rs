@@ -1,5 +1,8 @@
 //! What Transit says about a key (`GET <mount>/keys/<name>`).
 
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
 use serde::Deserialize;
 
 /// The key types whose encryption authenticates `associated_data`. coffer binds
@@ -29,6 +32,10 @@ pub struct TransitKey {
     pub supports_encryption: bool,
     /// Whether the key type can decrypt.
     pub supports_decryption: bool,
+    /// The automatic rotation period, if one is set.
+    pub auto_rotate_period: Option<Duration>,
+    /// When each version was created (where the server says).
+    pub version_created: BTreeMap<u32, SystemTime>,
 }
 
 impl TransitKey {
@@ -61,6 +68,12 @@ pub(crate) struct KeyWire {
     supports_encryption: bool,
     #[serde(default)]
     supports_decryption: bool,
+    /// Seconds (0: none).
+    #[serde(default)]
+    auto_rotate_period: Option<serde_json::Value>,
+    /// Version → creation time: Unix seconds for symmetric keys.
+    #[serde(default)]
+    keys: BTreeMap<String, serde_json::Value>,
 }
 
 impl From<KeyWire> for TransitKey {
@@ -75,6 +88,24 @@ impl From<KeyWire> for TransitKey {
             soft_deleted: wire.soft_deleted,
             supports_encryption: wire.supports_encryption,
             supports_decryption: wire.supports_decryption,
+            auto_rotate_period: wire
+                .auto_rotate_period
+                .as_ref()
+                .and_then(serde_json::Value::as_u64)
+                .filter(|&s| s > 0)
+                .map(Duration::from_secs),
+            version_created: wire
+                .keys
+                .iter()
+                .filter_map(|(version, created)| {
+                    let version = version.parse().ok()?;
+                    let seconds = created.as_u64()?;
+                    Some((
+                        version,
+                        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds),
+                    ))
+                })
+                .collect(),
         }
     }
 }

@@ -1,6 +1,23 @@
 //! OpenBao/Vault Transit as a key management service for coffer.
 //!
-//! [`VaultTransit`] is a blocking client of one Transit mount, over rustls
+//! [`TransitKms`] is the KMS backend: give it to the store and its CMKs are
+//! Transit keys.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use coffer_kms_vault::{TransitKms, VaultConfig};
+//! use coffer_store::{EncryptionRule, RootKey, Store, StoreOptions};
+//!
+//! // BAO_ADDR=https://bao.internal:8200, BAO_TOKEN=..., BAO_CACERT=/etc/bao/ca.pem
+//! let transit = TransitKms::new(VaultConfig::from_env()?)?;
+//! let options = StoreOptions::new(RootKey::from_file("root.key")?).with_kms(Arc::new(transit));
+//! let store = Store::create("/var/lib/coffer", options)?;
+//! store.create_bucket("photos")?;
+//! store.put_bucket_encryption("photos", EncryptionRule::kms(Some("coffer-photos")).with_bucket_key(true))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Underneath, [`VaultTransit`] is a blocking client of one Transit mount, over rustls
 //! (ureq; no async runtime). It has the operations a coffer KMS backend needs,
 //! as plain methods: read, create, rotate, soft-delete and delete keys;
 //! encrypt a [`DataKey`](coffer_keyring::DataKey) bound to associated data (the
@@ -34,6 +51,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backend;
 mod ciphertext;
 mod client;
 mod config;
@@ -42,6 +60,10 @@ mod key;
 mod retry;
 mod transport;
 
+#[cfg(feature = "dev-server")]
+pub mod dev_server;
+
+pub use backend::{BACKEND, TransitKms, to_kms_error};
 pub use ciphertext::TransitCiphertext;
 pub use client::VaultTransit;
 pub use config::{

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -91,6 +92,8 @@ pub(crate) struct Transport {
     token: Token,
     namespace: Option<String>,
     retry: RetryPolicy,
+    /// Requests sent (every attempt counts).
+    requests: AtomicU64,
 }
 
 impl Transport {
@@ -139,6 +142,7 @@ impl Transport {
                 max_attempts: config.retry.max_attempts.max(1),
                 ..config.retry
             },
+            requests: AtomicU64::new(0),
         };
         Ok((transport, mount))
     }
@@ -195,8 +199,14 @@ impl Transport {
         }
     }
 
+    /// Requests sent so far, retries included.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
     fn once(&self, call: &Call<'_>) -> Result<Exchange> {
         let token = self.token.current()?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{}", self.base, call.path);
         let response = match call.method {
             Method::Get => self.headers(self.agent.get(&url), &token).call(),
