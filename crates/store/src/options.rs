@@ -1,6 +1,7 @@
 //! Options for opening a store, and the RocksDB tuning derived from them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use coffer_keyring::{AuditSink, Clock, KmsBackend, NoAudit, RootKey, RotationPolicy, SystemClock};
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
@@ -22,6 +23,7 @@ pub struct StoreOptions {
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) tuning: Tuning,
     pub(crate) bucket_keys: BucketKeyOptions,
+    pub(crate) kms_fail_fast: Duration,
 }
 
 /// RocksDB settings. The defaults suit objects from a few KiB to many GiB.
@@ -78,6 +80,7 @@ impl StoreOptions {
             audit: Arc::new(NoAudit),
             tuning: Tuning::default(),
             bucket_keys: BucketKeyOptions::default(),
+            kms_fail_fast: Duration::from_secs(2),
         }
     }
 
@@ -147,6 +150,15 @@ impl StoreOptions {
     /// Where the KMS's audit events go (whichever the backend).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// After a KMS call finds the service unavailable, KMS calls fail at once
+    /// with [`crate::Error::KmsUnavailable`] for this long (default 2 s), then
+    /// one goes through to see whether it is back: callers fail fast instead of
+    /// each waiting out the backend's timeouts, and service resumes by itself.
+    pub fn with_kms_fail_fast(mut self, period: Duration) -> Self {
+        self.kms_fail_fast = period;
         self
     }
 

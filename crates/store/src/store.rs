@@ -206,7 +206,8 @@ impl Store {
             KmsOptions::default()
                 .with_account(&settings.region, &settings.account)
                 .with_audit(Arc::clone(&options.audit))
-                .with_clock(Arc::clone(&options.clock)),
+                .with_clock(Arc::clone(&options.clock))
+                .with_fail_fast_for(options.kms_fail_fast),
         );
         let store_id = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
