@@ -187,6 +187,9 @@ struct ActiveName {
     key_id: String,
 }
 
+/// A bucket key ready to derive data keys: its id, secret and record.
+type Usable = (BucketKeyId, Arc<Secret>, Arc<BucketKeyRecord>);
+
 /// The bucket key new objects of one bucket and rule use now.
 struct Active {
     id: BucketKeyId,
@@ -336,7 +339,7 @@ impl Store {
         bucket: &BucketRecord,
         name: &ActiveName,
         caller: &Caller,
-    ) -> Result<(BucketKeyId, Arc<Secret>, Arc<BucketKeyRecord>)> {
+    ) -> Result<Usable> {
         let keys = &self.inner.bucket_keys;
         let now = self.inner.clock.now();
         if name.mode == ProtectionMode::Kms {
@@ -357,11 +360,7 @@ impl Store {
     /// The active key of `name`, if it still serves: its secret from memory,
     /// or unwrapped again by the store (which checks that the CMK is still
     /// usable; the caller's own policy was checked already).
-    fn active_bucket_key(
-        &self,
-        name: &ActiveName,
-        now: SystemTime,
-    ) -> Result<Option<(BucketKeyId, Arc<Secret>, Arc<BucketKeyRecord>)>> {
+    fn active_bucket_key(&self, name: &ActiveName, now: SystemTime) -> Result<Option<Usable>> {
         let keys = &self.inner.bucket_keys;
         let Some(id) = keys.take_use(name, now) else {
             return Ok(None);
@@ -389,7 +388,7 @@ impl Store {
         name: &ActiveName,
         caller: &Caller,
         now: SystemTime,
-    ) -> Result<(BucketKeyId, Arc<Secret>, Arc<BucketKeyRecord>)> {
+    ) -> Result<Usable> {
         let id = random_id()?;
         let context = bucket_key_context(&self.inner.store_id, &bucket.name, &id);
         let ((data_key, wrapped), _pin) = match name.mode {
