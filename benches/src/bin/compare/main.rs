@@ -2,14 +2,18 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|store> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|store> [--quick]
 //! ```
+//!
+//! `kms` starts an OpenBao dev server the way the tests do (and says how to
+//! install `bao` when it is missing).
 //!
 //! `--size=<bytes>` limits `store` to one object size and skips its streaming
 //! case (for profiling one path).
 
 mod cipher;
 mod keys;
+mod kms;
 mod measure;
 mod store;
 
@@ -33,7 +37,7 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher|keys|store>... [--quick] [--size=<bytes>]");
+        eprintln!("usage: compare <cipher|keys|kms|store>... [--quick] [--size=<bytes>]");
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
@@ -41,9 +45,10 @@ fn main() -> ExitCode {
         match case {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
+            "kms" => kms::run(quick),
             "store" => store::run(&budget, quick, size),
             other => {
-                eprintln!("unknown comparison {other:?}; known: cipher, keys, store");
+                eprintln!("unknown comparison {other:?}; known: cipher, keys, kms, store");
                 return ExitCode::FAILURE;
             }
         }

@@ -1,6 +1,7 @@
 //! `compare -- store`: coffer against plain RocksDB storing the same bytes with
 //! the same options and key layout (small values in the objects family, 1 MiB
-//! segments in the chunks family), put and get; first, a streaming put and get of
+//! segments in the chunks family), put and get, with a data key per object and
+//! with data keys derived from a bucket key; first, a streaming put and get of
 //! a 2 GiB object with the peak resident memory it took.
 
 use std::hint::black_box;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use coffer_store::internals::{self, object_key, segment_key};
-use coffer_store::{PutOptions, RootKey, Store, StoreOptions, Tuning};
+use coffer_store::{EncryptionRule, PutOptions, RootKey, Store, StoreOptions, Tuning};
 use rocksdb::{Cache, DB, WriteBatch, WriteOptions};
 
 use crate::measure::{Budget, MIB, interleaved, interleaved_rounds, ops_per_s_settled, round};
@@ -106,6 +107,11 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
     )
     .expect("store opens");
     store.create_bucket("bench").expect("bucket");
+    // The same objects with data keys derived from a bucket key.
+    store.create_bucket("bench-bk").expect("bucket");
+    store
+        .put_bucket_encryption("bench-bk", EncryptionRule::managed().with_bucket_key(true))
+        .expect("rule");
     // Streaming first, while the process holds only the open store, so that the
     // peak resident memory it reports is the streaming's own.
     if only_size.is_none() {
@@ -132,12 +138,15 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
             store
                 .put_object("bench", key, body.clone(), PutOptions::managed())
                 .expect("put");
+            store
+                .put_object("bench-bk", key, body.clone(), PutOptions::default())
+                .expect("put");
         }
         // Each put round ends by flushing what it wrote, timed: so each side pays
         // for its own flushes and none lands in the other side's round.
         baseline.flush();
         store.flush().expect("flush");
-        let (mut b, mut c) = (0usize, 0usize);
+        let (mut b, mut c, mut k) = (0usize, 0usize, 0usize);
         let put = interleaved_rounds(
             budget,
             &mut [
@@ -163,9 +172,26 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
                         || store.flush().expect("flush"),
                     )
                 }),
+                Box::new(|d| {
+                    ops_per_s_settled(
+                        d,
+                        || {
+                            k = (k + 1) % keys.len();
+                            store
+                                .put_object(
+                                    "bench-bk",
+                                    &keys[k],
+                                    body.clone(),
+                                    PutOptions::default(),
+                                )
+                                .expect("put");
+                        },
+                        || store.flush().expect("flush"),
+                    )
+                }),
             ],
         );
-        let (mut b, mut c) = (0usize, 0usize);
+        let (mut b, mut c, mut k) = (0usize, 0usize, 0usize);
         let mut plain_get = || {
             b = (b + 1) % keys.len();
             black_box(baseline.get(&keys[b], size));
@@ -174,9 +200,20 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>) {
             c = (c + 1) % keys.len();
             black_box(store.get_object("bench", &keys[c]).expect("get").body);
         };
-        let get = interleaved(budget, &mut [&mut plain_get, &mut coffer_get]);
+        let mut bucket_key_get = || {
+            k = (k + 1) % keys.len();
+            black_box(store.get_object("bench-bk", &keys[k]).expect("get").body);
+        };
+        let get = interleaved(
+            budget,
+            &mut [&mut plain_get, &mut coffer_get, &mut bucket_key_get],
+        );
         for (case, rates) in [("put", &put), ("get", &get)] {
-            for (who, rate) in [("rocksdb", rates[0]), ("coffer_aes256", rates[1])] {
+            for (who, rate) in [
+                ("rocksdb", rates[0]),
+                ("coffer_aes256", rates[1]),
+                ("coffer_aes256_bucket_key", rates[2]),
+            ] {
                 println!(
                     "{}",
                     serde_json::json!({
