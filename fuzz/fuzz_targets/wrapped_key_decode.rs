@@ -5,12 +5,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use coffer_keyring::{Caller, EncryptionContext, Kms, LocalKms, LocalKmsOptions, MasterKeyring, MemoryKeyStore, RootKey, RotationPolicy, WrappedKey};
+use coffer_keyring::{Caller, EncryptionContext, Kms, KmsOptions, LocalKms, LocalKmsOptions, MasterKeyring, MemoryKeyStore, RootKey, RotationPolicy, WrappedKey};
 use libfuzzer_sys::fuzz_target;
 
 struct Keys {
     master: MasterKeyring,
-    kms: LocalKms,
+    kms: Kms,
 }
 
 fn keys() -> &'static Keys {
@@ -18,7 +18,8 @@ fn keys() -> &'static Keys {
     KEYS.get_or_init(|| {
         let root = RootKey::from_bytes([1; 32]);
         let master = MasterKeyring::open(Arc::new(MemoryKeyStore::new()), &root, RotationPolicy::default(), Arc::new(coffer_keyring::SystemClock)).expect("keyring");
-        let kms = LocalKms::open(Arc::new(MemoryKeyStore::new()), &root, LocalKmsOptions::default()).expect("kms");
+        let local = LocalKms::open(Arc::new(MemoryKeyStore::new()), &root, LocalKmsOptions::default()).expect("kms");
+        let kms = Kms::new(Arc::new(local), KmsOptions::default());
         Keys { master, kms }
     })
 }
