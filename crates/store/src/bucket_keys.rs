@@ -585,6 +585,18 @@ impl Store {
         Ok(changed)
     }
 
+    /// Every bucket key's plaintext (feature `test-util` only).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn bucket_key_material_for_test(&self) -> Result<Vec<[u8; 32]>> {
+        self.bucket_keys_of(None)?
+            .iter()
+            .map(|(bucket, id, record)| {
+                let secret = self.unwrap_bucket_key(bucket, id, record, &Caller::Trusted)?;
+                Ok(*secret.0)
+            })
+            .collect()
+    }
+
     /// Adds the deletion of every bucket key of `bucket` to `batch`.
     pub(crate) fn drop_bucket_keys(
         &self,

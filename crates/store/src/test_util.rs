@@ -15,12 +15,18 @@ pub fn data_key_bytes(store: &Store, bucket: &str, key: &str) -> Result<Option<[
         .map(|k| *k.expose_secret()))
 }
 
-/// Every master key version's and every local CMK's plaintext material.
+/// Every master key version's, every local CMK's and every bucket key's
+/// plaintext material.
 pub fn key_material(store: &Store) -> Vec<[u8; 32]> {
     let mut keys = store.inner.master.export_material_for_test();
     if let Some(kms) = &store.inner.local_kms {
         keys.extend(kms.export_material_for_test());
     }
+    keys.extend(
+        store
+            .bucket_key_material_for_test()
+            .expect("bucket keys unwrap"),
+    );
     keys
 }
 

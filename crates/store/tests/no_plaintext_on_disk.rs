@@ -1,6 +1,6 @@
 //! Nothing under the store directory (SST, WAL, blob files, MANIFEST, logs)
 //! contains a plaintext byte run of an encrypted object, a data key, a master
-//! key, a CMK's material or the root key — after flush and compaction too. An
+//! key, a CMK's material, a bucket key or the root key — after flush and compaction too. An
 //! unencrypted object's pattern *is* found, which proves the scan sees the data.
 
 mod common;
@@ -10,7 +10,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use coffer_keyring::Caller;
-use coffer_store::{CopyOptions, PutOptions, Store, test_util};
+use coffer_store::{CopyOptions, EncryptionRule, PutOptions, Store, test_util};
 use common::{MIB, fixture};
 
 /// A distinctive pattern, 40 bytes so that it straddles every alignment.
@@ -60,10 +60,15 @@ fn no_plaintext_or_key_reaches_the_disk() {
         .expect("cmk")
         .key_id;
     let mut objects = Vec::new();
+    let with_bucket_key = |rule: EncryptionRule| {
+        PutOptions::default().with_encryption(Some(rule.with_bucket_key(true)))
+    };
     for (i, options) in [
         PutOptions::managed(),
         PutOptions::kms(None),
         PutOptions::kms(Some(&cmk)),
+        with_bucket_key(EncryptionRule::managed()),
+        with_bucket_key(EncryptionRule::kms(Some(&cmk))),
     ]
     .into_iter()
     .enumerate()
@@ -106,7 +111,10 @@ fn no_plaintext_or_key_reaches_the_disk() {
         );
     }
     keys.push([0x33; 32]); // the root key
-    assert!(keys.len() >= objects.len() + 3);
+    assert!(
+        keys.len() >= objects.len() + 5,
+        "bucket keys are among them"
+    );
 
     s.rotate_master_key().expect("rotate");
     s.flush_and_compact().expect("compact");

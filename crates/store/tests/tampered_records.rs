@@ -182,3 +182,77 @@ fn edited_or_swapped_key_records_stop_the_store_from_opening() {
         }
     }
 }
+
+/// Bucket key records edited, swapped between buckets or removed: objects
+/// derived from them are integrity errors (and never garbage); objects under
+/// untouched bucket keys read on.
+#[test]
+fn edited_swapped_and_removed_bucket_keys_are_refused() {
+    let f = fixture();
+    let s = &f.store;
+    let rule = coffer_store::EncryptionRule::kms(None).with_bucket_key(true);
+    for bucket in ["edited", "swapped-a", "swapped-b", "removed", "untouched"] {
+        s.create_bucket(bucket).expect("bucket");
+        s.put_bucket_encryption(bucket, rule.clone()).expect("rule");
+        s.put_object(bucket, "k", data(5000, 1), PutOptions::default())
+            .expect("put");
+    }
+    s.close().expect("closes");
+    {
+        let db = raw_db(f.dir.path());
+        let family = db.cf_handle("bucket_keys").expect("family");
+        let records: Vec<(Vec<u8>, Vec<u8>)> = db
+            .iterator_cf(family, rocksdb::IteratorMode::Start)
+            .map(|item| {
+                let (k, v) = item.expect("reads");
+                (k.to_vec(), v.to_vec())
+            })
+            .collect();
+        let of = |bucket: &str| {
+            records
+                .iter()
+                .find(|(k, _)| k.starts_with(&object_key(bucket, "")))
+                .cloned()
+                .expect("a bucket key")
+        };
+        let (edited_key, mut edited) = of("edited");
+        // A bit in the wrapped bucket key.
+        let at = edited.len() - 40;
+        edited[at] ^= 0x01;
+        raw_put(&db, "bucket_keys", &edited_key, &edited);
+        let (a_key, a) = of("swapped-a");
+        let (b_key, b) = of("swapped-b");
+        // The values under each other's keys (with each other's ids).
+        let a_id = &a_key[a_key.len() - 16..];
+        let b_id = &b_key[b_key.len() - 16..];
+        raw_put(
+            &db,
+            "bucket_keys",
+            &[&b"swapped-a\0"[..], b_id].concat(),
+            &b,
+        );
+        raw_put(
+            &db,
+            "bucket_keys",
+            &[&b"swapped-b\0"[..], a_id].concat(),
+            &a,
+        );
+        db.delete_cf(family, &a_key).expect("deletes");
+        db.delete_cf(family, &b_key).expect("deletes");
+        let (removed_key, _) = of("removed");
+        db.delete_cf(family, &removed_key).expect("deletes");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
+    for bucket in ["edited", "swapped-a", "swapped-b", "removed"] {
+        let got = s.get_object(bucket, "k");
+        assert!(matches!(got, Err(Error::Integrity(_))), "{bucket}: {got:?}");
+        assert!(matches!(
+            s.head_object(bucket, "k"),
+            Err(Error::Integrity(_))
+        ));
+    }
+    assert_eq!(
+        s.get_object("untouched", "k").expect("reads").body,
+        data(5000, 1)
+    );
+}
