@@ -11,13 +11,13 @@
 
 #![allow(clippy::missing_panics_doc)]
 
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use coffer_keyring::KeyAdministration;
+pub use coffer_test_servers::free_port;
+use coffer_test_servers::{Binary, ServerProcess};
 
 use crate::{AwsCredentials, AwsKms, AwsKmsConfig};
 
@@ -31,10 +31,8 @@ pub const INSTALL_HINT: &str = "install moto's `moto_server` with scripts/instal
 
 /// A running `moto_server`. Dropping it kills the process and waits for it.
 pub struct MotoServer {
-    child: Child,
+    process: ServerProcess,
     endpoint: String,
-    /// Holds the server's log.
-    dir: tempfile::TempDir,
 }
 
 impl MotoServer {
@@ -55,22 +53,11 @@ impl MotoServer {
 
     fn spawn(binary: &Path) -> Result<Self, String> {
         let port = free_port();
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = File::create(dir.path().join("moto.log")).expect("log file");
-        let child = Command::new(binary)
-            .arg("-H")
-            .arg("127.0.0.1")
-            .arg("-p")
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        let mut command = Command::new(binary);
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let mut server = Self {
-            child,
+            process: ServerProcess::spawn(command, "moto.log"),
             endpoint: format!("http://127.0.0.1:{port}"),
-            dir,
         };
         server.wait_until_answering()?;
         Ok(server)
@@ -85,7 +72,7 @@ impl MotoServer {
         config.attempt_timeout = Duration::from_secs(2);
         let probe = AwsKms::new(config).expect("client");
         loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
+            if let Some(status) = self.process.exited() {
                 return Err(format!("moto_server exited with {status}:\n{}", self.log()));
             }
             if probe.list_aliases().is_ok() {
@@ -108,7 +95,7 @@ impl MotoServer {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// A configuration for this server: region `us-east-1`, moto's test
@@ -130,64 +117,17 @@ impl MotoServer {
 
     /// Sends `signal` (`STOP`, `CONT`) to the server with kill(1).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -{signal} {}", self.pid());
+        self.process.signal(signal);
     }
 
     /// The server's output so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
+        self.process.log()
     }
 }
 
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        // SIGKILL works on a stopped process too; wait reaps it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `moto_server` binary, or `None` after saying why the test skips.
-/// Panics under `CI=true`, and when `COFFER_MOTO_BIN` names a file that is not there.
+/// The `moto_server` binary, or `None` after saying why the caller skips (see
+/// the module documentation).
 pub fn moto_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("COFFER_MOTO_BIN") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "COFFER_MOTO_BIN={} is not a file; {INSTALL_HINT}",
-            path.display()
-        );
-        return Some(path);
-    }
-    let in_venv = std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cache/coffer-venv/bin/moto_server"))
-        .filter(|candidate| candidate.is_file());
-    let on_path = || {
-        std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-            .map(|dir| dir.join("moto_server"))
-            .find(|candidate| candidate.is_file())
-    };
-    if let Some(found) = in_venv.or_else(on_path) {
-        return Some(found);
-    }
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("moto's `moto_server` was not found and CI=true: {INSTALL_HINT}");
-    }
-    eprintln!("skipping: moto's `moto_server` was not found; {INSTALL_HINT}");
-    None
-}
-
-/// A loopback port nothing listened on a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("binding a loopback port")
-        .port()
+    Binary::new("moto_server", "COFFER_MOTO_BIN", INSTALL_HINT).find()
 }

@@ -4,19 +4,19 @@
 //! a dev server keeps everything in memory and its root token is printed in
 //! its log.
 //!
-//! The `bao` binary is `COFFER_BAO_BIN`, else `bao` on `PATH`, else
-//! `$HOME/.cache/coffer-venv/bin/bao` (where `scripts/install-test-servers`
-//! puts it). Without one, [`BaoServer::start`] returns `None` after saying why,
+//! The `bao` binary is `COFFER_BAO_BIN`, else `$HOME/.cache/coffer-venv/bin/bao`
+//! (where `scripts/install-test-servers` puts it), else `bao` on `PATH`. Without one, [`BaoServer::start`] returns `None` after saying why,
 //! except under `CI=true`, where it panics: a missing server is a failure
 //! there, never a silent skip.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+pub use coffer_test_servers::free_port;
+use coffer_test_servers::{Binary, ServerProcess};
 
 use crate::{RetryPolicy, TokenSource, VaultConfig, VaultToken, VaultTransit};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -31,11 +31,10 @@ pub const INSTALL_HINT: &str = "install OpenBao's `bao` with scripts/install-tes
 
 /// A running `bao server -dev`. Dropping it kills the process and waits for it.
 pub struct BaoServer {
-    child: Child,
+    /// Its directory holds the server's log and, with TLS, its generated CA.
+    process: ServerProcess,
     address: String,
     root_token: String,
-    /// Holds the server's log and, with TLS, its generated CA.
-    dir: tempfile::TempDir,
     tls: bool,
 }
 
@@ -69,33 +68,27 @@ impl BaoServer {
     fn spawn(binary: &Path, tls: bool) -> Result<Self, String> {
         let port = free_port();
         let root_token = random_hex(16);
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = File::create(dir.path().join("bao.log")).expect("log file");
-        let mut command = Command::new(binary);
-        command
-            .arg("server")
-            .arg("-dev")
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .arg(format!("-dev-root-token-id={root_token}"))
-            // Keep the root token out of ~/.vault-token.
-            .arg("-dev-no-store-token")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        if tls {
+        let process = ServerProcess::spawn_with("bao.log", |dir| {
+            let mut command = Command::new(binary);
             command
-                .arg("-dev-tls")
-                .arg(format!("-dev-tls-cert-dir={}", dir.path().display()));
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+                .arg("server")
+                .arg("-dev")
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+                .arg(format!("-dev-root-token-id={root_token}"))
+                // Keep the root token out of ~/.vault-token.
+                .arg("-dev-no-store-token");
+            if tls {
+                command
+                    .arg("-dev-tls")
+                    .arg(format!("-dev-tls-cert-dir={}", dir.display()));
+            }
+            command
+        });
         let scheme = if tls { "https" } else { "http" };
         let mut server = Self {
-            child,
+            process,
             address: format!("{scheme}://127.0.0.1:{port}"),
             root_token,
-            dir,
             tls,
         };
         server.wait_until_healthy()?;
@@ -110,7 +103,7 @@ impl BaoServer {
         let deadline = Instant::now() + STARTUP;
         let mut agent = None;
         loop {
-            if let Some(status) = self.child.try_wait().expect("child status") {
+            if let Some(status) = self.process.exited() {
                 return Err(format!("bao exited with {status}:\n{}", self.log()));
             }
             // With TLS, bao writes its CA file shortly after it starts.
@@ -146,13 +139,13 @@ impl BaoServer {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// The development CA's PEM file (TLS servers only).
     pub fn ca_file(&self) -> PathBuf {
         assert!(self.tls, "a plain-HTTP server has no CA");
-        self.dir.path().join("vault-ca.pem")
+        self.process.dir().join("vault-ca.pem")
     }
 
     /// A configuration with the root token and test-sized timeouts: 2 s to
@@ -237,17 +230,12 @@ impl BaoServer {
 
     /// Sends `signal` (`STOP`, `CONT`) to the server with kill(1).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -{signal} {}", self.pid());
+        self.process.signal(signal);
     }
 
     /// The server's output so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("bao.log")).unwrap_or_default()
+        self.process.log()
     }
 
     fn agent(&self, timeout: Duration) -> ureq::Agent {
@@ -270,51 +258,10 @@ impl BaoServer {
     }
 }
 
-impl Drop for BaoServer {
-    fn drop(&mut self) {
-        // SIGKILL works on a stopped process too; wait reaps it, so nothing is
-        // left running or defunct.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `bao` binary, or `None` after saying why the test skips. Panics under
-/// `CI=true`, and when `COFFER_BAO_BIN` names a file that is not there.
+/// The `bao` binary, or `None` after saying why the caller skips (see the
+/// module documentation).
 pub fn bao_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("COFFER_BAO_BIN") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "COFFER_BAO_BIN={} is not a file; {INSTALL_HINT}",
-            path.display()
-        );
-        return Some(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("bao"))
-        .find(|candidate| candidate.is_file());
-    let in_venv = std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cache/coffer-venv/bin/bao"))
-        .filter(|candidate| candidate.is_file());
-    if let Some(found) = on_path.or(in_venv) {
-        return Some(found);
-    }
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("OpenBao's `bao` was not found and CI=true: {INSTALL_HINT}");
-    }
-    eprintln!("skipping: OpenBao's `bao` was not found; {INSTALL_HINT}");
-    None
-}
-
-/// A loopback port nothing listened on a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("binding a loopback port")
-        .port()
+    Binary::new("bao", "COFFER_BAO_BIN", INSTALL_HINT).find()
 }
 
 /// `bytes` random bytes, as hex.

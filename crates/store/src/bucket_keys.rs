@@ -393,11 +393,7 @@ impl Store {
         let context = bucket_key_context(&self.inner.store_id, &bucket.name, &id);
         let ((data_key, wrapped), _pin) = match name.mode {
             ProtectionMode::Aes256 => {
-                let (generated, pin) = self.inner.pins.wrap_and_pin(|| {
-                    let generated = self.inner.master.generate_data_key(&context)?;
-                    let version = generated.1.key_version();
-                    Ok::<_, Error>((generated, version))
-                })?;
+                let (generated, pin) = self.master_data_key(&context)?;
                 (generated, Some(pin))
             }
             _ => (

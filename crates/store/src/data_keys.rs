@@ -147,11 +147,7 @@ impl Store {
                 });
             }
             ResolvedRule::Managed { .. } => {
-                let (generated, pin) = self.inner.pins.wrap_and_pin(|| {
-                    let generated = self.inner.master.generate_data_key(&context)?;
-                    let version = generated.1.key_version();
-                    Ok::<_, Error>((generated, version))
-                })?;
+                let (generated, pin) = self.master_data_key(&context)?;
                 (generated, ProtectionMode::Aes256, Some(pin))
             }
             ResolvedRule::Kms { key_id, .. } => (
@@ -170,6 +166,19 @@ impl Store {
             },
             wrapped: wrapped.encode(),
             _pin: pin,
+        })
+    }
+
+    /// A fresh data key from the master keyring for `context`, with the master
+    /// key version it is wrapped under pinned until the write ends.
+    pub(crate) fn master_data_key(
+        &self,
+        context: &EncryptionContext,
+    ) -> Result<((DataKey, WrappedKey), Pin)> {
+        self.inner.pins.wrap_and_pin(|| {
+            let generated = self.inner.master.generate_data_key(context)?;
+            let version = generated.1.key_version();
+            Ok::<_, Error>((generated, version))
         })
     }
 

@@ -35,19 +35,9 @@ impl LocalKms {
             return Err(Error::KeyNotFound(id.to_owned()));
         }
         self.settle(id)?;
-        let keys = self.keys.read();
-        let entry = keys
-            .entries
-            .get(id)
-            .ok_or_else(|| Error::KeyNotFound(id.to_owned()))?;
-        usable(&entry.record)?;
-        let material = entry.materials.get(&wrapped.key_version()).ok_or_else(|| {
-            Error::UnknownKeyVersion {
-                key_id: id.to_owned(),
-                version: wrapped.key_version(),
-            }
-        })?;
-        wrapped.open(material, context)
+        self.with_material(id, Some(wrapped.key_version()), |material, _| {
+            wrapped.open(material, context)
+        })
     }
 
     /// The same data key under the key's current material; `None` if current.
@@ -73,13 +63,26 @@ impl LocalKms {
         data_key: &DataKey,
         context: &EncryptionContext,
     ) -> Result<WrappedKey> {
+        self.with_material(id, None, |material, version| {
+            WrappedKey::seal(material, Provider::Kms, id, version, data_key, context)
+        })
+    }
+
+    /// Runs `use_material` with material `version` (`None`: the current one)
+    /// of a usable key, and its version.
+    fn with_material<T>(
+        &self,
+        id: &str,
+        version: Option<u32>,
+        use_material: impl FnOnce(&[u8; 32], u32) -> Result<T>,
+    ) -> Result<T> {
         let keys = self.keys.read();
         let entry = keys
             .entries
             .get(id)
             .ok_or_else(|| Error::KeyNotFound(id.to_owned()))?;
         usable(&entry.record)?;
-        let version = entry.record.current_version;
+        let version = version.unwrap_or(entry.record.current_version);
         let material = entry
             .materials
             .get(&version)
@@ -87,6 +90,6 @@ impl LocalKms {
                 key_id: id.to_owned(),
                 version,
             })?;
-        WrappedKey::seal(material, Provider::Kms, id, version, data_key, context)
+        use_material(material, version)
     }
 }

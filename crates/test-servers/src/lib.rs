@@ -1,0 +1,202 @@
+//! The plumbing of coffer's test servers (OpenBao for `coffer-kms-vault`,
+//! moto for `coffer-kms-aws`): finding the binary, a free loopback port, and a
+//! child process whose output goes to a log file and which is killed and
+//! reaped by its PID when dropped, so nothing is left running.
+//!
+//! For tests and benchmarks only (the backends' `dev-server` features).
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use coffer_test_servers::{Binary, ServerProcess, free_port};
+//!
+//! let Some(bao) = Binary::new("bao", "COFFER_BAO_BIN", "run scripts/install-test-servers").find() else {
+//!     return; // said why; under CI=true this panics instead
+//! };
+//! let port = free_port();
+//! let mut command = Command::new(bao);
+//! command.args(["server", "-dev", &format!("-dev-listen-address=127.0.0.1:{port}")]);
+//! let mut server = ServerProcess::spawn(command, "bao.log");
+//! assert!(server.exited().is_none());
+//! ```
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+/// Where a server's binary is looked for: an environment variable naming it,
+/// then the virtualenv `scripts/install-test-servers` fills
+/// (`$HOME/.cache/coffer-venv/bin/<name>`), then `PATH`.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    name: &'static str,
+    env_var: &'static str,
+    install_hint: &'static str,
+}
+
+impl Binary {
+    /// The binary `name`, overridden by `env_var`; `install_hint` says how to
+    /// get it.
+    pub fn new(name: &'static str, env_var: &'static str, install_hint: &'static str) -> Self {
+        Self {
+            name,
+            env_var,
+            install_hint,
+        }
+    }
+
+    /// The binary's path, or `None` after saying why the caller skips.
+    /// Panics under `CI=true` (a missing server is a failure there, never a
+    /// silent skip), and when the environment variable names no file.
+    pub fn find(&self) -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os(self.env_var) {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "{}={} is not a file; {}",
+                self.env_var,
+                path.display(),
+                self.install_hint
+            );
+            return Some(path);
+        }
+        let in_venv = std::env::var_os("HOME")
+            .map(|home| {
+                PathBuf::from(home)
+                    .join(".cache/coffer-venv/bin")
+                    .join(self.name)
+            })
+            .filter(|candidate| candidate.is_file());
+        let on_path = || {
+            std::env::var_os("PATH")
+                .into_iter()
+                .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+                .map(|dir| dir.join(self.name))
+                .find(|candidate| candidate.is_file())
+        };
+        if let Some(found) = in_venv.or_else(on_path) {
+            return Some(found);
+        }
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!(
+                "`{}` was not found and CI=true: {}",
+                self.name, self.install_hint
+            );
+        }
+        eprintln!(
+            "skipping: `{}` was not found; {}",
+            self.name, self.install_hint
+        );
+        None
+    }
+}
+
+/// A server running as a child process, its output in a log file of its own
+/// temporary directory. Dropping it kills the process (SIGKILL, which works on
+/// a stopped process too) and waits for it, so nothing is left running or
+/// defunct.
+pub struct ServerProcess {
+    child: Child,
+    dir: tempfile::TempDir,
+    log_name: &'static str,
+}
+
+impl ServerProcess {
+    /// Starts `command` with stdin closed and stdout and stderr to `log_name`
+    /// in a new temporary directory. Panics if it cannot be started.
+    pub fn spawn(command: Command, log_name: &'static str) -> Self {
+        Self::spawn_with(log_name, |_| command)
+    }
+
+    /// Like [`spawn`](Self::spawn), with the command built knowing the
+    /// process's directory (for files the server writes there).
+    pub fn spawn_with(log_name: &'static str, build: impl FnOnce(&Path) -> Command) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut command = build(dir.path());
+        let log = File::create(dir.path().join(log_name)).expect("log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+        Self {
+            child,
+            dir,
+            log_name,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the process ended, if it did.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("child status")
+    }
+
+    /// The server's output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(self.log_name)).unwrap_or_default()
+    }
+
+    /// The process's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the process with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} {}", self.pid());
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listened on a moment ago (a server may still lose
+/// it to another process before binding it: retry on another).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding a loopback port")
+        .port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_process_is_killed_and_reaped() {
+        let mut command = Command::new("sleep");
+        command.arg("60");
+        let mut process = ServerProcess::spawn(command, "sleep.log");
+        let pid = process.pid();
+        assert!(process.exited().is_none());
+        process.signal("STOP");
+        process.signal("CONT");
+        drop(process);
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        assert!(!alive, "process {pid} is still there");
+    }
+
+    #[test]
+    fn binaries_are_found_on_the_path() {
+        let found = Binary::new("sh", "COFFER_TEST_SERVERS_UNSET", "hint")
+            .find()
+            .expect("sh is on PATH");
+        assert!(found.ends_with("sh"), "{}", found.display());
+    }
+}
