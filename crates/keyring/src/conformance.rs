@@ -19,6 +19,7 @@
 //! | [`pending_deletion_refuses_until_cancelled`] | schedule, cancel deletion |
 //! | [`destroyed_material_is_unreadable`] | schedule deletion and a movable clock, or immediate deletion |
 //! | [`rotation_keeps_old_data_keys_readable`] | rotate (automatic rotation: a movable clock) |
+//! | [`retired_versions_refuse_to_decrypt`] | rotate, a minimum decryption version |
 //! | [`unauthorized_caller_is_refused`] | — |
 //! | [`aliases_resolve`] | aliases |
 //! | [`default_key_is_one_key`] | a default key |
@@ -141,6 +142,7 @@ pub fn run_all(subject: &dyn Subject) {
     pending_deletion_refuses_until_cancelled(subject);
     destroyed_material_is_unreadable(subject);
     rotation_keeps_old_data_keys_readable(subject);
+    retired_versions_refuse_to_decrypt(subject);
     unauthorized_caller_is_refused(subject);
     aliases_resolve(subject);
     default_key_is_one_key(subject);
@@ -462,6 +464,55 @@ pub fn rotation_keeps_old_data_keys_readable(subject: &dyn Subject) {
     h.kms
         .set_rotation_period(&id, None, &TRUSTED)
         .expect("clear the period");
+}
+
+/// After a rewrap, raising the minimum decryption version retires the old
+/// material: data keys under it refuse to decrypt, rewrapped ones decrypt;
+/// lowering it again brings the old ones back.
+pub fn retired_versions_refuse_to_decrypt(subject: &dyn Subject) {
+    let h = Harness::new(subject);
+    if !(h.supports(AdminOperation::RotateKey)
+        && h.supports(AdminOperation::SetMinDecryptionVersion))
+    {
+        return;
+    }
+    let Some(id) = h.own_key() else { return };
+    let (key, old) = h
+        .kms
+        .generate_data_key(&id, &context(b"a"), &TRUSTED)
+        .expect("generate");
+    let v2 = h.kms.rotate_key(&id, &TRUSTED).expect("rotate");
+    let moved = h
+        .kms
+        .rewrap(&old, &context(b"a"), &TRUSTED)
+        .expect("rewrap")
+        .expect("was old");
+    h.kms
+        .set_min_decryption_version(&id, v2, &TRUSTED)
+        .expect("retire the old version");
+    let refused = h.kms.decrypt(&old, &context(b"a"), &TRUSTED);
+    assert!(
+        matches!(refused, Err(Error::UnknownKeyVersion { .. })),
+        "a retired version decrypted: {:?}",
+        refused.map(|_| ())
+    );
+    assert_eq!(
+        h.kms
+            .decrypt(&moved, &context(b"a"), &TRUSTED)
+            .expect("the rewrapped key decrypts")
+            .expose_secret(),
+        key.expose_secret()
+    );
+    assert!(matches!(
+        h.kms.set_min_decryption_version(&id, v2 + 1, &TRUSTED),
+        Err(Error::InvalidArgument(_) | Error::Backend { .. })
+    ));
+    h.kms
+        .set_min_decryption_version(&id, 1, &TRUSTED)
+        .expect("lower the floor");
+    h.kms
+        .decrypt(&old, &context(b"a"), &TRUSTED)
+        .expect("the old version decrypts again");
 }
 
 /// A principal without the action on the key is refused before anything

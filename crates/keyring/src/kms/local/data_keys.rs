@@ -69,7 +69,8 @@ impl LocalKms {
     }
 
     /// Runs `use_material` with material `version` (`None`: the current one)
-    /// of a usable key, and its version.
+    /// of a usable key, and its version; a version below the key's minimum
+    /// decryption version is [`Error::UnknownKeyVersion`].
     fn with_material<T>(
         &self,
         id: &str,
@@ -83,6 +84,16 @@ impl LocalKms {
             .ok_or_else(|| Error::KeyNotFound(id.to_owned()))?;
         usable(&entry.record)?;
         let version = version.unwrap_or(entry.record.current_version);
+        if entry
+            .record
+            .min_decryption_version
+            .is_some_and(|floor| version < floor)
+        {
+            return Err(Error::UnknownKeyVersion {
+                key_id: id.to_owned(),
+                version,
+            });
+        }
         let material = entry
             .materials
             .get(&version)

@@ -139,6 +139,7 @@ impl LocalKms {
                 current_version: 0,
                 materials: Vec::new(),
                 fingerprint: None,
+                min_decryption_version: None,
             },
             materials: BTreeMap::new(),
         };

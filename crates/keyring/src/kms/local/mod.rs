@@ -277,13 +277,10 @@ impl KeyAdministration for LocalKms {
         BACKEND
     }
 
-    /// Every operation but destroying a key with no waiting period and a
-    /// minimum decryption version.
+    /// Every operation but destroying a key with no waiting period (keys are
+    /// deleted after a window of 7 to 366 days, as in OSS and AWS KMS).
     fn supports(&self, operation: AdminOperation) -> bool {
-        !matches!(
-            operation,
-            AdminOperation::DeleteKey | AdminOperation::SetMinDecryptionVersion
-        )
+        operation != AdminOperation::DeleteKey
     }
 
     fn create_key(&self, options: CreateKeyOptions) -> Result<KeyMetadata> {
@@ -328,6 +325,10 @@ impl KeyAdministration for LocalKms {
 
     fn set_rotation_period(&self, key_id: &str, period: Option<Duration>) -> Result<()> {
         self.served(|| self.set_rotation(key_id, period))
+    }
+
+    fn set_min_decryption_version(&self, key_id: &str, version: u32) -> Result<()> {
+        self.served(|| self.set_min_decryption(key_id, version))
     }
 
     fn get_parameters_for_import(

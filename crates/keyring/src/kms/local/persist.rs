@@ -51,6 +51,9 @@ pub(super) struct KeyRecord {
     /// derived from the store secret; plain hex (layout 1) under a key derived
     /// from the root key.
     pub(super) fingerprint: Option<String>,
+    /// Material versions below this one refuse to decrypt (absent: none do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) min_decryption_version: Option<u32>,
 }
 
 pub(super) fn key_name(id: &str) -> String {

@@ -189,6 +189,26 @@ impl LocalKms {
         })
     }
 
+    /// Sets the oldest material version that still decrypts (1 to the current
+    /// version; lowering it again restores the versions in between, whose
+    /// material is kept). Allowed on the managed key too: retiring its old
+    /// versions after a rewrap is how a rotation completes.
+    pub(super) fn set_min_decryption(&self, key_id: &str, version: u32) -> Result<()> {
+        let id = self.resolve(key_id)?;
+        self.settle(&id)?;
+        self.mutate(&id, |entry, _| {
+            usable(&entry.record)?;
+            if !(1..=entry.record.current_version).contains(&version) {
+                return Err(Error::InvalidArgument(format!(
+                    "the minimum decryption version must be 1 to {}, got {version}",
+                    entry.record.current_version
+                )));
+            }
+            entry.record.min_decryption_version = (version > 1).then_some(version);
+            Ok(())
+        })
+    }
+
     /// Sets or clears the automatic rotation period.
     pub(super) fn set_rotation(&self, key_id: &str, period: Option<Duration>) -> Result<()> {
         self.set_state(key_id, |record| {
