@@ -96,9 +96,56 @@ pub mod internals {
             .collect()
     }
 
+    /// The block cache the store makes for `tuning`.
+    pub fn block_cache(tuning: &crate::Tuning) -> rocksdb::Cache {
+        tuning.block_cache()
+    }
+
     /// RocksDB's database options as the store sets them.
     pub fn db_options(tuning: &crate::Tuning) -> rocksdb::Options {
         tuning.db_options()
+    }
+
+    /// Waits until the store's database runs no flush or compaction and has
+    /// none pending (every column family).
+    pub fn wait_for_background_work(store: &crate::Store) -> crate::Result<()> {
+        let db = store.db()?;
+        let handles: Vec<_> = ColumnFamily::ALL
+            .iter()
+            .map(|&f| db.cf(f))
+            .collect::<crate::Result<_>>()?;
+        wait_until_idle(|name| {
+            let mut total = 0;
+            for cf in &handles {
+                total += db.property_int_value_cf(*cf, name)?.unwrap_or(0);
+            }
+            Ok(total)
+        })
+    }
+
+    /// Waits until `db` runs no flush or compaction and has none pending.
+    pub fn wait_until_idle_db(db: &rocksdb::DB) -> crate::Result<()> {
+        wait_until_idle(|name| Ok(db.property_int_value(name)?.unwrap_or(0)))
+    }
+
+    fn wait_until_idle(
+        mut value: impl FnMut(&str) -> Result<u64, rocksdb::Error>,
+    ) -> crate::Result<()> {
+        loop {
+            let busy = value("rocksdb.num-running-flushes")?
+                + value("rocksdb.num-running-compactions")?
+                + value("rocksdb.compaction-pending")?
+                + value("rocksdb.mem-table-flush-pending")?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The default largest payload kept inside its object record.
+    pub fn inline_threshold() -> usize {
+        crate::options::DEFAULT_INLINE_THRESHOLD
     }
 
     /// The objects family's key of bucket/key.

@@ -211,7 +211,13 @@ impl Store {
             }
             db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
             if full_gc {
-                db.set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "0.25")])?;
+                db.set_options_cf(
+                    cf,
+                    &[(
+                        "blob_garbage_collection_age_cutoff",
+                        &self.inner.blob_gc_age_cutoff.to_string(),
+                    )],
+                )?;
             }
         }
         Ok(())

@@ -8,6 +8,9 @@ use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
 
 use crate::{BucketKeyOptions, ColumnFamily};
 
+/// Payloads up to this many bytes stay in the object record by default.
+pub(crate) const DEFAULT_INLINE_THRESHOLD: usize = 64 * 1024;
+
 /// How to open a store. Built with [`StoreOptions::new`] and the `with_` methods.
 pub struct StoreOptions {
     pub(crate) root_key: RootKey,
@@ -26,8 +29,10 @@ pub struct StoreOptions {
     pub(crate) kms_fail_fast: Duration,
 }
 
-/// RocksDB settings. The defaults suit objects from a few KiB to many GiB.
-/// Start from [`Tuning::default`] and change fields with the `with_` methods.
+/// RocksDB settings. The defaults suit objects from a few KiB to many GiB; they
+/// were chosen by measurement against RocksDB opened with its own defaults
+/// (`docs/design.md`, "Storage defaults"). Start from [`Tuning::default`] and
+/// change fields with the `with_` methods.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Tuning {
@@ -39,10 +44,30 @@ pub struct Tuning {
     pub block_cache_bytes: usize,
     /// Memtable size of the objects family.
     pub object_write_buffer_bytes: usize,
-    /// Memtable size of the chunks family (bounds memory while streaming).
+    /// Memtable size of the chunks family; with `chunk_write_buffers`, what a
+    /// streaming put holds in memory at most (default 64 MiB, RocksDB's own:
+    /// smaller memtables flush more often, and each flush syncs files).
     pub chunk_write_buffer_bytes: usize,
+    /// Memtables of the chunks family that may fill while older ones flush:
+    /// the chunks family holds at most this many times
+    /// `chunk_write_buffer_bytes` in memory.
+    pub chunk_write_buffers: usize,
     /// Keep segment values in RocksDB blob files, so compaction does not rewrite them.
     pub blob_files: bool,
+    /// A cache of blob values (segments) read from blob files, when
+    /// `blob_files` is on; `0`: none (every read goes to the file).
+    pub blob_cache_bytes: usize,
+    /// Bloom filter bits per key on the objects family (`0.0`: none), so a
+    /// lookup skips the table files that do not hold the key.
+    pub object_bloom_bits: f64,
+    /// Object records at least this large (those with an inline payload) are
+    /// kept in blob files of the objects family, so compactions do not rewrite
+    /// them; `0`: none are.
+    pub object_blob_min_bytes: usize,
+    /// With blob files: compactions move live segments out of the oldest
+    /// this fraction of blob files, so that the space of replaced and deleted
+    /// segments comes back (higher: less space, more rewriting).
+    pub blob_gc_age_cutoff: f64,
 }
 
 impl Default for Tuning {
@@ -51,8 +76,13 @@ impl Default for Tuning {
             sync_writes: false,
             block_cache_bytes: 64 << 20,
             object_write_buffer_bytes: 64 << 20,
-            chunk_write_buffer_bytes: 16 << 20,
+            chunk_write_buffer_bytes: 64 << 20,
+            chunk_write_buffers: 2,
             blob_files: true,
+            blob_cache_bytes: 0,
+            object_bloom_bits: 0.0,
+            blob_gc_age_cutoff: 0.4,
+            object_blob_min_bytes: 0,
         }
     }
 }
@@ -70,7 +100,7 @@ impl StoreOptions {
             root_key,
             rotation: RotationPolicy::default(),
             threads: 0,
-            inline_threshold: 64 * 1024,
+            inline_threshold: DEFAULT_INLINE_THRESHOLD,
             payload_key_cache: 8192,
             kms: None,
             region: None,
@@ -195,6 +225,54 @@ impl Tuning {
         self
     }
 
+    /// The blob cache's size (with blob files).
+    pub fn with_blob_cache_bytes(mut self, bytes: usize) -> Self {
+        self.blob_cache_bytes = bytes;
+        self
+    }
+
+    /// The objects family's memtable size.
+    pub fn with_object_write_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.object_write_buffer_bytes = bytes;
+        self
+    }
+
+    /// The chunks family's memtable size.
+    pub fn with_chunk_write_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_write_buffer_bytes = bytes;
+        self
+    }
+
+    /// How many memtables of the chunks family may be in memory at once (at
+    /// least 2).
+    pub fn with_chunk_write_buffers(mut self, count: usize) -> Self {
+        self.chunk_write_buffers = count;
+        self
+    }
+
+    /// The smallest object record kept in a blob file (`0`: none).
+    pub fn with_object_blob_min_bytes(mut self, bytes: usize) -> Self {
+        self.object_blob_min_bytes = bytes;
+        self
+    }
+
+    /// The fraction of oldest blob files compactions collect garbage from.
+    pub fn with_blob_gc_age_cutoff(mut self, fraction: f64) -> Self {
+        self.blob_gc_age_cutoff = fraction;
+        self
+    }
+
+    /// Bloom filter bits per key on the objects family (`0.0`: none).
+    pub fn with_object_bloom_bits(mut self, bits: f64) -> Self {
+        self.object_bloom_bits = bits;
+        self
+    }
+
+    /// The block cache all column families share.
+    pub(crate) fn block_cache(&self) -> Cache {
+        Cache::new_lru_cache(self.block_cache_bytes)
+    }
+
     /// Options for the database as a whole.
     pub(crate) fn db_options(&self) -> Options {
         let mut options = Options::default();
@@ -215,11 +293,26 @@ impl Tuning {
             ColumnFamily::Objects => {
                 options.set_compression_type(DBCompressionType::None);
                 options.set_write_buffer_size(self.object_write_buffer_bytes);
+                if self.object_blob_min_bytes > 0 {
+                    options.set_enable_blob_files(true);
+                    options.set_min_blob_size(self.object_blob_min_bytes as u64);
+                    options.set_blob_compression_type(DBCompressionType::None);
+                    options.set_enable_blob_gc(true);
+                    options.set_blob_gc_age_cutoff(self.blob_gc_age_cutoff);
+                }
+                if self.object_bloom_bits > 0.0 {
+                    let mut table = BlockBasedOptions::default();
+                    table.set_block_cache(cache);
+                    table.set_bloom_filter(self.object_bloom_bits, false);
+                    options.set_block_based_table_factory(&table);
+                }
             }
             ColumnFamily::Chunks => {
                 options.set_compression_type(DBCompressionType::None);
                 options.set_write_buffer_size(self.chunk_write_buffer_bytes);
-                options.set_max_write_buffer_number(2);
+                options.set_max_write_buffer_number(
+                    i32::try_from(self.chunk_write_buffers.max(2)).unwrap_or(i32::MAX),
+                );
                 if self.blob_files {
                     options.set_enable_blob_files(true);
                     options.set_min_blob_size(0);
@@ -227,7 +320,10 @@ impl Tuning {
                     // Relocate live segments out of old blob files during
                     // compaction, so replaced and deleted segments leave the disk.
                     options.set_enable_blob_gc(true);
-                    options.set_blob_gc_age_cutoff(0.25);
+                    options.set_blob_gc_age_cutoff(self.blob_gc_age_cutoff);
+                    if self.blob_cache_bytes > 0 {
+                        options.set_blob_cache(&Cache::new_lru_cache(self.blob_cache_bytes));
+                    }
                 }
             }
             // Key records are sealed: ciphertext too.

@@ -16,7 +16,7 @@ use coffer_keyring::{
 };
 use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
-use rocksdb::{Cache, ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
@@ -56,6 +56,9 @@ pub(crate) struct Inner {
     pub(crate) local_kms: Option<Arc<LocalKms>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
+    /// The blob GC age cutoff the chunks family runs with (restored after a
+    /// full compaction).
+    pub(crate) blob_gc_age_cutoff: f64,
     pub(crate) write_options: WriteOptions,
     /// Payload keys of recently read objects under the master keys.
     pub(crate) payload_keys: PayloadKeyCache,
@@ -241,6 +244,7 @@ impl Store {
                 local_kms,
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
+                blob_gc_age_cutoff: options.tuning.blob_gc_age_cutoff,
                 payload_keys: PayloadKeyCache::new(options.payload_key_cache),
                 bucket_keys: BucketKeys::new(options.bucket_keys),
                 pins: VersionPins::default(),
@@ -678,7 +682,7 @@ impl Drop for ReaderGuard {
 /// Opens the RocksDB database in `dir` with every column family, shared so
 /// that [`Store::close`] can take it.
 pub(crate) fn open_db(dir: &Path, tuning: &crate::Tuning, create: bool) -> Result<SharedDb> {
-    let cache = Cache::new_lru_cache(tuning.block_cache_bytes);
+    let cache = tuning.block_cache();
     let families = ColumnFamily::ALL.iter().map(|&family| {
         ColumnFamilyDescriptor::new(family.name(), tuning.column_family_options(family, &cache))
     });

@@ -2,20 +2,25 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|store> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|store|sustained> [--quick]
 //! ```
 //!
 //! `kms` starts an OpenBao dev server the way the tests do (and says how to
 //! install `bao` when it is missing).
 //!
 //! `--size=<bytes>` limits `store` to one object size and skips its streaming
-//! case (for profiling one path).
+//! case (for profiling one path). `--tuning=<name>=<value>,...` runs `store`
+//! with other storage settings than the defaults (see `tuning.rs`), which is how
+//! the defaults were chosen.
 
 mod cipher;
 mod keys;
 mod kms;
 mod measure;
 mod store;
+mod store_memory;
+mod sustained;
+mod tuning;
 
 use std::process::ExitCode;
 
@@ -31,13 +36,23 @@ fn main() -> ExitCode {
         eprintln!("--size takes a number of bytes");
         return ExitCode::FAILURE;
     };
+    let tuning = match args.iter().find_map(|a| a.strip_prefix("--tuning=")) {
+        Some(spec) => match tuning::parse(spec) {
+            Ok(tuning) => tuning,
+            Err(error) => {
+                eprintln!("--tuning: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => tuning::Candidate::default(),
+    };
     let cases: Vec<&str> = args
         .iter()
         .map(String::as_str)
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher|keys|kms|store>... [--quick] [--size=<bytes>]");
+        eprintln!("usage: compare <cipher|keys|kms|store|sustained>... [--quick] [--size=<bytes>]");
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
@@ -46,9 +61,12 @@ fn main() -> ExitCode {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
             "kms" => kms::run(quick),
-            "store" => store::run(&budget, quick, size),
+            "sustained" => sustained::run(quick, &tuning),
+            "store" => store::run(&budget, quick, size, &tuning),
             other => {
-                eprintln!("unknown comparison {other:?}; known: cipher, keys, kms, store");
+                eprintln!(
+                    "unknown comparison {other:?}; known: cipher, keys, kms, store, sustained"
+                );
                 return ExitCode::FAILURE;
             }
         }
