@@ -9,7 +9,13 @@
 //! uploads  object id (16)                           → bucket ‖ 0x00 ‖ key of a streaming upload in progress
 //! garbage  object id (16)                           → empty: segments to drop once no reader holds them
 //! bucket_keys  bucket ‖ 0x00 ‖ bucket key id (16)   → BucketKeyRecord (binary, see bucket_keys.rs)
+//! multipart    upload id (16)                        → an upload in progress (see multipart.rs)
+//!              upload id (16) ‖ part number (u32 BE) → an uploaded part
 //! ```
+//!
+//! A multipart object's segments are in `chunks` under
+//! `object id ‖ part number (u32 BE) ‖ attempt (8) ‖ segment index (u32 BE)`:
+//! under its object id like every other object's.
 
 /// A column family: one kind of record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +36,13 @@ pub(crate) enum ColumnFamily {
     Garbage,
     /// Bucket keys, wrapped.
     BucketKeys,
+    /// Multipart uploads in progress and their parts.
+    Multipart,
 }
 
 impl ColumnFamily {
     /// Every column family.
-    pub(crate) const ALL: [ColumnFamily; 8] = [
+    pub(crate) const ALL: [ColumnFamily; 9] = [
         Self::Meta,
         Self::Buckets,
         Self::Objects,
@@ -43,6 +51,7 @@ impl ColumnFamily {
         Self::Uploads,
         Self::Garbage,
         Self::BucketKeys,
+        Self::Multipart,
     ];
 
     /// The RocksDB name.
@@ -56,6 +65,7 @@ impl ColumnFamily {
             Self::Uploads => "uploads",
             Self::Garbage => "garbage",
             Self::BucketKeys => "bucket_keys",
+            Self::Multipart => "multipart",
         }
     }
 }

@@ -205,8 +205,20 @@ impl Store {
         record: &ObjectRecord,
         caller: &Caller,
     ) -> Result<(DataKey, u32)> {
-        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
-        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
+        self.unwrap_wrapped_key(bucket, &record.object_id, &record.wrapped_key, caller)
+    }
+
+    /// Unwraps the wrapped-key record of the object `object_id` (or its
+    /// multipart upload): see [`Store::unwrap_data_key`].
+    pub(crate) fn unwrap_wrapped_key(
+        &self,
+        bucket: &str,
+        object_id: &[u8; OBJECT_ID_LEN],
+        wrapped_key: &[u8],
+        caller: &Caller,
+    ) -> Result<(DataKey, u32)> {
+        let wrapped = WrappedKey::decode(wrapped_key)?;
+        let context = EncryptionContext::from_identity(self.identity(bucket, object_id));
         if wrapped.algorithm() == WrapAlgorithm::BucketKey {
             return self.bucket_key_data_key(bucket, &wrapped, &context, caller);
         }

@@ -22,6 +22,57 @@ pub enum Error {
         /// The object key.
         key: String,
     },
+    /// A conditional put found an object where it asked for none
+    /// (`PutCondition::IfNotExists`). Nothing was written.
+    #[error("object {bucket}/{key} already exists")]
+    AlreadyExists {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+    },
+    /// A condition did not hold: a put's `IfMatch` (another ETag, or no
+    /// object), a read's If-Match or If-Unmodified-Since, or a multipart
+    /// upload's parts. Nothing was written or read; read the object again and
+    /// retry.
+    #[error("precondition failed for {bucket}/{key}: {condition}")]
+    PreconditionFailed {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+        /// What failed, e.g. `If-Match`.
+        condition: String,
+    },
+    /// A read's If-None-Match or If-Modified-Since held: the caller's copy is
+    /// current. Nothing was read.
+    #[error("object {bucket}/{key} not modified")]
+    NotModified {
+        /// The bucket.
+        bucket: String,
+        /// The object key.
+        key: String,
+    },
+    /// No multipart upload has this id (or it is for another object): it was
+    /// completed, aborted, swept after its expiry, or never created.
+    #[error("no such multipart upload: {0}")]
+    NoSuchUpload(String),
+    /// Completing an upload named a part that was not uploaded, or with
+    /// another ETag than its upload returned. Nothing changed.
+    #[error("upload {upload_id}: part {part_number} was not uploaded with that ETag")]
+    InvalidPart {
+        /// The upload.
+        upload_id: String,
+        /// The part named.
+        part_number: u32,
+    },
+    /// Completing an upload named parts out of ascending order (or one twice).
+    /// Nothing changed.
+    #[error("upload {upload_id}: parts must be listed in ascending order, each once")]
+    InvalidPartOrder {
+        /// The upload.
+        upload_id: String,
+    },
     /// The bucket has no default encryption rule.
     #[error("bucket {0} has no encryption rule")]
     NoSuchEncryptionRule(String),

@@ -33,7 +33,9 @@ mod key_cache;
 mod keys_family;
 mod maintenance;
 mod migrate;
+mod multipart;
 mod names;
+mod object_types;
 mod objects;
 mod options;
 mod pins;
@@ -53,8 +55,10 @@ pub use coffer_policy::PolicyDocument;
 pub(crate) use columns::ColumnFamily;
 pub use error::{Error, Result};
 pub use maintenance::ConsistencyReport;
-pub use objects::{
-    CopyOptions, ListOptions, ListResult, Object, ObjectMeta, ObjectSummary, PutOptions, PutResult,
+pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
+pub use object_types::{
+    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectAttributes, ObjectMeta,
+    ObjectSummary, PutCondition, PutOptions, PutResult,
 };
 pub use options::{StoreOptions, Tuning};
 pub use reader::ObjectReader;

@@ -125,6 +125,17 @@ impl Store {
                 min = min.min(record.wrapped.key_version());
             }
         }
+        // Multipart uploads in progress keep the version their data key is
+        // wrapped under until they complete, are aborted or expire.
+        for (_, upload) in self.uploads()? {
+            let own_key = hex::decode(&upload.wrapped_key)
+                .ok()
+                .and_then(|w| WrappedKey::peek_algorithm(&w))
+                != Some(WrapAlgorithm::BucketKey);
+            if upload.mode()? == ProtectionMode::Aes256 && own_key {
+                min = min.min(upload.key_version);
+            }
+        }
         self.inner
             .master
             .retire_versions_below(min, NothingReferencesOlderVersions)?;
@@ -155,22 +166,38 @@ impl Store {
                     continue;
                 }
             };
-            if let Body::Segmented { segments, .. } = record.body {
+            let expected: Vec<Vec<u8>> = match &record.body {
+                Body::Inline(_) => Vec::new(),
+                Body::Segmented { segments, .. } => (0..*segments)
+                    .map(|index| crate::columns::segment_key(&record.object_id, index).to_vec())
+                    .collect(),
+                Body::Multipart { parts } => parts
+                    .iter()
+                    .flat_map(|part| {
+                        let prefix = crate::multipart::part_segment_prefix(
+                            &record.object_id,
+                            part.number,
+                            &part.attempt,
+                        );
+                        (0..part.segments)
+                            .map(move |index| crate::multipart::part_segment_key(&prefix, index))
+                    })
+                    .collect(),
+            };
+            if !matches!(record.body, Body::Inline(_)) {
                 report.segmented_objects += 1;
                 referenced.insert(record.object_id);
-                for index in 0..segments {
-                    if db
-                        .get_pinned_cf(
-                            chunks,
-                            crate::columns::segment_key(&record.object_id, index),
-                        )?
-                        .is_none()
-                    {
-                        report.missing_segments.push(format!("{bucket}/{key}"));
-                        break;
-                    }
+            }
+            for segment in expected {
+                if db.get_pinned_cf(chunks, segment)?.is_none() {
+                    report.missing_segments.push(format!("{bucket}/{key}"));
+                    break;
                 }
             }
+        }
+        // The parts of multipart uploads in progress belong to them.
+        for (upload, _) in self.uploads()? {
+            referenced.insert(upload);
         }
         let mut seen = HashSet::new();
         for item in db.iterator_cf(chunks, IteratorMode::Start) {

@@ -1,7 +1,6 @@
 //! Objects: put (from bytes or a stream), get (whole, by range, as `Read + Seek`),
 //! head, delete, list and copy.
 
-use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::ops::Range;
 use std::time::{Duration, SystemTime};
@@ -14,9 +13,12 @@ use rocksdb::IteratorMode;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
 use crate::data_keys::ResolvedRule;
 use crate::names::validate_key;
-use crate::reader::{ObjectReader, SegmentSource};
-use crate::record::{Attributes, Body, BucketRecord, ObjectRecord};
-use crate::rule::{EncryptionRule, Protection};
+use crate::object_types::{
+    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, ObjectSummary,
+    PutCondition, PutOptions, PutResult,
+};
+use crate::reader::{ObjectReader, Parts, SegmentSource};
+use crate::record::{Body, BucketRecord, ObjectRecord};
 use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -25,218 +27,7 @@ pub(crate) const SEGMENT_PLAINTEXT: usize = 1 << 20;
 /// Bodies larger than this are sealed and written a segment at a time, not
 /// in one batch (which would hold the sealed copy whole).
 const STREAM_ABOVE: usize = 4 * SEGMENT_PLAINTEXT;
-const CHUNKS_PER_SEGMENT: u64 = 64;
-
-/// How to store one object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PutOptions {
-    /// This object's encryption; `None` takes the bucket's default (and no
-    /// default means stored unencrypted).
-    pub encryption: Option<EncryptionRule>,
-    /// The content type reported by get and head.
-    pub content_type: Option<String>,
-    /// User metadata reported by get and head (stored readable, as in OSS).
-    pub user_metadata: BTreeMap<String, String>,
-}
-
-impl PutOptions {
-    /// Store-managed encryption ("AES256") for this object.
-    pub fn managed() -> Self {
-        Self {
-            encryption: Some(EncryptionRule::managed()),
-            ..Self::default()
-        }
-    }
-
-    /// KMS encryption for this object under `key_id` (or the default managed CMK).
-    pub fn kms(key_id: Option<&str>) -> Self {
-        Self {
-            encryption: Some(EncryptionRule::kms(key_id)),
-            ..Self::default()
-        }
-    }
-
-    /// Sets this object's encryption (`None`: the bucket's default).
-    pub fn with_encryption(mut self, rule: Option<EncryptionRule>) -> Self {
-        self.encryption = rule;
-        self
-    }
-
-    /// Sets the content type.
-    pub fn with_content_type(mut self, content_type: &str) -> Self {
-        self.content_type = Some(content_type.to_owned());
-        self
-    }
-
-    /// Adds a user metadata entry.
-    pub fn with_metadata(mut self, name: &str, value: &str) -> Self {
-        self.user_metadata.insert(name.to_owned(), value.to_owned());
-        self
-    }
-}
-
-/// What a copy writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CopyOptions {
-    /// The copy's encryption; `None` takes the destination bucket's default.
-    pub encryption: Option<EncryptionRule>,
-    /// `None` copies content type and user metadata; `Some` replaces them.
-    pub replace_metadata: Option<(Option<String>, BTreeMap<String, String>)>,
-}
-
-impl CopyOptions {
-    /// Sets the copy's encryption (`None`: the destination bucket's default).
-    pub fn with_encryption(mut self, rule: Option<EncryptionRule>) -> Self {
-        self.encryption = rule;
-        self
-    }
-
-    /// Replaces the copy's content type and user metadata (instead of copying
-    /// the source's).
-    pub fn with_metadata_replaced(
-        mut self,
-        content_type: Option<&str>,
-        user_metadata: BTreeMap<String, String>,
-    ) -> Self {
-        self.replace_metadata = Some((content_type.map(str::to_owned), user_metadata));
-        self
-    }
-
-    /// Copy with store-managed encryption.
-    pub fn managed() -> Self {
-        Self {
-            encryption: Some(EncryptionRule::managed()),
-            ..Self::default()
-        }
-    }
-
-    /// Copy with KMS encryption under `key_id` (or the default managed CMK).
-    pub fn kms(key_id: Option<&str>) -> Self {
-        Self {
-            encryption: Some(EncryptionRule::kms(key_id)),
-            ..Self::default()
-        }
-    }
-}
-
-/// An object's metadata, as head and get report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ObjectMeta {
-    /// The bucket.
-    pub bucket: String,
-    /// The object key.
-    pub key: String,
-    /// Plaintext size in bytes.
-    pub size: u64,
-    /// Changes with every write; not derived from the plaintext.
-    pub etag: String,
-    /// When it was written.
-    pub last_modified: SystemTime,
-    /// The content type given at put.
-    pub content_type: Option<String>,
-    /// User metadata given at put.
-    pub user_metadata: BTreeMap<String, String>,
-    /// How it is protected.
-    pub protection: Protection,
-}
-
-/// An object read whole.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Object {
-    /// The plaintext.
-    pub body: Bytes,
-    /// The metadata.
-    pub meta: ObjectMeta,
-}
-
-/// What a put reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PutResult {
-    /// The new object's ETag.
-    pub etag: String,
-    /// How it was protected.
-    pub protection: Protection,
-}
-
-/// Listing parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListOptions {
-    /// Only keys starting with this.
-    pub prefix: String,
-    /// Only keys after this one.
-    pub start_after: Option<String>,
-    /// At most this many keys and common prefixes (default and maximum 1000).
-    pub max_keys: Option<usize>,
-    /// Group keys that contain this after the prefix into common prefixes.
-    pub delimiter: Option<String>,
-}
-
-impl ListOptions {
-    /// List everything (up to 1000 keys a page).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Only keys starting with `prefix`.
-    pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.to_owned();
-        self
-    }
-
-    /// Only keys after `key`.
-    pub fn start_after(mut self, key: &str) -> Self {
-        self.start_after = Some(key.to_owned());
-        self
-    }
-
-    /// At most `max` keys and common prefixes (at most 1000).
-    pub fn max_keys(mut self, max: usize) -> Self {
-        self.max_keys = Some(max);
-        self
-    }
-
-    /// Group keys containing `delimiter` after the prefix into common prefixes.
-    pub fn delimiter(mut self, delimiter: &str) -> Self {
-        self.delimiter = Some(delimiter.to_owned());
-        self
-    }
-}
-
-/// One listed object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ObjectSummary {
-    /// The key.
-    pub key: String,
-    /// Plaintext size.
-    pub size: u64,
-    /// The ETag.
-    pub etag: String,
-    /// When it was written.
-    pub last_modified: SystemTime,
-    /// How it is protected.
-    pub protection: Protection,
-}
-
-/// A page of a listing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListResult {
-    /// Objects, in key order.
-    pub objects: Vec<ObjectSummary>,
-    /// Common prefixes (with a delimiter), in order.
-    pub common_prefixes: Vec<String>,
-    /// Whether more keys follow.
-    pub is_truncated: bool,
-    /// Pass as `start_after` to get the next page.
-    pub next_start_after: Option<String>,
-}
+pub(crate) const CHUNKS_PER_SEGMENT: u64 = 64;
 
 impl Store {
     /// Stores `body` under bucket/key, replacing any object there (last writer
@@ -265,25 +56,69 @@ impl Store {
 
     /// Reads a whole object, decrypting it ([`Error::NoSuchKey`] if missing).
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Object> {
-        self.get_object_as(bucket, key, &Caller::Trusted)
+        self.get_object_if(bucket, key, &GetConditions::new())
+    }
+
+    /// [`Store::get_object`] if `conditions` hold for the object
+    /// ([`Error::PreconditionFailed`], [`Error::NotModified`] otherwise; nothing
+    /// is decrypted then).
+    pub fn get_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<Object> {
+        self.get_object_as(bucket, key, conditions, &Caller::Trusted)
     }
 
     /// Reads `range` of an object, opening only the chunks that cover it.
     pub fn get_object_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Object> {
-        self.get_object_range_as(bucket, key, range, &Caller::Trusted)
+        self.get_object_range_if(bucket, key, range, &GetConditions::new())
+    }
+
+    /// [`Store::get_object_range`] if `conditions` hold for the object.
+    pub fn get_object_range_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+        conditions: &GetConditions,
+    ) -> Result<Object> {
+        self.get_object_range_as(bucket, key, range, conditions, &Caller::Trusted)
     }
 
     /// Opens an object as `Read + Seek`, with bounded memory whatever its size.
     pub fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
-        self.open_object_as(bucket, key, &Caller::Trusted)
+        self.open_object_if(bucket, key, &GetConditions::new())
+    }
+
+    /// [`Store::open_object`] if `conditions` hold for the object.
+    pub fn open_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<ObjectReader> {
+        self.open_object_as(bucket, key, conditions, &Caller::Trusted)
     }
 
     /// An object's metadata and protection, without decrypting anything.
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        self.head_object_if(bucket, key, &GetConditions::new())
+    }
+
+    /// [`Store::head_object`] if `conditions` hold for the object.
+    pub fn head_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<ObjectMeta> {
         self.bucket_record(bucket)?;
         let record = self
             .read_record(bucket, key)?
             .ok_or_else(|| no_such_key(bucket, key))?;
+        check_read(bucket, key, &record, conditions)?;
         self.meta_of(bucket, key, &record)
     }
 
@@ -291,7 +126,7 @@ impl Store {
     pub fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let bucket = self.bucket_record(bucket)?;
         validate_key(key)?;
-        self.commit(&bucket, key, None, |_, _| Ok(()))?;
+        self.commit(&bucket, key, None, &PutCondition::None, |_, _| Ok(()))?;
         Ok(())
     }
 
@@ -435,8 +270,9 @@ impl Store {
             prefix,
             segments: count,
         };
+        let condition = options.condition.clone();
         let record = self.new_record(object_id, size, &new_key, options, body);
-        self.commit(bucket, key, Some(&record), |batch, db| {
+        self.commit(bucket, key, Some(&record), &condition, |batch, db| {
             let chunks = db.cf(ColumnFamily::Chunks)?;
             for (index, segment) in segments {
                 batch.put_cf(chunks, segment_key(&object_id, index), segment);
@@ -481,7 +317,7 @@ impl Store {
         ))
     }
 
-    fn seal_segment(
+    pub(crate) fn seal_segment(
         &self,
         sealer: Option<&coffer_cipher::PayloadSealer>,
         index: u32,
@@ -503,7 +339,7 @@ impl Store {
         }
     }
 
-    fn new_record(
+    pub(crate) fn new_record(
         &self,
         object_id: [u8; OBJECT_ID_LEN],
         size: u64,
@@ -519,10 +355,7 @@ impl Store {
             key_id: new_key.protection.kms_key_id.clone().unwrap_or_default(),
             key_version: new_key.protection.key_version.unwrap_or(0),
             wrapped_key: new_key.wrapped.clone(),
-            attributes: Attributes {
-                content_type: options.content_type,
-                ..Attributes::default()
-            },
+            attributes: options.attributes,
             user_metadata: options.user_metadata,
             body,
         }
@@ -631,6 +464,7 @@ impl Store {
                 return Err(error);
             }
         };
+        let condition = options.condition.clone();
         let record = self.new_record(
             object_id,
             size,
@@ -638,7 +472,7 @@ impl Store {
             options,
             Body::Segmented { prefix, segments },
         );
-        let committed = self.commit(bucket, key, Some(&record), |batch, db| {
+        let committed = self.commit(bucket, key, Some(&record), &condition, |batch, db| {
             batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
             Ok(())
         });
@@ -671,8 +505,9 @@ impl Store {
             )?),
             None => Body::Inline(body),
         };
+        let condition = options.condition.clone();
         let record = self.new_record(object_id, size, &new_key, options, body);
-        self.commit(bucket, key, Some(&record), |_, _| Ok(()))?;
+        self.commit(bucket, key, Some(&record), &condition, |_, _| Ok(()))?;
         Ok(PutResult {
             etag: etag(&object_id),
             protection: new_key.protection,
@@ -694,16 +529,41 @@ impl Store {
         }
     }
 
-    pub(crate) fn get_object_as(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
-        self.get_whole(bucket, key, caller)
+    pub(crate) fn get_object_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Object> {
+        self.get_whole(bucket, key, conditions, caller)
             .map_err(|e| e.about_object(bucket, key))
     }
 
-    fn get_whole(&self, bucket: &str, key: &str, caller: &Caller) -> Result<Object> {
+    fn get_whole(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Object> {
         let (record, _guard) = self.read_record_for_reading(bucket, key)?;
+        check_read(bucket, key, &record, conditions)?;
         let prefix = match &record.body {
             Body::Inline(payload) => &payload[..],
             Body::Segmented { prefix, .. } => &prefix[..],
+            Body::Multipart { parts } => {
+                let size = usize::try_from(record.size)
+                    .map_err(|_| Error::TooLarge(format!("object of {} bytes", record.size)))?;
+                let mut reader = self.open_parts(bucket, &record, parts, caller)?;
+                let mut body = BytesMut::with_capacity(size);
+                body.extend_from_slice(&reader.read_range(0..record.size)?);
+                let meta = self.meta_of(bucket, key, &record)?;
+                return Ok(Object {
+                    body: body.freeze(),
+                    meta,
+                });
+            }
         };
         let keys = self.payload_keys(bucket, &record, prefix, caller)?;
         let meta = self.meta_of(bucket, key, &record)?;
@@ -764,6 +624,9 @@ impl Store {
                     out.freeze()
                 }
             }
+            Body::Multipart { .. } => {
+                return Err(Error::CorruptRecord("a multipart body read whole".into()));
+            }
         };
         if body.len() as u64 != record.size {
             return Err(Error::Integrity(format!(
@@ -778,9 +641,10 @@ impl Store {
         bucket: &str,
         key: &str,
         range: Range<u64>,
+        conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<Object> {
-        let mut reader = self.open_object_as(bucket, key, caller)?;
+        let mut reader = self.open_object_as(bucket, key, conditions, caller)?;
         let body = reader
             .read_range(range)
             .map_err(|e| e.about_object(bucket, key))?;
@@ -794,16 +658,28 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
+        conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<ObjectReader> {
-        self.open_reader(bucket, key, caller)
+        self.open_reader(bucket, key, conditions, caller)
             .map_err(|e| e.about_object(bucket, key))
     }
 
-    fn open_reader(&self, bucket: &str, key: &str, caller: &Caller) -> Result<ObjectReader> {
+    fn open_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<ObjectReader> {
         let (record, guard) = self.read_record_for_reading(bucket, key)?;
-        let data_key = self.data_key(bucket, &record, caller)?;
+        check_read(bucket, key, &record, conditions)?;
         let meta = self.meta_of(bucket, key, &record)?;
+        if let Body::Multipart { parts } = &record.body {
+            let parts = self.open_parts(bucket, &record, parts, caller)?;
+            return Ok(ObjectReader::parts(parts, meta, guard));
+        }
+        let data_key = self.data_key(bucket, &record, caller)?;
         let identity = self.identity(bucket, &record.object_id);
         let source = match &record.body {
             Body::Inline(payload) => SegmentSource::Inline(Cursor::new(payload.clone())),
@@ -814,12 +690,17 @@ impl Store {
                 };
                 SegmentSource::segmented(
                     self.clone(),
-                    record.object_id,
+                    record.object_id.to_vec(),
                     prefix.clone(),
                     *segments,
                     total,
                     data_key.is_some(),
                 )
+            }
+            Body::Multipart { .. } => {
+                return Err(Error::CorruptRecord(
+                    "a multipart body as one payload".into(),
+                ));
             }
         };
         ObjectReader::new(
@@ -829,6 +710,26 @@ impl Store {
             source,
             meta,
             guard,
+        )
+    }
+
+    /// The parts of a multipart object, ready to read (its data key unwrapped
+    /// for `caller`).
+    fn open_parts(
+        &self,
+        bucket: &str,
+        record: &ObjectRecord,
+        parts: &[crate::record::PartRef],
+        caller: &Caller,
+    ) -> Result<Parts> {
+        let data_key = self.data_key(bucket, record, caller)?;
+        Parts::new(
+            self.clone(),
+            data_key,
+            bucket,
+            record.object_id,
+            parts,
+            record.size,
         )
     }
 
@@ -855,29 +756,31 @@ impl Store {
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
-        let reader = self.open_object_as(source_bucket, source_key, caller)?;
+        let reader =
+            self.open_object_as(source_bucket, source_key, &GetConditions::new(), caller)?;
         let meta = reader.meta().clone();
-        let (content_type, user_metadata) = options
+        let (attributes, user_metadata) = options
             .replace_metadata
-            .unwrap_or((meta.content_type.clone(), meta.user_metadata.clone()));
+            .unwrap_or((meta.attributes.clone(), meta.user_metadata.clone()));
         let put = PutOptions {
             encryption: options.encryption,
-            content_type,
+            attributes,
             user_metadata,
+            condition: options.condition,
         };
         self.put_object_from_reader_resolved(bucket, key, reader, put, rule, caller)
     }
 }
 
 /// Where a streamed put's plaintext comes from, a segment at a time.
-trait SegmentFeed {
+pub(crate) trait SegmentFeed {
     /// The next segment's plaintext (a whole segment unless it is the last);
     /// empty when there is no more.
     fn next_segment(&mut self) -> Result<Bytes>;
 }
 
 /// A caller's stream, read a segment at a time.
-struct ReaderFeed<R>(R);
+pub(crate) struct ReaderFeed<R>(pub(crate) R);
 
 impl<R: Read> SegmentFeed for ReaderFeed<R> {
     fn next_segment(&mut self) -> Result<Bytes> {
@@ -886,9 +789,9 @@ impl<R: Read> SegmentFeed for ReaderFeed<R> {
 }
 
 /// A body in memory, sliced into segments without copying.
-struct BytesFeed {
-    body: Bytes,
-    at: usize,
+pub(crate) struct BytesFeed {
+    pub(crate) body: Bytes,
+    pub(crate) at: usize,
 }
 
 impl SegmentFeed for BytesFeed {
@@ -906,6 +809,35 @@ fn read_full(source: &mut impl Read, len: usize) -> Result<Bytes> {
     Ok(buffer.into())
 }
 
+/// Refuses a read whose conditions do not hold for `record`.
+fn check_read(
+    bucket: &str,
+    key: &str,
+    record: &ObjectRecord,
+    conditions: &GetConditions,
+) -> Result<()> {
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let modified = SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms);
+    conditions
+        .check(&etag(&record.object_id), modified)
+        .map_err(|(condition, not_modified)| {
+            if not_modified {
+                Error::NotModified {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                }
+            } else {
+                Error::PreconditionFailed {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    condition: condition.to_owned(),
+                }
+            }
+        })
+}
+
 pub(crate) fn no_such_key(bucket: &str, key: &str) -> Error {
     Error::NoSuchKey {
         bucket: bucket.to_owned(),
@@ -915,7 +847,7 @@ pub(crate) fn no_such_key(bucket: &str, key: &str) -> Error {
 
 /// The object id in hex, quoted (not a hash of the plaintext, which would leak
 /// whether two objects are equal).
-fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
+pub(crate) fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
     let mut text = [b'"'; 2 * OBJECT_ID_LEN + 2];
     hex::encode_to_slice(object_id, &mut text[1..=2 * OBJECT_ID_LEN])
         .expect("two hex digits per byte");
@@ -937,7 +869,7 @@ impl Store {
             size: record.size,
             etag: etag(&record.object_id),
             last_modified: SystemTime::UNIX_EPOCH + Duration::from_millis(record.modified_ms),
-            content_type: record.attributes.content_type.clone(),
+            attributes: record.attributes.clone(),
             user_metadata: record.user_metadata.clone(),
             protection,
         })

@@ -27,6 +27,7 @@ pub struct StoreOptions {
     pub(crate) tuning: Tuning,
     pub(crate) bucket_keys: BucketKeyOptions,
     pub(crate) kms_fail_fast: Duration,
+    pub(crate) multipart_expiry: Option<Duration>,
 }
 
 /// RocksDB settings. The defaults suit objects from a few KiB to many GiB; they
@@ -111,6 +112,7 @@ impl StoreOptions {
             tuning: Tuning::default(),
             bucket_keys: BucketKeyOptions::default(),
             kms_fail_fast: Duration::from_secs(2),
+            multipart_expiry: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 
@@ -189,6 +191,14 @@ impl StoreOptions {
     /// each waiting out the backend's timeouts, and service resumes by itself.
     pub fn with_kms_fail_fast(mut self, period: Duration) -> Self {
         self.kms_fail_fast = period;
+        self
+    }
+
+    /// Multipart uploads created longer ago than this are aborted when the
+    /// store opens (and by `Store::sweep_multipart_uploads`); `None` keeps
+    /// them until completed or aborted. Default 7 days.
+    pub fn with_multipart_expiry(mut self, expiry: Option<Duration>) -> Self {
+        self.multipart_expiry = expiry;
         self
     }
 

@@ -8,8 +8,11 @@ use std::ops::Range;
 use bytes::Bytes;
 use coffer_cipher::{DataKey, ObjectIdentity, PayloadCipher, PayloadReader};
 
-use crate::columns::{OBJECT_ID_LEN, segment_key};
-use crate::objects::{ObjectMeta, SEGMENT_PLAINTEXT};
+use crate::columns::OBJECT_ID_LEN;
+use crate::multipart::{part_identity, part_segment_prefix};
+use crate::object_types::ObjectMeta;
+use crate::objects::SEGMENT_PLAINTEXT;
+use crate::record::PartRef;
 use crate::store::ReaderGuard;
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -24,7 +27,9 @@ pub(crate) enum SegmentSource {
 
 pub(crate) struct Segmented {
     store: Store,
-    object_id: [u8; OBJECT_ID_LEN],
+    /// Segment `i` is under `key_prefix ‖ i (u32 BE)`: the object id, or a
+    /// multipart object's part attempt.
+    key_prefix: Vec<u8>,
     prefix: Vec<u8>,
     segments: u32,
     segment_len: u64,
@@ -34,9 +39,11 @@ pub(crate) struct Segmented {
 }
 
 impl SegmentSource {
+    /// The payload whose prefix is `prefix` and whose `segments` segments are
+    /// under `key_prefix` (the object id, or a part attempt's prefix).
     pub(crate) fn segmented(
         store: Store,
-        object_id: [u8; OBJECT_ID_LEN],
+        key_prefix: Vec<u8>,
         prefix: Vec<u8>,
         segments: u32,
         total: u64,
@@ -44,7 +51,7 @@ impl SegmentSource {
     ) -> Self {
         Self::Segmented(Segmented {
             store,
-            object_id,
+            key_prefix,
             prefix,
             segments,
             segment_len: if encrypted {
@@ -70,7 +77,7 @@ impl Segmented {
             let value = db
                 .get_cf(
                     db.cf(ColumnFamily::Chunks)?,
-                    segment_key(&self.object_id, index),
+                    [&self.key_prefix[..], &index.to_be_bytes()].concat(),
                 )
                 .map_err(Error::from)?
                 .ok_or_else(|| {
@@ -139,9 +146,205 @@ impl Seek for SegmentSource {
     }
 }
 
+/// What an open reader reads: one payload (sealed or plain), or the parts
+/// of a multipart object.
 enum Kind {
     Encrypted(Box<PayloadReader<SegmentSource>>),
     Plain(SegmentSource),
+    Parts(Box<Parts>),
+}
+
+impl Kind {
+    /// Exactly `range` of what this reads (in range: the caller checked).
+    fn read_range(&mut self, range: Range<u64>) -> Result<Vec<u8>> {
+        match self {
+            Kind::Encrypted(reader) => Ok(reader.read_range(range)?),
+            Kind::Plain(source) => {
+                source.seek(SeekFrom::Start(range.start))?;
+                let mut out = vec![0; buffer_len(&range)?];
+                source.read_exact(&mut out)?;
+                Ok(out)
+            }
+            Kind::Parts(parts) => parts.read_range(range),
+        }
+    }
+}
+
+fn buffer_len(range: &Range<u64>) -> Result<usize> {
+    usize::try_from(range.end - range.start)
+        .map_err(|_| Error::InvalidArgument("range too large".into()))
+}
+
+impl Read for Kind {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Kind::Encrypted(reader) => reader.read(buf),
+            Kind::Plain(source) => source.read(buf),
+            Kind::Parts(parts) => parts.read(buf),
+        }
+    }
+}
+
+impl Seek for Kind {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        match self {
+            Kind::Encrypted(reader) => reader.seek(target),
+            Kind::Plain(source) => source.seek(target),
+            Kind::Parts(parts) => parts.seek(target),
+        }
+    }
+}
+
+/// The parts of a multipart object, each its own payload, read one at a time:
+/// a part is opened when the position first falls in it (so a range opens
+/// only the parts, and in them only the chunks, that cover it).
+pub(crate) struct Parts {
+    store: Store,
+    data_key: Option<DataKey>,
+    bucket: String,
+    object_id: [u8; OBJECT_ID_LEN],
+    /// Each part with the plaintext offset it starts at.
+    parts: Vec<(u64, PartRef)>,
+    size: u64,
+    pos: u64,
+    open: Option<(usize, Kind)>,
+}
+
+impl Parts {
+    pub(crate) fn new(
+        store: Store,
+        data_key: Option<DataKey>,
+        bucket: &str,
+        object_id: [u8; OBJECT_ID_LEN],
+        refs: &[PartRef],
+        size: u64,
+    ) -> Result<Self> {
+        let mut parts = Vec::with_capacity(refs.len());
+        let mut start = 0u64;
+        for part in refs {
+            if u64::from(part.segments) != part.size.div_ceil(SEGMENT_PLAINTEXT as u64).max(1) {
+                return Err(Error::Integrity(format!(
+                    "part {} disagrees with its segment count",
+                    part.number
+                )));
+            }
+            parts.push((start, part.clone()));
+            start = start
+                .checked_add(part.size)
+                .ok_or_else(|| Error::Integrity("parts larger than the format allows".into()))?;
+        }
+        if start != size {
+            return Err(Error::Integrity(
+                "the parts' sizes do not add up to the object's".into(),
+            ));
+        }
+        Ok(Self {
+            store,
+            data_key,
+            bucket: bucket.to_owned(),
+            object_id,
+            parts,
+            size,
+            pos: 0,
+            open: None,
+        })
+    }
+
+    /// The index of the part holding plaintext byte `pos` (`pos < size`).
+    fn part_at(&self, pos: u64) -> usize {
+        self.parts
+            .partition_point(|(start, part)| start + part.size <= pos)
+    }
+
+    /// The reader of part `index`, opened if it is not the open one.
+    fn part(&mut self, index: usize) -> Result<&mut Kind> {
+        if self.open.as_ref().is_none_or(|(open, _)| *open != index) {
+            let (_, part) = &self.parts[index];
+            let encrypted = self.data_key.is_some();
+            let total = if encrypted {
+                PayloadCipher::payload_len(part.size)?
+            } else {
+                part.size
+            };
+            let source = SegmentSource::segmented(
+                self.store.clone(),
+                part_segment_prefix(&self.object_id, part.number, &part.attempt),
+                part.prefix.clone(),
+                part.segments,
+                total,
+                encrypted,
+            );
+            let kind = match &self.data_key {
+                Some(key) => {
+                    let identity =
+                        part_identity(&self.store, &self.bucket, &self.object_id, part.number);
+                    let reader = self.store.inner.cipher.reader(key, &identity, source)?;
+                    if reader.claimed_len() != part.size {
+                        return Err(Error::Integrity(format!(
+                            "part {} does not match its record",
+                            part.number
+                        )));
+                    }
+                    Kind::Encrypted(Box::new(reader))
+                }
+                None => Kind::Plain(source),
+            };
+            self.open = Some((index, kind));
+        }
+        Ok(&mut self.open.as_mut().expect("just opened").1)
+    }
+
+    /// Exactly `range` of the object (in range: the caller checked).
+    pub(crate) fn read_range(&mut self, range: Range<u64>) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(buffer_len(&range)?);
+        let mut at = range.start;
+        while at < range.end {
+            let index = self.part_at(at);
+            let (start, part) = (&self.parts[index].0, &self.parts[index].1);
+            let (start, end) = (*start, (*start + part.size).min(range.end));
+            let piece = self.part(index)?.read_range(at - start..end - start)?;
+            out.extend_from_slice(&piece);
+            at = end;
+        }
+        Ok(out)
+    }
+}
+
+impl Read for Parts {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let index = self.part_at(self.pos);
+        let (start, size) = (self.parts[index].0, self.parts[index].1.size);
+        let pos = self.pos;
+        let part = self.part(index)?;
+        part.seek(SeekFrom::Start(pos - start))?;
+        let want = usize::try_from(start + size - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = part.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a part ended before its size",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Parts {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "seek before the start");
+        self.pos = match target {
+            SeekFrom::Start(at) => at,
+            SeekFrom::End(delta) => self.size.checked_add_signed(delta).ok_or_else(invalid)?,
+            SeekFrom::Current(delta) => self.pos.checked_add_signed(delta).ok_or_else(invalid)?,
+        };
+        Ok(self.pos)
+    }
 }
 
 /// An object opened for reading: `Read + Seek` over its plaintext, decrypting
@@ -181,6 +384,15 @@ impl ObjectReader {
         })
     }
 
+    /// A reader over a multipart object's parts.
+    pub(crate) fn parts(parts: Parts, meta: ObjectMeta, guard: Option<ReaderGuard>) -> Self {
+        Self {
+            kind: Kind::Parts(Box::new(parts)),
+            meta,
+            _guard: guard,
+        }
+    }
+
     /// The object's metadata and protection.
     pub fn meta(&self) -> &ObjectMeta {
         &self.meta
@@ -197,37 +409,18 @@ impl ObjectReader {
                 size,
             });
         }
-        match &mut self.kind {
-            Kind::Encrypted(reader) => Ok(reader.read_range(range)?),
-            Kind::Plain(source) => {
-                source.seek(SeekFrom::Start(range.start))?;
-                let mut out = vec![
-                    0;
-                    usize::try_from(range.end - range.start).map_err(|_| {
-                        Error::InvalidArgument("range too large".into())
-                    })?
-                ];
-                source.read_exact(&mut out)?;
-                Ok(out)
-            }
-        }
+        self.kind.read_range(range)
     }
 }
 
 impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.kind {
-            Kind::Encrypted(reader) => reader.read(buf),
-            Kind::Plain(source) => source.read(buf),
-        }
+        self.kind.read(buf)
     }
 }
 
 impl Seek for ObjectReader {
     fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
-        match &mut self.kind {
-            Kind::Encrypted(reader) => reader.seek(target),
-            Kind::Plain(source) => source.seek(target),
-        }
+        self.kind.seek(target)
     }
 }

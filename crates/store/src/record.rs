@@ -10,6 +10,8 @@
 //! ‖ u32 n ‖ n × (str16 name ‖ str32 value)             user metadata
 //! ‖ u8 0 ‖ bytes32 payload                              inline body
 //! | u8 1 ‖ bytes16 payload prefix ‖ u32 segments        segmented body
+//! | u8 2 ‖ u32 n ‖ n × (u32 part number ‖ attempt (8) ‖ u64 size
+//!          ‖ u32 segments ‖ bytes16 part payload prefix)  multipart body
 //! ‖ tag (32)
 //!
 //! tag = HMAC-SHA256(record key, "coffer/object-record/v2" ‖ str16 bucket ‖ str32 key
@@ -55,17 +57,28 @@ pub(crate) enum Body {
     /// The payload's prefix in the record, its chunks in `segments` values of
     /// the chunks family.
     Segmented { prefix: Vec<u8>, segments: u32 },
+    /// A completed multipart upload: one payload per part, in order.
+    Multipart { parts: Vec<PartRef> },
 }
 
-/// The HTTP-style attributes S3 and OSS keep with an object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Attributes {
-    pub(crate) content_type: Option<String>,
-    pub(crate) content_disposition: Option<String>,
-    pub(crate) content_encoding: Option<String>,
-    pub(crate) content_language: Option<String>,
-    pub(crate) cache_control: Option<String>,
+/// One part of a multipart object: its own payload (bound to the object and
+/// its part number), in segments under the object id, part number and attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PartRef {
+    pub(crate) number: u32,
+    /// Random per upload of the part, so a part uploaded again never mixes
+    /// with the segments of an earlier attempt.
+    pub(crate) attempt: [u8; 8],
+    /// Plaintext bytes.
+    pub(crate) size: u64,
+    pub(crate) segments: u32,
+    /// The part payload's prefix (empty if unencrypted).
+    pub(crate) prefix: Vec<u8>,
 }
+
+/// The HTTP-style attributes S3 and OSS keep with an object, as records
+/// number them.
+pub(crate) type Attributes = crate::object_types::ObjectAttributes;
 
 impl Attributes {
     fn fields(&self) -> [(u8, &Option<String>); 5] {
@@ -338,6 +351,52 @@ impl RecordAuth {
         Ok(record)
     }
 
+    /// `body ‖ tag`, the tag an HMAC-SHA256 of `domain ‖ (u16 len ‖ part) for
+    /// each part of `binding` ‖ body`: a record bound to what names it.
+    pub(crate) fn seal_tagged(
+        &self,
+        domain: &[u8],
+        binding: &[&[u8]],
+        mut body: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let tag = self.tagged(domain, binding, &body)?;
+        body.extend_from_slice(tag.as_ref());
+        Ok(body)
+    }
+
+    /// The body of a record [`RecordAuth::seal_tagged`] sealed with the same
+    /// domain and binding; [`Error::Integrity`] naming `what` otherwise.
+    pub(crate) fn open_tagged<'a>(
+        &self,
+        domain: &[u8],
+        binding: &[&[u8]],
+        raw: &'a [u8],
+        what: impl FnOnce() -> String,
+    ) -> Result<&'a [u8]> {
+        let split = raw.len().checked_sub(TAG_LEN).map(|at| raw.split_at(at));
+        match split {
+            Some((body, tag)) if tags_equal(self.tagged(domain, binding, body)?.as_ref(), tag) => {
+                Ok(body)
+            }
+            _ => Err(Error::Integrity(format!(
+                "the record of {} failed to authenticate: it was edited, moved or planted",
+                what()
+            ))),
+        }
+    }
+
+    fn tagged(&self, domain: &[u8], binding: &[&[u8]], body: &[u8]) -> Result<hmac::Tag> {
+        let mut context = hmac::Context::with_key(&self.key);
+        context.update(domain);
+        for part in binding {
+            let len = u16::try_from(part.len()).map_err(|_| corrupt("record name"))?;
+            context.update(&len.to_le_bytes());
+            context.update(part);
+        }
+        context.update(body);
+        Ok(context.sign())
+    }
+
     /// A bucket key record's bytes: the record ‖ tag, the tag an HMAC-SHA256
     /// of `"coffer/bucket-key/v1" ‖ str16 bucket ‖ id ‖ record`.
     pub(crate) fn seal_bucket_key(
@@ -484,6 +543,13 @@ fn parse(raw: &[u8], with_tag: bool) -> Result<Layout> {
             r.u32()?;
             None
         }
+        2 if version == VERSION => {
+            for _ in 0..r.u32()? {
+                r.take(4 + 8 + 8 + 4)?;
+                r.bytes16()?;
+            }
+            None
+        }
         _ => return Err(corrupt("unknown body kind")),
     };
     let tag_at = r.at;
@@ -508,6 +574,7 @@ impl ObjectRecord {
         let inline_len = match &self.body {
             Body::Inline(payload) => payload.len(),
             Body::Segmented { .. } => 64,
+            Body::Multipart { parts } => parts.len() * (26 + 64),
         };
         let mut out = Vec::with_capacity(
             128 + TAG_LEN + self.wrapped_key.len() + inline_len + self.key_id.len(),
@@ -547,6 +614,18 @@ impl ObjectRecord {
                 out.push(1);
                 put_len16(&mut out, prefix)?;
                 out.extend_from_slice(&segments.to_le_bytes());
+            }
+            Body::Multipart { parts } => {
+                out.push(2);
+                let count = u32::try_from(parts.len()).map_err(|_| corrupt("part count"))?;
+                out.extend_from_slice(&count.to_le_bytes());
+                for part in parts {
+                    out.extend_from_slice(&part.number.to_le_bytes());
+                    out.extend_from_slice(&part.attempt);
+                    out.extend_from_slice(&part.size.to_le_bytes());
+                    out.extend_from_slice(&part.segments.to_le_bytes());
+                    put_len16(&mut out, &part.prefix)?;
+                }
             }
         }
         Ok(out)
@@ -618,6 +697,25 @@ impl ObjectRecord {
                 let prefix = r.bytes16()?.to_vec();
                 let segments = r.u32()?;
                 Body::Segmented { prefix, segments }
+            }
+            2 if version == VERSION => {
+                let count = r.u32()?;
+                let mut parts = Vec::new();
+                for _ in 0..count {
+                    let number = r.u32()?;
+                    let attempt = r.take(8)?.try_into().map_err(|_| corrupt("attempt"))?;
+                    let size = r.u64()?;
+                    let segments = r.u32()?;
+                    let prefix = r.bytes16()?.to_vec();
+                    parts.push(PartRef {
+                        number,
+                        attempt,
+                        size,
+                        segments,
+                        prefix,
+                    });
+                }
+                Body::Multipart { parts }
             }
             _ => return Err(corrupt("unknown body kind")),
         };
@@ -717,6 +815,28 @@ mod tests {
                 proptest::collection::vec(any::<u8>(), 0..300).prop_map(|p| Body::Inline(p.into())),
                 (proptest::collection::vec(any::<u8>(), 64), any::<u32>())
                     .prop_map(|(prefix, segments)| Body::Segmented { prefix, segments }),
+                proptest::collection::vec(
+                    (
+                        any::<u32>(),
+                        any::<[u8; 8]>(),
+                        any::<u64>(),
+                        any::<u32>(),
+                        proptest::collection::vec(any::<u8>(), 0..=64)
+                    ),
+                    0..4,
+                )
+                .prop_map(|parts| Body::Multipart {
+                    parts: parts
+                        .into_iter()
+                        .map(|(number, attempt, size, segments, prefix)| PartRef {
+                            number,
+                            attempt,
+                            size,
+                            segments,
+                            prefix
+                        })
+                        .collect(),
+                }),
             ],
         )
             .prop_map(
@@ -762,7 +882,7 @@ mod tests {
         #[test]
         fn seal_open_round_trip(record in record()) {
             let sealed = auth().seal("b", "k", &record).expect("encodes");
-            let segmented = matches!(record.body, Body::Segmented { .. }).then_some(record.object_id);
+            let segmented = matches!(record.body, Body::Segmented { .. } | Body::Multipart { .. }).then_some(record.object_id);
             prop_assert_eq!(ObjectRecord::segmented_id(&sealed).expect("peeks"), segmented);
             prop_assert_eq!(auth().open("b", "k", sealed.into()).expect("decodes"), record);
         }

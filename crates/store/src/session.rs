@@ -9,8 +9,10 @@ use coffer_keyring::{Caller, Principal};
 use coffer_policy::Request;
 
 use crate::data_keys::ResolvedRule;
-use crate::objects::{
-    CopyOptions, ListOptions, ListResult, Object, ObjectMeta, PutOptions, PutResult,
+use crate::multipart::{CompletedPart, MultipartUpload, UploadedPart};
+use crate::object_types::{
+    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, PutCondition,
+    PutOptions, PutResult,
 };
 use crate::reader::ObjectReader;
 use crate::record::BucketRecord;
@@ -216,39 +218,82 @@ impl Session {
     /// [`Store::get_object`], action `oss:GetObject`; KMS objects also need
     /// `kms:Decrypt` on their CMK.
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Object> {
-        self.check(Request::new(
-            "oss:GetObject",
-            &self.object_resource(bucket, key),
-        ))?;
-        self.store.get_object_as(bucket, key, &self.caller)
+        self.get_object_if(bucket, key, &GetConditions::new())
     }
 
-    /// [`Store::get_object_range`], checked as [`Session::get_object`].
-    pub fn get_object_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Object> {
+    /// [`Store::get_object_if`], checked as [`Session::get_object`].
+    pub fn get_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<Object> {
         self.check(Request::new(
             "oss:GetObject",
             &self.object_resource(bucket, key),
         ))?;
         self.store
-            .get_object_range_as(bucket, key, range, &self.caller)
+            .get_object_as(bucket, key, conditions, &self.caller)
+    }
+
+    /// [`Store::get_object_range`], checked as [`Session::get_object`].
+    pub fn get_object_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Object> {
+        self.get_object_range_if(bucket, key, range, &GetConditions::new())
+    }
+
+    /// [`Store::get_object_range_if`], checked as [`Session::get_object`].
+    pub fn get_object_range_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+        conditions: &GetConditions,
+    ) -> Result<Object> {
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
+        self.store
+            .get_object_range_as(bucket, key, range, conditions, &self.caller)
     }
 
     /// [`Store::open_object`], checked as [`Session::get_object`].
     pub fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
+        self.open_object_if(bucket, key, &GetConditions::new())
+    }
+
+    /// [`Store::open_object_if`], checked as [`Session::get_object`].
+    pub fn open_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<ObjectReader> {
         self.check(Request::new(
             "oss:GetObject",
             &self.object_resource(bucket, key),
         ))?;
-        self.store.open_object_as(bucket, key, &self.caller)
+        self.store
+            .open_object_as(bucket, key, conditions, &self.caller)
     }
 
     /// [`Store::head_object`], action `oss:GetObject` (no decryption happens).
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        self.head_object_if(bucket, key, &GetConditions::new())
+    }
+
+    /// [`Store::head_object_if`], action `oss:GetObject`.
+    pub fn head_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<ObjectMeta> {
         self.check(Request::new(
             "oss:GetObject",
             &self.object_resource(bucket, key),
         ))?;
-        self.store.head_object(bucket, key)
+        self.store.head_object_if(bucket, key, conditions)
     }
 
     /// [`Store::delete_object`], action `oss:DeleteObject`.
@@ -267,6 +312,110 @@ impl Session {
             &self.bucket_resource(bucket),
         ))?;
         self.store.list_objects(bucket, options)
+    }
+
+    /// [`Store::create_multipart_upload`], checked as [`Session::put_object`]
+    /// (`oss:PutObject` with the encryption condition keys, and the KMS's
+    /// `kms:GenerateDataKey` for a KMS rule).
+    pub fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        options: PutOptions,
+    ) -> Result<String> {
+        let (bucket, rule) = self.check_put(bucket, key, options.encryption.as_ref())?;
+        self.store
+            .create_multipart_resolved(&bucket, key, options, &rule, &self.caller)
+    }
+
+    /// [`Store::upload_part`], action `oss:PutObject`; a KMS upload's parts
+    /// also need `kms:Decrypt` on its CMK (as in S3: the part is sealed under
+    /// the upload's data key).
+    pub fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: Bytes,
+    ) -> Result<UploadedPart> {
+        self.upload_part_from_feed(
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            crate::objects::BytesFeed { body, at: 0 },
+        )
+    }
+
+    /// [`Store::upload_part_from_reader`], checked as [`Session::upload_part`].
+    pub fn upload_part_from_reader(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        source: impl Read,
+    ) -> Result<UploadedPart> {
+        self.upload_part_from_feed(
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            crate::objects::ReaderFeed(source),
+        )
+    }
+
+    fn upload_part_from_feed(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        feed: impl crate::objects::SegmentFeed,
+    ) -> Result<UploadedPart> {
+        self.check(Request::new(
+            "oss:PutObject",
+            &self.object_resource(bucket, key),
+        ))?;
+        self.store
+            .upload_part_as(bucket, key, upload_id, part_number, feed, &self.caller)
+    }
+
+    /// [`Store::complete_multipart_upload`], action `oss:PutObject`.
+    pub fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        condition: &PutCondition,
+    ) -> Result<PutResult> {
+        self.check(Request::new(
+            "oss:PutObject",
+            &self.object_resource(bucket, key),
+        ))?;
+        self.store
+            .complete_multipart_upload(bucket, key, upload_id, parts, condition)
+    }
+
+    /// [`Store::abort_multipart_upload`], action `oss:AbortMultipartUpload`.
+    pub fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        self.check(Request::new(
+            "oss:AbortMultipartUpload",
+            &self.object_resource(bucket, key),
+        ))?;
+        self.store.abort_multipart_upload(bucket, key, upload_id)
+    }
+
+    /// [`Store::list_multipart_uploads`], action `oss:ListMultipartUploads` on
+    /// the bucket.
+    pub fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>> {
+        self.check(Request::new(
+            "oss:ListMultipartUploads",
+            &self.bucket_resource(bucket),
+        ))?;
+        self.store.list_multipart_uploads(bucket)
     }
 
     /// [`Store::copy_object`]: `oss:GetObject` on the source and `oss:PutObject`

@@ -23,6 +23,7 @@ use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::key_cache::PayloadKeyCache;
 use crate::keys_family::KeysFamily;
 use crate::names::validate_bucket;
+use crate::object_types::PutCondition;
 use crate::pins::VersionPins;
 use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
 use crate::rule::EncryptionRule;
@@ -231,6 +232,7 @@ impl Store {
         };
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.tuning.sync_writes);
+        let multipart_expiry = options.multipart_expiry;
         let store = Self {
             inner: Arc::new(Inner {
                 db,
@@ -260,6 +262,9 @@ impl Store {
         }
         store.load_buckets()?;
         store.remove_leftovers()?;
+        if let Some(expiry) = multipart_expiry {
+            store.sweep_multipart_uploads(expiry)?;
+        }
         Ok(store)
     }
 
@@ -501,13 +506,16 @@ impl Store {
 
     /// Writes `record` for bucket/key in one batch with `extra` (segments, upload
     /// markers), dropping the replaced object's segments (or deferring that to
-    /// its last reader). The bucket must still be the one the write began in
-    /// (not deleted, nor deleted and created again).
+    /// its last reader), if `condition` holds for what is there — checked
+    /// under the key's lock, so no other writer of the key comes between. The
+    /// bucket must still be the one the write began in (not deleted, nor
+    /// deleted and created again).
     pub(crate) fn commit(
         &self,
         bucket: &BucketRecord,
         key: &str,
         record: Option<&ObjectRecord>,
+        condition: &PutCondition,
         extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
     ) -> Result<()> {
         // The bucket must still exist when the object lands in it.
@@ -520,7 +528,9 @@ impl Store {
         let raw_key = object_key(name, key);
         let _guard = self.stripe(&raw_key).lock();
         let objects = db.cf(ColumnFamily::Objects)?;
-        let old_segmented = match db.get_pinned_cf(objects, &raw_key)? {
+        let old = db.get_pinned_cf(objects, &raw_key)?;
+        check_put_condition(condition, old.as_deref(), name, key, &self.inner.records)?;
+        let old_segmented = match old {
             // The old record names the segments to drop: only trust it if it
             // authenticates. A damaged one leaves its segments to
             // `check_consistency` rather than drop another object's.
@@ -596,7 +606,7 @@ impl Store {
             return missing();
         };
         let guard = match record.body {
-            crate::record::Body::Segmented { .. } => {
+            crate::record::Body::Segmented { .. } | crate::record::Body::Multipart { .. } => {
                 *self
                     .inner
                     .readers
@@ -715,5 +725,43 @@ fn bucket_info(record: BucketRecord) -> BucketInfo {
         name: record.name,
         created_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(record.created_ms),
         encryption: record.rule,
+    }
+}
+
+/// Whether a write under `condition` may replace `old` (the raw record there,
+/// if any): [`Error::AlreadyExists`] or [`Error::PreconditionFailed`] if not,
+/// [`Error::Integrity`] if the record there does not authenticate.
+fn check_put_condition(
+    condition: &PutCondition,
+    old: Option<&[u8]>,
+    bucket: &str,
+    key: &str,
+    records: &RecordAuth,
+) -> Result<()> {
+    let failed = |condition: &str| Error::PreconditionFailed {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        condition: condition.to_owned(),
+    };
+    match (condition, old) {
+        (PutCondition::None, _) | (PutCondition::IfNotExists, None) => Ok(()),
+        (PutCondition::IfNotExists, Some(_)) => Err(Error::AlreadyExists {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        }),
+        (PutCondition::IfMatch(_), None) => Err(failed("If-Match: there is no object")),
+        (PutCondition::IfMatch(expected), Some(raw)) => {
+            records.verify(bucket, key, raw)?;
+            let current = raw
+                .get(1..=OBJECT_ID_LEN)
+                .and_then(|id| <[u8; OBJECT_ID_LEN]>::try_from(id).ok())
+                .map(|id| crate::objects::etag(&id))
+                .ok_or_else(|| Error::CorruptRecord("object id".into()))?;
+            if *expected == current {
+                Ok(())
+            } else {
+                Err(failed("If-Match"))
+            }
+        }
     }
 }

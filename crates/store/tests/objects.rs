@@ -53,7 +53,10 @@ fn every_mode_round_trips_at_every_size() {
             assert!(got.body == body, "{key}: body differs");
             assert_eq!(got.meta.size, size as u64);
             assert_eq!(got.meta.protection, put.protection);
-            assert_eq!(got.meta.content_type.as_deref(), Some("application/x-test"));
+            assert_eq!(
+                got.meta.attributes.content_type.as_deref(),
+                Some("application/x-test")
+            );
             assert_eq!(
                 got.meta.user_metadata.get("owner").map(String::as_str),
                 Some("alice")

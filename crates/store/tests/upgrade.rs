@@ -61,7 +61,10 @@ fn a_store_written_by_the_previous_version_opens_and_reads() {
         assert_eq!(managed.body, Bytes::from_static(b"managed v1"));
         assert_eq!(managed.meta.protection.mode, ProtectionMode::Aes256);
         assert_eq!(managed.meta.protection.key_version, Some(1));
-        assert_eq!(managed.meta.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(
+            managed.meta.attributes.content_type.as_deref(),
+            Some("text/plain")
+        );
         assert_eq!(
             managed.meta.user_metadata.get("owner").map(String::as_str),
             Some("ops")
