@@ -149,7 +149,15 @@ impl Store {
         };
         let db = self.db()?;
         let objects = db.cf(ColumnFamily::Objects)?;
-        let mut last_prefix: Option<String> = None;
+        // A page that ended on a common prefix continues after every key in it.
+        let mut last_prefix: Option<String> = options.start_after.clone().filter(|after| {
+            let delimiter = options.delimiter.as_deref().unwrap_or_default();
+            !delimiter.is_empty()
+                && after.starts_with(options.prefix.as_str())
+                && after[options.prefix.len()..]
+                    .find(delimiter)
+                    .is_some_and(|at| options.prefix.len() + at + delimiter.len() == after.len())
+        });
         for item in db.iterator_cf(
             objects,
             IteratorMode::From(&start, rocksdb::Direction::Forward),
