@@ -190,7 +190,8 @@ fn bad_input_changes_nothing() {
         s.upload_part("bkt", "other", &upload, 1, data(1, 1)),
         Err(Error::NoSuchUpload(_))
     ));
-    let cases: [(Vec<CompletedPart>, fn(&Error) -> bool); 5] = [
+    type ExpectedError = fn(&Error) -> bool;
+    let cases: [(Vec<CompletedPart>, ExpectedError); 5] = [
         (
             vec![CompletedPart::from(&one), CompletedPart::new(3, &two.etag)],
             |e| matches!(e, Error::InvalidPart { part_number: 3, .. }),
