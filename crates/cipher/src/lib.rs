@@ -37,7 +37,7 @@ mod reader;
 mod segments;
 mod writer;
 
-pub use cobblestone::{Layout, Salt};
+pub use cobblestone::{CHUNK_LEN, Layout, SEALED_CHUNK_LEN, Salt};
 pub use data_key::{DATA_KEY_LEN, DataKey};
 pub use error::{Error, FormatError, IntegrityError, Result};
 pub use header::{HEADER_LEN, Header, Suite};

@@ -35,6 +35,7 @@ mod maintenance;
 mod migrate;
 mod multipart;
 mod names;
+mod object_stream;
 mod object_types;
 mod objects;
 mod options;
@@ -56,6 +57,7 @@ pub(crate) use columns::ColumnFamily;
 pub use error::{Error, Result};
 pub use maintenance::ConsistencyReport;
 pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
+pub use object_stream::ObjectStream;
 pub use object_types::{
     CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectAttributes, ObjectMeta,
     ObjectSummary, PutCondition, PutOptions, PutResult,

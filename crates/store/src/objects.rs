@@ -723,7 +723,7 @@ impl Store {
 
     /// The parts of a multipart object, ready to read (its data key unwrapped
     /// for `caller`).
-    fn open_parts(
+    pub(crate) fn open_parts(
         &self,
         bucket: &str,
         record: &ObjectRecord,
@@ -818,7 +818,7 @@ fn read_full(source: &mut impl Read, len: usize) -> Result<Bytes> {
 }
 
 /// Refuses a read whose conditions do not hold for `record`.
-fn check_read(
+pub(crate) fn check_read(
     bucket: &str,
     key: &str,
     record: &ObjectRecord,

@@ -10,6 +10,7 @@ use coffer_policy::Request;
 
 use crate::data_keys::ResolvedRule;
 use crate::multipart::{CompletedPart, MultipartUpload, UploadedPart};
+use crate::object_stream::ObjectStream;
 use crate::object_types::{
     CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, PutCondition,
     PutOptions, PutResult,
@@ -275,6 +276,21 @@ impl Session {
         ))?;
         self.store
             .open_object_as(bucket, key, conditions, &self.caller)
+    }
+
+    /// [`Store::get_object_stream`], checked as [`Session::get_object`].
+    pub fn get_object_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+    ) -> Result<ObjectStream> {
+        self.check(Request::new(
+            "oss:GetObject",
+            &self.object_resource(bucket, key),
+        ))?;
+        self.store
+            .get_object_stream_as(bucket, key, conditions, &self.caller)
     }
 
     /// [`Store::head_object`], action `oss:GetObject` (no decryption happens).
