@@ -2,7 +2,7 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|store|sustained> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|object-store|store|sustained> [--quick]
 //! ```
 //!
 //! `kms` starts an OpenBao dev server the way the tests do (and says how to
@@ -17,6 +17,7 @@ mod cipher;
 mod keys;
 mod kms;
 mod measure;
+mod object_store_trait;
 mod store;
 mod store_memory;
 mod sustained;
@@ -52,7 +53,9 @@ fn main() -> ExitCode {
         .filter(|a| !a.starts_with("--"))
         .collect();
     if cases.is_empty() {
-        eprintln!("usage: compare <cipher|keys|kms|store|sustained>... [--quick] [--size=<bytes>]");
+        eprintln!(
+            "usage: compare <cipher|keys|kms|object-store|store|sustained>... [--quick] [--size=<bytes>]"
+        );
         return ExitCode::FAILURE;
     }
     let budget = measure::Budget::new(quick);
@@ -61,11 +64,12 @@ fn main() -> ExitCode {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
             "kms" => kms::run(quick),
+            "object-store" => object_store_trait::run(&budget, quick),
             "sustained" => sustained::run(quick, &tuning),
             "store" => store::run(&budget, quick, size, &tuning),
             other => {
                 eprintln!(
-                    "unknown comparison {other:?}; known: cipher, keys, kms, store, sustained"
+                    "unknown comparison {other:?}; known: cipher, keys, kms, object-store, store, sustained"
                 );
                 return ExitCode::FAILURE;
             }
