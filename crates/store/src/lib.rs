@@ -49,6 +49,7 @@ mod settings;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+mod verify;
 
 pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
@@ -68,6 +69,7 @@ pub use rule::{EncryptionRule, Protection, ProtectionMode};
 pub use session::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY, Session};
 pub use settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
 pub use store::{BucketInfo, Store};
+pub use verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
 
 /// The column families and key layout, for the benchmarks' same-layout
 /// baseline only (feature `bench-internals`): not a stable API.
