@@ -1,0 +1,246 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Operate a coffer store: buckets, objects, keys, key usage and
+/// verification.
+///
+/// Exit codes: 0 success, 1 any other failure, 2 usage error, 3 not found,
+/// 4 access denied (a policy, a disabled or deleted key, a wrong root key),
+/// 5 integrity failure (damaged data, or `verify` found a problem),
+/// 6 already exists.
+#[derive(Debug, Parser)]
+#[command(name = "coffer", version)]
+pub(crate) struct Cli {
+    /// The store's directory.
+    #[arg(long, env = "COFFER_DIR", global = true)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The root key file (64 hex digits, mode 0600); default: DIR/root.key.
+    #[arg(long, env = "COFFER_ROOT_KEY_FILE", global = true)]
+    pub(crate) root_key_file: Option<PathBuf>,
+    /// Print results as JSON, one document per command, for scripts.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a store in DIR and its root key (DIR/root.key, mode 0600, unless
+    /// --root-key-file says where); refuses to overwrite either.
+    Init {
+        /// The directory to create the store in.
+        dir: PathBuf,
+    },
+    /// Buckets and their default encryption.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+    /// Store FILE (or standard input, `-`) as BUCKET/KEY.
+    Put {
+        /// The file to read; `-` for standard input.
+        file: PathBuf,
+        /// Where to store it: BUCKET/KEY.
+        target: String,
+        #[command(flatten)]
+        sse: SseArgs,
+        #[command(flatten)]
+        attributes: AttributeArgs,
+    },
+    /// Write BUCKET/KEY to FILE, or to standard output (`-` or no FILE).
+    Get {
+        /// The object: BUCKET/KEY.
+        source: String,
+        /// The file to write; `-` or none for standard output.
+        file: Option<PathBuf>,
+    },
+    /// Show an object's metadata and protection.
+    Head {
+        /// The object: BUCKET/KEY.
+        object: String,
+    },
+    /// List the objects of BUCKET, under PREFIX if given.
+    Ls {
+        /// BUCKET or BUCKET/PREFIX.
+        location: String,
+    },
+    /// Delete an object.
+    Rm {
+        /// The object: BUCKET/KEY.
+        object: String,
+    },
+    /// Copy an object to another (over itself: re-encrypts it).
+    Cp {
+        /// The source: BUCKET/KEY.
+        source: String,
+        /// The destination: BUCKET/KEY.
+        destination: String,
+        #[command(flatten)]
+        sse: SseArgs,
+        #[command(flatten)]
+        attributes: AttributeArgs,
+    },
+    /// Keys in the store's KMS.
+    #[command(subcommand)]
+    Kms(KmsCommand),
+    /// Key usage and retirement.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Read and authenticate every object (of BUCKET, or of the store) and
+    /// print each problem with its object; exits 5 if there is any.
+    Verify {
+        /// Only this bucket (orphan segments are checked for the whole store
+        /// only).
+        bucket: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BucketCommand {
+    /// Create a bucket.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// List buckets.
+    Ls,
+    /// Delete an empty bucket.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Show a bucket: creation time and default encryption.
+    Info {
+        /// Its name.
+        name: String,
+    },
+    /// A bucket's default encryption rule.
+    #[command(subcommand)]
+    Encryption(EncryptionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EncryptionCommand {
+    /// Set the rule (--sse AES256, or --sse KMS with an optional
+    /// --sse-kms-key-id).
+    Put {
+        /// The bucket.
+        bucket: String,
+        #[command(flatten)]
+        sse: SseArgs,
+    },
+    /// Show the rule.
+    Get {
+        /// The bucket.
+        bucket: String,
+    },
+    /// Remove the rule (new objects are then stored unencrypted unless a
+    /// put asks otherwise).
+    Rm {
+        /// The bucket.
+        bucket: String,
+    },
+}
+
+/// Server-side encryption, as OSS and S3 spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Sse {
+    /// Store-managed keys (the master keyring).
+    #[value(name = "AES256")]
+    Aes256,
+    /// A KMS customer master key.
+    #[value(name = "KMS")]
+    Kms,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SseArgs {
+    /// Encrypt with store-managed keys (AES256) or a KMS key (KMS); default:
+    /// the bucket's rule.
+    #[arg(long, value_enum)]
+    pub(crate) sse: Option<Sse>,
+    /// The CMK (id or alias) for --sse KMS; default: the managed CMK.
+    #[arg(long, requires = "sse")]
+    pub(crate) sse_kms_key_id: Option<String>,
+    /// Derive data keys from a bucket key (fewer KMS calls).
+    #[arg(long, requires = "sse")]
+    pub(crate) bucket_key: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AttributeArgs {
+    /// The object's content type.
+    #[arg(long)]
+    pub(crate) content_type: Option<String>,
+    /// User metadata, NAME=VALUE; repeat for more.
+    #[arg(long = "meta", value_name = "NAME=VALUE")]
+    pub(crate) meta: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KmsCommand {
+    /// Create a CMK.
+    Create {
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List CMKs.
+    Ls,
+    /// Show a CMK.
+    Describe {
+        /// Its id or alias.
+        key_id: String,
+    },
+    /// Give a CMK an alias (`alias/...`).
+    Alias {
+        /// The alias.
+        alias: String,
+        /// The CMK's id.
+        key_id: String,
+    },
+    /// Enable a CMK.
+    Enable {
+        /// Its id or alias.
+        key_id: String,
+    },
+    /// Disable a CMK: objects under it cannot be read until it is enabled.
+    Disable {
+        /// Its id or alias.
+        key_id: String,
+    },
+    /// Schedule a CMK's deletion after a waiting period.
+    ScheduleDeletion {
+        /// Its id or alias.
+        key_id: String,
+        /// Days until its material is destroyed (7 to 30).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Cancel a scheduled deletion (the key comes back disabled).
+    CancelDeletion {
+        /// Its id or alias.
+        key_id: String,
+    },
+    /// Rotate a CMK: new objects use a new version.
+    Rotate {
+        /// Its id or alias.
+        key_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Count objects per protection mode, key id and key version.
+    Usage {
+        /// Only this bucket.
+        #[arg(long)]
+        bucket: Option<String>,
+    },
+    /// Retire master key versions no object or upload uses any more.
+    Retire,
+    /// Rotate the store-managed master key.
+    RotateMaster,
+}

@@ -1,0 +1,266 @@
+//! The `coffer` binary as a user runs it: a session from `init` to `verify`,
+//! every error path with its message and exit code, and `verify` against a
+//! store damaged from outside.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Session {
+    dir: tempfile::TempDir,
+}
+
+impl Session {
+    fn new() -> Self {
+        let session = Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        session.ok(&["init", session.store().to_str().expect("utf-8")]);
+        session
+    }
+
+    fn store(&self) -> std::path::PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::cargo_bin("coffer")
+            .expect("binary")
+            .env("COFFER_DIR", self.store())
+            .env_remove("COFFER_ROOT_KEY_FILE")
+            .args(args)
+            .output()
+            .expect("runs")
+    }
+
+    /// Runs a command that must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("json")
+    }
+
+    /// Runs a command that must fail with `code`, its message containing
+    /// `message`.
+    fn fails(&self, args: &[&str], code: i32, message: &str) {
+        let output = self.run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: {stderr:?} lacks {message:?}"
+        );
+    }
+}
+
+fn write(path: &Path, len: usize, seed: u8) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(13) ^ seed)
+        .collect();
+    std::fs::write(path, &bytes).expect("writes");
+    bytes
+}
+
+#[test]
+fn a_session_from_init_to_verify() {
+    let s = Session::new();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.store().join("root.key"))
+        .expect("root key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    s.ok(&["bucket", "create", "photos"]);
+    s.ok(&["bucket", "encryption", "put", "photos", "--sse", "KMS"]);
+    let rule = s.json(&["bucket", "encryption", "get", "photos"]);
+    assert_eq!(rule["encryption"]["sse"], "KMS");
+    let cmk = s.json(&["kms", "create", "--description", "photos"]);
+    let cmk = cmk["key_id"].as_str().expect("key id").to_owned();
+
+    let body = write(&s.file("big.bin"), 3 << 20, 1);
+    let put = s.json(&[
+        "put",
+        s.file("big.bin").to_str().expect("utf-8"),
+        "photos/2026/big.bin",
+        "--content-type",
+        "image/jpeg",
+        "--meta",
+        "owner=alice",
+    ]);
+    assert_eq!(put["protection"]["mode"], "KMS");
+    let head = s.json(&["head", "photos/2026/big.bin"]);
+    assert_eq!(head["bucket"], "photos");
+    assert_eq!(head["key"], "2026/big.bin");
+    assert_eq!(head["size"], 3 << 20);
+    assert_eq!(head["etag"], put["etag"]);
+    assert_eq!(head["content_type"], "image/jpeg");
+    assert_eq!(head["metadata"]["owner"], "alice");
+    assert_eq!(head["protection"]["mode"], "KMS");
+    assert_eq!(head["protection"]["key_version"], 1);
+
+    s.ok(&[
+        "get",
+        "photos/2026/big.bin",
+        s.file("out.bin").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(std::fs::read(s.file("out.bin")).expect("reads"), body);
+    let stdout = s.run(&["get", "photos/2026/big.bin"]).stdout;
+    assert_eq!(stdout, body, "to standard output");
+
+    // Re-encrypt over itself under a named CMK; then list.
+    let copied = s.json(&[
+        "cp",
+        "photos/2026/big.bin",
+        "photos/2026/big.bin",
+        "--sse",
+        "KMS",
+        "--sse-kms-key-id",
+        &cmk,
+    ]);
+    assert_eq!(copied["protection"]["key_id"], cmk.as_str());
+    let listed = s.json(&["ls", "photos/2026/"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["key"], "2026/big.bin");
+
+    // Key usage after a rotation, then a re-encryption moves it.
+    s.ok(&["kms", "rotate", &cmk]);
+    let usage = s.json(&["keys", "usage", "--bucket", "photos"]);
+    assert_eq!(usage["usage"][0]["key_id"], cmk.as_str());
+    assert_eq!(usage["usage"][0]["key_version"], 1);
+    s.ok(&["cp", "photos/2026/big.bin", "photos/2026/big.bin"]);
+
+    let report = s.json(&["verify"]);
+    assert_eq!(report["objects"], 1);
+    assert_eq!(report["problems"].as_array().map(Vec::len), Some(0));
+    s.ok(&["rm", "photos/2026/big.bin"]);
+    s.ok(&["bucket", "rm", "photos"]);
+    assert_eq!(s.json(&["bucket", "ls"]), serde_json::json!([]));
+}
+
+#[test]
+fn errors_have_their_exit_codes_and_messages() {
+    let s = Session::new();
+    s.ok(&["bucket", "create", "bkt"]);
+    write(&s.file("f"), 10, 1);
+    let f = s.file("f");
+    let f = f.to_str().expect("utf-8");
+    // Not found: 3.
+    s.fails(&["get", "bkt/missing"], 3, "no such key");
+    s.fails(&["head", "nobucket/k"], 3, "no such bucket");
+    s.fails(&["rm", "bkt/missing"], 3, "no such key");
+    s.fails(&["put", "/no/such/file", "bkt/k"], 3, "/no/such/file");
+    s.fails(&["kms", "describe", "no-such-key"], 3, "no-such-key");
+    // Usage: 2.
+    s.fails(&["put", f, "no-slash"], 2, "BUCKET/KEY");
+    s.fails(&["put", f, "bkt/k", "--sse", "ROT13"], 2, "ROT13");
+    s.fails(
+        &[
+            "put",
+            f,
+            "bkt/k",
+            "--sse",
+            "AES256",
+            "--sse-kms-key-id",
+            "x",
+        ],
+        2,
+        "--sse KMS",
+    );
+    s.fails(&["put", f, "bkt/k", "--meta", "novalue"], 2, "NAME=VALUE");
+    s.fails(&["frobnicate"], 2, "unrecognized subcommand");
+    // Already exists: 6.
+    s.fails(&["bucket", "create", "bkt"], 6, "bkt");
+    s.fails(
+        &["init", s.store().to_str().expect("utf-8")],
+        6,
+        "already holds a store",
+    );
+    // Access denied: 4 (a disabled CMK; a root key file others can read).
+    let cmk = s.json(&["kms", "create"])["key_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    s.ok(&["put", f, "bkt/k", "--sse", "KMS", "--sse-kms-key-id", &cmk]);
+    s.ok(&["kms", "disable", &cmk]);
+    s.fails(
+        &["get", "bkt/k", s.file("o").to_str().expect("utf-8")],
+        4,
+        "disabled",
+    );
+    assert!(!s.file("o").exists(), "no partial file is left");
+    s.ok(&["kms", "enable", &cmk]);
+    use std::os::unix::fs::PermissionsExt;
+    let key = s.store().join("root.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    s.fails(&["bucket", "ls"], 4, "chmod 600");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // No store given: 2; a directory with no store: 3.
+    let output = Command::cargo_bin("coffer")
+        .expect("binary")
+        .env_remove("COFFER_DIR")
+        .args(["bucket", "ls"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("COFFER_DIR"));
+}
+
+#[test]
+fn verify_names_each_damaged_object_and_exits_5() {
+    let s = Session::new();
+    s.ok(&["bucket", "create", "bkt"]);
+    s.ok(&["bucket", "encryption", "put", "bkt", "--sse", "AES256"]);
+    for (name, len) in [
+        ("healthy-small", 100),
+        ("healthy-big", 2 << 20),
+        ("victim", 100),
+    ] {
+        write(&s.file(name), len, 7);
+        s.ok(&[
+            "put",
+            s.file(name).to_str().expect("utf-8"),
+            &format!("bkt/{name}"),
+        ]);
+    }
+    // Edit the victim's record from outside, as an attacker with the
+    // directory would.
+    {
+        let path = s.store();
+        let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).expect("families");
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, names).expect("opens");
+        let objects = db.cf_handle("objects").expect("objects");
+        let mut value = db
+            .get_cf(objects, b"bkt\0victim")
+            .expect("reads")
+            .expect("present");
+        let at = value.len() - 5;
+        value[at] ^= 1;
+        db.put_cf(objects, b"bkt\0victim", value).expect("writes");
+    }
+    let output = s.run(&["verify"]);
+    assert_eq!(output.status.code(), Some(5));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("bkt/victim: damaged-record"), "{stdout}");
+    assert!(!stdout.contains("healthy"), "{stdout}");
+    assert!(stdout.contains("checked 3 objects"), "{stdout}");
+    s.fails(&["get", "bkt/victim"], 5, "bkt/victim");
+    // A damaged object can still be removed; then the store verifies clean.
+    s.ok(&["rm", "bkt/victim"]);
+    s.ok(&["verify", "bkt"]);
+}
