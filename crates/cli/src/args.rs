@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// verification.
 ///
 /// Exit codes: 0 success, 1 any other failure, 2 usage error, 3 not found,
-/// 4 access denied (a policy, a disabled or deleted key, a wrong root key),
+/// 4 access denied (a disabled or deleted key, a wrong or too-open root key),
 /// 5 integrity failure (damaged data, or `verify` found a problem),
 /// 6 already exists.
 #[derive(Debug, Parser)]
