@@ -129,3 +129,37 @@ pub(crate) fn report(
 pub(crate) fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// Prints one line per engine and case (`put`, `get`) of a size, each with
+/// its rate against the baselines named in `ratios` (name, index of the
+/// baseline engine in `engines`).
+pub(crate) fn report_rates(
+    engines: &[&str],
+    size: usize,
+    cases: [(&str, &[f64]); 2],
+    ratios: &[(&str, usize)],
+) {
+    for (case, rates) in cases {
+        for (engine, rate) in engines.iter().zip(rates.iter()) {
+            let mut line = serde_json::json!({
+                "case": format!("{engine}_{case}"),
+                "bytes": size,
+                "ops_per_s": round(*rate),
+                "mib_per_s": round(rate * size as f64 / MIB),
+            });
+            if let Some(line) = line.as_object_mut() {
+                for (name, baseline) in ratios {
+                    line.insert((*name).to_owned(), round(rate / rates[*baseline]).into());
+                }
+            }
+            println!("{line}");
+        }
+    }
+}
+
+/// Flushes the store and waits until its database has no background work
+/// left, so that a round pays for the work its puts caused.
+pub(crate) fn settle_store(store: &coffer_store::Store) {
+    store.flush().expect("flush");
+    coffer_store::internals::wait_for_background_work(store).expect("background work");
+}

@@ -18,7 +18,9 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::measure::{Budget, MIB, interleaved_rounds, ops_per_s_settled, round};
+use crate::measure::{
+    Budget, MIB, interleaved_rounds, ops_per_s_settled, report_rates, round, settle_store,
+};
 
 /// The engines, in the order their rates are measured and printed.
 const ENGINES: [&str; 3] = ["store_api", "object_store", "local_fs"];
@@ -95,8 +97,8 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
             trait_put(&objects, path);
             trait_put(&local, path);
         }
-        settle(&api);
-        settle(&trait_store);
+        settle_store(&api);
+        settle_store(&trait_store);
         let mut next = [0usize; 3];
         let [a, o, l] = &mut next;
         let put = interleaved_rounds(
@@ -109,7 +111,7 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                             *a = (*a + 1) % keys.len();
                             api_put(&keys[*a]);
                         },
-                        || settle(&api),
+                        || settle_store(&api),
                     )
                 }),
                 Box::new(|t| {
@@ -119,7 +121,7 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                             *o = (*o + 1) % keys.len();
                             trait_put(&objects, &paths[*o]);
                         },
-                        || settle(&trait_store),
+                        || settle_store(&trait_store),
                     )
                 }),
                 Box::new(|t| {
@@ -182,26 +184,11 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                 }),
             ],
         );
-        for (case, rates) in [("put", &put), ("get", &get)] {
-            for (engine, rate) in ENGINES.iter().zip(rates.iter()) {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "case": format!("{engine}_{case}"),
-                        "bytes": size,
-                        "ops_per_s": round(*rate),
-                        "mib_per_s": round(rate * size as f64 / MIB),
-                        "ratio_vs_store_api": round(rate / rates[0]),
-                        "ratio_vs_local_fs": round(rate / rates[2]),
-                    })
-                );
-            }
-        }
+        report_rates(
+            &ENGINES,
+            size,
+            [("put", &put), ("get", &get)],
+            &[("ratio_vs_store_api", 0), ("ratio_vs_local_fs", 2)],
+        );
     }
-}
-
-/// Flushes the store and waits until its database has no background work left.
-fn settle(store: &Store) {
-    store.flush().expect("flush");
-    coffer_store::internals::wait_for_background_work(store).expect("background work");
 }

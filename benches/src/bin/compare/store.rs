@@ -13,7 +13,9 @@ use bytes::Bytes;
 use coffer_benches::baseline::{DefaultRocks, SameLayout};
 use coffer_store::{EncryptionRule, PutOptions, RootKey, Store, StoreOptions};
 
-use crate::measure::{Budget, MIB, interleaved, interleaved_rounds, ops_per_s_settled, round};
+use crate::measure::{
+    Budget, MIB, interleaved, interleaved_rounds, ops_per_s_settled, report_rates, settle_store,
+};
 use crate::tuning::Candidate;
 
 /// The engines, in the order their rates are measured and printed.
@@ -96,8 +98,8 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candid
         // background work and none lands in another engine's round.
         default.settle();
         same.settle();
-        settle(&store);
-        settle(&bucket_key_store);
+        settle_store(&store);
+        settle_store(&bucket_key_store);
         let mut next = [0usize; 4];
         let [d, b, c, k] = &mut next;
         let put = interleaved_rounds(
@@ -130,7 +132,7 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candid
                             *c = (*c + 1) % keys.len();
                             coffer_put(&store, &keys[*c]);
                         },
-                        || settle(&store),
+                        || settle_store(&store),
                     )
                 }),
                 Box::new(|t| {
@@ -140,7 +142,7 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candid
                             *k = (*k + 1) % keys.len();
                             coffer_put(&bucket_key_store, &keys[*k]);
                         },
-                        || settle(&bucket_key_store),
+                        || settle_store(&bucket_key_store),
                     )
                 }),
             ],
@@ -177,26 +179,11 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candid
                 &mut bucket_key_get,
             ],
         );
-        for (case, rates) in [("put", &put), ("get", &get)] {
-            for (engine, rate) in ENGINES.iter().zip(rates.iter()) {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "case": format!("{engine}_{case}"),
-                        "bytes": size,
-                        "ops_per_s": round(*rate),
-                        "mib_per_s": round(rate * size as f64 / MIB),
-                        "ratio_vs_rocksdb": round(rate / rates[1]),
-                        "ratio_vs_rocksdb_default": round(rate / rates[0]),
-                    })
-                );
-            }
-        }
+        report_rates(
+            &ENGINES,
+            size,
+            [("put", &put), ("get", &get)],
+            &[("ratio_vs_rocksdb", 1), ("ratio_vs_rocksdb_default", 0)],
+        );
     }
-}
-
-/// Flushes the store and waits until its database has no background work left.
-fn settle(store: &Store) {
-    store.flush().expect("flush");
-    coffer_store::internals::wait_for_background_work(store).expect("background work");
 }
