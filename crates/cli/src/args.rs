@@ -88,6 +88,9 @@ pub(crate) enum Command {
     /// Key usage and retirement.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Bulk key jobs: durable, resumable after a crash, rate-limited.
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Read and authenticate every object (of BUCKET, or of the store) and
     /// print each problem with its object; exits 5 if there is any.
     Verify {
@@ -243,4 +246,65 @@ pub(crate) enum KeysCommand {
     Retire,
     /// Rotate the store-managed master key.
     RotateMaster,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct JobRunArgs {
+    /// At most this many objects per second.
+    #[arg(long)]
+    pub(crate) objects_per_second: Option<f64>,
+    /// At most this many bytes per second.
+    #[arg(long)]
+    pub(crate) bytes_per_second: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobCommand {
+    /// Move every wrapped data key of BUCKET to the current master key
+    /// version or CMK material (no object data rewritten), and run it.
+    Rewrap {
+        /// The bucket.
+        bucket: String,
+        #[command(flatten)]
+        run: JobRunArgs,
+    },
+    /// Copy every object of BUCKET over itself under a new rule (--sse
+    /// AES256, or --sse KMS --sse-kms-key-id ID), and run it.
+    Reencrypt {
+        /// The bucket.
+        bucket: String,
+        #[command(flatten)]
+        sse: SseArgs,
+        #[command(flatten)]
+        run: JobRunArgs,
+    },
+    /// Encrypt BUCKET's unencrypted objects under its default rule, and run it.
+    EncryptUnencrypted {
+        /// The bucket.
+        bucket: String,
+        #[command(flatten)]
+        run: JobRunArgs,
+    },
+    /// Show a job (or every job).
+    Status {
+        /// The job's id.
+        id: Option<String>,
+    },
+    /// Pause a job (a run stops at its next checkpoint).
+    Pause {
+        /// The job's id.
+        id: String,
+    },
+    /// Resume a paused or interrupted job from its checkpoint, and run it.
+    Resume {
+        /// The job's id.
+        id: String,
+        #[command(flatten)]
+        run: JobRunArgs,
+    },
+    /// Cancel a job for good.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
 }

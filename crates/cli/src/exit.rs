@@ -45,6 +45,7 @@ impl Failure {
                 E::NoSuchBucket(_)
                 | E::NoSuchKey { .. }
                 | E::NoSuchUpload(_)
+                | E::NoSuchJob(_)
                 | E::NoSuchEncryptionRule(_)
                 | E::StoreNotFound(_)
                 | E::KeyNotFound(_) => NOT_FOUND,

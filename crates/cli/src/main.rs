@@ -4,12 +4,14 @@
 //! - [`args`]: the commands and flags (clap), with help for each.
 //! - [`store_commands`]: init, buckets and their encryption, objects.
 //! - [`key_commands`]: the KMS's keys, key usage and retirement.
+//! - [`job_commands`]: bulk key jobs, run in the foreground, resumable.
 //! - [`verify_command`]: `coffer verify`.
 //! - [`output`]: human and `--json` output, progress bars.
 //! - [`exit`]: failures and the exit codes that tell them apart.
 
 mod args;
 mod exit;
+mod job_commands;
 mod key_commands;
 mod output;
 mod store_commands;
@@ -64,6 +66,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => store_commands::cp(&store, &source, &destination, &sse, &attributes, &out),
         Command::Kms(command) => key_commands::kms(&store, command, &out),
         Command::Keys(command) => key_commands::keys(&store, command, &out),
+        Command::Job(command) => job_commands::job(&store, command, &out),
         Command::Verify { bucket } => verify_command::verify(&store, bucket.as_deref(), &out),
     };
     let closed = store.close().map_err(Failure::from);

@@ -11,6 +11,7 @@
 //! bucket_keys  bucket ‖ 0x00 ‖ bucket key id (16)   → BucketKeyRecord (binary, see bucket_keys.rs)
 //! multipart    upload id (16)                        → an upload in progress (see multipart.rs)
 //!              upload id (16) ‖ part number (u32 BE) → an uploaded part
+//! jobs     job id (32 hex digits)                    → a bulk key job and its checkpoint (JSON)
 //! ```
 //!
 //! A multipart object's segments are in `chunks` under
@@ -38,11 +39,13 @@ pub(crate) enum ColumnFamily {
     BucketKeys,
     /// Multipart uploads in progress and their parts.
     Multipart,
+    /// Bulk key jobs and their checkpoints.
+    Jobs,
 }
 
 impl ColumnFamily {
     /// Every column family.
-    pub(crate) const ALL: [ColumnFamily; 9] = [
+    pub(crate) const ALL: [ColumnFamily; 10] = [
         Self::Meta,
         Self::Buckets,
         Self::Objects,
@@ -52,6 +55,7 @@ impl ColumnFamily {
         Self::Garbage,
         Self::BucketKeys,
         Self::Multipart,
+        Self::Jobs,
     ];
 
     /// The RocksDB name.
@@ -66,6 +70,7 @@ impl ColumnFamily {
             Self::Garbage => "garbage",
             Self::BucketKeys => "bucket_keys",
             Self::Multipart => "multipart",
+            Self::Jobs => "jobs",
         }
     }
 }

@@ -57,6 +57,9 @@ pub enum Error {
     /// completed, aborted, swept after its expiry, or never created.
     #[error("no such multipart upload: {0}")]
     NoSuchUpload(String),
+    /// No bulk key job has this id.
+    #[error("no such job: {0}")]
+    NoSuchJob(String),
     /// Completing an upload named a part that was not uploaded, or with
     /// another ETag than its upload returned. Nothing changed.
     #[error("upload {upload_id}: part {part_number} was not uploaded with that ETag")]

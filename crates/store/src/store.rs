@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     /// full compaction).
     pub(crate) blob_gc_age_cutoff: f64,
     pub(crate) write_options: WriteOptions,
+    /// Serializes changes to job records (a run's checkpoint and a pause).
+    pub(crate) jobs_lock: Mutex<()>,
     /// Payload keys of recently read objects under the master keys.
     pub(crate) payload_keys: PayloadKeyCache,
     /// Bucket keys in memory.
@@ -251,6 +253,7 @@ impl Store {
                 bucket_keys: BucketKeys::new(options.bucket_keys),
                 pins: VersionPins::default(),
                 write_options,
+                jobs_lock: Mutex::new(()),
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
                 bucket_gate: RwLock::new(()),

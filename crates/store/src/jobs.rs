@@ -1,0 +1,393 @@
+//! Bulk key jobs: rewrap a bucket, re-encrypt it to a rule, or encrypt its
+//! unencrypted objects, durably. A job's definition and checkpoint live in the
+//! `jobs` column family (JSON, `docs/format.md`) and are updated as it runs, so
+//! after a crash or a restart [`Store::run_job`] resumes after the last key
+//! checkpointed; the objects since then are looked at again, which changes
+//! nothing for those already done (a rewrap of a rewrapped key is a no-op, an
+//! object already under the target rule is skipped). A re-encryption copies
+//! each object over itself only if it still has the ETag it was read with, so
+//! a concurrent overwrite is never clobbered; objects written under the
+//! target rule after the job started need nothing.
+
+use std::time::{Duration, Instant};
+
+use rocksdb::{Direction, IteratorMode};
+use serde::{Deserialize, Serialize};
+
+use crate::columns::{object_key, split_object_key};
+use crate::object_types::{CopyOptions, PutCondition};
+use crate::rule::{EncryptionRule, ProtectionMode};
+use crate::store::millis;
+use crate::{ColumnFamily, Error, Result, Store};
+
+/// What a job does to each object of its bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobKind {
+    /// Wrapped data keys to the current master key version or CMK material;
+    /// no object data is rewritten.
+    Rewrap,
+    /// Every object copied over itself under `rule`: fresh data keys, new
+    /// payloads.
+    Reencrypt {
+        /// `AES256` or `KMS`.
+        sse: String,
+        /// The CMK, for `KMS`.
+        kms_key_id: Option<String>,
+    },
+    /// Unencrypted objects copied over themselves under the bucket's rule.
+    EncryptUnencrypted,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobState {
+    /// Created or resumed; [`Store::run_job`] works on it.
+    Running,
+    /// Stopped by [`Store::pause_job`]; [`Store::resume_job`] continues it.
+    Paused,
+    /// Stopped for good.
+    Cancelled,
+    /// Every object was looked at.
+    Done,
+}
+
+/// A job: its definition and checkpoint, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JobStatus {
+    /// Its id.
+    pub id: String,
+    /// The bucket it works on.
+    pub bucket: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Where it stands.
+    pub state: JobState,
+    /// When it was created (ms since the Unix epoch).
+    pub created_ms: u64,
+    /// The last key checkpointed: every key up to it was looked at.
+    pub last_key: Option<String>,
+    /// Objects changed.
+    pub done: u64,
+    /// Objects that needed nothing (or changed under the job).
+    pub skipped: u64,
+    /// Objects that failed (their errors are logged, not fatal to the job).
+    pub failed: u64,
+    /// Plaintext bytes rewritten (re-encryption) or covered (rewrap).
+    pub bytes: u64,
+}
+
+/// Limits on how fast a job runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct JobLimits {
+    /// At most this many objects per second.
+    pub objects_per_second: Option<f64>,
+    /// At most this many plaintext bytes per second.
+    pub bytes_per_second: Option<f64>,
+}
+
+impl JobLimits {
+    /// No limit.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// At most `n` objects per second.
+    pub fn objects_per_second(mut self, n: f64) -> Self {
+        self.objects_per_second = Some(n);
+        self
+    }
+
+    /// At most `n` bytes per second.
+    pub fn bytes_per_second(mut self, n: f64) -> Self {
+        self.bytes_per_second = Some(n);
+        self
+    }
+}
+
+/// Objects between checkpoints (and between looks at the job's state).
+const CHECKPOINT_EVERY: u64 = 256;
+/// …or this long, whichever comes first.
+const CHECKPOINT_AFTER: Duration = Duration::from_millis(200);
+
+impl JobKind {
+    /// The rule a re-encryption moves objects to.
+    fn target_rule(&self) -> Result<Option<EncryptionRule>> {
+        match self {
+            Self::Reencrypt { sse, kms_key_id } => {
+                EncryptionRule::from_parts(sse, kms_key_id.as_deref()).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Store {
+    /// Creates a job on `bucket` (not yet run: see [`Store::run_job`]) and
+    /// returns its id.
+    pub fn create_job(&self, bucket: &str, kind: JobKind) -> Result<String> {
+        let bucket_record = self.bucket_record(bucket)?;
+        kind.target_rule()?;
+        if kind == JobKind::EncryptUnencrypted && bucket_record.rule.is_none() {
+            return Err(Error::NoSuchEncryptionRule(bucket.to_owned()));
+        }
+        let id = hex::encode(crate::store::random_id()?);
+        let status = JobStatus {
+            id: id.clone(),
+            bucket: bucket.to_owned(),
+            kind,
+            state: JobState::Running,
+            created_ms: millis(self.inner.clock.now()),
+            last_key: None,
+            done: 0,
+            skipped: 0,
+            failed: 0,
+            bytes: 0,
+        };
+        self.save_job(&status)?;
+        Ok(id)
+    }
+
+    /// A job's definition and checkpoint.
+    pub fn job_status(&self, id: &str) -> Result<JobStatus> {
+        let db = self.db()?;
+        let value = db
+            .get_cf(db.cf(ColumnFamily::Jobs)?, id.as_bytes())?
+            .ok_or_else(|| Error::NoSuchJob(id.to_owned()))?;
+        serde_json::from_slice(&value).map_err(|e| Error::CorruptRecord(format!("job {id}: {e}")))
+    }
+
+    /// Every job, by id.
+    pub fn list_jobs(&self) -> Result<Vec<JobStatus>> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for item in db.iterator_cf(db.cf(ColumnFamily::Jobs)?, IteratorMode::Start) {
+            let (key, value) = item?;
+            out.push(serde_json::from_slice(&value).map_err(|e| {
+                Error::CorruptRecord(format!("job {}: {e}", String::from_utf8_lossy(&key)))
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Pauses a job: a run stops at its next checkpoint.
+    pub fn pause_job(&self, id: &str) -> Result<JobStatus> {
+        self.set_job_state(id, JobState::Paused)
+    }
+
+    /// Marks a paused job running again (run it with [`Store::run_job`]).
+    pub fn resume_job(&self, id: &str) -> Result<JobStatus> {
+        self.set_job_state(id, JobState::Running)
+    }
+
+    /// Cancels a job for good: a run stops at its next checkpoint.
+    pub fn cancel_job(&self, id: &str) -> Result<JobStatus> {
+        self.set_job_state(id, JobState::Cancelled)
+    }
+
+    fn set_job_state(&self, id: &str, state: JobState) -> Result<JobStatus> {
+        let _lock = self.inner.jobs_lock.lock();
+        let mut status = self.job_status(id)?;
+        if matches!(status.state, JobState::Done | JobState::Cancelled) {
+            return Err(Error::InvalidArgument(format!(
+                "job {id} is {:?}: it cannot be changed",
+                status.state
+            )));
+        }
+        status.state = state;
+        self.save_job(&status)?;
+        Ok(status)
+    }
+
+    fn save_job(&self, status: &JobStatus) -> Result<()> {
+        let db = self.db()?;
+        let value = serde_json::to_vec(status)
+            .map_err(|e| Error::InvalidArgument(format!("job record: {e}")))?;
+        db.put_cf_opt(
+            db.cf(ColumnFamily::Jobs)?,
+            status.id.as_bytes(),
+            value,
+            &self.inner.write_options,
+        )?;
+        Ok(())
+    }
+
+    /// Runs a job from its checkpoint until it is done, paused or cancelled,
+    /// within `limits`, calling `progress` at each checkpoint; returns where it
+    /// stands. Only one run of a job at a time makes sense; a second one
+    /// would redo the same objects harmlessly.
+    pub fn run_job(
+        &self,
+        id: &str,
+        limits: JobLimits,
+        mut progress: impl FnMut(&JobStatus),
+    ) -> Result<JobStatus> {
+        let mut status = self.job_status(id)?;
+        if status.state != JobState::Running {
+            return Ok(status);
+        }
+        let rule = status.kind.target_rule()?;
+        let prefix = object_key(&status.bucket, "");
+        let start = match &status.last_key {
+            Some(last) => {
+                let mut after = object_key(&status.bucket, last);
+                after.push(0);
+                after
+            }
+            None => prefix.clone(),
+        };
+        let began = Instant::now();
+        let (mut objects_run, mut bytes_run) = (0u64, 0u64);
+        let mut since_checkpoint = (0u64, Instant::now());
+        let db = self.db()?;
+        let iterator = db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iterator {
+            let (raw_key, _) = item?;
+            if !raw_key.starts_with(&prefix) {
+                break;
+            }
+            let Some((_, key)) = split_object_key(&raw_key) else {
+                continue;
+            };
+            let key = key.to_owned();
+            let (outcome, size) = self.job_step(&status, rule.as_ref(), &key);
+            match outcome {
+                Step::Done => status.done += 1,
+                Step::Skipped => status.skipped += 1,
+                Step::Failed(error) => {
+                    tracing::warn!(job = %status.id, %key, %error, "job: an object failed");
+                    status.failed += 1;
+                }
+            }
+            status.bytes += size;
+            status.last_key = Some(key);
+            objects_run += 1;
+            bytes_run += size;
+            since_checkpoint.0 += 1;
+            if since_checkpoint.0 >= CHECKPOINT_EVERY
+                || since_checkpoint.1.elapsed() >= CHECKPOINT_AFTER
+            {
+                since_checkpoint = (0, Instant::now());
+                let _lock = self.inner.jobs_lock.lock();
+                let stored = self.job_status(id)?;
+                status.state = stored.state;
+                self.save_job(&status)?;
+                progress(&status);
+                if status.state != JobState::Running {
+                    return Ok(status);
+                }
+            }
+            pace(&limits, began, objects_run, bytes_run);
+        }
+        let _lock = self.inner.jobs_lock.lock();
+        let stored = self.job_status(id)?;
+        status.state = match stored.state {
+            JobState::Running => JobState::Done,
+            other => other,
+        };
+        self.save_job(&status)?;
+        progress(&status);
+        Ok(status)
+    }
+
+    /// One object of a job: what happened, and its size.
+    fn job_step(
+        &self,
+        status: &JobStatus,
+        rule: Option<&EncryptionRule>,
+        key: &str,
+    ) -> (Step, u64) {
+        let bucket = status.bucket.as_str();
+        let meta = match self.head_object(bucket, key) {
+            Ok(meta) => meta,
+            Err(Error::NoSuchKey { .. }) => return (Step::Skipped, 0),
+            Err(error) => return (Step::Failed(error), 0),
+        };
+        let size = meta.size;
+        let protection = &meta.protection;
+        let result = match &status.kind {
+            JobKind::Rewrap => self.rewrap_object(bucket, key),
+            JobKind::Reencrypt { .. } => {
+                let Some(rule) = rule else {
+                    return (Step::Skipped, 0);
+                };
+                let already = millis(meta.last_modified) >= status.created_ms
+                    && protection.mode.algorithm() == Some(rule.algorithm())
+                    && (rule.kms_key_id().is_none()
+                        || protection.kms_key_id.as_deref() == rule.kms_key_id());
+                if already {
+                    return (Step::Skipped, size);
+                }
+                self.copy_over_itself(bucket, key, Some(rule.clone()), &meta.etag)
+            }
+            JobKind::EncryptUnencrypted => {
+                if protection.mode != ProtectionMode::None {
+                    return (Step::Skipped, size);
+                }
+                self.copy_over_itself(bucket, key, None, &meta.etag)
+            }
+        };
+        match result {
+            Ok(true) => (Step::Done, size),
+            Ok(false) => (Step::Skipped, size),
+            Err(Error::PreconditionFailed { .. } | Error::NoSuchKey { .. }) => {
+                (Step::Skipped, size)
+            }
+            Err(error) => (Step::Failed(error), size),
+        }
+    }
+
+    /// Copies an object over itself (under `rule`, or the bucket's rule) if it
+    /// still has `etag`.
+    fn copy_over_itself(
+        &self,
+        bucket: &str,
+        key: &str,
+        rule: Option<EncryptionRule>,
+        etag: &str,
+    ) -> Result<bool> {
+        let rule = match rule {
+            Some(rule) => rule,
+            None => self
+                .bucket_record(bucket)?
+                .rule
+                .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.to_owned()))?,
+        };
+        let options = CopyOptions::default()
+            .with_encryption(Some(rule))
+            .with_condition(PutCondition::IfMatch(etag.to_owned()));
+        self.copy_object((bucket, key), (bucket, key), options)?;
+        Ok(true)
+    }
+}
+
+enum Step {
+    Done,
+    Skipped,
+    Failed(Error),
+}
+
+/// Sleeps as long as it takes to keep within `limits`.
+fn pace(limits: &JobLimits, began: Instant, objects: u64, bytes: u64) {
+    let mut wait = Duration::ZERO;
+    for (limit, count) in [
+        (limits.objects_per_second, objects as f64),
+        (limits.bytes_per_second, bytes as f64),
+    ] {
+        if let Some(limit) = limit.filter(|l| *l > 0.0) {
+            let due = Duration::from_secs_f64(count / limit);
+            wait = wait.max(due.saturating_sub(began.elapsed()));
+        }
+    }
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
+    }
+}

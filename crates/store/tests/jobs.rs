@@ -1,0 +1,200 @@
+//! Bulk key jobs: rewrap, re-encrypt and encrypt-unencrypted run to done with
+//! their counts; a paused job stops at a checkpoint and resumes where it
+//! stopped; a cancelled one stays cancelled; bad jobs are refused; payloads are
+//! untouched by a rewrap; the key-usage report proves the result.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_keyring::Caller;
+use coffer_store::test_util::raw_family;
+use coffer_store::{
+    EncryptionRule, Error, JobKind, JobLimits, JobState, ProtectionMode, PutOptions,
+};
+use common::{MIB, data, fixture};
+
+#[test]
+fn a_rewrap_job_moves_every_key_and_leaves_payloads_untouched() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..600 {
+        s.put_object(
+            "bkt",
+            &format!("k{i:04}"),
+            data(100, i as u8),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.put_object("bkt", "big", data(3 * MIB, 1), PutOptions::managed())
+        .expect("put");
+    s.put_object("bkt", "plain", data(10, 1), PutOptions::default())
+        .expect("put");
+    let chunks_before = raw_family(s, "chunks").expect("chunks");
+    s.rotate_master_key().expect("rotate");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    let mut checkpoints = 0;
+    let status = s
+        .run_job(&id, JobLimits::none(), |_| checkpoints += 1)
+        .expect("runs");
+    assert_eq!(status.state, JobState::Done);
+    assert_eq!((status.done, status.skipped, status.failed), (601, 1, 0));
+    assert!(checkpoints >= 3, "checkpointed as it went: {checkpoints}");
+    assert_eq!(s.job_status(&id).expect("status"), status);
+    assert_eq!(
+        raw_family(s, "chunks").expect("chunks"),
+        chunks_before,
+        "segments byte-identical"
+    );
+    let usage = s.key_usage(Some("bkt")).expect("usage");
+    assert_eq!(usage.objects_below(None, 2), 0);
+    assert_eq!(s.retire_unused_master_keys().expect("retire"), 2);
+    // A finished job cannot be resumed; running it again does nothing.
+    assert!(matches!(s.resume_job(&id), Err(Error::InvalidArgument(_))));
+    assert_eq!(
+        s.run_job(&id, JobLimits::none(), |_| {}).expect("runs"),
+        status
+    );
+}
+
+#[test]
+fn a_paused_job_resumes_from_its_checkpoint() {
+    let f = fixture();
+    let s = Arc::new(f.store.clone());
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..400 {
+        s.put_object(
+            "bkt",
+            &format!("k{i:04}"),
+            data(10, 1),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.rotate_master_key().expect("rotate");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    let runner = {
+        let (s, id) = (Arc::clone(&s), id.clone());
+        std::thread::spawn(move || {
+            s.run_job(&id, JobLimits::none().objects_per_second(1000.0), |_| {})
+        })
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    s.pause_job(&id).expect("pause");
+    let paused = runner.join().expect("joins").expect("runs");
+    assert_eq!(paused.state, JobState::Paused);
+    let first = paused.done;
+    assert!(first > 0 && first < 400, "stopped part way: {first}");
+    assert!(paused.last_key.is_some());
+    // A paused job does not run until resumed.
+    assert_eq!(
+        s.run_job(&id, JobLimits::none(), |_| {})
+            .expect("runs")
+            .done,
+        first
+    );
+    s.resume_job(&id).expect("resume");
+    let done = s.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
+    assert_eq!(done.state, JobState::Done);
+    assert_eq!(done.done + done.skipped, 400, "every object once: {done:?}");
+    assert_eq!(done.done, 400, "nothing redone, nothing missed");
+
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    s.cancel_job(&id).expect("cancel");
+    assert_eq!(
+        s.run_job(&id, JobLimits::none(), |_| {})
+            .expect("runs")
+            .state,
+        JobState::Cancelled
+    );
+    assert!(matches!(s.resume_job(&id), Err(Error::InvalidArgument(_))));
+    assert_eq!(s.list_jobs().expect("jobs").len(), 2);
+}
+
+#[test]
+fn reencrypt_and_encrypt_unencrypted_jobs() {
+    let f = fixture();
+    let s = &f.store;
+    let cmk = s
+        .kms()
+        .create_key(Default::default(), &Caller::Trusted)
+        .expect("cmk")
+        .key_id;
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..20 {
+        s.put_object(
+            "bkt",
+            &format!("m{i}"),
+            data(2000, i),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.put_object("bkt", "big", data(2 * MIB, 3), PutOptions::managed())
+        .expect("put");
+    s.put_object("bkt", "plain", data(5, 1), PutOptions::default())
+        .expect("put");
+    let id = s
+        .create_job(
+            "bkt",
+            JobKind::Reencrypt {
+                sse: "KMS".into(),
+                kms_key_id: Some(cmk.clone()),
+            },
+        )
+        .expect("job");
+    let status = s.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
+    assert_eq!((status.done, status.failed), (22, 0));
+    for i in 0..20 {
+        let object = s.get_object("bkt", &format!("m{i}")).expect("reads");
+        assert_eq!(object.body, data(2000, i));
+        assert_eq!(object.meta.protection.mode, ProtectionMode::Kms);
+        assert_eq!(
+            object.meta.protection.kms_key_id.as_deref(),
+            Some(cmk.as_str())
+        );
+    }
+    assert_eq!(
+        s.get_object("bkt", "big").expect("reads").body,
+        data(2 * MIB, 3)
+    );
+
+    // Encrypt the unencrypted: needs a bucket rule.
+    assert!(matches!(
+        s.create_job("bkt", JobKind::EncryptUnencrypted),
+        Err(Error::NoSuchEncryptionRule(_))
+    ));
+    s.put_object("bkt", "plain2", data(7, 1), PutOptions::default())
+        .expect("put");
+    s.put_bucket_encryption("bkt", EncryptionRule::managed())
+        .expect("rule");
+    let id = s
+        .create_job("bkt", JobKind::EncryptUnencrypted)
+        .expect("job");
+    let status = s.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
+    assert_eq!(
+        (status.done, status.skipped),
+        (1, 22),
+        "only the unencrypted one"
+    );
+    let usage = s.key_usage(Some("bkt")).expect("usage");
+    assert!(usage.usage.iter().all(|u| u.mode != ProtectionMode::None));
+
+    assert!(matches!(
+        s.create_job("missing", JobKind::Rewrap),
+        Err(Error::NoSuchBucket(_))
+    ));
+    assert!(
+        s.create_job(
+            "bkt",
+            JobKind::Reencrypt {
+                sse: "ROT13".into(),
+                kms_key_id: None
+            }
+        )
+        .is_err()
+    );
+}
