@@ -249,29 +249,54 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&start, Direction::Forward),
         );
-        for item in iterator {
-            let (raw_key, _) = item?;
-            if !raw_key.starts_with(&prefix) {
-                break;
-            }
-            let Some((_, key)) = split_object_key(&raw_key) else {
-                continue;
-            };
-            let key = key.to_owned();
-            let (outcome, size) = self.job_step(&status, rule.as_ref(), &key);
-            match outcome {
-                Step::Done => status.done += 1,
-                Step::Skipped => status.skipped += 1,
-                Step::Failed(error) => {
-                    tracing::warn!(job = %status.id, %key, %error, "job: an object failed");
-                    status.failed += 1;
+        // Unlimited jobs work on a batch of keys on every core; limited ones
+        // one key at a time, so that the pace is exact.
+        let limited = limits.objects_per_second.is_some() || limits.bytes_per_second.is_some();
+        let workers = if limited {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        let batch_len = if workers == 1 {
+            1
+        } else {
+            CHECKPOINT_EVERY as usize
+        };
+        let mut iterator = iterator;
+        let mut batch: Vec<String> = Vec::with_capacity(batch_len);
+        loop {
+            batch.clear();
+            for item in iterator.by_ref() {
+                let (raw_key, _) = item?;
+                if !raw_key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some((_, key)) = split_object_key(&raw_key) {
+                    batch.push(key.to_owned());
+                    if batch.len() >= batch_len {
+                        break;
+                    }
                 }
             }
-            status.bytes += size;
-            status.last_key = Some(key);
-            objects_run += 1;
-            bytes_run += size;
-            since_checkpoint.0 += 1;
+            if batch.is_empty() {
+                break;
+            }
+            let outcomes = self.job_steps(&status, rule.as_ref(), &batch, workers);
+            for (key, (outcome, size)) in batch.iter().zip(outcomes) {
+                match outcome {
+                    Step::Done => status.done += 1,
+                    Step::Skipped => status.skipped += 1,
+                    Step::Failed(error) => {
+                        tracing::warn!(job = %status.id, %key, %error, "job: an object failed");
+                        status.failed += 1;
+                    }
+                }
+                status.bytes += size;
+                bytes_run += size;
+            }
+            status.last_key = batch.last().cloned();
+            objects_run += batch.len() as u64;
+            since_checkpoint.0 += batch.len() as u64;
             if since_checkpoint.0 >= CHECKPOINT_EVERY
                 || since_checkpoint.1.elapsed() >= CHECKPOINT_AFTER
             {
@@ -286,6 +311,9 @@ impl Store {
                 }
             }
             pace(&limits, began, objects_run, bytes_run);
+            if batch.len() < batch_len {
+                break;
+            }
         }
         let _lock = self.inner.jobs_lock.lock();
         let stored = self.job_status(id)?;
@@ -298,6 +326,48 @@ impl Store {
         Ok(status)
     }
 
+    /// The steps of a batch of keys, in order, on `workers` threads.
+    fn job_steps(
+        &self,
+        status: &JobStatus,
+        rule: Option<&EncryptionRule>,
+        keys: &[String],
+        workers: usize,
+    ) -> Vec<(Step, u64)> {
+        if workers <= 1 || keys.len() < 2 {
+            return keys
+                .iter()
+                .map(|k| self.job_step(status, rule, k))
+                .collect();
+        }
+        let per_worker = keys.len().div_ceil(workers);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = keys
+                .chunks(per_worker)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|k| self.job_step(status, rule, k))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(keys.chunks(per_worker))
+                .flat_map(|(handle, chunk)| {
+                    handle.join().unwrap_or_else(|_| {
+                        chunk
+                            .iter()
+                            .map(|_| (Step::Failed(Error::WorkerLost), 0))
+                            .collect()
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// One object of a job: what happened, and its size.
     fn job_step(
         &self,
@@ -306,6 +376,15 @@ impl Store {
         key: &str,
     ) -> (Step, u64) {
         let bucket = status.bucket.as_str();
+        if status.kind == JobKind::Rewrap {
+            // The record is read once, under the key's lock, by the rewrap.
+            return match self.rewrap_object_sized(bucket, key) {
+                Ok((true, size)) => (Step::Done, size),
+                Ok((false, size)) => (Step::Skipped, size),
+                Err(Error::NoSuchKey { .. }) => (Step::Skipped, 0),
+                Err(error) => (Step::Failed(error), 0),
+            };
+        }
         let meta = match self.head_object(bucket, key) {
             Ok(meta) => meta,
             Err(Error::NoSuchKey { .. }) => return (Step::Skipped, 0),

@@ -42,18 +42,25 @@ impl Store {
     /// Returns whether it changed anything: never for an object whose data key
     /// comes from a bucket key (its bucket key is what `rewrap_bucket` moves).
     pub fn rewrap_object(&self, bucket: &str, key: &str) -> Result<bool> {
+        self.rewrap_object_sized(bucket, key)
+            .map(|(changed, _)| changed)
+    }
+
+    /// [`Store::rewrap_object`], also returning the object's size.
+    pub(crate) fn rewrap_object_sized(&self, bucket: &str, key: &str) -> Result<(bool, u64)> {
         let raw_key = object_key(bucket, key);
         let _guard = self.stripe(&raw_key).lock();
         let mut record = self
             .read_record(bucket, key)?
             .ok_or_else(|| no_such_key(bucket, key))?;
+        let size = record.size;
         if record.mode == ProtectionMode::None {
-            return Ok(false);
+            return Ok((false, size));
         }
         let wrapped = WrappedKey::decode(&record.wrapped_key)?;
         if wrapped.algorithm() == WrapAlgorithm::BucketKey {
             // Its bucket key is rewrapped instead (`rewrap_bucket`).
-            return Ok(false);
+            return Ok((false, size));
         }
         let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
         let rewrapped = match wrapped.provider() {
@@ -64,7 +71,7 @@ impl Store {
                 .rewrap(&wrapped, &context, &Caller::Trusted)?,
         };
         let Some(rewrapped) = rewrapped else {
-            return Ok(false);
+            return Ok((false, size));
         };
         record.key_version = rewrapped.key_version();
         record.wrapped_key = rewrapped.encode();
@@ -75,7 +82,7 @@ impl Store {
             self.inner.records.seal(bucket, key, &record)?,
             &self.inner.write_options,
         )?;
-        Ok(true)
+        Ok((true, size))
     }
 
     /// Rewraps every bucket key of a bucket (one KMS call each, whatever the

@@ -2,7 +2,7 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|keys|kms|object-store|store|sustained> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|jobs|keys|kms|object-store|store|sustained> [--quick]
 //! ```
 //!
 //! `kms` starts an OpenBao dev server the way the tests do (and says how to
@@ -14,6 +14,7 @@
 //! the defaults were chosen.
 
 mod cipher;
+mod jobs;
 mod keys;
 mod kms;
 mod measure;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
         .collect();
     if cases.is_empty() {
         eprintln!(
-            "usage: compare <cipher|keys|kms|object-store|store|sustained>... [--quick] [--size=<bytes>]"
+            "usage: compare <cipher|jobs|keys|kms|object-store|store|sustained>... [--quick] [--size=<bytes>]"
         );
         return ExitCode::FAILURE;
     }
@@ -63,13 +64,14 @@ fn main() -> ExitCode {
         match case {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
+            "jobs" => jobs::run(quick),
             "kms" => kms::run(quick),
             "object-store" => object_store_trait::run(&budget, quick),
             "sustained" => sustained::run(quick, &tuning),
             "store" => store::run(&budget, quick, size, &tuning),
             other => {
                 eprintln!(
-                    "unknown comparison {other:?}; known: cipher, keys, kms, object-store, store, sustained"
+                    "unknown comparison {other:?}; known: cipher, jobs, keys, kms, object-store, store, sustained"
                 );
                 return ExitCode::FAILURE;
             }
