@@ -42,12 +42,7 @@ fn limits(run: &JobRunArgs) -> JobLimits {
 fn run(store: &Store, id: &str, run: &JobRunArgs, out: &Output) -> Result<(), Failure> {
     let status = store.job_status(id)?;
     eprintln!("job {id} (coffer job resume {id} continues it if interrupted)");
-    let total: u64 = store
-        .key_usage(Some(&status.bucket))?
-        .usage
-        .iter()
-        .map(|u| u.objects)
-        .sum();
+    let total = store.object_count(Some(&status.bucket))?;
     let mut progress = Progress::new(out, "objects", total);
     let finished = store.run_job(id, limits(run), |s| {
         progress.set(s.done + s.skipped + s.failed)

@@ -311,18 +311,9 @@ pub(crate) fn get(
 /// An I/O error from reading an object carries the store's error (an
 /// integrity failure) when it has one.
 fn into_failure(error: std::io::Error, name: &str) -> Failure {
-    match error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<coffer_store::Error>())
-    {
-        Some(_) => match error
-            .into_inner()
-            .map(|e| e.downcast::<coffer_store::Error>())
-        {
-            Some(Ok(store_error)) => Failure::Store(*store_error),
-            _ => Failure::Io(name.to_owned(), std::io::Error::other("read failed")),
-        },
-        None => Failure::Io(name.to_owned(), error),
+    match error.downcast::<coffer_store::Error>() {
+        Ok(store_error) => Failure::Store(store_error),
+        Err(error) => Failure::Io(name.to_owned(), error),
     }
 }
 
@@ -372,7 +363,7 @@ pub(crate) fn ls(store: &Store, location: &str, out: &Output) -> Result<(), Fail
     let mut all = Vec::new();
     loop {
         let page = store.list_objects(bucket, &options)?;
-        let next = page.next_start_after.clone().filter(|_| page.is_truncated);
+        let next = page.next_start_after.clone();
         all.extend(page.objects);
         match next {
             Some(next) => options.start_after = Some(next),

@@ -49,29 +49,26 @@ impl CofferObjectStore {
         }
         let range = options.range.clone();
         let opened = blocking(move || {
-            let open = || -> object_store::Result<Opened> {
-                let stream = this
-                    .inner
-                    .backend
-                    .get_object_stream(&this.inner.bucket, &path, &conditions)
-                    .map_err(|e| to_object_store(e, &path))?;
-                let stream = match &range {
-                    Some(range) => {
-                        let wanted = range.as_range(stream.meta().size).map_err(|e| {
-                            object_store::Error::Generic {
-                                store: crate::STORE_NAME,
-                                source: format!("{path}: {e}").into(),
-                            }
-                        })?;
-                        stream
-                            .with_range(wanted)
-                            .map_err(|e| to_object_store(e, &path))?
-                    }
-                    None => stream,
-                };
-                Opened::read_first(stream, &path)
+            let stream = this
+                .inner
+                .backend
+                .get_object_stream(&this.inner.bucket, &path, &conditions)
+                .map_err(|e| to_object_store(e, &path))?;
+            let stream = match &range {
+                Some(range) => {
+                    let wanted = range.as_range(stream.meta().size).map_err(|e| {
+                        object_store::Error::Generic {
+                            store: crate::STORE_NAME,
+                            source: format!("{path}: {e}").into(),
+                        }
+                    })?;
+                    stream
+                        .with_range(wanted)
+                        .map_err(|e| to_object_store(e, &path))?
+                }
+                None => stream,
             };
-            open()
+            Opened::read_first(stream, &path)
         })
         .await?;
         let meta = opened.stream.meta().clone();

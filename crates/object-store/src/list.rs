@@ -84,7 +84,7 @@ impl CofferObjectStore {
             options.max_keys = Some(PAGE);
             options.delimiter = Some(DELIMITER.to_owned());
             let page = self.page(options).await?;
-            let next = page.next_start_after.clone().filter(|_| page.is_truncated);
+            let next = page.next_start_after.clone();
             let (objects, prefixes) = entries_of(page)?;
             result.objects.extend(objects);
             result.common_prefixes.extend(prefixes);
@@ -110,7 +110,7 @@ impl CofferObjectStore {
         list.max_keys = Some(options.max_keys.unwrap_or(PAGE).clamp(1, PAGE));
         list.delimiter = options.delimiter.map(|d| d.into_owned());
         let page = self.page(list).await?;
-        let page_token = page.next_start_after.clone().filter(|_| page.is_truncated);
+        let page_token = page.next_start_after.clone();
         let (objects, common_prefixes) = entries_of(page)?;
         Ok(PaginatedListResult {
             result: ListResult {
@@ -125,7 +125,7 @@ impl CofferObjectStore {
 
 /// A page's objects, and where the next page starts (`None`: last page).
 fn objects_of(page: StoreList) -> object_store::Result<(Vec<ObjectMeta>, Option<String>)> {
-    let next = page.next_start_after.clone().filter(|_| page.is_truncated);
+    let next = page.next_start_after.clone();
     let (objects, _) = entries_of(page)?;
     Ok((objects, next))
 }

@@ -245,7 +245,7 @@ impl Store {
         let (mut objects_run, mut bytes_run) = (0u64, 0u64);
         let mut since_checkpoint = (0u64, Instant::now());
         let db = self.db()?;
-        let iterator = db.iterator_cf(
+        let mut iterator = db.iterator_cf(
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&start, Direction::Forward),
         );
@@ -262,7 +262,6 @@ impl Store {
         } else {
             CHECKPOINT_EVERY as usize
         };
-        let mut iterator = iterator;
         let mut batch: Vec<String> = Vec::with_capacity(batch_len);
         loop {
             batch.clear();
@@ -392,12 +391,8 @@ impl Store {
         };
         let size = meta.size;
         let protection = &meta.protection;
-        let result = match &status.kind {
-            JobKind::Rewrap => self.rewrap_object(bucket, key),
-            JobKind::Reencrypt { .. } => {
-                let Some(rule) = rule else {
-                    return (Step::Skipped, 0);
-                };
+        let target = match (&status.kind, rule) {
+            (JobKind::Reencrypt { .. }, Some(rule)) => {
                 let already = millis(meta.last_modified) >= status.created_ms
                     && protection.mode.algorithm() == Some(rule.algorithm())
                     && (rule.kms_key_id().is_none()
@@ -405,18 +400,13 @@ impl Store {
                 if already {
                     return (Step::Skipped, size);
                 }
-                self.copy_over_itself(bucket, key, Some(rule.clone()), &meta.etag)
+                Some(rule.clone())
             }
-            JobKind::EncryptUnencrypted => {
-                if protection.mode != ProtectionMode::None {
-                    return (Step::Skipped, size);
-                }
-                self.copy_over_itself(bucket, key, None, &meta.etag)
-            }
+            (JobKind::EncryptUnencrypted, _) if protection.mode == ProtectionMode::None => None,
+            _ => return (Step::Skipped, size),
         };
-        match result {
-            Ok(true) => (Step::Done, size),
-            Ok(false) => (Step::Skipped, size),
+        match self.copy_over_itself(bucket, key, target, &meta.etag) {
+            Ok(()) => (Step::Done, size),
             Err(Error::PreconditionFailed { .. } | Error::NoSuchKey { .. }) => {
                 (Step::Skipped, size)
             }
@@ -432,7 +422,7 @@ impl Store {
         key: &str,
         rule: Option<EncryptionRule>,
         etag: &str,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let rule = match rule {
             Some(rule) => rule,
             None => self
@@ -444,7 +434,7 @@ impl Store {
             .with_encryption(Some(rule))
             .with_condition(PutCondition::IfMatch(etag.to_owned()));
         self.copy_object((bucket, key), (bucket, key), options)?;
-        Ok(true)
+        Ok(())
     }
 }
 

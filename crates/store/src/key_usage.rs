@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use rocksdb::IteratorMode;
+use rocksdb::{Direction, IteratorMode};
 
-use crate::columns::split_object_key;
+use crate::columns::{object_key, split_object_key};
 use crate::rule::ProtectionMode;
 use crate::{ColumnFamily, Result, Store};
 
@@ -69,17 +69,21 @@ impl Store {
         let db = self.db()?;
         let mut report = KeyUsageReport::default();
         let mut counted: BTreeMap<(u8, Option<String>, Option<u32>), KeyUsage> = BTreeMap::new();
-        for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
+        let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
+        for item in db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
             let (raw_key, value) = item?;
+            if !raw_key.starts_with(&prefix) {
+                break;
+            }
             let Some((b, k)) = split_object_key(&raw_key) else {
                 if bucket.is_none() {
                     report.unreadable.push(hex::encode(&raw_key));
                 }
                 continue;
             };
-            if !in_scope(b) {
-                continue;
-            }
             let protection = self
                 .inner
                 .records

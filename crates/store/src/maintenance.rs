@@ -281,6 +281,25 @@ impl Store {
     }
 
     /// (bucket, key) of every object, or of one bucket's.
+    /// How many objects `bucket` (every bucket if `None`) holds, from the
+    /// keys alone (no record is read): for progress totals.
+    pub fn object_count(&self, bucket: Option<&str>) -> Result<u64> {
+        let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
+        let db = self.db()?;
+        let mut count = 0;
+        for item in db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
+            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
+            let (raw_key, _) = item?;
+            if !raw_key.starts_with(&prefix) {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
     fn keys_in(&self, bucket: Option<&str>) -> Result<Vec<(String, String)>> {
         let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
         let mut out = Vec::new();

@@ -34,7 +34,7 @@ use crate::columns::OBJECT_ID_LEN;
 use crate::data_keys::ResolvedRule;
 use crate::names::validate_key;
 use crate::object_types::{ObjectAttributes, PutCondition, PutOptions, PutResult};
-use crate::objects::{BytesFeed, ReaderFeed, SEGMENT_PLAINTEXT, SegmentFeed, etag};
+use crate::objects::{BytesFeed, ReaderFeed, SegmentFeed, etag};
 use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, put_len16};
 use crate::rule::ProtectionMode;
 use crate::store::{millis, random_id};
@@ -377,34 +377,11 @@ impl Store {
                         .sealer(k, &part_identity(self, bucket, &upload, part_number))
                 })
                 .transpose()?;
-            let mut current = feed.next_segment()?;
-            let mut index = 0u32;
-            let mut size = 0u64;
-            loop {
-                let next = if current.len() < SEGMENT_PLAINTEXT {
-                    Bytes::new()
-                } else {
-                    feed.next_segment()?
-                };
-                let last = next.is_empty();
-                size += current.len() as u64;
-                let sealed = self.seal_segment(sealer.as_ref(), index, current, last)?;
-                let db = self.db()?;
-                db.put_cf_opt(
-                    db.cf(ColumnFamily::Chunks)?,
-                    part_segment_key(&prefix, index),
-                    sealed,
-                    &self.inner.write_options,
-                )?;
-                drop(db);
-                index = index
-                    .checked_add(1)
-                    .ok_or_else(|| Error::TooLarge("part".into()))?;
-                if last {
-                    break;
-                }
-                current = next;
-            }
+            let first = feed.next_segment()?;
+            let (index, size) =
+                self.write_segments(sealer.as_ref(), first, &mut feed, |index| {
+                    part_segment_key(&prefix, index)
+                })?;
             Ok(PartRecord {
                 attempt,
                 size,

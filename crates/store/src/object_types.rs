@@ -391,7 +391,7 @@ pub struct ListResult {
     pub common_prefixes: Vec<String>,
     /// Whether more keys follow.
     pub is_truncated: bool,
-    /// Pass as `start_after` to get the next page.
+    /// Pass as `start_after` to get the next page; `None` on the last page.
     pub next_start_after: Option<String>,
 }
 

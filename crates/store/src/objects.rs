@@ -325,6 +325,42 @@ impl Store {
         ))
     }
 
+    /// Seals `first` and every further segment `feed` gives, and writes each
+    /// to the chunks family under `key_of(index)`, as it comes; returns the
+    /// segment count and the plaintext size.
+    pub(crate) fn write_segments(
+        &self,
+        sealer: Option<&coffer_cipher::PayloadSealer>,
+        first: Bytes,
+        feed: &mut impl SegmentFeed,
+        key_of: impl Fn(u32) -> Vec<u8>,
+    ) -> Result<(u32, u64)> {
+        let mut current = first;
+        let mut index = 0u32;
+        let mut size = 0u64;
+        loop {
+            let next = feed.next_segment()?;
+            let last = next.is_empty();
+            size += current.len() as u64;
+            let sealed = self.seal_segment(sealer, index, current, last)?;
+            let db = self.db()?;
+            db.put_cf_opt(
+                db.cf(ColumnFamily::Chunks)?,
+                key_of(index),
+                sealed,
+                &self.inner.write_options,
+            )?;
+            drop(db);
+            index = index
+                .checked_add(1)
+                .ok_or_else(|| Error::TooLarge("more than 2^32 segments".into()))?;
+            if last {
+                return Ok((index, size));
+            }
+            current = next;
+        }
+    }
+
     pub(crate) fn seal_segment(
         &self,
         sealer: Option<&coffer_cipher::PayloadSealer>,
@@ -435,30 +471,10 @@ impl Store {
                         .sealer(k, &self.identity(&bucket.name, &object_id))
                 })
                 .transpose()?;
-            let mut current = first;
-            let mut index = 0u32;
-            let mut size = 0u64;
-            loop {
-                let next = feed.next_segment()?;
-                let last = next.is_empty();
-                size += current.len() as u64;
-                let sealed = self.seal_segment(sealer.as_ref(), index, current, last)?;
-                let db = self.db()?;
-                db.put_cf_opt(
-                    db.cf(ColumnFamily::Chunks)?,
-                    segment_key(&object_id, index),
-                    sealed,
-                    &self.inner.write_options,
-                )?;
-                drop(db);
-                index = index
-                    .checked_add(1)
-                    .ok_or_else(|| Error::InvalidArgument("object too large".into()))?;
-                if last {
-                    break;
-                }
-                current = next;
-            }
+            let (index, size) =
+                self.write_segments(sealer.as_ref(), first, &mut feed, |index| {
+                    segment_key(&object_id, index).to_vec()
+                })?;
             Ok((
                 sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
                 index,

@@ -6,9 +6,9 @@
 
 use std::collections::HashSet;
 
-use rocksdb::IteratorMode;
+use rocksdb::{Direction, IteratorMode};
 
-use crate::columns::split_object_key;
+use crate::columns::{object_key, split_object_key};
 use crate::object_types::GetConditions;
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -118,18 +118,22 @@ impl Store {
             }
         }
 
+        let objects_total = self.object_count(bucket)?;
+        let prefix = bucket.map(|b| object_key(b, "")).unwrap_or_default();
         let db = self.db()?;
-        let objects = db.cf(ColumnFamily::Objects)?;
-        let names = || {
-            db.iterator_cf(objects, IteratorMode::Start)
-                .filter_map(|item| {
-                    let (raw, _) = item.ok()?;
-                    let (b, k) = split_object_key(&raw)?;
-                    in_scope(b).then(|| (b.to_owned(), k.to_owned()))
-                })
-        };
-        let objects_total = names().count() as u64;
-        for (b, k) in names() {
+        for item in db.iterator_cf(
+            db.cf(ColumnFamily::Objects)?,
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (raw, _) = item?;
+            if !raw.starts_with(&prefix) {
+                break;
+            }
+            // A key that does not split is a damaged record, reported above.
+            let Some((b, k)) = split_object_key(&raw) else {
+                continue;
+            };
+            let (b, k) = (b.to_owned(), k.to_owned());
             report.objects += 1;
             if !flagged.contains(&format!("{b}/{k}")) {
                 match self.read_through(&b, &k, &mut report.bytes) {
