@@ -1,12 +1,14 @@
 //! Audit events: one for every KMS call (recorded by the [`Kms`](crate::Kms)
-//! layer, whatever the backend), to a pluggable sink.
+//! layer, whatever the backend), and the store's own (its policy denials,
+//! master key administration), to a pluggable sink. A sink that fails to
+//! record an event fails the call it describes: no key is used unaudited.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
 
-/// How a KMS call ended.
+/// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditOutcome {
     /// It succeeded.
@@ -17,29 +19,60 @@ pub enum AuditOutcome {
     Failed(String),
 }
 
-/// One KMS call. Holds no key material.
+impl AuditOutcome {
+    /// `allowed`, `denied` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
+/// One key use, key administration or refused request. Holds no key material
+/// and no object data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     /// When.
     pub time: SystemTime,
     /// Who: `trusted` or the principal's id.
     pub caller: String,
-    /// The KMS backend: `local`, `transit`, `aws-kms`.
-    pub backend: String,
-    /// The action, e.g. `kms:GenerateDataKey`.
+    /// Who recorded it: the KMS backend (`local`, `transit`, `aws-kms`) or
+    /// `store` for the store's own events.
+    pub source: String,
+    /// The action, e.g. `kms:GenerateDataKey` or `oss:GetObject`.
     pub action: String,
-    /// The key, when the call concerns one.
+    /// The resource name the action was checked against, when it was.
+    pub resource: Option<String>,
+    /// The key (a CMK id, or `master` for the store's master keyring), when
+    /// the call concerns one.
     pub key_id: Option<String>,
-    /// The encryption context, when the call has one.
+    /// The key's material version, when known (the version a data key was
+    /// wrapped under or is being unwrapped from, a rotation's new version).
+    pub key_version: Option<u32>,
+    /// The bucket, when the call concerns one.
+    pub bucket: Option<String>,
+    /// The object key, when the call concerns one object.
+    pub object_key: Option<String>,
+    /// The encryption context (store id, bucket, object id; no secret), when
+    /// the call has one.
     pub context: Option<String>,
     /// How it ended.
     pub outcome: AuditOutcome,
 }
 
-/// Receives audit events. Must not block for long: it is called on every KMS call.
+/// Why a sink could not record an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditWriteError(pub String);
+
+/// Receives audit events. Called on every KMS call: it must not block for
+/// long. An error fails the call the event describes (its result, such as a
+/// data key, is dropped), as [`crate::Error::AuditFailed`].
 pub trait AuditSink: Send + Sync {
     /// Records one event.
-    fn record(&self, event: AuditEvent);
+    fn record(&self, event: &AuditEvent) -> Result<(), AuditWriteError>;
 }
 
 /// Keeps events in memory (for tests and inspection).
@@ -61,8 +94,9 @@ impl MemoryAuditSink {
 }
 
 impl AuditSink for MemoryAuditSink {
-    fn record(&self, event: AuditEvent) {
-        self.events.lock().push(event);
+    fn record(&self, event: &AuditEvent) -> Result<(), AuditWriteError> {
+        self.events.lock().push(event.clone());
+        Ok(())
     }
 }
 
@@ -71,5 +105,7 @@ impl AuditSink for MemoryAuditSink {
 pub struct NoAudit;
 
 impl AuditSink for NoAudit {
-    fn record(&self, _: AuditEvent) {}
+    fn record(&self, _: &AuditEvent) -> Result<(), AuditWriteError> {
+        Ok(())
+    }
 }

@@ -24,6 +24,7 @@
 //! | [`aliases_resolve`] | aliases |
 //! | [`default_key_is_one_key`] | a default key |
 //! | [`every_call_is_audited`] | — |
+//! | [`failed_audit_fails_the_call`] | — |
 //! | [`unsupported_operations_say_so`] | — |
 
 use std::sync::Arc;
@@ -147,6 +148,7 @@ pub fn run_all(subject: &dyn Subject) {
     aliases_resolve(subject);
     default_key_is_one_key(subject);
     every_call_is_audited(subject);
+    failed_audit_fails_the_call(subject);
     unsupported_operations_say_so(subject);
 }
 
@@ -685,7 +687,15 @@ pub fn every_call_is_audited(subject: &dyn Subject) {
     ));
     let generated = &events[events.len() - 3];
     assert_eq!(generated.key_id.as_deref(), Some(id.as_str()));
-    assert_eq!(generated.backend, h.kms.backend_name());
+    assert_eq!(generated.key_version, Some(wrapped.key_version()));
+    assert_eq!(generated.bucket.as_deref(), Some("bucket"));
+    assert_eq!(generated.source, h.kms.backend_name());
+    let denied = &events[events.len() - 2];
+    assert_eq!(
+        denied.resource.as_deref(),
+        Some(h.kms.resource_name(&id).as_str()),
+        "a denial names the resource refused"
+    );
     assert!(
         generated
             .context
@@ -773,4 +783,57 @@ pub fn unsupported_operations_say_so(subject: &dyn Subject) {
         KeyState::Enabled,
         "nothing changed the key"
     );
+}
+
+/// A sink that refuses every event.
+struct BrokenSink;
+
+impl crate::AuditSink for BrokenSink {
+    fn record(&self, _: &crate::AuditEvent) -> Result<(), crate::AuditWriteError> {
+        Err(crate::AuditWriteError("disk full".into()))
+    }
+}
+
+/// When the audit sink cannot record a call, the call fails with
+/// [`Error::AuditFailed`] and hands out nothing: no data key is generated or
+/// unwrapped unaudited, and a denial is not silently unrecorded.
+pub fn failed_audit_fails_the_call(subject: &dyn Subject) {
+    let h = Harness::new(subject);
+    let id = h.key();
+    let (_, wrapped) = h
+        .kms
+        .generate_data_key(&id, &context(b"a"), &TRUSTED)
+        .expect("generate");
+    let broken = Kms::new(
+        subject.backend(),
+        KmsOptions::default()
+            .with_audit(Arc::new(BrokenSink))
+            .with_fail_fast_for(Duration::ZERO),
+    );
+    let failed = |result: Result<(), Error>, what: &str| match result {
+        Err(Error::AuditFailed { action, reason }) => {
+            assert!(action.starts_with("kms:"), "{what}: {action}");
+            assert_eq!(reason, "disk full", "{what}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    failed(
+        broken
+            .generate_data_key(&id, &context(b"b"), &TRUSTED)
+            .map(drop),
+        "generate",
+    );
+    failed(
+        broken.decrypt(&wrapped, &context(b"a"), &TRUSTED).map(drop),
+        "decrypt",
+    );
+    let mallory = Caller::Principal(Principal::new("mallory", "1416614965931234"));
+    failed(
+        broken.decrypt(&wrapped, &context(b"a"), &mallory).map(drop),
+        "a denied decrypt",
+    );
+    // The working layer still opens it: the broken one changed nothing.
+    h.kms
+        .decrypt(&wrapped, &context(b"a"), &TRUSTED)
+        .expect("decrypt through an audited layer");
 }

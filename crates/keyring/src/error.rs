@@ -139,6 +139,17 @@ pub enum Error {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Randomness,
+    /// The audit sink could not record the call, so the call failed: its
+    /// result (a data key, a key's metadata) was dropped. An administration
+    /// call may have taken effect at the backend before the record failed;
+    /// check the key's state once the audit log works again.
+    #[error("audit record of {action} failed, so the call failed: {reason}")]
+    AuditFailed {
+        /// The action whose record failed.
+        action: String,
+        /// Why the sink failed.
+        reason: String,
+    },
 }
 
 /// The result type of this crate.

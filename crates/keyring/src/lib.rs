@@ -43,7 +43,7 @@ mod root_key;
 mod sealed_store;
 mod wrapped;
 
-pub use audit::{AuditEvent, AuditOutcome, AuditSink, MemoryAuditSink, NoAudit};
+pub use audit::{AuditEvent, AuditOutcome, AuditSink, AuditWriteError, MemoryAuditSink, NoAudit};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coffer_cipher::DataKey;
 pub use coffer_policy::Principal;

@@ -160,7 +160,7 @@ impl Kms {
     pub fn authorize(&self, caller: &Caller, action: &str, key_id: &str) -> Result<()> {
         let result = self.check(caller, action, key_id);
         if result.is_err() {
-            self.record(caller, action, Some(key_id), None, &result);
+            self.record(caller, action, Some(key_id), None, &result)?;
         }
         result
     }
@@ -175,14 +175,23 @@ impl Kms {
         context: &EncryptionContext,
         caller: &Caller,
     ) -> Result<(DataKey, WrappedKey)> {
-        self.audited(
+        let action = "kms:GenerateDataKey";
+        let id = match self.resolve(key_id) {
+            Ok(id) => id,
+            Err(error) => {
+                let failed = Err(error);
+                self.record(caller, action, Some(key_id), Some(context), &failed)?;
+                return failed;
+            }
+        };
+        self.audited_version(
             caller,
-            "kms:GenerateDataKey",
-            Some(key_id),
+            action,
+            Some(&id),
             Some(context),
+            |(_, wrapped): &(DataKey, WrappedKey)| Some(wrapped.key_version()),
             || {
-                let id = self.resolve(key_id)?;
-                self.check(caller, "kms:GenerateDataKey", &id)?;
+                self.check(caller, action, &id)?;
                 self.backend_call(|b| b.generate_data_key(&id, context))
             },
         )
@@ -197,15 +206,23 @@ impl Kms {
         caller: &Caller,
     ) -> Result<DataKey> {
         let id = wrapped.key_id();
-        self.audited(caller, "kms:Decrypt", Some(id), Some(context), || {
-            if wrapped.provider() != Provider::Kms {
-                return Err(Error::InvalidArgument(
-                    "the wrapped key is not from a KMS".into(),
-                ));
-            }
-            self.check(caller, "kms:Decrypt", id)?;
-            self.backend_call(|b| b.decrypt_data_key(wrapped, context))
-        })
+        let version = wrapped.key_version();
+        self.audited_version(
+            caller,
+            "kms:Decrypt",
+            Some(id),
+            Some(context),
+            |_| Some(version),
+            || {
+                if wrapped.provider() != Provider::Kms {
+                    return Err(Error::InvalidArgument(
+                        "the wrapped key is not from a KMS".into(),
+                    ));
+                }
+                self.check(caller, "kms:Decrypt", id)?;
+                self.backend_call(|b| b.decrypt_data_key(wrapped, context))
+            },
+        )
     }
 
     /// Re-wraps under the key's current material without handing out the data
@@ -223,14 +240,21 @@ impl Kms {
             return Ok(None);
         }
         let id = wrapped.key_id();
-        self.audited(caller, "kms:Decrypt", Some(id), Some(context), || {
-            self.check(caller, "kms:Decrypt", id)
-        })?;
-        self.audited(
+        let version = wrapped.key_version();
+        self.audited_version(
+            caller,
+            "kms:Decrypt",
+            Some(id),
+            Some(context),
+            |_| Some(version),
+            || self.check(caller, "kms:Decrypt", id),
+        )?;
+        self.audited_version(
             caller,
             "kms:GenerateDataKey",
             Some(id),
             Some(context),
+            |rewrapped: &Option<WrappedKey>| rewrapped.as_ref().map(WrappedKey::key_version),
             || {
                 self.check(caller, "kms:GenerateDataKey", id)?;
                 self.backend_call(|b| b.rewrap_data_key(wrapped, context))
@@ -264,14 +288,14 @@ impl Kms {
                         Some(&default.key_id),
                         None,
                         &Ok::<_, Error>(()),
-                    );
+                    )?;
                 }
                 Ok(default.key_id)
             }
             Err(error @ Error::Unsupported { .. }) => Err(error),
             Err(error) => {
                 let failed = Err(error);
-                self.record(caller, "kms:CreateKey", None, None, &failed);
+                self.record(caller, "kms:CreateKey", None, None, &failed)?;
                 failed
             }
         }
@@ -302,11 +326,20 @@ impl Kms {
         if let Some(period) = options.rotation_period {
             check_rotation_period(period)?;
         }
-        self.admin_on_account(caller, AdminOperation::CreateKey, || {
-            let mut metadata = self.backend_call(|b| b.create_key(options))?;
-            metadata.resource_name = self.resource_name(&metadata.key_id);
-            Ok(metadata)
-        })
+        // Not `admin_on_account`: the event names the key created.
+        let operation = AdminOperation::CreateKey;
+        let action = operation.action();
+        let result = self
+            .offered(operation)
+            .and_then(|()| caller.authorize(action, &self.account_resource()))
+            .and_then(|()| {
+                let mut metadata = self.backend_call(|b| b.create_key(options))?;
+                metadata.resource_name = self.resource_name(&metadata.key_id);
+                Ok(metadata)
+            });
+        let created = result.as_ref().ok().map(|m| m.key_id.clone());
+        self.record(caller, action, created.as_deref(), None, &result)?;
+        result
     }
 
     /// Points `alias` (`alias/...`) at a key. Action `kms:CreateAlias`, on the key.
@@ -377,9 +410,13 @@ impl Kms {
     /// Rotates the key's material now; older material keeps decrypting.
     /// Action `kms:RotateKey`. Returns the new version.
     pub fn rotate_key(&self, key_id: &str, caller: &Caller) -> Result<u32> {
-        self.admin_on_key(caller, AdminOperation::RotateKey, key_id, |id| {
-            self.backend_call(|b| b.rotate_key(id))
-        })
+        self.admin_on_key_version(
+            caller,
+            AdminOperation::RotateKey,
+            key_id,
+            |version| Some(*version),
+            |id| self.backend_call(|b| b.rotate_key(id)),
+        )
     }
 
     /// Sets (or clears) the automatic rotation period (7 to 365 days; a
@@ -406,10 +443,11 @@ impl Kms {
         version: u32,
         caller: &Caller,
     ) -> Result<()> {
-        self.admin_on_key(
+        self.admin_on_key_version(
             caller,
             AdminOperation::SetMinDecryptionVersion,
             key_id,
+            |()| Some(version),
             |id| self.backend_call(|b| b.set_min_decryption_version(id, version)),
         )
     }
@@ -512,10 +550,30 @@ impl Kms {
         key_id: &str,
         call: impl FnOnce(&str) -> Result<T>,
     ) -> Result<T> {
+        self.admin_on_key_version(caller, operation, key_id, |_| None, call)
+    }
+
+    /// [`Kms::admin_on_key`], the event naming the version `version_of`
+    /// finds in the result.
+    fn admin_on_key_version<T>(
+        &self,
+        caller: &Caller,
+        operation: AdminOperation,
+        key_id: &str,
+        version_of: impl FnOnce(&T) -> Option<u32>,
+        call: impl FnOnce(&str) -> Result<T>,
+    ) -> Result<T> {
         let action = operation.action();
-        self.audited(caller, action, Some(key_id), None, || {
-            self.offered(operation)?;
-            let id = self.resolve(key_id)?;
+        let resolved = self.offered(operation).and_then(|()| self.resolve(key_id));
+        let id = match resolved {
+            Ok(id) => id,
+            Err(error) => {
+                let failed = Err(error);
+                self.record(caller, action, Some(key_id), None, &failed)?;
+                return failed;
+            }
+        };
+        self.audited_version(caller, action, Some(&id), None, version_of, || {
             self.check(caller, action, &id)?;
             call(&id)
         })
@@ -555,7 +613,8 @@ impl Kms {
             .call(backend.backend_name(), || call(backend))
     }
 
-    /// Runs `call` and records its outcome as one event.
+    /// Runs `call` and records its outcome as one event; a record that fails
+    /// fails the call ([`Error::AuditFailed`], its result dropped).
     fn audited<T>(
         &self,
         caller: &Caller,
@@ -564,14 +623,28 @@ impl Kms {
         context: Option<&EncryptionContext>,
         call: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
+        self.audited_version(caller, action, key_id, context, |_| None, call)
+    }
+
+    /// [`Kms::audited`], the event naming the key version `version_of` finds
+    /// in the result.
+    fn audited_version<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        context: Option<&EncryptionContext>,
+        version_of: impl FnOnce(&T) -> Option<u32>,
+        call: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         let result = call();
-        self.record(caller, action, key_id, context, &result);
+        let version = result.as_ref().ok().and_then(version_of);
+        let event = self.event(caller, action, key_id, version, context, &result);
+        self.write(event)?;
         result
     }
 
-    /// Records one event for a call that ended with `result`: `Allowed`,
-    /// `Denied` for [`Error::AccessDenied`], otherwise `Failed` with the error's
-    /// message (which never holds key material).
+    /// Records one event for a call that ended with `result`.
     fn record<T>(
         &self,
         caller: &Caller,
@@ -579,21 +652,58 @@ impl Kms {
         key_id: Option<&str>,
         context: Option<&EncryptionContext>,
         result: &Result<T>,
-    ) {
-        let outcome = match result {
-            Ok(_) => AuditOutcome::Allowed,
-            Err(Error::AccessDenied { .. }) => AuditOutcome::Denied,
-            Err(error) => AuditOutcome::Failed(error.to_string()),
+    ) -> Result<()> {
+        self.write(self.event(caller, action, key_id, None, context, result))
+    }
+
+    /// The event of a call that ended with `result`: `Allowed`, `Denied` for
+    /// [`Error::AccessDenied`] (with the resource refused), otherwise `Failed`
+    /// with the error's message (which never holds key material).
+    fn event<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        key_version: Option<u32>,
+        context: Option<&EncryptionContext>,
+        result: &Result<T>,
+    ) -> AuditEvent {
+        let (outcome, refused) = match result {
+            Ok(_) => (AuditOutcome::Allowed, None),
+            Err(Error::AccessDenied { resource, .. }) => {
+                (AuditOutcome::Denied, Some(resource.clone()))
+            }
+            Err(error) => (AuditOutcome::Failed(error.to_string()), None),
         };
-        self.inner.options.audit.record(AuditEvent {
+        let resource = refused.or_else(|| match key_id {
+            Some(id) if !id.starts_with("alias/") => Some(self.resource_name(id)),
+            Some(_) => None,
+            None => Some(self.account_resource()),
+        });
+        AuditEvent {
             time: self.inner.options.clock.now(),
             caller: caller.name().to_owned(),
-            backend: self.backend_name().to_owned(),
+            source: self.backend_name().to_owned(),
             action: action.to_owned(),
+            resource,
             key_id: key_id.map(str::to_owned),
+            key_version,
+            bucket: context.map(|c| c.identity().bucket().to_owned()),
+            object_key: context.and_then(|c| c.object_key().map(str::to_owned)),
             context: context.map(ToString::to_string),
             outcome,
-        });
+        }
+    }
+
+    fn write(&self, event: AuditEvent) -> Result<()> {
+        self.inner
+            .options
+            .audit
+            .record(&event)
+            .map_err(|error| Error::AuditFailed {
+                action: event.action,
+                reason: error.0,
+            })
     }
 }
 
