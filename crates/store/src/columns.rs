@@ -12,6 +12,7 @@
 //! multipart    upload id (16)                        → an upload in progress (see multipart.rs)
 //!              upload id (16) ‖ part number (u32 BE) → an uploaded part
 //! jobs     job id (32 hex digits)                    → a bulk key job and its checkpoint (JSON)
+//! audit    time (u64 BE ns) ‖ sequence (u64 BE)      → one audit event (JSON, see audit_log.rs)
 //! ```
 //!
 //! A multipart object's segments are in `chunks` under
@@ -41,11 +42,13 @@ pub(crate) enum ColumnFamily {
     Multipart,
     /// Bulk key jobs and their checkpoints.
     Jobs,
+    /// The audit log.
+    Audit,
 }
 
 impl ColumnFamily {
     /// Every column family.
-    pub(crate) const ALL: [ColumnFamily; 10] = [
+    pub(crate) const ALL: [ColumnFamily; 11] = [
         Self::Meta,
         Self::Buckets,
         Self::Objects,
@@ -56,6 +59,7 @@ impl ColumnFamily {
         Self::BucketKeys,
         Self::Multipart,
         Self::Jobs,
+        Self::Audit,
     ];
 
     /// The RocksDB name.
@@ -71,6 +75,7 @@ impl ColumnFamily {
             Self::BucketKeys => "bucket_keys",
             Self::Multipart => "multipart",
             Self::Jobs => "jobs",
+            Self::Audit => "audit",
         }
     }
 }

@@ -129,6 +129,7 @@ impl Store {
     pub(crate) fn new_data_key(
         &self,
         bucket: &BucketRecord,
+        key: &str,
         object_id: &[u8; OBJECT_ID_LEN],
         rule: &ResolvedRule,
         caller: &Caller,
@@ -136,7 +137,8 @@ impl Store {
         if rule.bucket_key() {
             return self.new_bucket_key_data_key(bucket, object_id, rule, caller);
         }
-        let context = EncryptionContext::from_identity(self.identity(&bucket.name, object_id));
+        let context = EncryptionContext::from_identity(self.identity(&bucket.name, object_id))
+            .with_object_key(key);
         let ((data_key, wrapped), mode, pin) = match rule {
             ResolvedRule::None => {
                 return Ok(NewKey {
@@ -186,13 +188,14 @@ impl Store {
     pub(crate) fn data_key(
         &self,
         bucket: &str,
+        key: &str,
         record: &ObjectRecord,
         caller: &Caller,
     ) -> Result<Option<DataKey>> {
         if record.mode == ProtectionMode::None {
             return Ok(None);
         }
-        Ok(Some(self.unwrap_data_key(bucket, record, caller)?.0))
+        Ok(Some(self.unwrap_data_key(bucket, key, record, caller)?.0))
     }
 
     /// Unwraps an encrypted object's data key: by the master keyring, by the
@@ -202,10 +205,11 @@ impl Store {
     pub(crate) fn unwrap_data_key(
         &self,
         bucket: &str,
+        key: &str,
         record: &ObjectRecord,
         caller: &Caller,
     ) -> Result<(DataKey, u32)> {
-        self.unwrap_wrapped_key(bucket, &record.object_id, &record.wrapped_key, caller)
+        self.unwrap_wrapped_key(bucket, key, &record.object_id, &record.wrapped_key, caller)
     }
 
     /// Unwraps the wrapped-key record of the object `object_id` (or its
@@ -213,12 +217,14 @@ impl Store {
     pub(crate) fn unwrap_wrapped_key(
         &self,
         bucket: &str,
+        key: &str,
         object_id: &[u8; OBJECT_ID_LEN],
         wrapped_key: &[u8],
         caller: &Caller,
     ) -> Result<(DataKey, u32)> {
         let wrapped = WrappedKey::decode(wrapped_key)?;
-        let context = EncryptionContext::from_identity(self.identity(bucket, object_id));
+        let context =
+            EncryptionContext::from_identity(self.identity(bucket, object_id)).with_object_key(key);
         if wrapped.algorithm() == WrapAlgorithm::BucketKey {
             return self.bucket_key_data_key(bucket, &wrapped, &context, caller);
         }
@@ -236,6 +242,7 @@ impl Store {
     pub(crate) fn payload_keys(
         &self,
         bucket: &str,
+        key: &str,
         record: &ObjectRecord,
         prefix: &[u8],
         caller: &Caller,
@@ -254,7 +261,7 @@ impl Store {
         {
             return Ok(Some(found));
         }
-        let (data_key, version) = self.unwrap_data_key(bucket, record, caller)?;
+        let (data_key, version) = self.unwrap_data_key(bucket, key, record, caller)?;
         let identity = self.identity(bucket, &record.object_id);
         let keys = Arc::new(CachedKeys {
             keys: self

@@ -174,6 +174,16 @@ pub enum Error {
     /// Reading the caller's stream failed; nothing was stored.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The audit log could not record the operation, so it failed: no key
+    /// was used and nothing was handed out. A key administration call may
+    /// have taken effect at the KMS before its record failed.
+    #[error("audit record of {action} failed, so the operation failed: {reason}")]
+    AuditFailed {
+        /// The action whose record failed.
+        action: String,
+        /// Why.
+        reason: String,
+    },
     /// A stored record could not be decoded (corruption or a newer format).
     #[error("corrupt record: {0}")]
     CorruptRecord(String),
@@ -214,6 +224,7 @@ impl From<coffer_keyring::Error> for Error {
             K::WrongRootKey => Error::WrongRootKey,
             K::Integrity(what) => Error::Integrity(what.to_owned()),
             K::InvalidArgument(what) => Error::InvalidArgument(what),
+            K::AuditFailed { action, reason } => Error::AuditFailed { action, reason },
             other => Error::Key(other),
         }
     }

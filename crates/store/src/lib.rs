@@ -25,6 +25,7 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
+mod audit_log;
 mod bucket_keys;
 mod columns;
 mod data_keys;
@@ -53,7 +54,9 @@ mod store;
 pub mod test_util;
 mod verify;
 
+pub use audit_log::{AuditOutcomeKind, AuditQuery, AuditRetention};
 pub use bucket_keys::BucketKeyOptions;
+pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
 pub(crate) use columns::ColumnFamily;

@@ -62,7 +62,8 @@ impl Store {
             // Its bucket key is rewrapped instead (`rewrap_bucket`).
             return Ok((false, size));
         }
-        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id));
+        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id))
+            .with_object_key(key);
         let rewrapped = match wrapped.provider() {
             Provider::MasterKeyring => self.inner.master.rewrap(&wrapped, &context)?,
             _ => self
@@ -101,7 +102,15 @@ impl Store {
     /// write in flight (after a rotation and a rewrap of every bucket); returns
     /// the new minimum version. The retired versions' material is then
     /// compacted out of the store's files.
+    /// Recorded in the audit log as `coffer:RetireMasterKeys` with the new
+    /// minimum version.
     pub fn retire_unused_master_keys(&self) -> Result<u32> {
+        let result = self.retire_unused_master_keys_unaudited();
+        self.audit_master("coffer:RetireMasterKeys", &result)?;
+        result
+    }
+
+    fn retire_unused_master_keys_unaudited(&self) -> Result<u32> {
         // Pins first: a write that wrapped before this point is pinned, one
         // that wraps after it uses the current version or a later one; the scan
         // then sees every committed record.

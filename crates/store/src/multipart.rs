@@ -271,7 +271,7 @@ impl Store {
         caller: &Caller,
     ) -> Result<String> {
         let upload = random_id()?;
-        let new_key = self.new_data_key(bucket, &upload, rule, caller)?;
+        let new_key = self.new_data_key(bucket, key, &upload, rule, caller)?;
         let attributes = options.attributes;
         let record = UploadRecord {
             bucket: bucket.name.clone(),
@@ -362,7 +362,7 @@ impl Store {
         let data_key = match mode {
             ProtectionMode::None => None,
             _ => Some(
-                self.unwrap_wrapped_key(bucket, &upload, &record.wrapped_key()?, caller)?
+                self.unwrap_wrapped_key(bucket, key, &upload, &record.wrapped_key()?, caller)?
                     .0,
             ),
         };

@@ -258,7 +258,7 @@ impl Store {
         let meta = self.meta_of(bucket, key, &record)?;
         let source = match &record.body {
             Body::Inline(payload) => {
-                let keys = self.payload_keys(bucket, &record, payload, caller)?;
+                let keys = self.payload_keys(bucket, key, &record, payload, caller)?;
                 let body = match &keys {
                     Some(keys) => self
                         .inner
@@ -280,7 +280,7 @@ impl Store {
                     ));
                 }
                 let opener = self
-                    .payload_keys(bucket, &record, prefix, caller)?
+                    .payload_keys(bucket, key, &record, prefix, caller)?
                     .map(|keys| {
                         self.inner
                             .cipher
@@ -296,7 +296,7 @@ impl Store {
                 }))
             }
             Body::Multipart { parts } => {
-                let parts = self.open_parts(bucket, &record, parts, caller)?;
+                let parts = self.open_parts(bucket, key, &record, parts, caller)?;
                 Source::Parts {
                     parts: Box::new(parts),
                     at: 0,

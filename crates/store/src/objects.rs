@@ -261,7 +261,7 @@ impl Store {
             return self.put_streamed(bucket, key, feed, options, rule, caller);
         }
         let object_id = random_id()?;
-        let new_key = self.new_data_key(bucket, &object_id, rule, caller)?;
+        let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         if body.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, body, options, new_key, object_id);
         }
@@ -445,7 +445,7 @@ impl Store {
         caller: &Caller,
     ) -> Result<PutResult> {
         let object_id = random_id()?;
-        let new_key = self.new_data_key(bucket, &object_id, rule, caller)?;
+        let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         let first = feed.next_segment()?;
         if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
             return self.put_object_with_key(bucket, key, first, options, new_key, object_id);
@@ -579,7 +579,7 @@ impl Store {
             Body::Multipart { parts } => {
                 let size = usize::try_from(record.size)
                     .map_err(|_| Error::TooLarge(format!("object of {} bytes", record.size)))?;
-                let mut reader = self.open_parts(bucket, &record, parts, caller)?;
+                let mut reader = self.open_parts(bucket, key, &record, parts, caller)?;
                 let mut body = BytesMut::with_capacity(size);
                 body.extend_from_slice(&reader.read_range(0..record.size)?);
                 let meta = self.meta_of(bucket, key, &record)?;
@@ -589,7 +589,7 @@ impl Store {
                 });
             }
         };
-        let keys = self.payload_keys(bucket, &record, prefix, caller)?;
+        let keys = self.payload_keys(bucket, key, &record, prefix, caller)?;
         let meta = self.meta_of(bucket, key, &record)?;
         let body = match record.body {
             // The record was read into a buffer of its own: open it there.
@@ -700,10 +700,10 @@ impl Store {
         check_read(bucket, key, &record, conditions)?;
         let meta = self.meta_of(bucket, key, &record)?;
         if let Body::Multipart { parts } = &record.body {
-            let parts = self.open_parts(bucket, &record, parts, caller)?;
+            let parts = self.open_parts(bucket, key, &record, parts, caller)?;
             return Ok(ObjectReader::parts(parts, meta, guard));
         }
-        let data_key = self.data_key(bucket, &record, caller)?;
+        let data_key = self.data_key(bucket, key, &record, caller)?;
         let identity = self.identity(bucket, &record.object_id);
         let source = match &record.body {
             Body::Inline(payload) => SegmentSource::Inline(Cursor::new(payload.clone())),
@@ -742,11 +742,12 @@ impl Store {
     pub(crate) fn open_parts(
         &self,
         bucket: &str,
+        key: &str,
         record: &ObjectRecord,
         parts: &[crate::record::PartRef],
         caller: &Caller,
     ) -> Result<Parts> {
-        let data_key = self.data_key(bucket, record, caller)?;
+        let data_key = self.data_key(bucket, key, record, caller)?;
         Parts::new(
             self.clone(),
             data_key,

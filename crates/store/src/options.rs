@@ -6,7 +6,7 @@ use std::time::Duration;
 use coffer_keyring::{AuditSink, Clock, KmsBackend, NoAudit, RootKey, RotationPolicy, SystemClock};
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
 
-use crate::{BucketKeyOptions, ColumnFamily};
+use crate::{AuditRetention, BucketKeyOptions, ColumnFamily};
 
 /// Payloads up to this many bytes stay in the object record by default.
 pub(crate) const DEFAULT_INLINE_THRESHOLD: usize = 64 * 1024;
@@ -24,6 +24,7 @@ pub struct StoreOptions {
     pub(crate) create_if_missing: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) audit_retention: AuditRetention,
     pub(crate) tuning: Tuning,
     pub(crate) bucket_keys: BucketKeyOptions,
     pub(crate) kms_fail_fast: Duration,
@@ -109,6 +110,7 @@ impl StoreOptions {
             create_if_missing: false,
             clock: Arc::new(SystemClock),
             audit: Arc::new(NoAudit),
+            audit_retention: AuditRetention::keep_all(),
             tuning: Tuning::default(),
             bucket_keys: BucketKeyOptions::default(),
             kms_fail_fast: Duration::from_secs(2),
@@ -179,9 +181,19 @@ impl StoreOptions {
         self
     }
 
-    /// Where the KMS's audit events go (whichever the backend).
+    /// Where audit events go besides the store's own audit log (the `audit`
+    /// column family, [`crate::Store::audit_events`]), which always records
+    /// them: each event is written to the log first, then to `audit`; if
+    /// either fails, the operation fails ([`crate::Error::AuditFailed`]).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// How long and how much of the audit log to keep (default: everything).
+    /// Applied when the store opens and as events are appended.
+    pub fn with_audit_retention(mut self, retention: AuditRetention) -> Self {
+        self.audit_retention = retention;
         self
     }
 

@@ -5,9 +5,10 @@ use std::io::Read;
 use std::ops::Range;
 
 use bytes::Bytes;
-use coffer_keyring::{Caller, Principal};
+use coffer_keyring::{AuditOutcome, Caller, Principal};
 use coffer_policy::Request;
 
+use crate::audit_log::StoreEvent;
 use crate::data_keys::ResolvedRule;
 use crate::multipart::{CompletedPart, MultipartUpload, UploadedPart};
 use crate::object_stream::ObjectStream;
@@ -67,16 +68,36 @@ impl Store {
 }
 
 impl Session {
+    /// Checks `request` against the principal's policies. A denial is
+    /// recorded in the audit log (and fails with [`Error::AuditFailed`] if it
+    /// cannot be).
     fn check(&self, request: Request) -> Result<()> {
         if self.principal.evaluate(&request).is_allowed() {
-            Ok(())
-        } else {
-            Err(Error::AccessDenied {
-                principal: self.principal.id.clone(),
-                action: request.action,
-                resource: request.resource,
-            })
+            return Ok(());
         }
+        let prefix = format!("acs:oss:{}:{}:", self.store.region(), self.store.account());
+        let (bucket, object_key) = match request.resource.strip_prefix(&prefix) {
+            Some(rest) => match rest.split_once('/') {
+                Some((bucket, key)) => (Some(bucket), Some(key)),
+                None => (Some(rest), None),
+            },
+            None => (None, None),
+        };
+        self.store.audit(StoreEvent {
+            caller: &self.caller,
+            action: &request.action,
+            resource: Some(request.resource.clone()),
+            key_id: None,
+            key_version: None,
+            bucket,
+            object_key,
+            outcome: AuditOutcome::Denied,
+        })?;
+        Err(Error::AccessDenied {
+            principal: self.principal.id.clone(),
+            action: request.action,
+            resource: request.resource,
+        })
     }
 
     fn bucket_resource(&self, bucket: &str) -> String {

@@ -18,6 +18,7 @@ use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
+use crate::audit_log::AuditLog;
 use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::key_cache::PayloadKeyCache;
@@ -32,6 +33,8 @@ use crate::{ColumnFamily, Error, Result, StoreOptions};
 
 const STORE_ID: &[u8] = b"store_id";
 const STRIPES: usize = 256;
+/// The key id of the store's master keyring in audit events.
+pub(crate) const MASTER_KEY_ID: &str = "master";
 /// What the key that authenticates object and bucket records is derived for.
 const RECORD_KEY_PURPOSE: &[u8] = b"coffer/object-records/v2";
 
@@ -54,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) cipher: PayloadCipher,
     pub(crate) master: MasterKeyring,
     pub(crate) kms: Kms,
+    /// The persisted audit log (also the KMS layer's sink).
+    pub(crate) audit: Arc<AuditLog>,
     pub(crate) local_kms: Option<Arc<LocalKms>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
@@ -207,11 +212,18 @@ impl Store {
                 (local.clone(), Some(local))
             }
         };
+        let audit = Arc::new(AuditLog::open(
+            Arc::clone(&db),
+            Arc::clone(&options.audit),
+            options.audit_retention,
+            Arc::clone(&options.clock),
+            options.tuning.sync_writes,
+        )?);
         let kms = Kms::new(
             backend,
             KmsOptions::default()
                 .with_account(&settings.region, &settings.account)
-                .with_audit(Arc::clone(&options.audit))
+                .with_audit(Arc::clone(&audit) as Arc<dyn coffer_keyring::AuditSink>)
                 .with_clock(Arc::clone(&options.clock))
                 .with_fail_fast_for(options.kms_fail_fast),
         );
@@ -245,6 +257,7 @@ impl Store {
                 cipher: PayloadCipher::new(options.threads),
                 master,
                 kms,
+                audit,
                 local_kms,
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
@@ -328,8 +341,31 @@ impl Store {
 
     /// Rotates the master key now; returns the new version. Existing objects stay
     /// readable; [`Store::rewrap_bucket`] moves them to the new version.
+    /// Recorded in the audit log as `coffer:RotateMasterKey`.
     pub fn rotate_master_key(&self) -> Result<u32> {
-        Ok(self.inner.master.rotate_now()?)
+        let result = self.inner.master.rotate_now().map_err(Error::from);
+        self.audit_master("coffer:RotateMasterKey", &result)?;
+        result
+    }
+
+    /// Records an administration of the master keyring that ended with
+    /// `result` (a version on success).
+    pub(crate) fn audit_master(&self, action: &str, result: &Result<u32>) -> Result<()> {
+        use coffer_keyring::AuditOutcome;
+        let (key_version, outcome) = match result {
+            Ok(version) => (Some(*version), AuditOutcome::Allowed),
+            Err(error) => (None, AuditOutcome::Failed(error.to_string())),
+        };
+        self.audit(crate::audit_log::StoreEvent {
+            caller: &Caller::Trusted,
+            action,
+            resource: None,
+            key_id: Some(MASTER_KEY_ID),
+            key_version,
+            bucket: None,
+            object_key: None,
+            outcome,
+        })
     }
 
     // ---- buckets -------------------------------------------------------------

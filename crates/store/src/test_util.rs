@@ -11,7 +11,7 @@ pub fn data_key_bytes(store: &Store, bucket: &str, key: &str) -> Result<Option<[
         .read_record(bucket, key)?
         .ok_or_else(|| crate::objects::no_such_key(bucket, key))?;
     Ok(store
-        .data_key(bucket, &record, &Caller::Trusted)?
+        .data_key(bucket, key, &record, &Caller::Trusted)?
         .map(|k| *k.expose_secret()))
 }
 
@@ -43,4 +43,14 @@ pub fn raw_family(store: &Store, family: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>
         out.push((key.to_vec(), value.to_vec()));
     }
     Ok(out)
+}
+
+/// Makes every write to the store's audit log fail (`true`) or work again,
+/// as a full disk would: operations that must be audited then fail.
+pub fn fail_audit_appends(store: &Store, fail: bool) {
+    store
+        .inner
+        .audit
+        .fail_appends
+        .store(fail, std::sync::atomic::Ordering::Relaxed);
 }
