@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use coffer_keyring::{Caller, Provider, WrappedKey};
 use rocksdb::{Direction, IteratorMode};
 
 use crate::columns::{object_key, split_object_key};
 use crate::rule::ProtectionMode;
-use crate::{ColumnFamily, Result, Store};
+use crate::{ColumnFamily, Error, Result, Store};
 
 /// The objects protected by one key version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,5 +124,61 @@ impl Store {
             .count() as u64;
         report.usage = counted.into_values().collect();
         Ok(report)
+    }
+}
+
+impl Store {
+    /// Retires the versions of the CMK `key_id` (an id or alias) that nothing
+    /// in the store uses any more: raises the KMS's minimum decryption version
+    /// to the oldest version any object, bucket key or multipart upload is
+    /// wrapped under (the current version if none is older), and returns it.
+    /// The KMS then refuses to decrypt under the versions below it.
+    ///
+    /// Refuses ([`Error::Integrity`]) while any object record fails to
+    /// authenticate, since its version is then unknown; [`Error::Unsupported`]
+    /// where the backend has no minimum decryption version (the AWS KMS API).
+    /// Recorded in the audit log as `kms:UpdateMinDecryptionVersion` with the
+    /// new minimum.
+    pub fn retire_unused_kms_versions(&self, key_id: &str) -> Result<u32> {
+        let trusted = &Caller::Trusted;
+        let metadata = self.inner.kms.describe_key(key_id, trusted)?;
+        let id = metadata.key_id;
+        let report = self.key_usage(None)?;
+        if !report.unreadable.is_empty() {
+            return Err(Error::Integrity(format!(
+                "{} object records do not authenticate (first: {}); their key versions are unknown, so none is retired",
+                report.unreadable.len(),
+                report.unreadable[0]
+            )));
+        }
+        let mut oldest = metadata.current_version;
+        for usage in &report.usage {
+            if usage.mode == ProtectionMode::Kms && usage.key_id.as_deref() == Some(id.as_str()) {
+                oldest = oldest.min(usage.key_version.unwrap_or(oldest));
+            }
+        }
+        // Bucket keys (even those no object uses yet) and uploads in progress
+        // unwrap under their version later.
+        for (_, _, record) in self.bucket_keys_of(None)? {
+            if record.wrapped.provider() != Provider::MasterKeyring && record.wrapped.key_id() == id
+            {
+                oldest = oldest.min(record.wrapped.key_version());
+            }
+        }
+        for (_, upload) in self.uploads()? {
+            let wrapped = hex::decode(&upload.wrapped_key)
+                .ok()
+                .and_then(|raw| WrappedKey::decode(&raw).ok());
+            if let Some(wrapped) = wrapped
+                && wrapped.provider() != Provider::MasterKeyring
+                && wrapped.key_id() == id
+            {
+                oldest = oldest.min(upload.key_version);
+            }
+        }
+        self.inner
+            .kms
+            .set_min_decryption_version(&id, oldest, trusted)?;
+        Ok(oldest)
     }
 }

@@ -94,7 +94,13 @@ fn key_uses_are_recorded_with_key_version_bucket_and_object() {
             Some(s.kms().resource_name(&id).as_str())
         );
         assert_eq!(event.outcome, AuditOutcome::Allowed);
-        assert!(event.context.as_deref().expect("present").contains("bucket=bkt"));
+        assert!(
+            event
+                .context
+                .as_deref()
+                .expect("present")
+                .contains("bucket=bkt")
+        );
     }
     // A rotation is recorded with the new version, and later keys name it.
     assert_eq!(s.kms().rotate_key(&id, &TRUSTED).expect("rotate"), 2);
@@ -259,7 +265,12 @@ fn nothing_secret_is_in_the_log() {
         .expect("put");
     let mut secrets: Vec<Vec<u8>> = key_material(s).iter().map(|k| k.to_vec()).collect();
     for bucket in ["bkt", "plain"] {
-        secrets.push(data_key_bytes(s, bucket, "k").expect("reads").expect("encrypted").to_vec());
+        secrets.push(
+            data_key_bytes(s, bucket, "k")
+                .expect("reads")
+                .expect("encrypted")
+                .to_vec(),
+        );
     }
     let raw = raw_family(s, "audit").expect("family");
     assert!(raw.len() >= 3, "events were recorded");

@@ -140,3 +140,104 @@ fn a_damaged_record_is_listed_as_unreadable() {
     assert_eq!(report.unreadable, ["bkt/a"]);
     assert_eq!(report.usage.iter().map(|u| u.objects).sum::<u64>(), 1);
 }
+
+#[test]
+fn retiring_cmk_versions_waits_for_every_object_bucket_key_and_upload() {
+    let f = fixture();
+    let s = &f.store;
+    let trusted = &Caller::Trusted;
+    let cmk = s
+        .kms()
+        .create_key(Default::default(), trusted)
+        .expect("cmk")
+        .key_id;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_object("bkt", "a", data(100, 1), PutOptions::kms(Some(&cmk)))
+        .expect("put");
+    s.put_object("bkt", "b", data(2 * MIB, 2), PutOptions::kms(Some(&cmk)))
+        .expect("put");
+    let upload = s
+        .create_multipart_upload("bkt", "parts", PutOptions::kms(Some(&cmk)))
+        .expect("upload");
+    s.create_bucket("shared").expect("bucket");
+    s.put_bucket_encryption(
+        "shared",
+        coffer_store::EncryptionRule::kms(Some(&cmk)).with_bucket_key(true),
+    )
+    .expect("rule");
+    s.put_object("shared", "c", data(100, 3), PutOptions::default())
+        .expect("put under a bucket key");
+    let context = coffer_keyring::EncryptionContext::new(b"store", "bkt", b"probe");
+    let (_, old) = s
+        .kms()
+        .generate_data_key(&cmk, &context, trusted)
+        .expect("a data key under version 1");
+    assert_eq!(s.kms().rotate_key(&cmk, trusted).expect("rotate"), 2);
+    // Objects under version 1: nothing is retired.
+    assert_eq!(s.retire_unused_kms_versions(&cmk).expect("retire"), 1);
+    assert_eq!(s.rewrap_bucket("bkt").expect("rewrap"), 2);
+    // The bucket key still holds version 1.
+    assert_eq!(s.retire_unused_kms_versions(&cmk).expect("retire"), 1);
+    s.rewrap_bucket("shared").expect("rewrap");
+    // The upload in progress still holds version 1.
+    assert_eq!(s.retire_unused_kms_versions(&cmk).expect("retire"), 1);
+    s.abort_multipart_upload("bkt", "parts", &upload)
+        .expect("abort");
+    assert_eq!(s.retire_unused_kms_versions(&cmk).expect("retire"), 2);
+    // Version 1 is refused now; every object still reads.
+    assert!(s.kms().decrypt(&old, &context, trusted).is_err());
+    assert_eq!(s.get_object("shared", "c").expect("get").body, data(100, 3));
+    assert_eq!(s.get_object("bkt", "a").expect("get").body, data(100, 1));
+    assert_eq!(
+        s.get_object("bkt", "b").expect("get").body,
+        data(2 * MIB, 2)
+    );
+    let before = s.key_usage(None).expect("usage");
+    assert_eq!(before.objects_below(Some(&cmk), 2), 0);
+    let events = s
+        .audit_events(&coffer_store::AuditQuery::new().key_id(&cmk))
+        .expect("audit");
+    let raised: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "kms:UpdateMinDecryptionVersion")
+        .map(|e| e.key_version)
+        .collect();
+    assert_eq!(raised, [Some(1), Some(1), Some(1), Some(2)]);
+}
+
+#[test]
+fn a_damaged_record_blocks_cmk_retirement() {
+    let f = fixture();
+    let trusted = &Caller::Trusted;
+    let cmk = f
+        .store
+        .kms()
+        .create_key(Default::default(), trusted)
+        .expect("cmk")
+        .key_id;
+    f.store.create_bucket("bkt").expect("bucket");
+    f.store
+        .put_object("bkt", "a", data(100, 1), PutOptions::kms(Some(&cmk)))
+        .expect("put");
+    f.store.kms().rotate_key(&cmk, trusted).expect("rotate");
+    f.store.rewrap_bucket("bkt").expect("rewrap");
+    let objects = raw_family(&f.store, "objects").expect("objects");
+    f.store.close().expect("close");
+    drop(f.store);
+    {
+        let families = DB::list_cf(&Options::default(), f.dir.path()).expect("families");
+        let db = DB::open_cf(&Options::default(), f.dir.path(), &families).expect("raw open");
+        let (key, mut value) = objects[0].clone();
+        let last = value.len() - 1;
+        value[last] ^= 1;
+        db.put_cf(db.cf_handle("objects").expect("family"), key, value)
+            .expect("edit");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("reopen");
+    match s.retire_unused_kms_versions(&cmk) {
+        Err(coffer_store::Error::Integrity(message)) => {
+            assert!(message.contains("bkt/a"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
