@@ -91,6 +91,10 @@ pub(crate) enum Command {
     /// Bulk key jobs: durable, resumable after a crash, rate-limited.
     #[command(subcommand)]
     Job(JobCommand),
+    /// The audit log: every key use and key administration, and every
+    /// request a policy refused.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Read and authenticate every object (of BUCKET, or of the store) and
     /// print each problem with its object; exits 5 if there is any.
     Verify {
@@ -189,6 +193,10 @@ pub(crate) enum KmsCommand {
         /// What it is for.
         #[arg(long, default_value = "")]
         description: String,
+        /// Bring your own key: the CMK waits for imported material
+        /// (`coffer kms import-params`, then `coffer kms import`).
+        #[arg(long)]
+        external: bool,
     },
     /// List CMKs.
     Ls,
@@ -232,6 +240,91 @@ pub(crate) enum KmsCommand {
         /// Its id or alias.
         key_id: String,
     },
+    /// Get what is needed to import material into an external CMK: an RSA
+    /// public key to wrap it with (RSAES-OAEP, SHA-256) and a single-use
+    /// token valid for 24 hours. Wrap 32 bytes of material with
+    /// `openssl pkeyutl -encrypt -pubin -inkey KEY.pem -pkeyopt
+    /// rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt
+    /// rsa_mgf1_md:sha256 -in material.bin -out wrapped.bin`.
+    ImportParams {
+        /// The external CMK's id or alias.
+        key_id: String,
+        /// Write the public key (PEM) to this file instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        public_key_out: Option<PathBuf>,
+        /// The wrapping key's size.
+        #[arg(long, value_enum, default_value_t = WrappingKeySize::Rsa2048)]
+        wrapping_key_spec: WrappingKeySize,
+    },
+    /// Import wrapped material into an external CMK.
+    Import {
+        /// The external CMK's id or alias.
+        key_id: String,
+        /// The token `coffer kms import-params` printed.
+        #[arg(long)]
+        token: String,
+        /// The wrapped material (the binary output of `openssl pkeyutl`).
+        #[arg(long, value_name = "FILE")]
+        material: PathBuf,
+    },
+}
+
+/// The RSA wrapping key of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WrappingKeySize {
+    /// RSA 2048 bits.
+    #[value(name = "RSA_2048")]
+    Rsa2048,
+    /// RSA 3072 bits.
+    #[value(name = "RSA_3072")]
+    Rsa3072,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Print audit events, oldest first. TIME is an RFC 3339 time
+    /// (`2026-12-01T09:30:00Z`) or a span back from now (`15m`, `2h`, `7d`).
+    Query {
+        /// Events at or after TIME.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Events before TIME.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Events naming this key id (`master` for the master keyring).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Events of this caller (`trusted`, or a principal's id).
+        #[arg(long)]
+        caller: Option<String>,
+        /// Events that ended this way.
+        #[arg(long, value_enum)]
+        outcome: Option<OutcomeArg>,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Remove the oldest events now.
+    Prune {
+        /// Remove events older than this span (`90d`, `12h`).
+        #[arg(long, value_name = "SPAN")]
+        older_than: Option<String>,
+        /// Then remove the oldest events until the log is under this many
+        /// bytes.
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
+    },
+}
+
+/// How an audited call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutcomeArg {
+    /// It succeeded.
+    Allowed,
+    /// A policy refused it.
+    Denied,
+    /// It was allowed but failed.
+    Failed,
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,8 +335,14 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         bucket: Option<String>,
     },
-    /// Retire master key versions no object or upload uses any more.
-    Retire,
+    /// Retire the master key versions (or, with --kms-key-id, the CMK
+    /// versions) no object, bucket key or upload uses any more.
+    Retire {
+        /// Retire this CMK's unused versions (raise its minimum decryption
+        /// version) instead of the master key's.
+        #[arg(long, value_name = "ID")]
+        kms_key_id: Option<String>,
+    },
     /// Rotate the store-managed master key.
     RotateMaster,
 }

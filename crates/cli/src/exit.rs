@@ -80,7 +80,15 @@ fn key_code(error: &coffer_keyring::Error) -> u8 {
     use coffer_keyring::Error as K;
     match error {
         K::KeyNotFound(_) => NOT_FOUND,
-        K::KeyFileTooOpen { .. } | K::WrongRootKey => ACCESS_DENIED,
+        K::KeyFileTooOpen { .. }
+        | K::WrongRootKey
+        | K::AccessDenied { .. }
+        | K::KeyDisabled(_)
+        | K::KeyPendingDeletion { .. }
+        | K::KeyPendingImport(_)
+        | K::KeyDestroyed(_)
+        | K::ManagedKey(_) => ACCESS_DENIED,
+        K::InvalidArgument(_) | K::InvalidImportToken | K::ImportTokenExpired => USAGE,
         K::Integrity(_) | K::MalformedWrappedKey(_) => INTEGRITY,
         K::MalformedRootKey { .. } => USAGE,
         K::KeyFile { source, .. } => match source.kind() {

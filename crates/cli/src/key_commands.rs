@@ -1,11 +1,15 @@
 //! The store's KMS keys (`coffer kms ...`), key usage and retirement
 //! (`coffer keys ...`).
 
-use coffer_keyring::{Caller, CreateKeyOptions, KeyMetadata, KeyState};
+use std::path::Path;
+
+use coffer_keyring::{
+    Caller, CreateKeyOptions, ImportOptions, KeyMetadata, KeyState, WrappingKeySpec,
+};
 use coffer_store::Store;
 use serde_json::json;
 
-use crate::args::{KeysCommand, KmsCommand};
+use crate::args::{KeysCommand, KmsCommand, WrappingKeySize};
 use crate::exit::Failure;
 use crate::output::{Output, seconds};
 
@@ -57,9 +61,13 @@ pub(crate) fn kms(store: &Store, command: KmsCommand, out: &Output) -> Result<()
         );
     };
     match command {
-        KmsCommand::Create { description } => {
+        KmsCommand::Create {
+            description,
+            external,
+        } => {
             let mut options = CreateKeyOptions::default();
             options.description = description;
+            options.external = external;
             let key = kms.create_key(options, trusted)?;
             out.print(|| key_text(&key), || key_json(&key));
         }
@@ -107,7 +115,74 @@ pub(crate) fn kms(store: &Store, command: KmsCommand, out: &Output) -> Result<()
                 || json!({"key_id": key_id, "current_version": version}),
             );
         }
+        KmsCommand::ImportParams {
+            key_id,
+            public_key_out,
+            wrapping_key_spec,
+        } => import_params(
+            store,
+            &key_id,
+            public_key_out.as_deref(),
+            wrapping_key_spec,
+            out,
+        )?,
+        KmsCommand::Import {
+            key_id,
+            token,
+            material,
+        } => {
+            let wrapped = std::fs::read(&material)
+                .map_err(|e| Failure::Io(material.display().to_string(), e))?;
+            kms.import_key_material(&key_id, &token, &wrapped, trusted)?;
+            done("material imported into", &key_id);
+        }
     }
+    Ok(())
+}
+
+fn import_params(
+    store: &Store,
+    key_id: &str,
+    public_key_out: Option<&Path>,
+    size: WrappingKeySize,
+    out: &Output,
+) -> Result<(), Failure> {
+    let options = ImportOptions {
+        wrapping_key_spec: match size {
+            WrappingKeySize::Rsa2048 => WrappingKeySpec::Rsa2048,
+            WrappingKeySize::Rsa3072 => WrappingKeySpec::Rsa3072,
+        },
+    };
+    let parameters = store
+        .kms()
+        .get_parameters_for_import(key_id, options, &Caller::Trusted)?;
+    if let Some(path) = public_key_out {
+        std::fs::write(path, &parameters.public_key_pem)
+            .map_err(|e| Failure::Io(path.display().to_string(), e))?;
+    }
+    let expires = seconds(parameters.expires_at);
+    out.print(
+        || {
+            let mut text = format!(
+                "key {}\nimport token {}\nexpires {expires}",
+                parameters.key_id, parameters.import_token
+            );
+            match public_key_out {
+                Some(path) => text.push_str(&format!("\npublic key written to {}", path.display())),
+                None => text.push_str(&format!("\n{}", parameters.public_key_pem.trim_end())),
+            }
+            text
+        },
+        || {
+            json!({
+                "key_id": parameters.key_id,
+                "import_token": parameters.import_token,
+                "expires": expires,
+                "wrapping_key_spec": format!("RSA_{}", parameters.wrapping_key_spec.bits()),
+                "public_key_pem": parameters.public_key_pem,
+            })
+        },
+    );
     Ok(())
 }
 
@@ -156,7 +231,16 @@ pub(crate) fn keys(store: &Store, command: KeysCommand, out: &Output) -> Result<
                 },
             );
         }
-        KeysCommand::Retire => {
+        KeysCommand::Retire {
+            kms_key_id: Some(key_id),
+        } => {
+            let oldest = store.retire_unused_kms_versions(&key_id)?;
+            out.print(
+                || format!("{key_id}: versions below {oldest} are retired"),
+                || json!({"key_id": key_id, "min_decryption_version": oldest}),
+            );
+        }
+        KeysCommand::Retire { kms_key_id: None } => {
             let oldest = store.retire_unused_master_keys()?;
             out.print(
                 || format!("master key versions below {oldest} are retired"),

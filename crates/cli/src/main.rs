@@ -5,11 +5,13 @@
 //! - [`store_commands`]: init, buckets and their encryption, objects.
 //! - [`key_commands`]: the KMS's keys, key usage and retirement.
 //! - [`job_commands`]: bulk key jobs, run in the foreground, resumable.
+//! - [`audit_command`]: `coffer audit query|prune`.
 //! - [`verify_command`]: `coffer verify`.
 //! - [`output`]: human and `--json` output, progress bars.
 //! - [`exit`]: failures and the exit codes that tell them apart.
 
 mod args;
+mod audit_command;
 mod exit;
 mod job_commands;
 mod key_commands;
@@ -67,6 +69,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Kms(command) => key_commands::kms(&store, command, &out),
         Command::Keys(command) => key_commands::keys(&store, command, &out),
         Command::Job(command) => job_commands::job(&store, command, &out),
+        Command::Audit(command) => audit_command::audit(&store, command, &out),
         Command::Verify { bucket } => verify_command::verify(&store, bucket.as_deref(), &out),
     };
     let closed = store.close().map_err(Failure::from);

@@ -362,3 +362,229 @@ fn a_rewrap_job_killed_twice_resumes_and_the_report_proves_it() {
     s.fails(&["job", "status", "0123"], 3, "no such job");
     s.fails(&["job", "resume", &id], 2, "cannot be changed");
 }
+
+/// The DER inside a PEM public key.
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64")
+}
+
+#[test]
+fn byok_import_and_the_audit_log_from_the_command_line() {
+    let s = Session::new();
+    let created = s.json(&["kms", "create", "--external", "--description", "byok"]);
+    let key = created["key_id"].as_str().expect("key id").to_owned();
+    assert_eq!(created["state"], "pendingimport", "{created}");
+    let pem_path = s.file("wrapping.pem");
+    let params = s.json(&[
+        "kms",
+        "import-params",
+        &key,
+        "--public-key-out",
+        pem_path.to_str().expect("utf-8"),
+    ]);
+    let token = params["import_token"].as_str().expect("token").to_owned();
+    let pem = std::fs::read_to_string(&pem_path).expect("pem written");
+    assert_eq!(params["public_key_pem"], pem.as_str());
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    // The key owner's side, as `openssl pkeyutl` would do it.
+    let parameters = coffer_keyring::ImportParameters {
+        key_id: key.clone(),
+        wrapping_key_spec: coffer_keyring::WrappingKeySpec::Rsa2048,
+        public_key_der: pem_to_der(&pem),
+        public_key_pem: pem.clone(),
+        import_token: token.clone(),
+        expires_at: std::time::SystemTime::now(),
+    };
+    let wrapped =
+        coffer_keyring::wrap_key_material_for_import(&parameters, &[0x5A; 32]).expect("wraps");
+    let wrapped_path = s.file("wrapped.bin");
+    std::fs::write(&wrapped_path, wrapped).expect("writes");
+    let material = wrapped_path.to_str().expect("utf-8");
+    s.ok(&[
+        "kms",
+        "import",
+        &key,
+        "--token",
+        &token,
+        "--material",
+        material,
+    ]);
+    assert_eq!(s.json(&["kms", "describe", &key])["state"], "enabled");
+    // The token is single-use; a missing file is not found.
+    s.fails(
+        &[
+            "kms",
+            "import",
+            &key,
+            "--token",
+            &token,
+            "--material",
+            material,
+        ],
+        2,
+        "invalid import token",
+    );
+    s.fails(
+        &[
+            "kms",
+            "import",
+            &key,
+            "--token",
+            &token,
+            "--material",
+            "/nonexistent",
+        ],
+        3,
+        "/nonexistent",
+    );
+    // Objects under the imported key, then what the log says.
+    s.ok(&["bucket", "create", "vault"]);
+    let file = s.file("doc");
+    write(&file, 1000, 3);
+    s.ok(&[
+        "put",
+        file.to_str().expect("utf-8"),
+        "vault/doc",
+        "--sse",
+        "KMS",
+        "--sse-kms-key-id",
+        &key,
+    ]);
+    s.ok(&["get", "vault/doc", s.file("back").to_str().expect("utf-8")]);
+
+    let events = s.json(&["audit", "query", "--key-id", &key]);
+    let events = events.as_array().expect("a list");
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().expect("action"),
+                e["outcome"].as_str().expect("outcome"),
+            )
+        })
+        .collect();
+    for expected in [
+        ("kms:CreateKey", "allowed"),
+        ("kms:GetParametersForImport", "allowed"),
+        ("kms:ImportKeyMaterial", "allowed"),
+        ("kms:ImportKeyMaterial", "failed"),
+        ("kms:GenerateDataKey", "allowed"),
+        ("kms:Decrypt", "allowed"),
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected:?} not in {actions:?}"
+        );
+    }
+    assert!(events.iter().all(|e| e["key_id"] == key.as_str()));
+    let decrypt = events
+        .iter()
+        .find(|e| e["action"] == "kms:Decrypt")
+        .expect("decrypt");
+    assert_eq!(decrypt["bucket"], "vault");
+    assert_eq!(decrypt["object_key"], "doc");
+    assert_eq!(decrypt["key_version"], 1);
+    assert_eq!(decrypt["caller"], "trusted");
+
+    let failed = s.json(&["audit", "query", "--outcome", "failed"]);
+    let failed = failed.as_array().expect("a list");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["error"], "invalid import token");
+    assert!(
+        s.json(&["audit", "query", "--outcome", "denied"])
+            .as_array()
+            .expect("a list")
+            .is_empty()
+    );
+    assert!(
+        s.json(&["audit", "query", "--since", "2099-01-01T00:00:00Z"])
+            .as_array()
+            .expect("a list")
+            .is_empty()
+    );
+    assert!(
+        !s.json(&["audit", "query", "--since", "1h", "--caller", "trusted"])
+            .as_array()
+            .expect("a list")
+            .is_empty()
+    );
+    assert_eq!(
+        s.json(&["audit", "query", "--limit", "2"])
+            .as_array()
+            .expect("a list")
+            .len(),
+        2
+    );
+    let text = s.ok(&["audit", "query", "--key-id", &key]);
+    assert!(
+        text.contains("kms:Decrypt") && text.contains("vault/doc"),
+        "{text}"
+    );
+    s.fails(
+        &["audit", "query", "--since", "yesterday-ish"],
+        2,
+        "neither an RFC 3339 time",
+    );
+    s.fails(&["audit", "query", "--outcome", "maybe"], 2, "maybe");
+    s.fails(&["audit", "prune"], 2, "--older-than");
+    let pruned = s.json(&["audit", "prune", "--older-than", "0s"]);
+    assert!(pruned["removed"].as_u64().expect("count") >= 8, "{pruned}");
+    // The prune itself used no key: nothing is left.
+    assert!(
+        s.json(&["audit", "query"])
+            .as_array()
+            .expect("a list")
+            .is_empty()
+    );
+}
+
+#[test]
+fn keys_retire_raises_a_cmks_minimum_version_once_nothing_uses_the_old_one() {
+    let s = Session::new();
+    let key = s.json(&["kms", "create"])["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    s.ok(&["bucket", "create", "bkt"]);
+    s.ok(&[
+        "bucket",
+        "encryption",
+        "put",
+        "bkt",
+        "--sse",
+        "KMS",
+        "--sse-kms-key-id",
+        &key,
+    ]);
+    let file = s.file("f");
+    for name in ["bkt/one", "bkt/two"] {
+        write(&file, 3000, 1);
+        s.ok(&["put", file.to_str().expect("utf-8"), name]);
+    }
+    s.ok(&["kms", "rotate", &key]);
+    let retired = s.json(&["keys", "retire", "--kms-key-id", &key]);
+    assert_eq!(
+        retired["min_decryption_version"], 1,
+        "objects still under v1"
+    );
+    s.ok(&["job", "rewrap", "bkt"]);
+    let retired = s.json(&["keys", "retire", "--kms-key-id", &key]);
+    assert_eq!(retired["min_decryption_version"], 2);
+    assert!(
+        s.ok(&["keys", "retire", "--kms-key-id", &key])
+            .contains("versions below 2 are retired")
+    );
+    s.ok(&["get", "bkt/one", s.file("back").to_str().expect("utf-8")]);
+    s.fails(
+        &["keys", "retire", "--kms-key-id", "no-such-key"],
+        3,
+        "no-such-key",
+    );
+}
