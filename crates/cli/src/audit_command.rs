@@ -106,7 +106,7 @@ fn outcome_text(outcome: &AuditOutcome) -> String {
 
 fn event_text(event: &AuditEvent) -> String {
     let mut text = format!(
-        "{}  {:<8} {:<7} {:<28}",
+        "{}  {:<8} {:<7} {:<32}",
         time_text(event.time),
         event.caller,
         event.source,

@@ -124,6 +124,7 @@ fn administration_and_denials_are_recorded() {
         .expect("put");
     let kms = s.kms();
     kms.create_alias("alias/app", &id, &TRUSTED).expect("alias");
+    kms.describe_key("alias/app", &TRUSTED).expect("describe by alias");
     kms.disable_key(&id, &TRUSTED).expect("disable");
     kms.enable_key(&id, &TRUSTED).expect("enable");
     kms.schedule_key_deletion(&id, 7, &TRUSTED)
@@ -146,6 +147,7 @@ fn administration_and_denials_are_recorded() {
     assert_eq!(created[0].key_id.as_deref(), Some(id.as_str()));
     for action in [
         "kms:CreateAlias",
+        "kms:DescribeKey",
         "kms:DisableKey",
         "kms:EnableKey",
         "kms:ScheduleKeyDeletion",

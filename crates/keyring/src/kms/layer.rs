@@ -176,14 +176,7 @@ impl Kms {
         caller: &Caller,
     ) -> Result<(DataKey, WrappedKey)> {
         let action = "kms:GenerateDataKey";
-        let id = match self.resolve(key_id) {
-            Ok(id) => id,
-            Err(error) => {
-                let failed = Err(error);
-                self.record(caller, action, Some(key_id), Some(context), &failed)?;
-                return failed;
-            }
-        };
+        let id = self.resolve_recorded(caller, action, key_id, Some(context), Ok(()))?;
         self.audited_version(
             caller,
             action,
@@ -264,9 +257,10 @@ impl Kms {
 
     /// Describes a key by id or alias. Action `kms:DescribeKey`.
     pub fn describe_key(&self, key_id: &str, caller: &Caller) -> Result<KeyMetadata> {
-        self.audited(caller, "kms:DescribeKey", Some(key_id), None, || {
-            let id = self.resolve(key_id)?;
-            self.check(caller, "kms:DescribeKey", &id)?;
+        let action = "kms:DescribeKey";
+        let id = self.resolve_recorded(caller, action, key_id, None, Ok(()))?;
+        self.audited(caller, action, Some(&id), None, || {
+            self.check(caller, action, &id)?;
             let mut metadata = self.backend_call(|b| b.describe_key(&id))?;
             metadata.resource_name = self.resource_name(&metadata.key_id);
             Ok(metadata)
@@ -518,6 +512,24 @@ impl Kms {
 
     // ---- the layer's machinery -------------------------------------------
 
+    /// `key_id` resolved for `action`, once `ready` (the operation is
+    /// offered); a failure of either is recorded under `key_id` as given, so
+    /// that events name the resolved id whenever there is one.
+    fn resolve_recorded(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: &str,
+        context: Option<&EncryptionContext>,
+        ready: Result<()>,
+    ) -> Result<String> {
+        let resolved = ready.and_then(|()| self.resolve(key_id));
+        if resolved.is_err() {
+            self.record(caller, action, Some(key_id), context, &resolved)?;
+        }
+        resolved
+    }
+
     /// An alias to its key id (through the backend); an id as it is.
     fn resolve(&self, key_id_or_alias: &str) -> Result<String> {
         if key_id_or_alias.starts_with("alias/") {
@@ -564,15 +576,7 @@ impl Kms {
         call: impl FnOnce(&str) -> Result<T>,
     ) -> Result<T> {
         let action = operation.action();
-        let resolved = self.offered(operation).and_then(|()| self.resolve(key_id));
-        let id = match resolved {
-            Ok(id) => id,
-            Err(error) => {
-                let failed = Err(error);
-                self.record(caller, action, Some(key_id), None, &failed)?;
-                return failed;
-            }
-        };
+        let id = self.resolve_recorded(caller, action, key_id, None, self.offered(operation))?;
         self.audited_version(caller, action, Some(&id), None, version_of, || {
             self.check(caller, action, &id)?;
             call(&id)
