@@ -124,7 +124,8 @@ fn administration_and_denials_are_recorded() {
         .expect("put");
     let kms = s.kms();
     kms.create_alias("alias/app", &id, &TRUSTED).expect("alias");
-    kms.describe_key("alias/app", &TRUSTED).expect("describe by alias");
+    kms.describe_key("alias/app", &TRUSTED)
+        .expect("describe by alias");
     kms.disable_key(&id, &TRUSTED).expect("disable");
     kms.enable_key(&id, &TRUSTED).expect("enable");
     kms.schedule_key_deletion(&id, 7, &TRUSTED)
