@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use rocksdb::{Direction, IteratorMode};
+use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{object_key, split_object_key};
@@ -245,10 +245,9 @@ impl Store {
         let (mut objects_run, mut bytes_run) = (0u64, 0u64);
         let mut since_checkpoint = (0u64, Instant::now());
         let db = self.db()?;
-        let mut iterator = db.iterator_cf(
-            db.cf(ColumnFamily::Objects)?,
-            IteratorMode::From(&start, Direction::Forward),
-        );
+        // Keys only: the values are read again under each key's lock.
+        let mut keys = db.raw_iterator_cf(db.cf(ColumnFamily::Objects)?);
+        keys.seek(&start);
         // Unlimited jobs work on a batch of keys on every core; limited ones
         // one key at a time, so that the pace is exact.
         let limited = limits.objects_per_second.is_some() || limits.bytes_per_second.is_some();
@@ -262,21 +261,23 @@ impl Store {
         } else {
             CHECKPOINT_EVERY as usize
         };
-        let mut batch: Vec<String> = Vec::with_capacity(batch_len);
-        loop {
-            batch.clear();
-            for item in iterator.by_ref() {
-                let (raw_key, _) = item?;
+        let next_batch = |keys: &mut rocksdb::DBRawIterator<'_>| -> Result<Vec<String>> {
+            let mut batch = Vec::with_capacity(batch_len);
+            while batch.len() < batch_len && keys.valid() {
+                let Some(raw_key) = keys.key() else { break };
                 if !raw_key.starts_with(&prefix) {
                     break;
                 }
-                if let Some((_, key)) = split_object_key(&raw_key) {
+                if let Some((_, key)) = split_object_key(raw_key) {
                     batch.push(key.to_owned());
-                    if batch.len() >= batch_len {
-                        break;
-                    }
                 }
+                keys.next();
             }
+            keys.status()?;
+            Ok(batch)
+        };
+        let mut batch = next_batch(&mut keys)?;
+        loop {
             if batch.is_empty() {
                 break;
             }
@@ -313,6 +314,7 @@ impl Store {
             if batch.len() < batch_len {
                 break;
             }
+            batch = next_batch(&mut keys)?;
         }
         let _lock = self.inner.jobs_lock.lock();
         let stored = self.job_status(id)?;
@@ -333,24 +335,29 @@ impl Store {
         keys: &[String],
         workers: usize,
     ) -> Vec<(Step, u64)> {
-        if workers <= 1 || keys.len() < 2 {
-            return keys
+        // A rewrap writes its changed records in batches; other kinds copy
+        // one object at a time.
+        let run = |chunk: &[String]| -> Vec<(Step, u64)> {
+            if status.kind == JobKind::Rewrap {
+                return self
+                    .rewrap_objects_sized(&status.bucket, chunk)
+                    .into_iter()
+                    .map(rewrap_step)
+                    .collect();
+            }
+            chunk
                 .iter()
                 .map(|k| self.job_step(status, rule, k))
-                .collect();
+                .collect()
+        };
+        if workers <= 1 || keys.len() < 2 {
+            return run(keys);
         }
         let per_worker = keys.len().div_ceil(workers);
         std::thread::scope(|scope| {
             let handles: Vec<_> = keys
                 .chunks(per_worker)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|k| self.job_step(status, rule, k))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|chunk| scope.spawn(move || run(chunk)))
                 .collect();
             handles
                 .into_iter()
@@ -377,12 +384,7 @@ impl Store {
         let bucket = status.bucket.as_str();
         if status.kind == JobKind::Rewrap {
             // The record is read once, under the key's lock, by the rewrap.
-            return match self.rewrap_object_sized(bucket, key) {
-                Ok((true, size)) => (Step::Done, size),
-                Ok((false, size)) => (Step::Skipped, size),
-                Err(Error::NoSuchKey { .. }) => (Step::Skipped, 0),
-                Err(error) => (Step::Failed(error), 0),
-            };
+            return rewrap_step(self.rewrap_object_sized(bucket, key));
         }
         let meta = match self.head_object(bucket, key) {
             Ok(meta) => meta,
@@ -442,6 +444,16 @@ enum Step {
     Done,
     Skipped,
     Failed(Error),
+}
+
+/// What a rewrap of one object did.
+fn rewrap_step(result: Result<(bool, u64)>) -> (Step, u64) {
+    match result {
+        Ok((true, size)) => (Step::Done, size),
+        Ok((false, size)) => (Step::Skipped, size),
+        Err(Error::NoSuchKey { .. }) => (Step::Skipped, 0),
+        Err(error) => (Step::Failed(error), 0),
+    }
 }
 
 /// Sleeps as long as it takes to keep within `limits`.

@@ -88,7 +88,7 @@ impl Store {
             let protection = self
                 .inner
                 .records
-                .open(b, k, value.into_vec().into())
+                .open_scanned(b, k, value.into_vec().into())
                 .and_then(|record| Ok((self.protection_of(b, &record)?, record.size)));
             let (protection, size) = match protection {
                 Ok(found) => found,

@@ -4,12 +4,13 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use coffer_keyring::{
     Caller, EncryptionContext, KeyStore, NothingReferencesOlderVersions, Provider, RootKey,
     SealedKeyStore, WrapAlgorithm, WrappedKey,
 };
-use rocksdb::IteratorMode;
+use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::columns::{OBJECT_ID_LEN, object_key, split_object_key};
 use crate::keys_family::KeysFamily;
@@ -50,17 +51,109 @@ impl Store {
     pub(crate) fn rewrap_object_sized(&self, bucket: &str, key: &str) -> Result<(bool, u64)> {
         let raw_key = object_key(bucket, key);
         let _guard = self.stripe(&raw_key).lock();
+        let (sealed, size) = self.rewrapped_record(bucket, key)?;
+        let Some(sealed) = sealed else {
+            return Ok((false, size));
+        };
+        let db = self.db()?;
+        db.put_cf_opt(
+            db.cf(ColumnFamily::Objects)?,
+            raw_key,
+            sealed,
+            &self.inner.write_options,
+        )?;
+        Ok((true, size))
+    }
+
+    /// [`Store::rewrap_object_sized`] for many keys of `bucket`, in order:
+    /// the changed records are written together, up to [`REWRAP_BATCH`] per
+    /// RocksDB write (or what [`REWRAP_HOLD`] allows), with their keys' locks
+    /// held from the read to the write, so a concurrent writer of one of
+    /// them waits and is never overwritten. A lock held elsewhere is waited
+    /// for only after the batch so far is written and its locks released, so
+    /// two batch writers never wait on each other.
+    pub(crate) fn rewrap_objects_sized(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Vec<Result<(bool, u64)>> {
+        let mut out: Vec<Result<(bool, u64)>> = Vec::with_capacity(keys.len());
+        let mut batch = RewrapBatch::default();
+        for key in keys {
+            let raw_key = object_key(bucket, key);
+            let stripe = self.stripe(&raw_key);
+            let guard = match stripe.try_lock() {
+                Some(guard) => guard,
+                None => {
+                    self.write_rewraps(&mut batch, &mut out);
+                    stripe.lock()
+                }
+            };
+            if batch.held.is_empty() {
+                batch.since = Some(Instant::now());
+            }
+            batch.held.push(guard);
+            match self.rewrapped_record(bucket, key) {
+                Ok((Some(sealed), size)) => {
+                    batch.records.push((raw_key, sealed));
+                    batch.pending.push(out.len());
+                    out.push(Ok((true, size)));
+                }
+                Ok((None, size)) => out.push(Ok((false, size))),
+                Err(error) => out.push(Err(error)),
+            }
+            let held_long = batch
+                .since
+                .is_some_and(|since| since.elapsed() >= REWRAP_HOLD);
+            if batch.held.len() >= REWRAP_BATCH || held_long {
+                self.write_rewraps(&mut batch, &mut out);
+            }
+        }
+        self.write_rewraps(&mut batch, &mut out);
+        out
+    }
+
+    /// Writes a batch's records in one write, then releases its locks; a
+    /// failed write fails each of its objects.
+    fn write_rewraps<'a>(&'a self, batch: &mut RewrapBatch<'a>, out: &mut [Result<(bool, u64)>]) {
+        if !batch.records.is_empty() {
+            let written = self.db().and_then(|db| {
+                let family = db.cf(ColumnFamily::Objects)?;
+                let mut write = WriteBatch::default();
+                for (raw_key, sealed) in &batch.records {
+                    write.put_cf(family, raw_key, sealed);
+                }
+                db.write_opt(write, &self.inner.write_options)?;
+                Ok(())
+            });
+            if let Err(error) = written {
+                for &at in &batch.pending {
+                    out[at] = Err(match &error {
+                        Error::Storage(e) => Error::Storage(e.clone()),
+                        _ => Error::Closed,
+                    });
+                }
+            }
+        }
+        batch.records.clear();
+        batch.pending.clear();
+        batch.held.clear();
+    }
+
+    /// The object's record sealed anew with its data key rewrapped (`None`
+    /// if nothing changes), and its size. The caller holds the key's lock.
+    fn rewrapped_record(&self, bucket: &str, key: &str) -> Result<(Option<Vec<u8>>, u64)> {
         let mut record = self
-            .read_record(bucket, key)?
+            .read_record_scanned(bucket, key)?
             .ok_or_else(|| no_such_key(bucket, key))?;
         let size = record.size;
         if record.mode == ProtectionMode::None {
-            return Ok((false, size));
+            return Ok((None, size));
         }
         let wrapped = WrappedKey::decode(&record.wrapped_key)?;
         if wrapped.algorithm() == WrapAlgorithm::BucketKey {
             // Its bucket key is rewrapped instead (`rewrap_bucket`).
-            return Ok((false, size));
+            return Ok((None, size));
         }
         let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id))
             .with_object_key(key);
@@ -72,18 +165,12 @@ impl Store {
                 .rewrap(&wrapped, &context, &Caller::Trusted)?,
         };
         let Some(rewrapped) = rewrapped else {
-            return Ok((false, size));
+            return Ok((None, size));
         };
         record.key_version = rewrapped.key_version();
         record.wrapped_key = rewrapped.encode();
-        let db = self.db()?;
-        db.put_cf_opt(
-            db.cf(ColumnFamily::Objects)?,
-            raw_key,
-            self.inner.records.seal(bucket, key, &record)?,
-            &self.inner.write_options,
-        )?;
-        Ok((true, size))
+        let sealed = self.inner.records.seal(bucket, key, &record)?;
+        Ok((Some(sealed), size))
     }
 
     /// Rewraps every bucket key of a bucket (one KMS call each, whatever the
@@ -124,10 +211,10 @@ impl Store {
                 let (raw_key, value) = item?;
                 let (bucket, key) = split_object_key(&raw_key)
                     .ok_or_else(|| Error::CorruptRecord("object key".into()))?;
-                let record = self
-                    .inner
-                    .records
-                    .open(bucket, key, value.into_vec().into())?;
+                let record =
+                    self.inner
+                        .records
+                        .open_scanned(bucket, key, value.into_vec().into())?;
                 let own_key = WrappedKey::peek_algorithm(&record.wrapped_key)
                     != Some(WrapAlgorithm::BucketKey);
                 if record.mode == ProtectionMode::Aes256 && own_key {
@@ -174,7 +261,7 @@ impl Store {
             let record = match self
                 .inner
                 .records
-                .open(bucket, key, value.into_vec().into())
+                .open_scanned(bucket, key, value.into_vec().into())
             {
                 Ok(record) => record,
                 Err(_) => {
@@ -327,4 +414,20 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// At most this many objects per rewrap write.
+const REWRAP_BATCH: usize = 64;
+/// At most this long holding a rewrap batch's locks (a KMS rewrap is a
+/// network call).
+const REWRAP_HOLD: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Rewrapped records waiting to be written, and the locks of their keys.
+#[derive(Default)]
+struct RewrapBatch<'a> {
+    held: Vec<parking_lot::MutexGuard<'a, ()>>,
+    records: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Where in the results each record's object is.
+    pending: Vec<usize>,
+    since: Option<Instant>,
 }

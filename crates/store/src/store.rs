@@ -543,6 +543,23 @@ impl Store {
         }
     }
 
+    /// [`Store::read_record`] for a scan: authenticated, not remembered.
+    pub(crate) fn read_record_scanned(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectRecord>> {
+        let db = self.db()?;
+        match db.get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))? {
+            Some(raw) => self
+                .inner
+                .records
+                .open_scanned(bucket, key, raw.into())
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Writes `record` for bucket/key in one batch with `extra` (segments, upload
     /// markers), dropping the replaced object's segments (or deferring that to
     /// its last reader), if `condition` holds for what is there — checked

@@ -198,3 +198,72 @@ fn reencrypt_and_encrypt_unencrypted_jobs() {
         .is_err()
     );
 }
+
+#[test]
+fn a_rewrap_never_reverts_a_concurrent_overwrite() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    let count = 20_000;
+    for i in 0..count {
+        s.put_object(
+            "bkt",
+            &format!("k{i:05}"),
+            data(64, 1),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.rotate_master_key().expect("rotate");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    // Overwrite every third object, round after round, from another thread
+    // until the job ends: the last write of each must be what stays,
+    // whatever the job read before it.
+    let job_done = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::Barrier::new(2));
+    let writer = {
+        let (s, job_done, started) = (s.clone(), job_done.clone(), started.clone());
+        std::thread::spawn(move || {
+            let mut last = vec![1u8; count];
+            started.wait();
+            // Every third key, in a scattered order, so that writes land
+            // among the keys the job is working on.
+            let thirds = count.div_ceil(3);
+            'rounds: for round in 2..=u8::MAX {
+                for n in 0..thirds {
+                    let i = 3 * (n * 7919 % thirds);
+                    if job_done.load(Ordering::Acquire) {
+                        break 'rounds;
+                    }
+                    s.put_object(
+                        "bkt",
+                        &format!("k{i:05}"),
+                        data(64, round),
+                        PutOptions::managed(),
+                    )
+                    .expect("overwrite");
+                    last[i] = round;
+                }
+            }
+            last
+        })
+    };
+    started.wait();
+    let status = s.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
+    job_done.store(true, Ordering::Release);
+    let last = writer.join().expect("writer");
+    assert_eq!(status.state, JobState::Done);
+    assert_eq!(status.failed, 0);
+    assert!(
+        last.iter().any(|&round| round > 1),
+        "the writer overwrote nothing while the job ran"
+    );
+    for (i, &round) in last.iter().enumerate() {
+        let got = s.get_object("bkt", &format!("k{i:05}")).expect("get");
+        assert_eq!(got.body, data(64, round), "k{i:05}");
+        assert_eq!(got.meta.protection.key_version, Some(2), "k{i:05}");
+    }
+    let usage = s.key_usage(Some("bkt")).expect("usage");
+    assert_eq!(usage.objects_below(None, 2), 0);
+}
