@@ -149,8 +149,28 @@ impl Store {
             failed: 0,
             bytes: 0,
         };
+        self.audit_job("coffer:CreateJob", &status)?;
         self.save_job(&status)?;
         Ok(id)
+    }
+
+    /// Records a job's creation or change of state (before it is saved: a
+    /// record that fails leaves the job as it was).
+    fn audit_job(&self, action: &str, status: &JobStatus) -> Result<()> {
+        let key_id = match &status.kind {
+            JobKind::Reencrypt { kms_key_id, .. } => kms_key_id.as_deref(),
+            _ => None,
+        };
+        self.audit(crate::audit_log::StoreEvent {
+            caller: &coffer_keyring::Caller::Trusted,
+            action,
+            resource: Some(format!("job/{}", status.id)),
+            key_id,
+            key_version: None,
+            bucket: Some(&status.bucket),
+            object_key: None,
+            outcome: coffer_keyring::AuditOutcome::Allowed,
+        })
     }
 
     /// A job's definition and checkpoint.
@@ -199,7 +219,13 @@ impl Store {
                 status.state
             )));
         }
+        let action = match state {
+            JobState::Paused => "coffer:PauseJob",
+            JobState::Cancelled => "coffer:CancelJob",
+            _ => "coffer:ResumeJob",
+        };
         status.state = state;
+        self.audit_job(action, &status)?;
         self.save_job(&status)?;
         Ok(status)
     }

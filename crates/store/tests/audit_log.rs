@@ -133,6 +133,11 @@ fn administration_and_denials_are_recorded() {
     kms.cancel_key_deletion(&id, &TRUSTED).expect("cancel");
     kms.enable_key(&id, &TRUSTED).expect("enable after cancel");
     let version = s.rotate_master_key().expect("rotate master");
+    let job = s
+        .create_job("bkt", coffer_store::JobKind::Rewrap)
+        .expect("job");
+    s.pause_job(&job).expect("pause");
+    s.cancel_job(&job).expect("cancel");
     // The store's own policy denial: bob may not list, and may not decrypt.
     let bob = bob(s, "bkt");
     assert!(matches!(
@@ -167,6 +172,15 @@ fn administration_and_denials_are_recorded() {
     assert_eq!(master.len(), 1);
     assert_eq!(master[0].key_id.as_deref(), Some("master"));
     assert_eq!(master[0].key_version, Some(version));
+    for action in ["coffer:CreateJob", "coffer:PauseJob", "coffer:CancelJob"] {
+        let found = find(&events, "trusted", action);
+        assert_eq!(found.len(), 1, "{action}");
+        assert_eq!(found[0].bucket.as_deref(), Some("bkt"));
+        assert_eq!(
+            found[0].resource.as_deref(),
+            Some(format!("job/{job}").as_str())
+        );
+    }
     let list = find(&events, "bob", "oss:ListObjects");
     assert_eq!(list.len(), 1, "{events:#?}");
     assert_eq!(list[0].source, "store");
@@ -332,6 +346,10 @@ fn an_operation_whose_record_fails_fails_and_changes_nothing() {
         "disable",
     );
     audit_failed(s.rotate_master_key().map(drop), "master rotation");
+    audit_failed(
+        s.create_job("bkt", coffer_store::JobKind::Rewrap).map(drop),
+        "job creation",
+    );
     fail_audit_appends(s, false);
     assert!(matches!(
         s.head_object("bkt", "new"),
@@ -339,6 +357,10 @@ fn an_operation_whose_record_fails_fails_and_changes_nothing() {
     ));
     let after = all(s);
     assert_eq!(after.len(), before, "nothing was recorded while it failed");
+    assert!(
+        s.list_jobs().expect("jobs").is_empty(),
+        "no job was created"
+    );
     // An administration call reached the KMS before its record failed (as
     // `Error::AuditFailed` documents): the key is disabled, and enabling it
     // again is recorded.
