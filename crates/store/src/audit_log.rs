@@ -284,14 +284,15 @@ impl AuditLog {
         let (sequence, bytes) = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
             let family = guard.cf(ColumnFamily::Audit)?;
+            // Continue after the newest well-formed key (a key of another
+            // length was not written by the store: queries report it).
             let mut sequence = 0;
-            for item in guard.iterator_cf(family, IteratorMode::End).take(1) {
+            for item in guard.iterator_cf(family, IteratorMode::End) {
                 let (key, _) = item?;
-                let raw: [u8; 8] = key
-                    .get(8..16)
-                    .and_then(|s| s.try_into().ok())
-                    .ok_or_else(|| Error::CorruptRecord("audit event key".into()))?;
-                sequence = u64::from_be_bytes(raw) + 1;
+                if let Ok(raw) = <[u8; 16]>::try_from(key.as_ref()) {
+                    sequence = u64::from_be_bytes(raw[8..].try_into().expect("8 bytes")) + 1;
+                    break;
+                }
             }
             let mut bytes = 0u64;
             if retention.max_bytes.is_some() {
@@ -381,11 +382,11 @@ impl AuditLog {
         let mut end = None;
         for item in db.iterator_cf(family, IteratorMode::Start) {
             let (key, value) = item?;
-            let time = key
-                .get(..8)
-                .and_then(|s| s.try_into().ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| Error::CorruptRecord("audit event key".into()))?;
+            // A key the store did not write (shorter than a time) counts as
+            // the oldest.
+            let time = key.get(..8).map_or(0, |raw| {
+                u64::from_be_bytes(raw.try_into().expect("8 bytes"))
+            });
             let too_old = cutoff.is_some_and(|cutoff| time < cutoff);
             let too_big = retention.max_bytes.is_some_and(|max| total > max);
             if !too_old && !too_big {
@@ -422,15 +423,22 @@ impl AuditLog {
                 break;
             }
             let (key, value) = item?;
+            let damaged = |why: &str| {
+                Error::CorruptRecord(format!(
+                    "audit event {}: {why}; the store did not write it",
+                    hex::encode(&key)
+                ))
+            };
             let time = key
                 .get(..8)
-                .and_then(|s| s.try_into().ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| Error::CorruptRecord("audit event key".into()))?;
-            if until.is_some_and(|until| time >= until) {
+                .map(|raw| u64::from_be_bytes(raw.try_into().expect("8 bytes")));
+            if until.is_some_and(|until| time.is_some_and(|time| time >= until)) {
                 break;
             }
-            let event = decode(&value)?;
+            if key.len() != 16 {
+                return Err(damaged("its key is not 16 bytes"));
+            }
+            let event = decode(&value).map_err(|error| damaged(&error.to_string()))?;
             if query.matches(&event) {
                 out.push(event);
             }

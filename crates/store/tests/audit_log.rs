@@ -450,3 +450,36 @@ fn retention_by_age_and_by_size() {
     .expect("reopen");
     assert!(all(&s).is_empty());
 }
+
+#[test]
+fn a_planted_event_is_reported_and_the_store_still_opens() {
+    let f = fixture();
+    cmk(&f.store);
+    f.store.close().expect("close");
+    drop(f.store);
+    {
+        let options = rocksdb::Options::default();
+        let families = rocksdb::DB::list_cf(&options, f.dir.path()).expect("families");
+        let db = rocksdb::DB::open_cf(&options, f.dir.path(), &families).expect("raw open");
+        let audit = db.cf_handle("audit").expect("family");
+        db.put_cf(audit, b"\xff\xff\xffshort", b"{}")
+            .expect("plant");
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&u64::MAX.to_be_bytes()[..]);
+        key[7] = 0;
+        db.put_cf(audit, key, b"not json").expect("plant");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens despite them");
+    match s.audit_events(&AuditQuery::new()) {
+        Err(Error::CorruptRecord(message)) => {
+            assert!(message.contains("audit event"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Events before them still read, and recording goes on.
+    let first = s
+        .audit_events(&AuditQuery::new().until(f.clock.now() + Duration::from_secs(1)))
+        .expect("query before them");
+    assert_eq!(first.len(), 1);
+    cmk(&s);
+}
