@@ -69,12 +69,15 @@ pub(crate) fn run(quick: bool) {
             .expect("put");
     }
     // Three jobs, each after a rotation, so that every one rewraps every
-    // object; the median is the figure (this machine's rates swing ±15 %
-    // between runs). Each is timed alone, not the flushes and compactions
-    // the puts before it left.
+    // object; the median is the figure (this machine's rates swing between
+    // runs). Each is timed alone, not the flushes and compactions the puts
+    // before it left.
     let mut rates = Vec::new();
     for _ in 0..3 {
         store.rotate_master_key().expect("rotate");
+        // Each run starts from the same shape of database: the versions the
+        // run before wrote compacted away.
+        store.flush_and_compact().expect("compact");
         settle_store(&store);
         let id = store.create_job("bench", JobKind::Rewrap).expect("job");
         let began = Instant::now();
