@@ -781,9 +781,11 @@ impl Store {
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
-        let reader =
-            self.open_object_as(source_bucket, source_key, &GetConditions::new(), caller)?;
-        let meta = reader.meta().clone();
+        // A segment at a time, each opened where RocksDB put it and handed
+        // on without another copy.
+        let stream =
+            self.get_object_stream_as(source_bucket, source_key, &GetConditions::new(), caller)?;
+        let meta = stream.meta().clone();
         let (attributes, user_metadata) = options
             .replace_metadata
             .unwrap_or((meta.attributes.clone(), meta.user_metadata.clone()));
@@ -793,7 +795,39 @@ impl Store {
             user_metadata,
             condition: options.condition,
         };
-        self.put_object_from_reader_resolved(bucket, key, reader, put, rule, caller)
+        let feed = StreamFeed {
+            stream,
+            pending: BytesMut::new(),
+        };
+        self.put_streamed(bucket, key, feed, put, rule, caller)
+    }
+}
+
+/// An object's plaintext stream cut into whole segments: a buffer the stream
+/// yields as a whole segment is passed on as it is, others (a multipart
+/// object's parts need not end on segment boundaries) are gathered.
+struct StreamFeed {
+    stream: crate::ObjectStream,
+    pending: BytesMut,
+}
+
+impl SegmentFeed for StreamFeed {
+    fn next_segment(&mut self) -> Result<Bytes> {
+        loop {
+            if self.pending.len() >= SEGMENT_PLAINTEXT {
+                return Ok(self.pending.split_to(SEGMENT_PLAINTEXT).freeze());
+            }
+            match self.stream.next() {
+                None => return Ok(std::mem::take(&mut self.pending).freeze()),
+                Some(piece) => {
+                    let piece = piece?;
+                    if self.pending.is_empty() && piece.len() == SEGMENT_PLAINTEXT {
+                        return Ok(piece);
+                    }
+                    self.pending.extend_from_slice(&piece);
+                }
+            }
+        }
     }
 }
 

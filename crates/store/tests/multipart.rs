@@ -580,3 +580,45 @@ fn sessions_check_every_multipart_step() {
         Err(Error::NoSuchKey { .. })
     ));
 }
+
+#[test]
+fn a_multipart_object_copied_over_itself_re_encrypts_whatever_its_part_sizes() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    let upload = s
+        .create_multipart_upload("bkt", "parts", PutOptions::managed())
+        .expect("upload");
+    // Parts that do not end on the 1 MiB segment boundaries a copy writes.
+    let bodies = [
+        data(MIB + 12_345, 1),
+        data(2 * MIB + 7, 2),
+        data(300_001, 3),
+    ];
+    let mut parts = Vec::new();
+    for (number, body) in (1..).zip(&bodies) {
+        let uploaded = s
+            .upload_part("bkt", "parts", &upload, number, body.clone())
+            .expect("part");
+        parts.push(CompletedPart::new(number, &uploaded.etag));
+    }
+    s.complete_multipart_upload("bkt", "parts", &upload, &parts, &PutCondition::None)
+        .expect("complete");
+    let whole: Vec<u8> = bodies.iter().flat_map(|b| b.iter().copied()).collect();
+    let copied = s
+        .copy_object(
+            ("bkt", "parts"),
+            ("bkt", "parts"),
+            coffer_store::CopyOptions::kms(None),
+        )
+        .expect("copy over itself");
+    assert_eq!(copied.protection.mode, ProtectionMode::Kms);
+    let got = s.get_object("bkt", "parts").expect("get");
+    assert_eq!(got.body.len(), whole.len());
+    assert!(got.body == whole, "the bytes survive the re-encryption");
+    assert_eq!(got.meta.protection.mode, ProtectionMode::Kms);
+    let range = s
+        .get_object_range("bkt", "parts", 1_048_000..3_200_000)
+        .expect("range");
+    assert!(range.body == whole[1_048_000..3_200_000]);
+}
