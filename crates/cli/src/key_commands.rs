@@ -32,6 +32,7 @@ fn key_json(key: &KeyMetadata) -> serde_json::Value {
         "state": state_text(&key.state),
         "created": seconds(key.created_at),
         "current_version": key.current_version,
+        "min_decryption_version": key.min_decryption_version,
         "managed": key.managed,
     })
 }

@@ -489,9 +489,24 @@ pub fn retired_versions_refuse_to_decrypt(subject: &dyn Subject) {
         .rewrap(&old, &context(b"a"), &TRUSTED)
         .expect("rewrap")
         .expect("was old");
+    assert_eq!(
+        h.kms
+            .describe_key(&id, &TRUSTED)
+            .expect("describe")
+            .min_decryption_version,
+        1
+    );
     h.kms
         .set_min_decryption_version(&id, v2, &TRUSTED)
         .expect("retire the old version");
+    assert_eq!(
+        h.kms
+            .describe_key(&id, &TRUSTED)
+            .expect("describe")
+            .min_decryption_version,
+        v2,
+        "describe reports the minimum decryption version"
+    );
     let refused = h.kms.decrypt(&old, &context(b"a"), &TRUSTED);
     assert!(
         matches!(refused, Err(Error::UnknownKeyVersion { .. })),

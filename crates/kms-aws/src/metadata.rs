@@ -46,6 +46,8 @@ pub(crate) fn key_metadata(
         },
         created_at: time(metadata.creation_date()).unwrap_or(SystemTime::UNIX_EPOCH),
         current_version,
+        // The AWS KMS API has no minimum decryption version.
+        min_decryption_version: 1,
         rotation_period,
         last_rotated_at,
         managed: false,

@@ -163,6 +163,7 @@ fn metadata(key: &TransitKey) -> KeyMetadata {
         origin: KeyOrigin::Generated,
         created_at: created,
         current_version: key.latest_version,
+        min_decryption_version: key.min_decryption_version.max(1),
         rotation_period: key.auto_rotate_period,
         last_rotated_at: key.version_created.get(&key.latest_version).copied(),
         managed: false,

@@ -380,8 +380,8 @@ impl Store {
     }
 
     /// Makes, stores and activates a bucket key for `name`. The KMS's
-    /// `kms:GenerateDataKey` is the caller's (checked and audited); a master
-    /// key version stays pinned until the record is written.
+    /// `kms:GenerateDataKey` is the caller's (checked and audited); the master
+    /// key or CMK version stays pinned until the record is written.
     fn make_bucket_key(
         &self,
         bucket: &BucketRecord,
@@ -396,12 +396,10 @@ impl Store {
                 let (generated, pin) = self.master_data_key(&context)?;
                 (generated, Some(pin))
             }
-            _ => (
-                self.inner
-                    .kms
-                    .generate_data_key(&name.key_id, &context, caller)?,
-                None,
-            ),
+            _ => {
+                let (generated, pin) = self.kms_data_key(&name.key_id, &context, caller)?;
+                (generated, Some(pin))
+            }
         };
         let record = Arc::new(BucketKeyRecord {
             incarnation: bucket.incarnation,

@@ -152,11 +152,10 @@ impl Store {
                 let (generated, pin) = self.master_data_key(&context)?;
                 (generated, ProtectionMode::Aes256, Some(pin))
             }
-            ResolvedRule::Kms { key_id, .. } => (
-                self.inner.kms.generate_data_key(key_id, &context, caller)?,
-                ProtectionMode::Kms,
-                None,
-            ),
+            ResolvedRule::Kms { key_id, .. } => {
+                let (generated, pin) = self.kms_data_key(key_id, &context, caller)?;
+                (generated, ProtectionMode::Kms, Some(pin))
+            }
         };
         Ok(NewKey {
             data_key: Some(data_key),
@@ -180,7 +179,23 @@ impl Store {
         self.inner.pins.wrap_and_pin(|| {
             let generated = self.inner.master.generate_data_key(context)?;
             let version = generated.1.key_version();
-            Ok::<_, Error>((generated, version))
+            Ok::<_, Error>((generated, String::new(), version))
+        })
+    }
+
+    /// A fresh data key from the KMS under `key_id` for `context`, with the
+    /// CMK version it is wrapped under pinned until the write ends (so that
+    /// `retire_unused_kms_versions` leaves it).
+    pub(crate) fn kms_data_key(
+        &self,
+        key_id: &str,
+        context: &EncryptionContext,
+        caller: &Caller,
+    ) -> Result<((DataKey, WrappedKey), Pin)> {
+        self.inner.pins.wrap_and_pin(|| {
+            let generated = self.inner.kms.generate_data_key(key_id, context, caller)?;
+            let (id, version) = (generated.1.key_id().to_owned(), generated.1.key_version());
+            Ok::<_, Error>((generated, id, version))
         })
     }
 

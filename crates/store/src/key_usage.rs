@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use coffer_keyring::{Caller, Provider, WrappedKey};
+use coffer_keyring::{AdminOperation, Caller, Provider, WrapAlgorithm, WrappedKey};
 use rocksdb::{Direction, IteratorMode};
 
 use crate::columns::{object_key, split_object_key};
@@ -134,15 +134,32 @@ impl Store {
     /// wrapped under (the current version if none is older), and returns it.
     /// The KMS then refuses to decrypt under the versions below it.
     ///
-    /// Refuses ([`Error::Integrity`]) while any object record fails to
-    /// authenticate, since its version is then unknown; [`Error::Unsupported`]
-    /// where the backend has no minimum decryption version (the AWS KMS API).
+    /// Writes in flight that wrapped under the CMK keep their version (they are
+    /// pinned until they commit), and a minimum already higher is left as it
+    /// is: retired versions never come back. Only this store's objects are
+    /// counted: a CMK that other stores or applications also use is theirs to
+    /// check too.
+    ///
+    /// Refuses ([`Error::Integrity`]) while any object record or upload fails
+    /// to authenticate or decode, since its version is then unknown;
+    /// [`Error::Unsupported`] where the backend has no minimum decryption
+    /// version (the AWS KMS API).
     /// Recorded in the audit log as `kms:UpdateMinDecryptionVersion` with the
     /// new minimum.
     pub fn retire_unused_kms_versions(&self, key_id: &str) -> Result<u32> {
         let trusted = &Caller::Trusted;
+        let operation = AdminOperation::SetMinDecryptionVersion;
+        if !self.inner.kms.supports(operation) {
+            return Err(Error::Unsupported {
+                backend: self.inner.kms.backend_name().to_owned(),
+                operation: operation.action().to_owned(),
+            });
+        }
         let metadata = self.inner.kms.describe_key(key_id, trusted)?;
         let id = metadata.key_id;
+        // Pins first: a write that wrapped under this CMK before this point is
+        // pinned; one that wraps after it uses the current version or later.
+        let mut oldest = self.inner.pins.floor(&id, || metadata.current_version);
         let report = self.key_usage(None)?;
         if !report.unreadable.is_empty() {
             return Err(Error::Integrity(format!(
@@ -151,7 +168,6 @@ impl Store {
                 report.unreadable[0]
             )));
         }
-        let mut oldest = metadata.current_version;
         for usage in &report.usage {
             if usage.mode == ProtectionMode::Kms && usage.key_id.as_deref() == Some(id.as_str()) {
                 oldest = oldest.min(usage.key_version.unwrap_or(oldest));
@@ -165,16 +181,31 @@ impl Store {
                 oldest = oldest.min(record.wrapped.key_version());
             }
         }
-        for (_, upload) in self.uploads()? {
+        for (upload_id, upload) in self.uploads()? {
+            if upload.mode()? == ProtectionMode::None {
+                continue;
+            }
             let wrapped = hex::decode(&upload.wrapped_key)
                 .ok()
-                .and_then(|raw| WrappedKey::decode(&raw).ok());
-            if let Some(wrapped) = wrapped
-                && wrapped.provider() != Provider::MasterKeyring
+                .and_then(|raw| WrappedKey::decode(&raw).ok())
+                .ok_or_else(|| {
+                    Error::Integrity(format!(
+                        "multipart upload {} has a wrapped key that does not decode; no version is retired",
+                        hex::encode(upload_id)
+                    ))
+                })?;
+            // An upload under a bucket key unwraps through the bucket key's
+            // record, counted above.
+            if wrapped.provider() != Provider::MasterKeyring
+                && wrapped.algorithm() != WrapAlgorithm::BucketKey
                 && wrapped.key_id() == id
             {
-                oldest = oldest.min(upload.key_version);
+                oldest = oldest.min(wrapped.key_version());
             }
+        }
+        // Versions already retired stay retired: the minimum never goes down.
+        if oldest <= metadata.min_decryption_version {
+            return Ok(metadata.min_decryption_version);
         }
         self.inner
             .kms

@@ -204,7 +204,7 @@ impl Store {
         let mut min = self
             .inner
             .pins
-            .floor(|| self.inner.master.current_version());
+            .floor("", || self.inner.master.current_version());
         {
             let db = self.db()?;
             for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {

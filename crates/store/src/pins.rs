@@ -1,10 +1,12 @@
-//! Master key versions pinned by writes in flight.
+//! Key versions pinned by writes in flight: the master keyring's and each
+//! CMK's.
 //!
-//! A put wraps its data key long before it commits its record. Retiring master
-//! key versions looks at committed records, so without pins a streaming upload
+//! A put wraps its data key long before it commits its record. Retiring key
+//! versions looks at committed records, so without pins a streaming upload
 //! that spans a rotation, a rewrap and a retirement would commit under a
-//! destroyed version. A write pins the version it wrapped under from the wrap
-//! until its commit (or failure); retirement never goes above a pinned version.
+//! destroyed (or refused) version. A write pins the key and version it wrapped
+//! under from the wrap until its commit (or failure); retirement never goes
+//! above a pinned version of its key.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,55 +20,61 @@ pub(crate) struct VersionPins {
     /// Held shared while a write wraps and pins; exclusively while retirement
     /// reads the pins and the current version.
     gate: RwLock<()>,
-    pinned: Arc<Mutex<BTreeMap<u32, usize>>>,
+    pinned: Arc<Mutex<BTreeMap<Pinned, usize>>>,
 }
+
+/// A key (`""` for the master keyring, else a CMK id) and one of its versions.
+type Pinned = (String, u32);
 
 /// A pinned version, released when dropped.
 pub(crate) struct Pin {
-    pinned: Arc<Mutex<BTreeMap<u32, usize>>>,
-    version: u32,
+    pinned: Arc<Mutex<BTreeMap<Pinned, usize>>>,
+    key: Pinned,
 }
 
 impl VersionPins {
-    /// Runs `wrap` (which returns the version it wrapped under) and pins that
-    /// version, as one step with respect to [`VersionPins::floor`].
+    /// Runs `wrap` (which returns the key, `""` for the master keyring, and
+    /// the version it wrapped under) and pins that version, as one step with
+    /// respect to [`VersionPins::floor`].
     pub(crate) fn wrap_and_pin<T, E>(
         &self,
-        wrap: impl FnOnce() -> Result<(T, u32), E>,
+        wrap: impl FnOnce() -> Result<(T, String, u32), E>,
     ) -> Result<(T, Pin), E> {
         let _gate = self.gate.read();
-        let (value, version) = wrap()?;
-        *self.pinned.lock().entry(version).or_default() += 1;
+        let (value, key, version) = wrap()?;
+        let key = (key, version);
+        *self.pinned.lock().entry(key.clone()).or_default() += 1;
         Ok((
             value,
             Pin {
                 pinned: Arc::clone(&self.pinned),
-                version,
+                key,
             },
         ))
     }
 
-    /// The lowest version retirement may keep: `current` (read under the gate,
-    /// so every wrap after this call uses it or a later version) or the lowest
-    /// version pinned by a write in flight.
-    pub(crate) fn floor(&self, current: impl FnOnce() -> u32) -> u32 {
+    /// The lowest version of `key` (`""`: the master keyring) retirement may
+    /// keep: `current` (read under the gate, so every wrap after this call
+    /// uses it or a later version) or the lowest version of it pinned by a
+    /// write in flight.
+    pub(crate) fn floor(&self, key: &str, current: impl FnOnce() -> u32) -> u32 {
         let _gate = self.gate.write();
         let current = current();
-        self.pinned
-            .lock()
-            .keys()
+        let pinned = self.pinned.lock();
+        pinned
+            .range((key.to_owned(), 0)..=(key.to_owned(), u32::MAX))
             .next()
-            .map_or(current, |&lowest| lowest.min(current))
+            .map_or(current, |((_, lowest), _)| (*lowest).min(current))
     }
 }
 
 impl Drop for Pin {
     fn drop(&mut self) {
         let mut pinned = self.pinned.lock();
-        if let Some(count) = pinned.get_mut(&self.version) {
+        if let Some(count) = pinned.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                pinned.remove(&self.version);
+                pinned.remove(&self.key);
             }
         }
     }
@@ -79,18 +87,28 @@ mod tests {
     #[test]
     fn pins_hold_the_floor_until_dropped() {
         let pins = VersionPins::default();
-        assert_eq!(pins.floor(|| 5), 5);
-        let ((), first) = pins.wrap_and_pin(|| Ok::<_, ()>(((), 3))).expect("pins");
-        let ((), second) = pins.wrap_and_pin(|| Ok::<_, ()>(((), 3))).expect("pins");
-        assert_eq!(pins.floor(|| 5), 3);
+        let pin = |key: &str, version| {
+            pins.wrap_and_pin(|| Ok::<_, ()>(((), key.to_owned(), version)))
+                .expect("pins")
+                .1
+        };
+        assert_eq!(pins.floor("", || 5), 5);
+        let first = pin("", 3);
+        let second = pin("", 3);
+        let other_key = pin("cmk", 1);
+        assert_eq!(pins.floor("", || 5), 3);
+        assert_eq!(pins.floor("cmk", || 5), 1);
+        assert_eq!(pins.floor("cmk-2", || 5), 5, "keys are apart");
         drop(first);
-        assert_eq!(pins.floor(|| 5), 3);
+        assert_eq!(pins.floor("", || 5), 3);
         drop(second);
-        assert_eq!(pins.floor(|| 5), 5);
+        assert_eq!(pins.floor("", || 5), 5);
+        drop(other_key);
+        assert_eq!(pins.floor("cmk", || 5), 5);
         assert!(
-            pins.wrap_and_pin(|| Err::<((), u32), _>("refused"))
+            pins.wrap_and_pin(|| Err::<((), String, u32), _>("refused"))
                 .is_err()
         );
-        assert_eq!(pins.floor(|| 5), 5);
+        assert_eq!(pins.floor("", || 5), 5);
     }
 }

@@ -111,6 +111,9 @@ pub struct KeyMetadata {
     pub created_at: SystemTime,
     /// The material version that wraps new data keys (0 while pending import).
     pub current_version: u32,
+    /// The lowest material version that still decrypts (1 unless versions
+    /// were retired; 1 where the backend has no such setting).
+    pub min_decryption_version: u32,
     /// The automatic rotation period, if any.
     pub rotation_period: Option<Duration>,
     /// When the material was last rotated (or imported).

@@ -212,6 +212,7 @@ impl LocalKms {
             },
             created_at: from_millis(record.created_at_ms),
             current_version: record.current_version,
+            min_decryption_version: record.min_decryption_version.unwrap_or(1),
             rotation_period: record.rotation_period_s.map(Duration::from_secs),
             last_rotated_at: record.last_rotated_ms.map(from_millis),
             managed: record.managed,
