@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use coffer_keyring::{AuditEvent, AuditOutcome, AuditSink, AuditWriteError, Caller, Clock};
 use parking_lot::Mutex;
-use rocksdb::{Direction, IteratorMode, WriteOptions};
+use rocksdb::{Direction, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{SharedDb, borrow_db};
@@ -25,6 +25,19 @@ use crate::{ColumnFamily, Error, Result, Store};
 const EVENT_FORMAT: u32 = 1;
 /// Appends between checks of the age limit.
 const AGE_CHECK_EVERY: u64 = 1024;
+/// Deletions per write when pruning.
+const PRUNE_BATCH: usize = 4096;
+
+/// Who prunes.
+#[derive(Clone, Copy)]
+pub(crate) enum Prune {
+    /// An explicit call, or the store opening: waits for a prune in
+    /// progress, and goes down to the limit.
+    Requested,
+    /// An append that found the log over its limits: skips if another prune
+    /// is in progress, and goes down to 90 % of the size limit.
+    WhileAppending,
+}
 
 /// How long and how much of the audit log to keep. Nothing is dropped unless
 /// a limit is set. Pruning removes the oldest events first.
@@ -290,7 +303,8 @@ impl AuditLog {
             for item in guard.iterator_cf(family, IteratorMode::End) {
                 let (key, _) = item?;
                 if let Ok(raw) = <[u8; 16]>::try_from(key.as_ref()) {
-                    sequence = u64::from_be_bytes(raw[8..].try_into().expect("8 bytes")) + 1;
+                    sequence =
+                        u64::from_be_bytes(raw[8..].try_into().expect("8 bytes")).wrapping_add(1);
                     break;
                 }
             }
@@ -316,7 +330,7 @@ impl AuditLog {
             #[cfg(feature = "test-util")]
             fail_appends: std::sync::atomic::AtomicBool::new(false),
         };
-        log.prune(&retention, log.clock.now())?;
+        log.prune(&retention, log.clock.now(), Prune::Requested)?;
         Ok(log)
     }
 
@@ -345,27 +359,45 @@ impl AuditLog {
         let over_size = self.retention.max_bytes.is_some_and(|max| bytes > max);
         let age_due = self.retention.max_age.is_some() && appended.is_multiple_of(AGE_CHECK_EVERY);
         if over_size || age_due {
-            self.prune(&self.retention, self.clock.now())?;
+            self.prune(&self.retention, self.clock.now(), Prune::WhileAppending)?;
         }
         Ok(())
     }
 
     /// Removes the oldest events beyond `retention` (measured at `now`);
-    /// returns how many. Sizes are counted by reading what is removed.
-    pub(crate) fn prune(&self, retention: &AuditRetention, now: SystemTime) -> Result<u64> {
+    /// returns how many. `how` says whether to wait for a prune in progress
+    /// and how far under a size limit to go. Exactly the events counted are
+    /// deleted (an event appended meanwhile is never lost), and a size limit
+    /// never removes the newest event.
+    pub(crate) fn prune(
+        &self,
+        retention: &AuditRetention,
+        now: SystemTime,
+        how: Prune,
+    ) -> Result<u64> {
         if retention.max_age.is_none() && retention.max_bytes.is_none() {
             return Ok(0);
         }
-        let Some(_pruning) = self.pruning.try_lock() else {
-            return Ok(0); // another thread is at it
+        let _pruning = match how {
+            Prune::Requested => self.pruning.lock(),
+            Prune::WhileAppending => match self.pruning.try_lock() {
+                Some(guard) => guard,
+                None => return Ok(0), // another thread is at it
+            },
         };
         let db = borrow_db(&self.db).ok_or(Error::Closed)?;
         let family = db.cf(ColumnFamily::Audit)?;
         let cutoff = retention
             .max_age
             .map(|age| nanos(now.checked_sub(age).unwrap_or(UNIX_EPOCH)));
+        // Pruning while appending goes to 90 % of the limit, so that it runs
+        // once per tenth of the limit, not on every append.
+        let limit = retention.max_bytes.map(|max| match how {
+            Prune::Requested => max,
+            Prune::WhileAppending => max / 10 * 9,
+        });
         // Without a size limit the log's size is not tracked: count it now.
-        let mut total = match retention.max_bytes {
+        let mut total = match limit {
             Some(_) if self.retention.max_bytes.is_some() => self.bytes.load(Ordering::Relaxed),
             Some(_) => {
                 let mut total = 0u64;
@@ -379,8 +411,9 @@ impl AuditLog {
         };
         let mut removed = 0u64;
         let mut removed_bytes = 0u64;
-        let mut end = None;
-        for item in db.iterator_cf(family, IteratorMode::Start) {
+        let mut batch = WriteBatch::default();
+        let mut events = db.iterator_cf(family, IteratorMode::Start).peekable();
+        while let Some(item) = events.next() {
             let (key, value) = item?;
             // A key the store did not write (shorter than a time) counts as
             // the oldest.
@@ -388,21 +421,23 @@ impl AuditLog {
                 u64::from_be_bytes(raw.try_into().expect("8 bytes"))
             });
             let too_old = cutoff.is_some_and(|cutoff| time < cutoff);
-            let too_big = retention.max_bytes.is_some_and(|max| total > max);
+            let newest = events.peek().is_none();
+            let too_big = !newest && limit.is_some_and(|max| total > max);
             if !too_old && !too_big {
-                end = Some(key.to_vec());
                 break;
             }
             let size = (key.len() + value.len()) as u64;
             total = total.saturating_sub(size);
             removed_bytes += size;
             removed += 1;
+            batch.delete_cf(family, &key);
+            if batch.len() >= PRUNE_BATCH {
+                db.write_opt(std::mem::take(&mut batch), &self.write_options)?;
+            }
         }
-        if removed == 0 {
-            return Ok(0);
+        if !batch.is_empty() {
+            db.write_opt(batch, &self.write_options)?;
         }
-        let end = end.unwrap_or_else(|| vec![0xFF; 17]);
-        db.delete_range_cf_opt(family, &[0u8; 16][..], &end[..], &self.write_options)?;
         self.bytes
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
                 Some(b.saturating_sub(removed_bytes))
@@ -477,7 +512,9 @@ impl Store {
     /// Removes the audit events beyond `retention` now (the store also applies
     /// the retention it was opened with as it goes); returns how many.
     pub fn prune_audit_log(&self, retention: &AuditRetention) -> Result<u64> {
-        self.inner.audit.prune(retention, self.inner.clock.now())
+        self.inner
+            .audit
+            .prune(retention, self.inner.clock.now(), Prune::Requested)
     }
 
     /// Records one of the store's own events; [`Error::AuditFailed`] if it

@@ -287,15 +287,20 @@ impl Store {
         } else {
             CHECKPOINT_EVERY as usize
         };
-        let next_batch = |keys: &mut rocksdb::DBRawIterator<'_>| -> Result<Vec<String>> {
-            let mut batch = Vec::with_capacity(batch_len);
-            while batch.len() < batch_len && keys.valid() {
+        // Each key with a hint, from its record's mode byte (read, not
+        // trusted), of whether it is under a KMS.
+        let next_batch = |keys: &mut rocksdb::DBRawIterator<'_>| -> Result<Batch> {
+            let mut batch = Batch::default();
+            while batch.keys.len() < batch_len && keys.valid() {
                 let Some(raw_key) = keys.key() else { break };
                 if !raw_key.starts_with(&prefix) {
                     break;
                 }
                 if let Some((_, key)) = split_object_key(raw_key) {
-                    batch.push(key.to_owned());
+                    batch.keys.push(key.to_owned());
+                    batch
+                        .under_kms
+                        .push(record_mode_hint(keys.value()) == Some(2));
                 }
                 keys.next();
             }
@@ -304,11 +309,11 @@ impl Store {
         };
         let mut batch = next_batch(&mut keys)?;
         loop {
-            if batch.is_empty() {
+            if batch.keys.is_empty() {
                 break;
             }
             let outcomes = self.job_steps(&status, rule.as_ref(), &batch, workers);
-            for (key, (outcome, size)) in batch.iter().zip(outcomes) {
+            for (key, (outcome, size)) in batch.keys.iter().zip(outcomes) {
                 match outcome {
                     Step::Done => status.done += 1,
                     Step::Skipped => status.skipped += 1,
@@ -320,9 +325,9 @@ impl Store {
                 status.bytes += size;
                 bytes_run += size;
             }
-            status.last_key = batch.last().cloned();
-            objects_run += batch.len() as u64;
-            since_checkpoint.0 += batch.len() as u64;
+            status.last_key = batch.keys.last().cloned();
+            objects_run += batch.keys.len() as u64;
+            since_checkpoint.0 += batch.keys.len() as u64;
             if since_checkpoint.0 >= CHECKPOINT_EVERY
                 || since_checkpoint.1.elapsed() >= CHECKPOINT_AFTER
             {
@@ -337,7 +342,7 @@ impl Store {
                 }
             }
             pace(&limits, began, objects_run, bytes_run);
-            if batch.len() < batch_len {
+            if batch.keys.len() < batch_len {
                 break;
             }
             batch = next_batch(&mut keys)?;
@@ -358,32 +363,33 @@ impl Store {
         &self,
         status: &JobStatus,
         rule: Option<&EncryptionRule>,
-        keys: &[String],
+        batch: &Batch,
         workers: usize,
     ) -> Vec<(Step, u64)> {
         // A rewrap writes its changed records in batches; other kinds copy
         // one object at a time.
-        let run = |chunk: &[String]| -> Vec<(Step, u64)> {
+        let run = |keys: &[String], under_kms: &[bool]| -> Vec<(Step, u64)> {
             if status.kind == JobKind::Rewrap {
                 return self
-                    .rewrap_objects_sized(&status.bucket, chunk)
+                    .rewrap_objects_sized(&status.bucket, keys, under_kms)
                     .into_iter()
                     .map(rewrap_step)
                     .collect();
             }
-            chunk
-                .iter()
+            keys.iter()
                 .map(|k| self.job_step(status, rule, k))
                 .collect()
         };
+        let keys = &batch.keys;
         if workers <= 1 || keys.len() < 2 {
-            return run(keys);
+            return run(keys, &batch.under_kms);
         }
         let per_worker = keys.len().div_ceil(workers);
         std::thread::scope(|scope| {
             let handles: Vec<_> = keys
                 .chunks(per_worker)
-                .map(|chunk| scope.spawn(move || run(chunk)))
+                .zip(batch.under_kms.chunks(per_worker))
+                .map(|(chunk, hints)| scope.spawn(move || run(chunk, hints)))
                 .collect();
             handles
                 .into_iter()
@@ -470,6 +476,19 @@ enum Step {
     Done,
     Skipped,
     Failed(Error),
+}
+
+/// Keys of a job, in order, each with a hint of whether it is under a KMS.
+#[derive(Default)]
+struct Batch {
+    keys: Vec<String>,
+    under_kms: Vec<bool>,
+}
+
+/// An object record's protection mode byte (0 none, 1 AES256, 2 KMS), read
+/// without authenticating it: a hint only.
+fn record_mode_hint(raw: Option<&[u8]>) -> Option<u8> {
+    crate::record::mode_byte_hint(raw?)
 }
 
 /// What a rewrap of one object did.

@@ -71,28 +71,41 @@ impl Store {
     /// held from the read to the write, so a concurrent writer of one of
     /// them waits and is never overwritten. A lock held elsewhere is waited
     /// for only after the batch so far is written and its locks released, so
-    /// two batch writers never wait on each other.
+    /// two batch writers never wait on each other. An object `under_kms` says
+    /// is under a KMS (a hint, read unauthenticated; a wrong one costs only
+    /// time) is rewrapped on its own, so that its network call holds no lock
+    /// but its own.
     pub(crate) fn rewrap_objects_sized(
         &self,
         bucket: &str,
         keys: &[String],
+        under_kms: &[bool],
     ) -> Vec<Result<(bool, u64)>> {
         let mut out: Vec<Result<(bool, u64)>> = Vec::with_capacity(keys.len());
         let mut batch = RewrapBatch::default();
-        for key in keys {
+        for (at, key) in keys.iter().enumerate() {
+            if under_kms.get(at).copied().unwrap_or(false) {
+                self.write_rewraps(&mut batch, &mut out);
+                out.push(self.rewrap_object_sized(bucket, key));
+                continue;
+            }
             let raw_key = object_key(bucket, key);
             let stripe = self.stripe(&raw_key);
-            let guard = match stripe.try_lock() {
-                Some(guard) => guard,
-                None => {
-                    self.write_rewraps(&mut batch, &mut out);
-                    stripe.lock()
+            // Keys share stripes: one already held covers this key too.
+            if !batch.stripes.iter().any(|held| std::ptr::eq(*held, stripe)) {
+                let guard = match stripe.try_lock() {
+                    Some(guard) => guard,
+                    None => {
+                        self.write_rewraps(&mut batch, &mut out);
+                        stripe.lock()
+                    }
+                };
+                if batch.held.is_empty() {
+                    batch.since = Some(Instant::now());
                 }
-            };
-            if batch.held.is_empty() {
-                batch.since = Some(Instant::now());
+                batch.held.push(guard);
+                batch.stripes.push(stripe);
             }
-            batch.held.push(guard);
             match self.rewrapped_record(bucket, key) {
                 Ok((Some(sealed), size)) => {
                     batch.records.push((raw_key, sealed));
@@ -105,7 +118,7 @@ impl Store {
             let held_long = batch
                 .since
                 .is_some_and(|since| since.elapsed() >= REWRAP_HOLD);
-            if batch.held.len() >= REWRAP_BATCH || held_long {
+            if batch.records.len() >= REWRAP_BATCH || held_long {
                 self.write_rewraps(&mut batch, &mut out);
             }
         }
@@ -138,6 +151,7 @@ impl Store {
         batch.records.clear();
         batch.pending.clear();
         batch.held.clear();
+        batch.stripes.clear();
     }
 
     /// The object's record sealed anew with its data key rewrapped (`None`
@@ -426,6 +440,8 @@ const REWRAP_HOLD: std::time::Duration = std::time::Duration::from_millis(2);
 #[derive(Default)]
 struct RewrapBatch<'a> {
     held: Vec<parking_lot::MutexGuard<'a, ()>>,
+    /// The stripes `held` locks.
+    stripes: Vec<&'a parking_lot::Mutex<()>>,
     records: Vec<(Vec<u8>, Vec<u8>)>,
     /// Where in the results each record's object is.
     pending: Vec<usize>,

@@ -215,6 +215,12 @@ fn mode_byte(mode: ProtectionMode) -> u8 {
     }
 }
 
+/// The protection mode byte of an encoded object record (0 none, 1 AES256,
+/// 2 KMS), read without authenticating it: for hints only.
+pub(crate) fn mode_byte_hint(raw: &[u8]) -> Option<u8> {
+    raw.get(1 + OBJECT_ID_LEN + 16).copied()
+}
+
 /// Where the parts of an encoded record are, found without trusting them.
 struct Layout {
     version: u8,
@@ -298,7 +304,7 @@ impl RecordAuth {
         if layout.version != VERSION {
             return Err(tampered());
         }
-        let mode = match raw.get(1 + OBJECT_ID_LEN + 16) {
+        let mode = match mode_byte_hint(raw) {
             Some(0) => ProtectionMode::None,
             Some(1) => ProtectionMode::Aes256,
             Some(2) => ProtectionMode::Kms,

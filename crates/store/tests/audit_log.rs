@@ -436,6 +436,12 @@ fn retention_by_age_and_by_size() {
         newest.last().expect("present").key_id.as_deref(),
         Some(last.as_str())
     );
+    // A limit below one event keeps the newest one.
+    s.prune_audit_log(&AuditRetention::keep_all().with_max_bytes(1))
+        .expect("prune");
+    let kept = all(&s);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].key_id.as_deref(), Some(last.as_str()));
     s.close().expect("close");
     drop(s);
 
