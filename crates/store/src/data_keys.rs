@@ -176,11 +176,21 @@ impl Store {
         &self,
         context: &EncryptionContext,
     ) -> Result<((DataKey, WrappedKey), Pin)> {
-        self.inner.pins.wrap_and_pin(|| {
+        let generated = self.inner.pins.wrap_and_pin(|| {
             let generated = self.inner.master.generate_data_key(context)?;
             let version = generated.1.key_version();
             Ok::<_, Error>((generated, String::new(), version))
-        })
+        })?;
+        let version = generated.0.1.key_version();
+        if version
+            > self
+                .inner
+                .master_audited
+                .load(std::sync::atomic::Ordering::Acquire)
+        {
+            self.audit_automatic_rotation(version)?;
+        }
+        Ok(generated)
     }
 
     /// A fresh data key from the KMS under `key_id` for `context`, with the

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::SystemTime;
 
 use coffer_cipher::PayloadCipher;
@@ -59,6 +59,10 @@ pub(crate) struct Inner {
     pub(crate) kms: Kms,
     /// The persisted audit log (also the KMS layer's sink).
     pub(crate) audit: Arc<AuditLog>,
+    /// The newest master key version whose rotation the audit log has.
+    pub(crate) master_audited: AtomicU32,
+    /// Serializes recording master key rotations.
+    rotation_audit: Mutex<()>,
     pub(crate) local_kms: Option<Arc<LocalKms>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
@@ -258,6 +262,8 @@ impl Store {
                 master,
                 kms,
                 audit,
+                master_audited: AtomicU32::new(0),
+                rotation_audit: Mutex::new(()),
                 local_kms,
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
@@ -276,6 +282,10 @@ impl Store {
         if store.inner.settings.object_records < OBJECT_RECORDS {
             store.migrate_records(&sealed)?;
         }
+        store
+            .inner
+            .master_audited
+            .store(store.inner.master.current_version(), Ordering::Release);
         store.load_buckets()?;
         store.remove_leftovers()?;
         if let Some(expiry) = multipart_expiry {
@@ -343,9 +353,30 @@ impl Store {
     /// readable; [`Store::rewrap_bucket`] moves them to the new version.
     /// Recorded in the audit log as `coffer:RotateMasterKey`.
     pub fn rotate_master_key(&self) -> Result<u32> {
+        let _recording = self.inner.rotation_audit.lock();
         let result = self.inner.master.rotate_now().map_err(Error::from);
         self.audit_master("coffer:RotateMasterKey", &result)?;
+        if let Ok(version) = result {
+            self.inner
+                .master_audited
+                .fetch_max(version, Ordering::AcqRel);
+        }
         result
+    }
+
+    /// Records a rotation the rotation policy made while wrapping (the first
+    /// wrap under a version newer than any recorded), before the write that
+    /// found it goes on: a rotation is never unaudited.
+    pub(crate) fn audit_automatic_rotation(&self, version: u32) -> Result<()> {
+        let _recording = self.inner.rotation_audit.lock();
+        if version <= self.inner.master_audited.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.audit_master("coffer:RotateMasterKeyAutomatically", &Ok(version))?;
+        self.inner
+            .master_audited
+            .fetch_max(version, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Records an administration of the master keyring that ended with

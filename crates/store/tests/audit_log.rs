@@ -489,3 +489,43 @@ fn a_planted_event_is_reported_and_the_store_still_opens() {
     assert_eq!(first.len(), 1);
     cmk(&s);
 }
+
+#[test]
+fn a_rotation_the_policy_makes_is_recorded_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = coffer_keyring::ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+    let policy = coffer_store::RotationPolicy {
+        max_age: None,
+        max_wraps: Some(3),
+    };
+    let s = Store::open(dir.path(), options(&clock).with_rotation(policy)).expect("opens");
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..7 {
+        s.put_object("bkt", &format!("k{i}"), data(10, 1), PutOptions::managed())
+            .expect("put");
+    }
+    let rotations: Vec<Option<u32>> = all(&s)
+        .iter()
+        .filter(|e| e.action == "coffer:RotateMasterKeyAutomatically")
+        .map(|e| e.key_version)
+        .collect();
+    assert_eq!(rotations, [Some(2), Some(3)], "one event per new version");
+    // A rotation that cannot be recorded fails the put that found it.
+    for i in 7..9 {
+        s.put_object("bkt", &format!("k{i}"), data(10, 1), PutOptions::managed())
+            .expect("put");
+    }
+    fail_audit_appends(&s, true);
+    assert!(matches!(
+        s.put_object("bkt", "k9", data(10, 1), PutOptions::managed()),
+        Err(Error::AuditFailed { .. })
+    ));
+    fail_audit_appends(&s, false);
+    s.put_object("bkt", "k9", data(10, 1), PutOptions::managed())
+        .expect("put once the log works");
+    let rotations = all(&s)
+        .iter()
+        .filter(|e| e.action == "coffer:RotateMasterKeyAutomatically")
+        .count();
+    assert_eq!(rotations, 3);
+}
