@@ -141,16 +141,21 @@ fn a_damaged_record_is_listed_as_unreadable() {
     assert_eq!(report.usage.iter().map(|u| u.objects).sum::<u64>(), 1);
 }
 
+/// A fresh CMK's id.
+fn new_cmk(store: &Store) -> String {
+    store
+        .kms()
+        .create_key(Default::default(), &Caller::Trusted)
+        .expect("cmk")
+        .key_id
+}
+
 #[test]
 fn retiring_cmk_versions_waits_for_every_object_bucket_key_and_upload() {
     let f = fixture();
     let s = &f.store;
     let trusted = &Caller::Trusted;
-    let cmk = s
-        .kms()
-        .create_key(Default::default(), trusted)
-        .expect("cmk")
-        .key_id;
+    let cmk = new_cmk(s);
     s.create_bucket("bkt").expect("bucket");
     s.put_object("bkt", "a", data(100, 1), PutOptions::kms(Some(&cmk)))
         .expect("put");
@@ -213,12 +218,7 @@ fn retiring_cmk_versions_waits_for_every_object_bucket_key_and_upload() {
 fn a_damaged_record_blocks_cmk_retirement() {
     let f = fixture();
     let trusted = &Caller::Trusted;
-    let cmk = f
-        .store
-        .kms()
-        .create_key(Default::default(), trusted)
-        .expect("cmk")
-        .key_id;
+    let cmk = new_cmk(&f.store);
     f.store.create_bucket("bkt").expect("bucket");
     f.store
         .put_object("bkt", "a", data(100, 1), PutOptions::kms(Some(&cmk)))
@@ -277,11 +277,7 @@ fn a_write_in_flight_keeps_its_cmk_version_through_a_retirement() {
     let f = fixture();
     let s = &f.store;
     let trusted = &Caller::Trusted;
-    let cmk = s
-        .kms()
-        .create_key(Default::default(), trusted)
-        .expect("cmk")
-        .key_id;
+    let cmk = new_cmk(s);
     s.create_bucket("bkt").expect("bucket");
     let body = data(3 * MIB, 7).to_vec();
     let (release, held) = std::sync::mpsc::channel();
