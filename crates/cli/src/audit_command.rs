@@ -43,11 +43,23 @@ pub(crate) fn audit(store: &Store, command: AuditCommand, out: &Output) -> Resul
             if let Some(limit) = limit {
                 query = query.limit(limit);
             }
-            let events = store.audit_events(&query)?;
+            // What can be read is printed; entries the store did not write are
+            // named on standard error, and the command then exits 5.
+            let page = store.audit_log(&query)?;
+            let events = &page.events;
             out.print(
                 || events.iter().map(event_text).collect::<Vec<_>>().join("\n"),
                 || json!(events.iter().map(event_json).collect::<Vec<_>>()),
             );
+            for damaged in &page.damaged {
+                eprintln!("coffer: {damaged}");
+            }
+            if !page.damaged.is_empty() {
+                return Err(Failure::Store(coffer_store::Error::CorruptRecord(format!(
+                    "{} audit log entries were not written by the store (named above)",
+                    page.damaged.len()
+                ))));
+            }
         }
         AuditCommand::Prune {
             older_than,

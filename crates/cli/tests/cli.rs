@@ -588,3 +588,35 @@ fn keys_retire_raises_a_cmks_minimum_version_once_nothing_uses_the_old_one() {
         "no-such-key",
     );
 }
+
+#[test]
+fn audit_query_reads_around_a_planted_entry_and_exits_5() {
+    let s = Session::new();
+    let key = s.json(&["kms", "create"])["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    {
+        let options = rocksdb::Options::default();
+        let families = rocksdb::DB::list_cf(&options, s.store()).expect("families");
+        let db = rocksdb::DB::open_cf(&options, s.store(), &families).expect("raw open");
+        let audit = db.cf_handle("audit").expect("audit family");
+        db.put_cf(audit, [0xEE; 16], b"{\"forged\":true}")
+            .expect("plant");
+    }
+    let output = s.run(&["--json", "audit", "query"]);
+    assert_eq!(output.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("audit event {}", "ee".repeat(16))),
+        "{stderr}"
+    );
+    let events: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let events = events.as_array().expect("a list");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "kms:CreateKey" && e["key_id"] == key.as_str()),
+        "the real events still print: {events:?}"
+    );
+}

@@ -176,6 +176,17 @@ impl AuditQuery {
     }
 }
 
+/// What an audit query found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditPage {
+    /// The events selected, oldest first.
+    pub events: Vec<AuditEvent>,
+    /// Each entry in the range that is not an event the store wrote (its key,
+    /// and why), in order.
+    pub damaged: Vec<String>,
+}
+
 /// One event as stored (JSON).
 #[derive(Serialize, Deserialize)]
 struct StoredEvent {
@@ -447,22 +458,22 @@ impl AuditLog {
     }
 
     /// The events `query` selects, oldest first.
-    pub(crate) fn query(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+    pub(crate) fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
         let db = borrow_db(&self.db).ok_or(Error::Closed)?;
         let family = db.cf(ColumnFamily::Audit)?;
         let start = event_key(query.since.map_or(0, nanos), 0);
         let until = query.until.map(nanos);
-        let mut out = Vec::new();
+        let mut out = AuditPage::default();
         for item in db.iterator_cf(family, IteratorMode::From(&start, Direction::Forward)) {
-            if query.limit.is_some_and(|limit| out.len() >= limit) {
+            if query.limit.is_some_and(|limit| out.events.len() >= limit) {
                 break;
             }
             let (key, value) = item?;
-            let damaged = |why: &str| {
-                Error::CorruptRecord(format!(
+            let mut damaged = |why: &str| {
+                out.damaged.push(format!(
                     "audit event {}: {why}; the store did not write it",
                     hex::encode(&key)
-                ))
+                ));
             };
             let time = key
                 .get(..8)
@@ -471,11 +482,13 @@ impl AuditLog {
                 break;
             }
             if key.len() != 16 {
-                return Err(damaged("its key is not 16 bytes"));
+                damaged("its key is not 16 bytes");
+                continue;
             }
-            let event = decode(&value).map_err(|error| damaged(&error.to_string()))?;
-            if query.matches(&event) {
-                out.push(event);
+            match decode(&value) {
+                Ok(event) if query.matches(&event) => out.events.push(event),
+                Ok(_) => {}
+                Err(error) => damaged(&error.to_string()),
             }
         }
         Ok(out)
@@ -504,8 +517,21 @@ pub(crate) struct StoreEvent<'a> {
 
 impl Store {
     /// The audit events `query` selects, oldest first: every KMS call, the
-    /// store's policy denials and master key administration.
+    /// store's policy denials and master key administration. Fails with
+    /// [`Error::CorruptRecord`], naming it, if it meets an event the store did
+    /// not write (see [`Store::audit_log`] to read around one).
     pub fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let page = self.inner.audit.query(query)?;
+        match page.damaged.into_iter().next() {
+            Some(damaged) => Err(Error::CorruptRecord(damaged)),
+            None => Ok(page.events),
+        }
+    }
+
+    /// [`Store::audit_events`], also listing (not failing on) the entries it
+    /// met that the store did not write: an edited or planted event hides
+    /// nothing after it.
+    pub fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage> {
         self.inner.audit.query(query)
     }
 

@@ -54,7 +54,7 @@ mod store;
 pub mod test_util;
 mod verify;
 
-pub use audit_log::{AuditOutcomeKind, AuditQuery, AuditRetention};
+pub use audit_log::{AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention};
 pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};

@@ -482,6 +482,15 @@ fn a_planted_event_is_reported_and_the_store_still_opens() {
         }
         other => panic!("{other:?}"),
     }
+    // Read around them: every event the store wrote, and what is damaged.
+    let page = s.audit_log(&AuditQuery::new()).expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.damaged.len(), 2, "{:?}", page.damaged);
+    assert!(
+        page.damaged
+            .iter()
+            .all(|d| d.contains("the store did not write it"))
+    );
     // Events before them still read, and recording goes on.
     let first = s
         .audit_events(&AuditQuery::new().until(f.clock.now() + Duration::from_secs(1)))
