@@ -339,7 +339,9 @@ impl Store {
         &self.inner.kms
     }
 
-    /// The built-in local KMS, unless an external KMS was configured.
+    /// The built-in local KMS, unless an external KMS was configured. Calls
+    /// made on it directly skip the policy checks and the audit log that
+    /// [`Store::kms`] applies: use that for anything a caller asks for.
     pub fn local_kms(&self) -> Option<&Arc<LocalKms>> {
         self.inner.local_kms.as_ref()
     }
