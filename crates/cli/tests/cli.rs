@@ -55,6 +55,14 @@ impl Session {
         serde_json::from_str(&self.ok(&all)).expect("json")
     }
 
+    /// Runs a command that must print a JSON list; the list.
+    fn list(&self, args: &[&str]) -> Vec<Value> {
+        match self.json(args) {
+            Value::Array(items) => items,
+            other => panic!("{args:?}: not a list: {other}"),
+        }
+    }
+
     /// Runs a command that must fail with `code`, its message containing
     /// `message`.
     fn fails(&self, args: &[&str], code: i32, message: &str) {
@@ -459,8 +467,7 @@ fn byok_import_and_the_audit_log_from_the_command_line() {
     ]);
     s.ok(&["get", "vault/doc", s.file("back").to_str().expect("utf-8")]);
 
-    let events = s.json(&["audit", "query", "--key-id", &key]);
-    let events = events.as_array().expect("a list");
+    let events = s.list(&["audit", "query", "--key-id", &key]);
     let actions: Vec<(&str, &str)> = events
         .iter()
         .map(|e| {
@@ -493,35 +500,22 @@ fn byok_import_and_the_audit_log_from_the_command_line() {
     assert_eq!(decrypt["key_version"], 1);
     assert_eq!(decrypt["caller"], "trusted");
 
-    let failed = s.json(&["audit", "query", "--outcome", "failed"]);
-    let failed = failed.as_array().expect("a list");
+    let failed = s.list(&["audit", "query", "--outcome", "failed"]);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["error"], "invalid import token");
     assert!(
-        s.json(&["audit", "query", "--outcome", "denied"])
-            .as_array()
-            .expect("a list")
+        s.list(&["audit", "query", "--outcome", "denied"])
             .is_empty()
     );
     assert!(
-        s.json(&["audit", "query", "--since", "2099-01-01T00:00:00Z"])
-            .as_array()
-            .expect("a list")
+        s.list(&["audit", "query", "--since", "2099-01-01T00:00:00Z"])
             .is_empty()
     );
     assert!(
-        !s.json(&["audit", "query", "--since", "1h", "--caller", "trusted"])
-            .as_array()
-            .expect("a list")
+        !s.list(&["audit", "query", "--since", "1h", "--caller", "trusted"])
             .is_empty()
     );
-    assert_eq!(
-        s.json(&["audit", "query", "--limit", "2"])
-            .as_array()
-            .expect("a list")
-            .len(),
-        2
-    );
+    assert_eq!(s.list(&["audit", "query", "--limit", "2"]).len(), 2);
     let text = s.ok(&["audit", "query", "--key-id", &key]);
     assert!(
         text.contains("kms:Decrypt") && text.contains("vault/doc"),
@@ -537,12 +531,7 @@ fn byok_import_and_the_audit_log_from_the_command_line() {
     let pruned = s.json(&["audit", "prune", "--older-than", "0s"]);
     assert!(pruned["removed"].as_u64().expect("count") >= 8, "{pruned}");
     // The prune itself used no key: nothing is left.
-    assert!(
-        s.json(&["audit", "query"])
-            .as_array()
-            .expect("a list")
-            .is_empty()
-    );
+    assert!(s.list(&["audit", "query"]).is_empty());
 }
 
 #[test]

@@ -224,6 +224,23 @@ fn event_key(time_ns: u64, sequence: u64) -> [u8; 16] {
     key
 }
 
+/// The time an event key starts with (`None` for a key shorter than one,
+/// which the store did not write).
+fn event_time(key: &[u8]) -> Option<u64> {
+    key.get(..8)
+        .map(|raw| u64::from_be_bytes(raw.try_into().expect("8 bytes")))
+}
+
+/// The bytes (keys and values) in the audit family, counted by reading it.
+fn family_bytes(db: &rocksdb::DB, family: &rocksdb::ColumnFamily) -> Result<u64> {
+    let mut total = 0u64;
+    for item in db.iterator_cf(family, IteratorMode::Start) {
+        let (key, value) = item?;
+        total += (key.len() + value.len()) as u64;
+    }
+    Ok(total)
+}
+
 fn encode(event: &AuditEvent) -> Vec<u8> {
     let (outcome, error) = match &event.outcome {
         AuditOutcome::Failed(message) => ("failed", Some(message.clone())),
@@ -319,13 +336,10 @@ impl AuditLog {
                     break;
                 }
             }
-            let mut bytes = 0u64;
-            if retention.max_bytes.is_some() {
-                for item in guard.iterator_cf(family, IteratorMode::Start) {
-                    let (key, value) = item?;
-                    bytes += (key.len() + value.len()) as u64;
-                }
-            }
+            let bytes = match retention.max_bytes {
+                Some(_) => family_bytes(&guard, family)?,
+                None => 0,
+            };
             (sequence, bytes)
         };
         let log = Self {
@@ -410,14 +424,7 @@ impl AuditLog {
         // Without a size limit the log's size is not tracked: count it now.
         let mut total = match limit {
             Some(_) if self.retention.max_bytes.is_some() => self.bytes.load(Ordering::Relaxed),
-            Some(_) => {
-                let mut total = 0u64;
-                for item in db.iterator_cf(family, IteratorMode::Start) {
-                    let (key, value) = item?;
-                    total += (key.len() + value.len()) as u64;
-                }
-                total
-            }
+            Some(_) => family_bytes(&db, family)?,
             None => 0,
         };
         let mut removed = 0u64;
@@ -428,9 +435,7 @@ impl AuditLog {
             let (key, value) = item?;
             // A key the store did not write (shorter than a time) counts as
             // the oldest.
-            let time = key.get(..8).map_or(0, |raw| {
-                u64::from_be_bytes(raw.try_into().expect("8 bytes"))
-            });
+            let time = event_time(&key).unwrap_or(0);
             let too_old = cutoff.is_some_and(|cutoff| time < cutoff);
             let newest = events.peek().is_none();
             let too_big = !newest && limit.is_some_and(|max| total > max);
@@ -475,9 +480,7 @@ impl AuditLog {
                     hex::encode(&key)
                 ));
             };
-            let time = key
-                .get(..8)
-                .map(|raw| u64::from_be_bytes(raw.try_into().expect("8 bytes")));
+            let time = event_time(&key);
             if until.is_some_and(|until| time.is_some_and(|time| time >= until)) {
                 break;
             }

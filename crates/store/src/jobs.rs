@@ -300,7 +300,7 @@ impl Store {
                     batch.keys.push(key.to_owned());
                     batch
                         .under_kms
-                        .push(record_mode_hint(keys.value()) == Some(2));
+                        .push(keys.value().and_then(crate::record::mode_byte_hint) == Some(2));
                 }
                 keys.next();
             }
@@ -406,7 +406,8 @@ impl Store {
         })
     }
 
-    /// One object of a job: what happened, and its size.
+    /// One object of a re-encryption or encrypt-unencrypted job (rewraps go
+    /// through `rewrap_objects_sized`): what happened, and its size.
     fn job_step(
         &self,
         status: &JobStatus,
@@ -414,10 +415,6 @@ impl Store {
         key: &str,
     ) -> (Step, u64) {
         let bucket = status.bucket.as_str();
-        if status.kind == JobKind::Rewrap {
-            // The record is read once, under the key's lock, by the rewrap.
-            return rewrap_step(self.rewrap_object_sized(bucket, key));
-        }
         let meta = match self.head_object(bucket, key) {
             Ok(meta) => meta,
             Err(Error::NoSuchKey { .. }) => return (Step::Skipped, 0),
@@ -483,12 +480,6 @@ enum Step {
 struct Batch {
     keys: Vec<String>,
     under_kms: Vec<bool>,
-}
-
-/// An object record's protection mode byte (0 none, 1 AES256, 2 KMS), read
-/// without authenticating it: a hint only.
-fn record_mode_hint(raw: Option<&[u8]>) -> Option<u8> {
-    crate::record::mode_byte_hint(raw?)
 }
 
 /// What a rewrap of one object did.

@@ -569,11 +569,7 @@ impl Store {
 
     /// Reads and authenticates the record of bucket/key.
     pub(crate) fn read_record(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        let db = self.db()?;
-        match db.get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))? {
-            Some(raw) => self.inner.records.open(bucket, key, raw.into()).map(Some),
-            None => Ok(None),
-        }
+        self.read_record_with(bucket, key, RecordAuth::open)
     }
 
     /// [`Store::read_record`] for a scan: authenticated, not remembered.
@@ -582,13 +578,18 @@ impl Store {
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectRecord>> {
+        self.read_record_with(bucket, key, RecordAuth::open_scanned)
+    }
+
+    fn read_record_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        open: fn(&RecordAuth, &str, &str, bytes::Bytes) -> Result<ObjectRecord>,
+    ) -> Result<Option<ObjectRecord>> {
         let db = self.db()?;
         match db.get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))? {
-            Some(raw) => self
-                .inner
-                .records
-                .open_scanned(bucket, key, raw.into())
-                .map(Some),
+            Some(raw) => open(&self.inner.records, bucket, key, raw.into()).map(Some),
             None => Ok(None),
         }
     }
