@@ -258,6 +258,14 @@ impl Store {
             return Ok(status);
         }
         let rule = status.kind.target_rule()?;
+        // A job that rewrites payloads replaces the very segments blob
+        // relocation would move.
+        let _relocation = match status.kind {
+            JobKind::Rewrap => None,
+            JobKind::Reencrypt { .. } | JobKind::EncryptUnencrypted => {
+                Some(self.pause_blob_relocation()?)
+            }
+        };
         let prefix = object_key(&status.bucket, "");
         let start = match &status.last_key {
             Some(last) => {

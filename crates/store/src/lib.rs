@@ -26,6 +26,7 @@
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
 mod audit_log;
+mod blob_relocation;
 mod bucket_keys;
 mod columns;
 mod data_keys;

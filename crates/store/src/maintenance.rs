@@ -348,20 +348,10 @@ impl Store {
         self.flush()?;
         let db = self.db()?;
         for family in ColumnFamily::ALL {
-            let cf = db.cf(family)?;
-            let full_gc = family == ColumnFamily::Chunks;
-            if full_gc {
-                db.set_options_cf(cf, &[("blob_garbage_collection_age_cutoff", "1.0")])?;
-            }
-            db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
-            if full_gc {
-                db.set_options_cf(
-                    cf,
-                    &[(
-                        "blob_garbage_collection_age_cutoff",
-                        &self.inner.blob_gc_age_cutoff.to_string(),
-                    )],
-                )?;
+            if family == ColumnFamily::Chunks {
+                self.compact_relocating_everything(&db)?;
+            } else {
+                db.compact_range_cf(db.cf(family)?, None::<&[u8]>, None::<&[u8]>);
             }
         }
         Ok(())

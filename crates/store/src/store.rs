@@ -19,6 +19,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::audit_log::AuditLog;
+use crate::blob_relocation::BlobRelocation;
 use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::key_cache::PayloadKeyCache;
@@ -66,9 +67,8 @@ pub(crate) struct Inner {
     pub(crate) local_kms: Option<Arc<LocalKms>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
-    /// The blob GC age cutoff the chunks family runs with (restored after a
-    /// full compaction).
-    pub(crate) blob_gc_age_cutoff: f64,
+    /// When compactions relocate segments out of old blob files.
+    pub(crate) blob_relocation: BlobRelocation,
     pub(crate) write_options: WriteOptions,
     /// Serializes changes to job records (a run's checkpoint and a pause).
     pub(crate) jobs_lock: Mutex<()>,
@@ -267,7 +267,7 @@ impl Store {
                 local_kms,
                 clock: options.clock,
                 inline_threshold: options.inline_threshold,
-                blob_gc_age_cutoff: options.tuning.blob_gc_age_cutoff,
+                blob_relocation: BlobRelocation::new(options.tuning.blob_gc_age_cutoff),
                 payload_keys: PayloadKeyCache::new(options.payload_key_cache),
                 bucket_keys: BucketKeys::new(options.bucket_keys),
                 pins: VersionPins::default(),

@@ -267,3 +267,92 @@ fn a_rewrap_never_reverts_a_concurrent_overwrite() {
     let usage = s.key_usage(Some("bkt")).expect("usage");
     assert_eq!(usage.objects_below(None, 2), 0);
 }
+
+/// The chunks family's blob relocation age cutoff as RocksDB last recorded
+/// its running options (the newest OPTIONS file in the store's directory).
+fn recorded_relocation_cutoff(dir: &std::path::Path) -> f64 {
+    let newest = std::fs::read_dir(dir)
+        .expect("store dir")
+        .filter_map(|entry| {
+            let name = entry.expect("entry").file_name().into_string().ok()?;
+            let number = name.strip_prefix("OPTIONS-")?.parse::<u64>().ok()?;
+            Some((number, name))
+        })
+        .max()
+        .expect("an OPTIONS file")
+        .1;
+    let text = std::fs::read_to_string(dir.join(newest)).expect("options text");
+    let chunks = text
+        .split("[CFOptions \"chunks\"]")
+        .nth(1)
+        .expect("the chunks family's options");
+    let section = chunks.split("\n[").next().expect("section");
+    section
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("blob_garbage_collection_age_cutoff=")
+        })
+        .expect("the cutoff")
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn a_job_that_rewrites_payloads_pauses_blob_relocation_while_it_runs() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..3 {
+        s.put_object(
+            "bkt",
+            &format!("k{i}"),
+            data(MIB + 1, i),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    let configured = recorded_relocation_cutoff(f.dir.path());
+    assert!(
+        configured > 0.0,
+        "the default tuning relocates: {configured}"
+    );
+
+    // A rewrap rewrites no payload: relocation goes on.
+    s.rotate_master_key().expect("rotate");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    let mut seen = Vec::new();
+    s.run_job(&id, JobLimits::none(), |_| {
+        seen.push(recorded_relocation_cutoff(f.dir.path()))
+    })
+    .expect("rewrap");
+    assert!(seen.iter().all(|&c| c == configured), "{seen:?}");
+
+    // A re-encryption does pause it, and resumes it when it ends.
+    let id = s
+        .create_job(
+            "bkt",
+            JobKind::Reencrypt {
+                sse: "KMS".into(),
+                kms_key_id: None,
+            },
+        )
+        .expect("job");
+    let mut seen = Vec::new();
+    let status = s
+        .run_job(&id, JobLimits::none(), |_| {
+            seen.push(recorded_relocation_cutoff(f.dir.path()))
+        })
+        .expect("reencrypt");
+    assert_eq!(status.done, 3, "{status:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|&c| c == 0.0),
+        "{seen:?}"
+    );
+    assert_eq!(recorded_relocation_cutoff(f.dir.path()), configured);
+
+    // A full compaction collects every blob file, then leaves the configured
+    // cutoff behind.
+    s.flush_and_compact().expect("compact");
+    assert_eq!(recorded_relocation_cutoff(f.dir.path()), configured);
+}

@@ -7,10 +7,11 @@
 //! - `rewrap_payloads_unchanged`: the chunks family of 1 MiB and larger
 //!   objects hashed before and after a rewrap, read with the rocksdb crate
 //!   while the store is closed: identical or not.
-//! - `reencrypt_job`: a re-encryption job (AES256 → KMS) of 1 MiB objects in
-//!   MiB/s, against a plain copy of the same bytes within default RocksDB
-//!   (get, put under another key) in the same process: `ratio_vs_rocksdb_copy`
-//!   (target ≥ 0.8).
+//! - `reencrypt_job`: a re-encryption job (AES256 → KMS, then to another
+//!   CMK twice) of 1 MiB objects in MiB/s, each round against a plain copy of
+//!   the same bytes within default RocksDB (get, put under another key) in the
+//!   same process, both timed with their final flush: the median round's
+//!   `ratio_vs_rocksdb_copy` (target ≥ 0.8), and each round's.
 
 use std::path::Path;
 use std::time::Instant;
@@ -21,11 +22,12 @@ use coffer_keyring::Caller;
 use coffer_store::{JobKind, JobLimits, PutOptions, RootKey, Store, StoreOptions};
 
 use crate::measure::{MIB, round, settle_store};
+use crate::tuning::Candidate;
 
-fn open(dir: &Path) -> Store {
+fn open(dir: &Path, tuning: &Candidate) -> Store {
     Store::open(
         dir,
-        StoreOptions::new(RootKey::from_bytes([9; 32])).create_if_missing(true),
+        tuning.apply(StoreOptions::new(RootKey::from_bytes([9; 32])).create_if_missing(true)),
     )
     .expect("store opens")
 }
@@ -49,13 +51,33 @@ fn chunks_digest(dir: &Path) -> (usize, Vec<u8>) {
     (count, context.finish().as_ref().to_vec())
 }
 
-pub(crate) fn run(quick: bool) {
+pub(crate) fn run(quick: bool, only: Option<&str>, objects: Option<usize>, tuning: &Candidate) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let small = if quick { 10_000 } else { 100_000 };
+    let runs = |part: &str| only.is_none_or(|only| only == part);
+    let count = objects.unwrap_or(if quick { 32 } else { 256 });
+    if runs("rewrap") {
+        rewrap_rate(dir.path(), if quick { 10_000 } else { 100_000 }, tuning);
+    }
+    if runs("payloads") {
+        payloads_unchanged(dir.path(), count, tuning);
+    }
+    if runs("reencrypt") {
+        reencrypt_rate(dir.path(), count, tuning);
+    }
+}
 
+/// A 1 MiB body of varied bytes.
+fn mib_body() -> Bytes {
+    (0..MIB as usize)
+        .map(|i| (i * 7 + 1) as u8)
+        .collect::<Vec<_>>()
+        .into()
+}
+
+fn rewrap_rate(dir: &Path, small: usize, tuning: &Candidate) {
     // Rewrap rate on small objects.
-    let path = dir.path().join("rewrap");
-    let store = open(&path);
+    let path = dir.join("rewrap");
+    let store = open(&path, tuning);
     store.create_bucket("bench").expect("bucket");
     let body = Bytes::from(vec![7u8; 100]);
     for i in 0..small {
@@ -99,16 +121,14 @@ pub(crate) fn run(quick: bool) {
         })
     );
     store.close().expect("close");
+}
 
-    // Payloads unchanged by a rewrap, and re-encryption throughput.
-    let count = if quick { 32 } else { 256 };
-    let path = dir.path().join("large");
-    let store = open(&path);
+/// Payloads unchanged by a rewrap.
+fn payloads_unchanged(dir: &Path, count: usize, tuning: &Candidate) {
+    let path = dir.join("large");
+    let store = open(&path, tuning);
     store.create_bucket("bench").expect("bucket");
-    let body: Bytes = (0..MIB as usize)
-        .map(|i| (i * 7 + 1) as u8)
-        .collect::<Vec<_>>()
-        .into();
+    let body = mib_body();
     for i in 0..count {
         let size = if i % 4 == 0 {
             3 * MIB as usize
@@ -127,7 +147,7 @@ pub(crate) fn run(quick: bool) {
     store.rotate_master_key().expect("rotate");
     store.close().expect("close");
     let before = chunks_digest(&path);
-    let store = open(&path);
+    let store = open(&path, tuning);
     let id = store.create_job("bench", JobKind::Rewrap).expect("job");
     let status = store.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
     store.close().expect("close");
@@ -142,12 +162,15 @@ pub(crate) fn run(quick: bool) {
             "identical": before == after,
         })
     );
+}
 
-    // Re-encryption of 1 MiB objects against a plain copy within RocksDB.
-    let path = dir.path().join("reencrypt");
-    let store = open(&path);
+/// Re-encryption of 1 MiB objects against a plain copy within RocksDB.
+fn reencrypt_rate(dir: &Path, count: usize, tuning: &Candidate) {
+    let path = dir.join("reencrypt");
+    let store = open(&path, tuning);
     store.create_bucket("bench").expect("bucket");
-    let baseline = DefaultRocks::open(&dir.path().join("rocksdb"));
+    let body = mib_body();
+    let baseline = DefaultRocks::open(&dir.join("rocksdb"));
     for i in 0..count {
         let key = format!("k{i:05}");
         store
@@ -157,40 +180,64 @@ pub(crate) fn run(quick: bool) {
     }
     settle_store(&store);
     baseline.settle();
-    let cmk = store
-        .kms()
-        .create_key(Default::default(), &Caller::Trusted)
-        .expect("cmk")
-        .key_id;
-    let id = store
-        .create_job(
-            "bench",
-            JobKind::Reencrypt {
-                sse: "KMS".into(),
-                kms_key_id: Some(cmk),
-            },
-        )
-        .expect("job");
-    let began = Instant::now();
-    let status = store.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
-    store.flush().expect("flush");
-    let coffer_mib_s = status.bytes as f64 / MIB / began.elapsed().as_secs_f64();
-    let began = Instant::now();
-    for i in 0..count {
-        let value = baseline.get(&format!("k{i:05}"));
-        baseline.put(&format!("copy{i:05}"), &value);
+    // Three rounds, each a job to a new CMK (so every object is re-encrypted
+    // again) then a copy of every value to the other half of the baseline's
+    // keys; each timed with its final flush. The median ratio is the figure.
+    let mut rounds = Vec::new();
+    for round_index in 0..3 {
+        let cmk = store
+            .kms()
+            .create_key(Default::default(), &Caller::Trusted)
+            .expect("cmk")
+            .key_id;
+        let id = store
+            .create_job(
+                "bench",
+                JobKind::Reencrypt {
+                    sse: "KMS".into(),
+                    kms_key_id: Some(cmk),
+                },
+            )
+            .expect("job");
+        let began = Instant::now();
+        let status = store.run_job(&id, JobLimits::none(), |_| {}).expect("runs");
+        store.flush().expect("flush");
+        assert_eq!(status.done as usize, count, "{status:?}");
+        let coffer_mib_s = status.bytes as f64 / MIB / began.elapsed().as_secs_f64();
+        settle_store(&store);
+        let (from, to) = if round_index % 2 == 0 {
+            ("k", "copy")
+        } else {
+            ("copy", "k")
+        };
+        let began = Instant::now();
+        for i in 0..count {
+            let value = baseline.get(&format!("{from}{i:05}"));
+            baseline.put(&format!("{to}{i:05}"), &value);
+        }
+        baseline.flush();
+        let copy_mib_s = (count as f64 * body.len() as f64) / MIB / began.elapsed().as_secs_f64();
+        baseline.settle();
+        rounds.push((coffer_mib_s, copy_mib_s));
     }
-    baseline.flush();
-    let copy_mib_s = (count as f64 * body.len() as f64) / MIB / began.elapsed().as_secs_f64();
+    let mut ratios: Vec<f64> = rounds.iter().map(|(c, b)| c / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = rounds
+        .iter()
+        .find(|(c, b)| c / b == ratios[1])
+        .copied()
+        .expect("the median is a round");
     println!(
         "{}",
         serde_json::json!({
             "case": "reencrypt_job",
             "objects": count,
             "bytes": body.len(),
-            "mib_per_s": round(coffer_mib_s),
-            "rocksdb_copy_mib_per_s": round(copy_mib_s),
-            "ratio_vs_rocksdb_copy": round(coffer_mib_s / copy_mib_s),
+            "mib_per_s": round(median.0),
+            "rocksdb_copy_mib_per_s": round(median.1),
+            "ratio_vs_rocksdb_copy": round(ratios[1]),
+            "runs_ratio": rounds.iter().map(|(c, b)| round(c / b)).collect::<Vec<_>>(),
+            "target_ratio": 0.8,
         })
     );
     store.close().expect("close");

@@ -10,8 +10,13 @@
 //!
 //! `--size=<bytes>` limits `store` to one object size and skips its streaming
 //! case (for profiling one path). `--tuning=<name>=<value>,...` runs `store`
+//! and `jobs`
 //! with other storage settings than the defaults (see `tuning.rs`), which is how
 //! the defaults were chosen.
+//!
+//! `--only=<part>` runs one part of `jobs` (`rewrap`, `payloads` or
+//! `reencrypt`), for profiling it alone; `--objects=<n>` sets how many large
+//! objects its `payloads` and `reencrypt` parts use (default 256).
 
 mod cipher;
 mod jobs;
@@ -48,6 +53,16 @@ fn main() -> ExitCode {
         },
         None => tuning::Candidate::default(),
     };
+    let only = args.iter().find_map(|a| a.strip_prefix("--only="));
+    let objects = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--objects="))
+        .map(str::parse::<usize>)
+        .transpose();
+    let Ok(objects) = objects else {
+        eprintln!("--objects takes a number");
+        return ExitCode::FAILURE;
+    };
     let cases: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -64,7 +79,7 @@ fn main() -> ExitCode {
         match case {
             "cipher" => cipher::run(&budget),
             "keys" => keys::run(&budget),
-            "jobs" => jobs::run(quick),
+            "jobs" => jobs::run(quick, only, objects, &tuning),
             "kms" => kms::run(quick),
             "object-store" => object_store_trait::run(&budget, quick),
             "sustained" => sustained::run(quick, &tuning),

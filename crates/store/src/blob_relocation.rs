@@ -1,0 +1,117 @@
+//! When compactions relocate live segments out of old blob files.
+//!
+//! The chunks family keeps segments in RocksDB blob files; compactions move
+//! the live segments out of the oldest files (the configured age cutoff) so
+//! that the space of replaced and deleted ones comes back. A job that rewrites
+//! payloads (re-encryption, encrypting the unencrypted) replaces exactly those
+//! segments: relocating one it is about to replace copies a megabyte for
+//! nothing, and on a large bucket that competes with the job for the disk and
+//! both cores. So while such a job runs, relocation pauses (age cutoff 0); a
+//! blob file whose segments the job has all replaced goes once compaction drops
+//! their keys, without relocation. A full compaction
+//! ([`Store::flush_and_compact`]) collects every file (cutoff 1) whatever runs.
+//! The cutoff is an in-memory option: a reopened store starts from its tuning.
+
+use parking_lot::Mutex;
+use rocksdb::DB;
+
+use crate::store::cf;
+use crate::{ColumnFamily, Result, Store};
+
+/// The chunks family's blob relocation cutoff and who is changing it.
+pub(crate) struct BlobRelocation {
+    /// The cutoff the store's tuning asks for.
+    configured: f64,
+    state: Mutex<RelocationState>,
+}
+
+#[derive(Default)]
+struct RelocationState {
+    /// Jobs running that rewrite payloads.
+    pauses: usize,
+    /// A full compaction is collecting every blob file.
+    collecting_all: bool,
+}
+
+impl RelocationState {
+    fn cutoff(&self, configured: f64) -> f64 {
+        if self.collecting_all {
+            1.0
+        } else if self.pauses > 0 {
+            0.0
+        } else {
+            configured
+        }
+    }
+}
+
+impl BlobRelocation {
+    pub(crate) fn new(configured: f64) -> Self {
+        Self {
+            configured,
+            state: Mutex::new(RelocationState::default()),
+        }
+    }
+}
+
+/// Relocation paused for as long as this lives.
+pub(crate) struct RelocationPause {
+    store: Store,
+}
+
+impl Drop for RelocationPause {
+    fn drop(&mut self) {
+        let relocation = &self.store.inner.blob_relocation;
+        let mut state = relocation.state.lock();
+        state.pauses = state.pauses.saturating_sub(1);
+        let resumed = self
+            .store
+            .db()
+            .and_then(|db| apply_cutoff(&db, state.cutoff(relocation.configured)));
+        if let Err(error) = resumed {
+            tracing::warn!(%error, "could not resume blob relocation; it resumes at the next open");
+        }
+    }
+}
+
+impl Store {
+    /// Pauses blob relocation until the returned guard drops.
+    pub(crate) fn pause_blob_relocation(&self) -> Result<RelocationPause> {
+        let relocation = &self.inner.blob_relocation;
+        let mut state = relocation.state.lock();
+        state.pauses += 1;
+        let paused = self
+            .db()
+            .and_then(|db| apply_cutoff(&db, state.cutoff(relocation.configured)));
+        if let Err(error) = paused {
+            state.pauses -= 1;
+            return Err(error);
+        }
+        Ok(RelocationPause {
+            store: self.clone(),
+        })
+    }
+
+    /// Compacts the chunks family with every blob file eligible for
+    /// relocation, then restores the cutoff (paused, if a job still runs).
+    pub(crate) fn compact_relocating_everything(&self, db: &DB) -> Result<()> {
+        let relocation = &self.inner.blob_relocation;
+        let mut state = relocation.state.lock();
+        state.collecting_all = true;
+        let outcome = apply_cutoff(db, state.cutoff(relocation.configured)).and_then(|()| {
+            db.compact_range_cf(cf(db, ColumnFamily::Chunks)?, None::<&[u8]>, None::<&[u8]>);
+            Ok(())
+        });
+        state.collecting_all = false;
+        let restored = apply_cutoff(db, state.cutoff(relocation.configured));
+        outcome.and(restored)
+    }
+}
+
+fn apply_cutoff(db: &DB, cutoff: f64) -> Result<()> {
+    db.set_options_cf(
+        cf(db, ColumnFamily::Chunks)?,
+        &[("blob_garbage_collection_age_cutoff", &cutoff.to_string())],
+    )?;
+    Ok(())
+}
