@@ -11,12 +11,14 @@
 
 use std::time::{Duration, Instant};
 
+use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{object_key, split_object_key};
 use crate::object_types::{CopyOptions, PutCondition};
 use crate::rule::{EncryptionRule, ProtectionMode};
+use crate::staged_put::{SegmentLog, StagedPut};
 use crate::store::millis;
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -162,7 +164,7 @@ impl Store {
             _ => None,
         };
         self.audit(crate::audit_log::StoreEvent {
-            caller: &coffer_keyring::Caller::Trusted,
+            caller: &Caller::Trusted,
             action,
             resource: Some(format!("job/{}", status.id)),
             key_id,
@@ -384,9 +386,7 @@ impl Store {
                     .map(rewrap_step)
                     .collect();
             }
-            keys.iter()
-                .map(|k| self.job_step(status, rule, k))
-                .collect()
+            self.copy_steps(status, rule, keys)
         };
         let keys = &batch.keys;
         if workers <= 1 || keys.len() < 2 {
@@ -414,19 +414,71 @@ impl Store {
         })
     }
 
-    /// One object of a re-encryption or encrypt-unencrypted job (rewraps go
-    /// through `rewrap_objects_sized`): what happened, and its size.
-    fn job_step(
+    /// The objects of a re-encryption or encrypt-unencrypted job (rewraps go
+    /// through `rewrap_objects_sized`), in order: what happened to each, and
+    /// its size. Several keys are staged with their segments written around
+    /// the write-ahead log, made durable by one flush, then committed (see
+    /// `staged_put`); a single key goes through the log, as a put does.
+    fn copy_steps(
+        &self,
+        status: &JobStatus,
+        rule: Option<&EncryptionRule>,
+        keys: &[String],
+    ) -> Vec<(Step, u64)> {
+        let log = if keys.len() > 1 {
+            SegmentLog::Unlogged
+        } else {
+            SegmentLog::Logged
+        };
+        let mut outcomes = Vec::with_capacity(keys.len());
+        let mut staged = Vec::new();
+        for key in keys {
+            match self.stage_step(status, rule, key, log) {
+                Ok(put) => {
+                    staged.push((outcomes.len(), put));
+                    outcomes.push((Step::Done, 0));
+                }
+                Err(outcome) => outcomes.push(outcome),
+            }
+        }
+        let flushed = if staged.iter().any(|(_, (put, _))| put.has_segments()) {
+            self.flush_segments()
+        } else {
+            Ok(())
+        };
+        for (index, (put, size)) in staged {
+            outcomes[index] = match &flushed {
+                Err(error) => {
+                    self.abandon_staged(put);
+                    (Step::Failed(same_error(error)), size)
+                }
+                Ok(()) => match self.commit_staged(put) {
+                    Ok(_) => (Step::Done, size),
+                    // Overwritten or deleted since it was staged.
+                    Err(Error::PreconditionFailed { .. } | Error::NoSuchKey { .. }) => {
+                        (Step::Skipped, size)
+                    }
+                    Err(error) => (Step::Failed(error), size),
+                },
+            };
+        }
+        outcomes
+    }
+
+    /// Stages the copy of one object over itself, with its size; or what
+    /// happened instead (skipped: gone, or needing nothing; failed).
+    fn stage_step(
         &self,
         status: &JobStatus,
         rule: Option<&EncryptionRule>,
         key: &str,
-    ) -> (Step, u64) {
+        log: SegmentLog,
+    ) -> std::result::Result<(StagedPut, u64), (Step, u64)> {
         let bucket = status.bucket.as_str();
         let meta = match self.head_object(bucket, key) {
             Ok(meta) => meta,
-            Err(Error::NoSuchKey { .. }) => return (Step::Skipped, 0),
-            Err(error) => return (Step::Failed(error), 0),
+            Err(Error::NoSuchKey { .. }) => return Err((Step::Skipped, 0)),
+            Err(error) => return Err((Step::Failed(error), 0)),
         };
         let size = meta.size;
         let protection = &meta.protection;
@@ -437,43 +489,62 @@ impl Store {
                     && (rule.kms_key_id().is_none()
                         || protection.kms_key_id.as_deref() == rule.kms_key_id());
                 if already {
-                    return (Step::Skipped, size);
+                    return Err((Step::Skipped, size));
                 }
                 Some(rule.clone())
             }
             (JobKind::EncryptUnencrypted, _) if protection.mode == ProtectionMode::None => None,
-            _ => return (Step::Skipped, size),
+            _ => return Err((Step::Skipped, size)),
         };
-        match self.copy_over_itself(bucket, key, target, &meta.etag) {
-            Ok(()) => (Step::Done, size),
+        match self.stage_copy_over_itself(bucket, key, target, &meta.etag, log) {
+            Ok(put) => Ok((put, size)),
             Err(Error::PreconditionFailed { .. } | Error::NoSuchKey { .. }) => {
-                (Step::Skipped, size)
+                Err((Step::Skipped, size))
             }
-            Err(error) => (Step::Failed(error), size),
+            Err(error) => Err((Step::Failed(error), size)),
         }
     }
 
-    /// Copies an object over itself (under `rule`, or the bucket's rule) if it
-    /// still has `etag`.
-    fn copy_over_itself(
+    /// Stages a copy of an object over itself (under `rule`, or the bucket's
+    /// rule), to commit only if it still has `etag`.
+    fn stage_copy_over_itself(
         &self,
         bucket: &str,
         key: &str,
         rule: Option<EncryptionRule>,
         etag: &str,
-    ) -> Result<()> {
+        log: SegmentLog,
+    ) -> Result<StagedPut> {
+        let bucket = self.bucket_record(bucket)?;
         let rule = match rule {
             Some(rule) => rule,
-            None => self
-                .bucket_record(bucket)?
+            None => bucket
                 .rule
-                .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.to_owned()))?,
+                .clone()
+                .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.name.clone()))?,
         };
         let options = CopyOptions::default()
             .with_encryption(Some(rule))
             .with_condition(PutCondition::IfMatch(etag.to_owned()));
-        self.copy_object((bucket, key), (bucket, key), options)?;
-        Ok(())
+        let resolved = self.resolve_rule(options.encryption.as_ref(), &bucket, &Caller::Trusted)?;
+        self.stage_copy(
+            (&bucket.name, key),
+            &bucket,
+            key,
+            options,
+            &resolved,
+            &Caller::Trusted,
+            log,
+        )
+    }
+}
+
+/// `error` again, for each object a failed flush leaves uncommitted.
+fn same_error(error: &Error) -> Error {
+    match error {
+        Error::Storage(error) => Error::Storage(error.clone()),
+        Error::Closed => Error::Closed,
+        other => Error::CorruptRecord(other.to_string()),
     }
 }
 

@@ -50,6 +50,7 @@ mod record;
 mod rule;
 mod session;
 mod settings;
+mod staged_put;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;

@@ -378,10 +378,13 @@ impl Store {
                 })
                 .transpose()?;
             let first = feed.next_segment()?;
-            let (index, size) =
-                self.write_segments(sealer.as_ref(), first, &mut feed, |index| {
-                    part_segment_key(&prefix, index)
-                })?;
+            let (index, size) = self.write_segments(
+                sealer.as_ref(),
+                first,
+                &mut feed,
+                |index| part_segment_key(&prefix, index),
+                crate::staged_put::SegmentLog::Logged,
+            )?;
             Ok(PartRecord {
                 attempt,
                 size,

@@ -19,6 +19,7 @@ use crate::object_types::{
 };
 use crate::reader::{ObjectReader, Parts, SegmentSource};
 use crate::record::{Body, BucketRecord, ObjectRecord};
+use crate::staged_put::{SegmentLog, StagedPut};
 use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -326,14 +327,16 @@ impl Store {
     }
 
     /// Seals `first` and every further segment `feed` gives, and writes each
-    /// to the chunks family under `key_of(index)`, as it comes; returns the
-    /// segment count and the plaintext size.
+    /// to the chunks family under `key_of(index)`, as it comes (around the
+    /// write-ahead log if `log` says so); returns the segment count and the
+    /// plaintext size.
     pub(crate) fn write_segments(
         &self,
         sealer: Option<&coffer_cipher::PayloadSealer>,
         first: Bytes,
         feed: &mut impl SegmentFeed,
         key_of: impl Fn(u32) -> Vec<u8>,
+        log: SegmentLog,
     ) -> Result<(u32, u64)> {
         let mut current = first;
         let mut index = 0u32;
@@ -348,7 +351,10 @@ impl Store {
                 db.cf(ColumnFamily::Chunks)?,
                 key_of(index),
                 sealed,
-                &self.inner.write_options,
+                match log {
+                    SegmentLog::Logged => &self.inner.write_options,
+                    SegmentLog::Unlogged => &self.inner.unlogged_write_options,
+                },
             )?;
             drop(db);
             index = index
@@ -439,75 +445,14 @@ impl Store {
         &self,
         bucket: &BucketRecord,
         key: &str,
-        mut feed: impl SegmentFeed,
+        feed: impl SegmentFeed,
         options: PutOptions,
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
-        let object_id = random_id()?;
-        let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
-        let first = feed.next_segment()?;
-        if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
-            return self.put_object_with_key(bucket, key, first, options, new_key, object_id);
-        }
-        // Register the upload before any segment is written, so an interruption
-        // is cleaned up on the next open.
-        {
-            let db = self.db()?;
-            db.put_cf_opt(
-                db.cf(ColumnFamily::Uploads)?,
-                object_id,
-                object_key(&bucket.name, key),
-                &self.inner.write_options,
-            )?;
-        }
-        let upload = (|| -> Result<(Vec<u8>, u32, u64)> {
-            let sealer = new_key
-                .data_key
-                .as_ref()
-                .map(|k| {
-                    self.inner
-                        .cipher
-                        .sealer(k, &self.identity(&bucket.name, &object_id))
-                })
-                .transpose()?;
-            let (index, size) =
-                self.write_segments(sealer.as_ref(), first, &mut feed, |index| {
-                    segment_key(&object_id, index).to_vec()
-                })?;
-            Ok((
-                sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
-                index,
-                size,
-            ))
-        })();
-        let (prefix, segments, size) = match upload {
-            Ok(done) => done,
-            Err(error) => {
-                self.abandon_upload(&object_id);
-                return Err(error);
-            }
-        };
-        let condition = options.condition.clone();
-        let record = self.new_record(
-            object_id,
-            size,
-            &new_key,
-            options,
-            Body::Segmented { prefix, segments },
-        );
-        let committed = self.commit(bucket, key, Some(&record), &condition, |batch, db| {
-            batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
-            Ok(())
-        });
-        if let Err(error) = committed {
-            self.abandon_upload(&object_id);
-            return Err(error);
-        }
-        Ok(PutResult {
-            etag: etag(&object_id),
-            protection: new_key.protection,
-        })
+        let staged =
+            self.stage_streamed(bucket, key, feed, options, rule, caller, SegmentLog::Logged)?;
+        self.commit_staged(staged)
     }
 
     /// Puts an object small enough to live inline in its record: one batch.
@@ -520,17 +465,8 @@ impl Store {
         new_key: crate::data_keys::NewKey,
         object_id: [u8; OBJECT_ID_LEN],
     ) -> Result<PutResult> {
-        let size = body.len() as u64;
-        let body = match &new_key.data_key {
-            Some(data_key) => Body::Inline(self.inner.cipher.seal(
-                data_key,
-                &self.identity(&bucket.name, &object_id),
-                body,
-            )?),
-            None => Body::Inline(body),
-        };
         let condition = options.condition.clone();
-        let record = self.new_record(object_id, size, &new_key, options, body);
+        let record = self.inline_record(&bucket.name, body, options, &new_key, object_id)?;
         self.commit(bucket, key, Some(&record), &condition, |_, _| Ok(()))?;
         Ok(PutResult {
             etag: etag(&object_id),
@@ -538,7 +474,28 @@ impl Store {
         })
     }
 
-    fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {
+    /// The record of an object whose (sealed) payload lives in it.
+    pub(crate) fn inline_record(
+        &self,
+        bucket: &str,
+        body: Bytes,
+        options: PutOptions,
+        new_key: &crate::data_keys::NewKey,
+        object_id: [u8; OBJECT_ID_LEN],
+    ) -> Result<ObjectRecord> {
+        let size = body.len() as u64;
+        let body = match &new_key.data_key {
+            Some(data_key) => Body::Inline(self.inner.cipher.seal(
+                data_key,
+                &self.identity(bucket, &object_id),
+                body,
+            )?),
+            None => Body::Inline(body),
+        };
+        Ok(self.new_record(object_id, size, new_key, options, body))
+    }
+
+    pub(crate) fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {
         let result = (|| -> Result<()> {
             let db = self.db()?;
             let mut batch = rocksdb::WriteBatch::default();
@@ -774,13 +731,37 @@ impl Store {
     /// Copies under a destination rule resolved already.
     pub(crate) fn copy_object_resolved(
         &self,
-        (source_bucket, source_key): (&str, &str),
+        source: (&str, &str),
         bucket: &BucketRecord,
         key: &str,
         options: CopyOptions,
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
+        let staged = self.stage_copy(
+            source,
+            bucket,
+            key,
+            options,
+            rule,
+            caller,
+            SegmentLog::Logged,
+        )?;
+        self.commit_staged(staged)
+    }
+
+    /// Writes a copy's payload, not yet its record (see [`StagedPut`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_copy(
+        &self,
+        (source_bucket, source_key): (&str, &str),
+        bucket: &BucketRecord,
+        key: &str,
+        options: CopyOptions,
+        rule: &ResolvedRule,
+        caller: &Caller,
+        log: SegmentLog,
+    ) -> Result<StagedPut> {
         // A segment at a time, each opened where RocksDB put it and handed
         // on without another copy.
         let stream =
@@ -799,7 +780,7 @@ impl Store {
             stream,
             pending: BytesMut::new(),
         };
-        self.put_streamed(bucket, key, feed, put, rule, caller)
+        self.stage_streamed(bucket, key, feed, put, rule, caller, log)
     }
 }
 

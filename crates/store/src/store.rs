@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     /// When compactions relocate segments out of old blob files.
     pub(crate) blob_relocation: BlobRelocation,
     pub(crate) write_options: WriteOptions,
+    /// For segments a flush makes durable (see `staged_put`): no log.
+    pub(crate) unlogged_write_options: WriteOptions,
     /// Serializes changes to job records (a run's checkpoint and a pause).
     pub(crate) jobs_lock: Mutex<()>,
     /// Payload keys of recently read objects under the master keys.
@@ -250,6 +252,8 @@ impl Store {
         };
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.tuning.sync_writes);
+        let mut unlogged_write_options = WriteOptions::default();
+        unlogged_write_options.disable_wal(true);
         let multipart_expiry = options.multipart_expiry;
         let store = Self {
             inner: Arc::new(Inner {
@@ -272,6 +276,7 @@ impl Store {
                 bucket_keys: BucketKeys::new(options.bucket_keys),
                 pins: VersionPins::default(),
                 write_options,
+                unlogged_write_options,
                 jobs_lock: Mutex::new(()),
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(Readers::default()),
