@@ -268,34 +268,53 @@ fn a_rewrap_never_reverts_a_concurrent_overwrite() {
     assert_eq!(usage.objects_below(None, 2), 0);
 }
 
-/// The chunks family's blob relocation age cutoff as RocksDB last recorded
-/// its running options (the newest OPTIONS file in the store's directory).
-fn recorded_relocation_cutoff(dir: &std::path::Path) -> f64 {
+/// A column family's option as RocksDB last recorded its running options (the
+/// newest OPTIONS file in the store's directory).
+fn recorded_option(dir: &std::path::Path, family: &str, name: &str) -> String {
     let newest = std::fs::read_dir(dir)
         .expect("store dir")
         .filter_map(|entry| {
-            let name = entry.expect("entry").file_name().into_string().ok()?;
-            let number = name.strip_prefix("OPTIONS-")?.parse::<u64>().ok()?;
-            Some((number, name))
+            let file = entry.expect("entry").file_name().into_string().ok()?;
+            let number = file.strip_prefix("OPTIONS-")?.parse::<u64>().ok()?;
+            Some((number, file))
         })
         .max()
         .expect("an OPTIONS file")
         .1;
     let text = std::fs::read_to_string(dir.join(newest)).expect("options text");
-    let chunks = text
-        .split("[CFOptions \"chunks\"]")
+    let section = text
+        .split(&format!("[CFOptions \"{family}\"]"))
         .nth(1)
-        .expect("the chunks family's options");
-    let section = chunks.split("\n[").next().expect("section");
+        .unwrap_or_else(|| panic!("the {family} family's options"));
+    let section = section.split("\n[").next().expect("section");
     section
         .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("blob_garbage_collection_age_cutoff=")
-        })
-        .expect("the cutoff")
+        .find_map(|line| line.trim().strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{family}: {name}"))
+        .to_owned()
+}
+
+/// The chunks family's blob relocation age cutoff, as RocksDB runs it.
+fn recorded_relocation_cutoff(dir: &std::path::Path) -> f64 {
+    recorded_option(dir, "chunks", "blob_garbage_collection_age_cutoff")
         .parse()
         .expect("a number")
+}
+
+#[test]
+fn the_objects_family_filters_its_memtable_by_key() {
+    // A job's walk reads keys the memtable does not have yet; the filter spares
+    // each read the skiplist search (`compare -- jobs` measures it).
+    let f = fixture();
+    let dir = f.dir.path();
+    assert_eq!(
+        recorded_option(dir, "objects", "memtable_whole_key_filtering"),
+        "true"
+    );
+    let ratio: f64 = recorded_option(dir, "objects", "memtable_prefix_bloom_size_ratio")
+        .parse()
+        .expect("a number");
+    assert!(ratio > 0.0, "{ratio}");
 }
 
 #[test]
