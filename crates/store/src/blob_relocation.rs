@@ -29,13 +29,13 @@ pub(crate) struct BlobRelocation {
 struct RelocationState {
     /// Jobs running that rewrite payloads.
     pauses: usize,
-    /// A full compaction is collecting every blob file.
-    collecting_all: bool,
+    /// Full compactions collecting every blob file.
+    collecting_all: usize,
 }
 
 impl RelocationState {
     fn cutoff(&self, configured: f64) -> f64 {
-        if self.collecting_all {
+        if self.collecting_all > 0 {
             1.0
         } else if self.pauses > 0 {
             0.0
@@ -96,13 +96,19 @@ impl Store {
     /// relocation, then restores the cutoff (paused, if a job still runs).
     pub(crate) fn compact_relocating_everything(&self, db: &DB) -> Result<()> {
         let relocation = &self.inner.blob_relocation;
-        let mut state = relocation.state.lock();
-        state.collecting_all = true;
-        let outcome = apply_cutoff(db, state.cutoff(relocation.configured)).and_then(|()| {
+        let begun = {
+            let mut state = relocation.state.lock();
+            state.collecting_all += 1;
+            apply_cutoff(db, state.cutoff(relocation.configured))
+        };
+        // Not under the lock: a job starting or ending meanwhile need not wait
+        // for the compaction.
+        let outcome = begun.and_then(|()| {
             db.compact_range_cf(cf(db, ColumnFamily::Chunks)?, None::<&[u8]>, None::<&[u8]>);
             Ok(())
         });
-        state.collecting_all = false;
+        let mut state = relocation.state.lock();
+        state.collecting_all -= 1;
         let restored = apply_cutoff(db, state.cutoff(relocation.configured));
         outcome.and(restored)
     }

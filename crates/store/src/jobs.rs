@@ -114,6 +114,8 @@ impl JobLimits {
 
 /// Objects between checkpoints (and between looks at the job's state).
 const CHECKPOINT_EVERY: u64 = 256;
+/// Payload bytes a job worker stages before it commits them.
+const STAGED_BYTES: u64 = 128 << 20;
 /// …or this long, whichever comes first.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(200);
 
@@ -432,21 +434,42 @@ impl Store {
         };
         let mut outcomes = Vec::with_capacity(keys.len());
         let mut staged = Vec::new();
+        let mut staged_bytes = 0u64;
         for key in keys {
             match self.stage_step(status, rule, key, log) {
-                Ok(put) => {
-                    staged.push((outcomes.len(), put));
+                Ok((put, size)) => {
+                    staged_bytes += size;
+                    staged.push((outcomes.len(), put, size));
                     outcomes.push((Step::Done, 0));
                 }
                 Err(outcome) => outcomes.push(outcome),
             }
+            // Old and new copies of what is staged are both on disk, and an
+            // overwrite meanwhile wins: commit before that grows large.
+            if staged_bytes >= STAGED_BYTES {
+                self.commit_steps(std::mem::take(&mut staged), log, &mut outcomes);
+                staged_bytes = 0;
+            }
         }
-        let flushed = if staged.iter().any(|(_, (put, _))| put.has_segments()) {
-            self.flush_segments()
-        } else {
-            Ok(())
-        };
-        for (index, (put, size)) in staged {
+        self.commit_steps(staged, log, &mut outcomes);
+        outcomes
+    }
+
+    /// Commits staged copies, in order, after making their unlogged segments
+    /// durable; sets each one's outcome.
+    fn commit_steps(
+        &self,
+        staged: Vec<(usize, StagedPut, u64)>,
+        log: SegmentLog,
+        outcomes: &mut [(Step, u64)],
+    ) {
+        let flushed =
+            if log == SegmentLog::Unlogged && staged.iter().any(|(_, put, _)| put.has_segments()) {
+                self.flush_segments()
+            } else {
+                Ok(())
+            };
+        for (index, put, size) in staged {
             outcomes[index] = match &flushed {
                 Err(error) => {
                     self.abandon_staged(put);
@@ -462,7 +485,6 @@ impl Store {
                 },
             };
         }
-        outcomes
     }
 
     /// Stages the copy of one object over itself, with its size; or what

@@ -312,9 +312,17 @@ impl Store {
                 }
             }
         }
-        // The parts of multipart uploads in progress belong to them.
+        // The parts of multipart uploads in progress belong to them, and the
+        // segments of writes in progress (streamed puts, a job's staged
+        // copies) to theirs.
         for (upload, _) in self.uploads()? {
             referenced.insert(upload);
+        }
+        for item in db.iterator_cf(db.cf(ColumnFamily::Uploads)?, IteratorMode::Start) {
+            let (id, _) = item?;
+            if let Ok(id) = <[u8; OBJECT_ID_LEN]>::try_from(id.as_ref()) {
+                referenced.insert(id);
+            }
         }
         let mut seen = HashSet::new();
         for item in db.iterator_cf(chunks, IteratorMode::Start) {

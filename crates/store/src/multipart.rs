@@ -395,7 +395,7 @@ impl Store {
         let part = written.and_then(|part| {
             // The upload must still be there (not completed nor aborted
             // meanwhile); the part replaces an earlier attempt.
-            let _upload = self.stripe(&upload).lock();
+            let _upload = self.upload_stripe(&upload).lock();
             self.upload_record(bucket, key, &upload, upload_id)?;
             let db = self.db()?;
             let family = db.cf(ColumnFamily::Multipart)?;
@@ -444,7 +444,7 @@ impl Store {
         condition: &PutCondition,
     ) -> Result<PutResult> {
         let upload = parse_upload_id(upload_id)?;
-        let _upload = self.stripe(&upload).lock();
+        let _upload = self.upload_stripe(&upload).lock();
         let record = self.upload_record(bucket, key, &upload, upload_id)?;
         let bucket_record = self.bucket_record(bucket)?;
         if bucket_record.incarnation != record.incarnation {
@@ -533,7 +533,7 @@ impl Store {
     /// [`Error::NoSuchUpload`] if there is none.
     pub fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let upload = parse_upload_id(upload_id)?;
-        let _upload = self.stripe(&upload).lock();
+        let _upload = self.upload_stripe(&upload).lock();
         self.upload_record(bucket, key, &upload, upload_id)?;
         self.drop_upload(&upload)
     }
@@ -566,7 +566,7 @@ impl Store {
                 .duration_since(created)
                 .is_ok_and(|age| age >= older_than)
             {
-                let _upload = self.stripe(&id).lock();
+                let _upload = self.upload_stripe(&id).lock();
                 self.drop_upload(&id)?;
                 swept += 1;
             }

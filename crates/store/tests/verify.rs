@@ -219,3 +219,68 @@ fn a_clean_store_verifies_clean() {
     assert!(report.is_clean());
     assert_eq!((report.objects, report.bytes), (1, 3 * MIB as u64));
 }
+
+/// A source that yields `first` bytes, says so, then waits to be let go
+/// before it yields the rest.
+struct HeldSource {
+    first: usize,
+    rest: usize,
+    reached: std::sync::mpsc::Sender<()>,
+    release: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl std::io::Read for HeldSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.first > 0 {
+            let n = buf.len().min(self.first);
+            buf[..n].fill(7);
+            self.first -= n;
+            return Ok(n);
+        }
+        if self.rest > 0 {
+            if let Some(release) = self.release.take() {
+                let _ = self.reached.send(());
+                let _ = release.recv();
+            }
+            let n = buf.len().min(self.rest);
+            buf[..n].fill(8);
+            self.rest -= n;
+            return Ok(n);
+        }
+        Ok(0)
+    }
+}
+
+#[test]
+fn the_segments_of_a_write_in_progress_are_not_orphans() {
+    let f = fixture();
+    f.store.create_bucket("bkt").expect("bucket");
+    let (reached, reached_rx) = std::sync::mpsc::channel();
+    let (release_tx, release) = std::sync::mpsc::channel();
+    let store = f.store.clone();
+    let writer = std::thread::spawn(move || {
+        let source = HeldSource {
+            first: 3 * MIB,
+            rest: MIB,
+            reached,
+            release: Some(release),
+        };
+        store.put_object_from_reader("bkt", "big", source, PutOptions::managed())
+    });
+    // Three segments are written; the fourth waits on the source.
+    reached_rx.recv().expect("the writer reached the held part");
+    let chunks = raw_family(&f.store, "chunks").expect("chunks");
+    assert!(
+        chunks.len() >= 2,
+        "segments of the write are on disk: {}",
+        chunks.len()
+    );
+    let report = f.store.verify(None, |_| {}).expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    release_tx.send(()).expect("release");
+    writer.join().expect("writer").expect("put");
+    assert_eq!(
+        f.store.get_object("bkt", "big").expect("get").meta.size,
+        4 * MIB as u64
+    );
+}
