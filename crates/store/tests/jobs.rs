@@ -375,3 +375,55 @@ fn a_job_that_rewrites_payloads_pauses_blob_relocation_while_it_runs() {
     s.flush_and_compact().expect("compact");
     assert_eq!(recorded_relocation_cutoff(f.dir.path()), configured);
 }
+
+/// The blob files in a store's directory.
+fn blob_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("store dir")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".blob"))
+        })
+        .count()
+}
+
+#[test]
+fn a_job_working_one_key_at_a_time_writes_through_the_log_and_flushes_nothing() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..3 {
+        s.put_object(
+            "bkt",
+            &format!("k{i}"),
+            data(MIB + 5, i),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.flush().expect("flush");
+    let before = blob_files(f.dir.path());
+    // A rate limit makes the job take one key at a time.
+    let id = s
+        .create_job(
+            "bkt",
+            JobKind::Reencrypt {
+                sse: "KMS".into(),
+                kms_key_id: None,
+            },
+        )
+        .expect("job");
+    let status = s
+        .run_job(&id, JobLimits::none().objects_per_second(1000.0), |_| {})
+        .expect("runs");
+    assert_eq!(status.done, 3, "{status:?}");
+    // Its new segments wait in the memtable (they are in the log): no flush
+    // wrote a blob file for them.
+    assert_eq!(blob_files(f.dir.path()), before);
+    for i in 0..3 {
+        let object = s.get_object("bkt", &format!("k{i}")).expect("get");
+        assert_eq!(object.body, data(MIB + 5, i));
+        assert_eq!(object.meta.protection.mode, ProtectionMode::Kms);
+    }
+}
