@@ -268,6 +268,32 @@ fn a_rewrap_never_reverts_a_concurrent_overwrite() {
     assert_eq!(usage.objects_below(None, 2), 0);
 }
 
+/// Bucket `bkt` with `k0`..`k2`, each a little over 1 MiB (two segments).
+fn three_segmented_objects(s: &coffer_store::Store) {
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..3 {
+        s.put_object(
+            "bkt",
+            &format!("k{i}"),
+            data(MIB + 1, i),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+}
+
+/// A job re-encrypting `bkt` under the default managed CMK.
+fn reencrypt_bkt_to_the_default_cmk(s: &coffer_store::Store) -> String {
+    s.create_job(
+        "bkt",
+        JobKind::Reencrypt {
+            sse: "KMS".into(),
+            kms_key_id: None,
+        },
+    )
+    .expect("job")
+}
+
 /// A column family's option as RocksDB last recorded its running options (the
 /// newest OPTIONS file in the store's directory).
 fn recorded_option(dir: &std::path::Path, family: &str, name: &str) -> String {
@@ -321,16 +347,7 @@ fn the_objects_family_filters_its_memtable_by_key() {
 fn a_job_that_rewrites_payloads_pauses_blob_relocation_while_it_runs() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("bkt").expect("bucket");
-    for i in 0..3 {
-        s.put_object(
-            "bkt",
-            &format!("k{i}"),
-            data(MIB + 1, i),
-            PutOptions::managed(),
-        )
-        .expect("put");
-    }
+    three_segmented_objects(s);
     let configured = recorded_relocation_cutoff(f.dir.path());
     assert!(
         configured > 0.0,
@@ -348,15 +365,7 @@ fn a_job_that_rewrites_payloads_pauses_blob_relocation_while_it_runs() {
     assert!(seen.iter().all(|&c| c == configured), "{seen:?}");
 
     // A re-encryption does pause it, and resumes it when it ends.
-    let id = s
-        .create_job(
-            "bkt",
-            JobKind::Reencrypt {
-                sse: "KMS".into(),
-                kms_key_id: None,
-            },
-        )
-        .expect("job");
+    let id = reencrypt_bkt_to_the_default_cmk(s);
     let mut seen = Vec::new();
     let status = s
         .run_job(&id, JobLimits::none(), |_| {
@@ -392,28 +401,11 @@ fn blob_files(dir: &std::path::Path) -> usize {
 fn a_job_working_one_key_at_a_time_writes_through_the_log_and_flushes_nothing() {
     let f = fixture();
     let s = &f.store;
-    s.create_bucket("bkt").expect("bucket");
-    for i in 0..3 {
-        s.put_object(
-            "bkt",
-            &format!("k{i}"),
-            data(MIB + 5, i),
-            PutOptions::managed(),
-        )
-        .expect("put");
-    }
+    three_segmented_objects(s);
     s.flush().expect("flush");
     let before = blob_files(f.dir.path());
     // A rate limit makes the job take one key at a time.
-    let id = s
-        .create_job(
-            "bkt",
-            JobKind::Reencrypt {
-                sse: "KMS".into(),
-                kms_key_id: None,
-            },
-        )
-        .expect("job");
+    let id = reencrypt_bkt_to_the_default_cmk(s);
     let status = s
         .run_job(&id, JobLimits::none().objects_per_second(1000.0), |_| {})
         .expect("runs");
@@ -423,7 +415,7 @@ fn a_job_working_one_key_at_a_time_writes_through_the_log_and_flushes_nothing() 
     assert_eq!(blob_files(f.dir.path()), before);
     for i in 0..3 {
         let object = s.get_object("bkt", &format!("k{i}")).expect("get");
-        assert_eq!(object.body, data(MIB + 5, i));
+        assert_eq!(object.body, data(MIB + 1, i));
         assert_eq!(object.meta.protection.mode, ProtectionMode::Kms);
     }
 }
