@@ -55,6 +55,14 @@ impl Session {
         serde_json::from_str(&self.ok(&all)).expect("json")
     }
 
+    /// Creates a CMK with `coffer kms create`; its id.
+    fn create_cmk(&self) -> String {
+        self.json(&["kms", "create"])["key_id"]
+            .as_str()
+            .expect("key id")
+            .to_owned()
+    }
+
     /// Runs a command that must print a JSON list; the list.
     fn list(&self, args: &[&str]) -> Vec<Value> {
         match self.json(args) {
@@ -200,10 +208,7 @@ fn errors_have_their_exit_codes_and_messages() {
         "already holds a store",
     );
     // Access denied: 4 (a disabled CMK; a root key file others can read).
-    let cmk = s.json(&["kms", "create"])["key_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let cmk = s.create_cmk();
     s.ok(&["put", f, "bkt/k", "--sse", "KMS", "--sse-kms-key-id", &cmk]);
     s.ok(&["kms", "disable", &cmk]);
     s.fails(
@@ -537,10 +542,7 @@ fn byok_import_and_the_audit_log_from_the_command_line() {
 #[test]
 fn keys_retire_raises_a_cmks_minimum_version_once_nothing_uses_the_old_one() {
     let s = Session::new();
-    let key = s.json(&["kms", "create"])["key_id"]
-        .as_str()
-        .expect("key id")
-        .to_owned();
+    let key = s.create_cmk();
     s.ok(&["bucket", "create", "bkt"]);
     s.ok(&[
         "bucket",
@@ -581,10 +583,7 @@ fn keys_retire_raises_a_cmks_minimum_version_once_nothing_uses_the_old_one() {
 #[test]
 fn audit_query_reads_around_a_planted_entry_and_exits_5() {
     let s = Session::new();
-    let key = s.json(&["kms", "create"])["key_id"]
-        .as_str()
-        .expect("key id")
-        .to_owned();
+    let key = s.create_cmk();
     {
         let options = rocksdb::Options::default();
         let families = rocksdb::DB::list_cf(&options, s.store()).expect("families");

@@ -264,7 +264,9 @@ impl Store {
         let object_id = random_id()?;
         let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         if body.len() <= self.inner.inline_threshold {
-            return self.put_object_with_key(bucket, key, body, options, new_key, object_id);
+            // Small enough to live inline in its record: one batch.
+            let staged = self.stage_inline(bucket, key, body, options, new_key, object_id)?;
+            return self.commit_staged(staged);
         }
         let size = body.len() as u64;
         let mut segments = Vec::new();
@@ -453,46 +455,6 @@ impl Store {
         let staged =
             self.stage_streamed(bucket, key, feed, options, rule, caller, SegmentLog::Logged)?;
         self.commit_staged(staged)
-    }
-
-    /// Puts an object small enough to live inline in its record: one batch.
-    fn put_object_with_key(
-        &self,
-        bucket: &BucketRecord,
-        key: &str,
-        body: Bytes,
-        options: PutOptions,
-        new_key: crate::data_keys::NewKey,
-        object_id: [u8; OBJECT_ID_LEN],
-    ) -> Result<PutResult> {
-        let condition = options.condition.clone();
-        let record = self.inline_record(&bucket.name, body, options, &new_key, object_id)?;
-        self.commit(bucket, key, Some(&record), &condition, |_, _| Ok(()))?;
-        Ok(PutResult {
-            etag: etag(&object_id),
-            protection: new_key.protection,
-        })
-    }
-
-    /// The record of an object whose (sealed) payload lives in it.
-    pub(crate) fn inline_record(
-        &self,
-        bucket: &str,
-        body: Bytes,
-        options: PutOptions,
-        new_key: &crate::data_keys::NewKey,
-        object_id: [u8; OBJECT_ID_LEN],
-    ) -> Result<ObjectRecord> {
-        let size = body.len() as u64;
-        let body = match &new_key.data_key {
-            Some(data_key) => Body::Inline(self.inner.cipher.seal(
-                data_key,
-                &self.identity(bucket, &object_id),
-                body,
-            )?),
-            None => Body::Inline(body),
-        };
-        Ok(self.new_record(object_id, size, new_key, options, body))
     }
 
     pub(crate) fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {

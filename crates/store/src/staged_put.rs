@@ -12,9 +12,10 @@
 //! An interruption before the commits leaves only registered uploads, which the
 //! next open removes with their segments.
 
+use bytes::Bytes;
 use coffer_keyring::Caller;
 
-use crate::columns::{object_key, segment_key};
+use crate::columns::{OBJECT_ID_LEN, object_key, segment_key};
 use crate::data_keys::{NewKey, ResolvedRule};
 use crate::object_types::{PutCondition, PutOptions, PutResult};
 use crate::objects::{SEGMENT_PLAINTEXT, SegmentFeed, etag};
@@ -70,18 +71,10 @@ impl Store {
         let object_id = random_id()?;
         let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         let first = feed.next_segment()?;
-        let condition = options.condition.clone();
         if first.len() < SEGMENT_PLAINTEXT && first.len() <= self.inner.inline_threshold {
-            let record = self.inline_record(&bucket.name, first, options, &new_key, object_id)?;
-            return Ok(StagedPut {
-                bucket: bucket.clone(),
-                key: key.to_owned(),
-                record,
-                condition,
-                new_key,
-                segmented: false,
-            });
+            return self.stage_inline(bucket, key, first, options, new_key, object_id);
         }
+        let condition = options.condition.clone();
         // Register the upload before any segment is written, so an
         // interruption is cleaned up on the next open. Through the log: it is
         // what finds unlogged segments after a crash.
@@ -138,6 +131,38 @@ impl Store {
             condition,
             new_key,
             segmented: true,
+        })
+    }
+
+    /// A write whose payload, sealed, lives in its record: nothing to write
+    /// before the commit.
+    pub(crate) fn stage_inline(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        body: Bytes,
+        options: PutOptions,
+        new_key: NewKey,
+        object_id: [u8; OBJECT_ID_LEN],
+    ) -> Result<StagedPut> {
+        let size = body.len() as u64;
+        let body = match &new_key.data_key {
+            Some(data_key) => Body::Inline(self.inner.cipher.seal(
+                data_key,
+                &self.identity(&bucket.name, &object_id),
+                body,
+            )?),
+            None => Body::Inline(body),
+        };
+        let condition = options.condition.clone();
+        let record = self.new_record(object_id, size, &new_key, options, body);
+        Ok(StagedPut {
+            bucket: bucket.clone(),
+            key: key.to_owned(),
+            record,
+            condition,
+            new_key,
+            segmented: false,
         })
     }
 

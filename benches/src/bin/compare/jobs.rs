@@ -220,13 +220,10 @@ fn reencrypt_rate(dir: &Path, count: usize, tuning: &Candidate) {
         baseline.settle();
         rounds.push((coffer_mib_s, copy_mib_s));
     }
-    let mut ratios: Vec<f64> = rounds.iter().map(|(c, b)| c / b).collect();
-    ratios.sort_by(f64::total_cmp);
-    let median = rounds
-        .iter()
-        .find(|(c, b)| c / b == ratios[1])
-        .copied()
-        .expect("the median is a round");
+    let ratio = |(coffer, copy): &(f64, f64)| coffer / copy;
+    let mut by_ratio = rounds.clone();
+    by_ratio.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+    let median = by_ratio[1];
     println!(
         "{}",
         serde_json::json!({
@@ -235,8 +232,8 @@ fn reencrypt_rate(dir: &Path, count: usize, tuning: &Candidate) {
             "bytes": body.len(),
             "mib_per_s": round(median.0),
             "rocksdb_copy_mib_per_s": round(median.1),
-            "ratio_vs_rocksdb_copy": round(ratios[1]),
-            "runs_ratio": rounds.iter().map(|(c, b)| round(c / b)).collect::<Vec<_>>(),
+            "ratio_vs_rocksdb_copy": round(ratio(&median)),
+            "runs_ratio": rounds.iter().map(|r| round(ratio(r))).collect::<Vec<_>>(),
             "target_ratio": 0.8,
         })
     );
