@@ -17,9 +17,38 @@ pub(crate) struct Cli {
     /// The store's directory.
     #[arg(long, env = "COFFER_DIR", global = true)]
     pub(crate) dir: Option<PathBuf>,
-    /// The root key file (64 hex digits, mode 0600); default: DIR/root.key.
+    /// The root key file (64 hex digits, mode 0600); default: beside the
+    /// store's directory, DIR.root.key. A root key inside DIR is refused:
+    /// every copy of the directory (a backup, a snapshot) would decrypt
+    /// everything in it.
     #[arg(long, env = "COFFER_ROOT_KEY_FILE", global = true)]
     pub(crate) root_key_file: Option<PathBuf>,
+    /// Accept a root key file inside the store's directory, so that anyone
+    /// with a copy of the directory can decrypt the store. Only for
+    /// throwaway stores.
+    #[arg(long, global = true)]
+    pub(crate) unsafe_root_key_in_store_dir: bool,
+    /// The KMS the store's CMKs live in: the store's own (`local`),
+    /// OpenBao/Vault Transit (`transit`: BAO_ADDR or VAULT_ADDR, BAO_TOKEN or
+    /// VAULT_TOKEN, BAO_NAMESPACE, BAO_CACERT), or the AWS KMS API (`aws`:
+    /// AWS_REGION or AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ENDPOINT_URL_KMS or
+    /// AWS_ENDPOINT_URL). A store is bound to the backend it was created
+    /// with: opening it with another is refused.
+    #[arg(long, env = "COFFER_KMS", value_enum, default_value_t = KmsArg::Local, global = true)]
+    pub(crate) kms: KmsArg,
+    /// The Transit mount, with `--kms transit`.
+    #[arg(
+        long,
+        env = "COFFER_TRANSIT_MOUNT",
+        default_value = "transit",
+        global = true
+    )]
+    pub(crate) transit_mount: String,
+    /// The key of rules that name none, with `--kms transit` or `--kms aws`
+    /// (the local KMS makes its own).
+    #[arg(long, env = "COFFER_KMS_DEFAULT_KEY", global = true)]
+    pub(crate) kms_default_key: Option<String>,
     /// Print results as JSON, one document per command, for scripts.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -27,10 +56,23 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// Where a store's CMKs live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KmsArg {
+    /// The store's own KMS.
+    Local,
+    /// OpenBao or Vault Transit.
+    Transit,
+    /// The AWS KMS API.
+    Aws,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a store in DIR and its root key (DIR/root.key, mode 0600, unless
-    /// --root-key-file says where); refuses to overwrite either.
+    /// Create a store in DIR and its root key (beside it, DIR.root.key, mode
+    /// 0600, unless --root-key-file says where); refuses to overwrite either.
+    /// The store is bound to the KMS --kms names. Keep the root key apart from
+    /// the directory's backups.
     Init {
         /// The directory to create the store in.
         dir: PathBuf,
@@ -314,6 +356,11 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_name = "BYTES")]
         max_bytes: Option<u64>,
     },
+    /// Check the whole log: every event's tag, every link from one event to
+    /// the next, where the chain starts and where it ends. Prints each
+    /// problem (an event edited, planted, put back or removed); exits 5 if
+    /// there is any.
+    Verify,
 }
 
 /// How an audited call ended.
@@ -325,6 +372,9 @@ pub(crate) enum OutcomeArg {
     Denied,
     /// It was allowed but failed.
     Failed,
+    /// It reached the KMS, which never said how it ended (it may have taken
+    /// effect).
+    Unknown,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,4 +1,4 @@
-//! `coffer audit query|prune`: the store's audit log.
+//! `coffer audit query|prune|verify`: the store's audit log.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +38,7 @@ pub(crate) fn audit(store: &Store, command: AuditCommand, out: &Output) -> Resul
                     OutcomeArg::Allowed => AuditOutcomeKind::Allowed,
                     OutcomeArg::Denied => AuditOutcomeKind::Denied,
                     OutcomeArg::Failed => AuditOutcomeKind::Failed,
+                    OutcomeArg::Unknown => AuditOutcomeKind::Unknown,
                 });
             }
             if let Some(limit) = limit {
@@ -56,9 +57,42 @@ pub(crate) fn audit(store: &Store, command: AuditCommand, out: &Output) -> Resul
             }
             if !page.damaged.is_empty() {
                 return Err(Failure::Store(coffer_store::Error::CorruptRecord(format!(
-                    "{} audit log entries were not written by the store (named above)",
+                    "{} problems in the audit log (named above): events the store did not write, or removed",
                     page.damaged.len()
                 ))));
+            }
+        }
+        AuditCommand::Verify => {
+            let report = store.verify_audit_log()?;
+            out.print(
+                || {
+                    let mut lines = report.problems.clone();
+                    lines.push(format!(
+                        "checked {} sealed events{}: {}",
+                        report.events,
+                        match report.unauthenticated {
+                            0 => String::new(),
+                            n => format!(
+                                " and {n} from before the log was sealed (not authenticated)"
+                            ),
+                        },
+                        match report.problems.len() {
+                            0 => "the log is whole".to_owned(),
+                            n => format!("{n} problem(s)"),
+                        }
+                    ));
+                    lines.join("\n")
+                },
+                || {
+                    json!({
+                        "events": report.events,
+                        "unauthenticated": report.unauthenticated,
+                        "problems": report.problems,
+                    })
+                },
+            );
+            if !report.problems.is_empty() {
+                return Err(Failure::Problems(report.problems.len()));
             }
         }
         AuditCommand::Prune {
@@ -112,6 +146,7 @@ fn time_text(time: SystemTime) -> String {
 fn outcome_text(outcome: &AuditOutcome) -> String {
     match outcome {
         AuditOutcome::Failed(error) => format!("failed ({error})"),
+        AuditOutcome::Unknown(error) => format!("unknown ({error})"),
         other => other.name().to_owned(),
     }
 }
@@ -136,16 +171,20 @@ fn event_text(event: &AuditEvent) -> String {
         _ => {}
     }
     text.push_str(&format!("  {}", outcome_text(&event.outcome)));
+    if let Some(detail) = &event.detail {
+        text.push_str(&format!(": {detail}"));
+    }
     text
 }
 
 fn event_json(event: &AuditEvent) -> Value {
     let error = match &event.outcome {
-        AuditOutcome::Failed(error) => Some(error.clone()),
+        AuditOutcome::Failed(error) | AuditOutcome::Unknown(error) => Some(error.clone()),
         _ => None,
     };
     json!({
         "time": time_text(event.time),
+        "detail": event.detail,
         "caller": event.caller,
         "source": event.source,
         "action": event.action,

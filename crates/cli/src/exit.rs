@@ -59,7 +59,7 @@ impl Failure {
                 | E::WrongRootKey => ACCESS_DENIED,
                 E::Integrity(_) | E::CorruptRecord(_) => INTEGRITY,
                 E::AlreadyExists { .. } | E::BucketAlreadyExists(_) => ALREADY_EXISTS,
-                E::InvalidArgument(_) | E::InvalidRange { .. } => USAGE,
+                E::InvalidArgument(_) | E::InvalidRange { .. } | E::KmsMismatch { .. } => USAGE,
                 E::Key(error) => key_code(error),
                 _ => OTHER,
             },

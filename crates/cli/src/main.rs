@@ -21,11 +21,12 @@ mod verify_command;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use coffer_store::{RootKey, Store, StoreOptions};
 
-use args::{Cli, Command};
+use args::{Cli, Command, KmsArg};
 use exit::Failure;
 
 fn main() -> ExitCode {
@@ -41,10 +42,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let out = output::Output::new(cli.json);
+    let keys = KeyLocation {
+        file: cli.root_key_file.clone(),
+        unsafe_in_store_dir: cli.unsafe_root_key_in_store_dir,
+    };
+    let kms = KmsChoice {
+        kind: cli.kms,
+        transit_mount: cli.transit_mount.clone(),
+        default_key: cli.kms_default_key.clone(),
+    };
     if let Command::Init { dir } = &cli.command {
-        return store_commands::init(dir, cli.root_key_file.as_deref(), &out);
+        return store_commands::init(dir, &keys, &kms, &out);
     }
-    let store = open(cli.dir.as_deref(), cli.root_key_file.as_deref())?;
+    let store = open(cli.dir.as_deref(), &keys, &kms)?;
     let result = match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
         Command::Bucket(command) => store_commands::bucket(&store, command, &out),
@@ -76,18 +86,123 @@ fn run(cli: Cli) -> Result<(), Failure> {
     result.and(closed)
 }
 
-/// The root key file: the flag, or DIR/root.key.
-fn root_key_path(dir: &Path, flag: Option<&Path>) -> PathBuf {
-    flag.map_or_else(|| dir.join("root.key"), Path::to_owned)
+/// Where the root key is, and whether it may be inside the store's directory.
+pub(crate) struct KeyLocation {
+    file: Option<PathBuf>,
+    unsafe_in_store_dir: bool,
 }
 
-/// Opens the existing store in `dir` with its root key.
-fn open(dir: Option<&Path>, root_key_file: Option<&Path>) -> Result<Store, Failure> {
+impl KeyLocation {
+    /// The root key file of the store in `dir`: the flag, or beside the
+    /// directory (`DIR.root.key`). One inside `dir` is refused unless asked
+    /// for: any copy of the directory would then hold the key to it.
+    pub(crate) fn path(&self, dir: &Path) -> Result<PathBuf, Failure> {
+        let dir =
+            std::path::absolute(dir).map_err(|e| Failure::Io(dir.display().to_string(), e))?;
+        let path = match &self.file {
+            Some(file) => {
+                std::path::absolute(file).map_err(|e| Failure::Io(file.display().to_string(), e))?
+            }
+            None => beside(&dir)?,
+        };
+        if !self.unsafe_in_store_dir && is_inside(&path, &dir) {
+            return Err(Failure::Usage(format!(
+                "the root key {} is inside the store's directory {}: every copy of the directory \
+                 would decrypt the store. Keep it elsewhere (move it to {} or give --root-key-file), \
+                 or pass --unsafe-root-key-in-store-dir for a throwaway store",
+                path.display(),
+                dir.display(),
+                beside(&dir)?.display()
+            )));
+        }
+        Ok(path)
+    }
+}
+
+/// `DIR.root.key`, beside `dir` (absolute).
+fn beside(dir: &Path) -> Result<PathBuf, Failure> {
+    let name = dir.file_name().ok_or_else(|| {
+        Failure::Usage(format!(
+            "{} has no name to put a root key beside; give --root-key-file",
+            dir.display()
+        ))
+    })?;
+    let mut file = name.to_os_string();
+    file.push(".root.key");
+    Ok(dir.with_file_name(file))
+}
+
+/// Whether `path` is inside `dir` (both absolute), following symbolic links
+/// where they exist.
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let dir = real(dir);
+    let path = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => real(parent).join(name),
+        _ => real(path),
+    };
+    path.starts_with(&dir)
+}
+
+/// The KMS backend the flags choose.
+pub(crate) struct KmsChoice {
+    kind: KmsArg,
+    transit_mount: String,
+    default_key: Option<String>,
+}
+
+impl KmsChoice {
+    /// `options` with the chosen backend (none for the local KMS: the store
+    /// opens its own).
+    pub(crate) fn apply(&self, options: StoreOptions) -> Result<StoreOptions, Failure> {
+        let usage = |what: &str, error: &dyn std::fmt::Display| {
+            Failure::Usage(format!("--kms {what}: {error}"))
+        };
+        Ok(match self.kind {
+            KmsArg::Local => options,
+            KmsArg::Transit => {
+                let mut config =
+                    coffer_kms_vault::VaultConfig::from_env().map_err(|e| usage("transit", &e))?;
+                config.mount.clone_from(&self.transit_mount);
+                let mut backend =
+                    coffer_kms_vault::TransitKms::new(config).map_err(|e| usage("transit", &e))?;
+                if let Some(key) = &self.default_key {
+                    backend = backend.with_default_key(key);
+                }
+                options.with_kms(Arc::new(backend))
+            }
+            KmsArg::Aws => {
+                let env = |names: &[&str]| {
+                    names
+                        .iter()
+                        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+                };
+                let region = env(&["AWS_REGION", "AWS_DEFAULT_REGION"]).ok_or_else(|| {
+                    Failure::Usage("--kms aws: set AWS_REGION (or AWS_DEFAULT_REGION)".into())
+                })?;
+                let credentials =
+                    coffer_kms_aws::AwsCredentials::from_env().map_err(|e| usage("aws", &e))?;
+                let mut config = coffer_kms_aws::AwsKmsConfig::new(region, credentials);
+                if let Some(endpoint) = env(&["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"]) {
+                    config = config.with_endpoint(endpoint);
+                }
+                if let Some(key) = &self.default_key {
+                    config = config.with_default_key(key.clone());
+                }
+                let backend = coffer_kms_aws::AwsKms::new(config).map_err(|e| usage("aws", &e))?;
+                options.with_kms(Arc::new(backend))
+            }
+        })
+    }
+}
+
+/// Opens the existing store in `dir` with its root key and its KMS.
+fn open(dir: Option<&Path>, keys: &KeyLocation, kms: &KmsChoice) -> Result<Store, Failure> {
     let dir = dir.ok_or_else(|| {
         Failure::Usage(
             "no store: give --dir DIR or set COFFER_DIR (coffer init DIR creates one)".into(),
         )
     })?;
-    let root = RootKey::from_file(root_key_path(dir, root_key_file))?;
-    Ok(Store::open(dir, StoreOptions::new(root))?)
+    let root = RootKey::from_file(keys.path(dir)?)?;
+    Ok(Store::open(dir, kms.apply(StoreOptions::new(root))?)?)
 }

@@ -15,8 +15,13 @@ use crate::args::{AttributeArgs, BucketCommand, EncryptionCommand, Sse, SseArgs}
 use crate::exit::Failure;
 use crate::output::{Output, Progress, meta_json, protection_json, protection_text, seconds};
 
-pub(crate) fn init(dir: &Path, root_key_file: Option<&Path>, out: &Output) -> Result<(), Failure> {
-    let key_path = crate::root_key_path(dir, root_key_file);
+pub(crate) fn init(
+    dir: &Path,
+    keys: &crate::KeyLocation,
+    kms: &crate::KmsChoice,
+    out: &Output,
+) -> Result<(), Failure> {
+    let key_path = keys.path(dir)?;
     if dir.join("CURRENT").exists() {
         return Err(Failure::Io(
             dir.display().to_string(),
@@ -34,7 +39,7 @@ pub(crate) fn init(dir: &Path, root_key_file: Option<&Path>, out: &Output) -> Re
     }
     std::fs::create_dir_all(dir).map_err(|e| Failure::Io(dir.display().to_string(), e))?;
     let root = RootKey::create_key_file(&key_path)?;
-    let store = Store::create(dir, StoreOptions::new(root))?;
+    let store = Store::create(dir, kms.apply(StoreOptions::new(root))?)?;
     store.close()?;
     out.print(
         || {
@@ -285,20 +290,31 @@ pub(crate) fn get(
                 .map_err(|e| into_failure(e, "standard output"))?;
         }
         Some(path) => {
-            // Written beside the target and renamed over it when complete:
-            // a failed read (a damaged object) leaves no partial file.
+            // Written to a fresh file beside the target (a new name, created
+            // exclusively, mode 0600: no symlink followed, nothing of another
+            // get's) and renamed over it when complete: a failed read (a
+            // damaged object) leaves no partial file.
             let name = path.display().to_string();
-            let partial = path.with_extension("coffer-partial");
-            let mut target = File::create(&partial)
-                .map_err(|e| Failure::Io(partial.display().to_string(), e))?;
+            let directory = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            let mut partial = tempfile::Builder::new()
+                .prefix(".coffer-get-")
+                .suffix(".partial")
+                .tempfile_in(directory)
+                .map_err(|e| Failure::Io(directory.display().to_string(), e))?;
             let mut progress = Progress::new(out, "bytes", size);
-            let copied = copy(reader, &mut target, &mut progress).and_then(|()| target.sync_all());
+            let copied = copy(reader, partial.as_file_mut(), &mut progress)
+                .and_then(|()| partial.as_file().sync_all());
             progress.finish();
             if let Err(error) = copied {
-                drop(std::fs::remove_file(&partial));
+                // Dropping it removes the partial file.
                 return Err(into_failure(error, &name));
             }
-            std::fs::rename(&partial, path).map_err(|e| Failure::Io(name.clone(), e))?;
+            partial
+                .persist(path)
+                .map_err(|e| Failure::Io(name.clone(), e.error))?;
             out.print(
                 || format!("{bucket}/{key} -> {name} ({size} bytes)"),
                 || json!({"bucket": bucket, "key": key, "file": name, "size": size}),

@@ -14,6 +14,7 @@ fn kind_name(kind: ProblemKind) -> &'static str {
         ProblemKind::DamagedPayload => "damaged-payload",
         ProblemKind::KeyUnavailable => "key-unavailable",
         ProblemKind::OrphanSegments => "orphan-segments",
+        ProblemKind::OrphanBucketKey => "orphan-bucket-key",
         _ => "other",
     }
 }
@@ -31,6 +32,8 @@ pub(crate) fn verify(store: &Store, bucket: Option<&str>, out: &Output) -> Resul
     let name = |p: &coffer_store::VerifyProblem| {
         if p.kind == ProblemKind::OrphanSegments {
             format!("object id {}", p.key)
+        } else if p.kind == ProblemKind::OrphanBucketKey {
+            format!("bucket key {} of {}", p.key, p.bucket)
         } else {
             format!("{}/{}", p.bucket, p.key)
         }

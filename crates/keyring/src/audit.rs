@@ -17,15 +17,20 @@ pub enum AuditOutcome {
     Denied,
     /// It was allowed but failed; the error's message (never a key).
     Failed(String),
+    /// It was sent to the service, which never said how it ended (no answer
+    /// within the deadline, or the connection failed after the request left):
+    /// it may have taken effect. Why, never a key.
+    Unknown(String),
 }
 
 impl AuditOutcome {
-    /// `allowed`, `denied` or `failed`.
+    /// `allowed`, `denied`, `failed` or `unknown`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Allowed => "allowed",
             Self::Denied => "denied",
             Self::Failed(_) => "failed",
+            Self::Unknown(_) => "unknown",
         }
     }
 }
@@ -58,6 +63,9 @@ pub struct AuditEvent {
     /// The encryption context (store id, bucket, object id; no secret), when
     /// the call has one.
     pub context: Option<String>,
+    /// What else the event says, when it says more (a prune of the audit
+    /// log: how many events it removed, and up to when).
+    pub detail: Option<String>,
     /// How it ended.
     pub outcome: AuditOutcome,
 }

@@ -17,10 +17,12 @@
 //! | [`tampered_wrapped_keys_fail`] | — |
 //! | [`disabled_key_refuses`] | enable, disable |
 //! | [`pending_deletion_refuses_until_cancelled`] | schedule, cancel deletion |
+//! | [`cancelling_a_deletion_never_enables_a_key`] | enable, disable, schedule, cancel deletion |
 //! | [`destroyed_material_is_unreadable`] | schedule deletion and a movable clock, or immediate deletion |
 //! | [`rotation_keeps_old_data_keys_readable`] | rotate (automatic rotation: a movable clock) |
 //! | [`retired_versions_refuse_to_decrypt`] | rotate, a minimum decryption version |
 //! | [`unauthorized_caller_is_refused`] | — |
+//! | [`every_spelling_of_a_key_is_checked_as_its_id`] | disable (aliases: also by alias) |
 //! | [`aliases_resolve`] | aliases |
 //! | [`default_key_is_one_key`] | a default key |
 //! | [`every_call_is_audited`] | — |
@@ -64,6 +66,14 @@ pub trait Subject {
     /// create keys; `None` (the default) creates one per check.
     fn existing_key(&self) -> Option<String> {
         None
+    }
+
+    /// Other names the service accepts for the key `key_id` (with `alias`
+    /// pointing at it, where the backend has aliases): for AWS KMS, its key
+    /// ARN and the alias's ARN. None by default.
+    fn spellings(&self, key_id: &str, alias: Option<&str>) -> Vec<String> {
+        let _ = (key_id, alias);
+        Vec::new()
     }
 }
 
@@ -141,10 +151,12 @@ pub fn run_all(subject: &dyn Subject) {
     tampered_wrapped_keys_fail(subject);
     disabled_key_refuses(subject);
     pending_deletion_refuses_until_cancelled(subject);
+    cancelling_a_deletion_never_enables_a_key(subject);
     destroyed_material_is_unreadable(subject);
     rotation_keeps_old_data_keys_readable(subject);
     retired_versions_refuse_to_decrypt(subject);
     unauthorized_caller_is_refused(subject);
+    every_spelling_of_a_key_is_checked_as_its_id(subject);
     aliases_resolve(subject);
     default_key_is_one_key(subject);
     every_call_is_audited(subject);
@@ -316,12 +328,129 @@ pub fn pending_deletion_refuses_until_cancelled(subject: &dyn Subject) {
     h.kms.cancel_key_deletion(&id, &TRUSTED).expect("cancel");
     assert_eq!(
         h.kms.describe_key(&id, &TRUSTED).expect("describe").state,
-        KeyState::Enabled,
-        "a cancelled deletion leaves the key usable"
+        KeyState::Disabled,
+        "a cancelled deletion leaves the key disabled, as AWS KMS does"
     );
+    if h.supports(AdminOperation::EnableKey) {
+        h.kms.enable_key(&id, &TRUSTED).expect("enable");
+        h.kms
+            .decrypt(&wrapped, &context(b"a"), &TRUSTED)
+            .expect("decrypts once enabled after the cancel");
+    }
+}
+
+/// Scheduling a deletion and cancelling it never enables a key: a disabled
+/// key stays disabled, so a principal allowed to schedule and cancel but
+/// denied `kms:EnableKey` cannot use them to enable it (and the backend
+/// makes no call of its own to enable it).
+pub fn cancelling_a_deletion_never_enables_a_key(subject: &dyn Subject) {
+    let h = Harness::new(subject);
+    let needed = [
+        AdminOperation::DisableKey,
+        AdminOperation::EnableKey,
+        AdminOperation::ScheduleKeyDeletion,
+        AdminOperation::CancelKeyDeletion,
+    ];
+    if !needed.iter().all(|&operation| h.supports(operation)) {
+        return;
+    }
+    let Some(id) = h.own_key() else { return };
+    h.kms.disable_key(&id, &TRUSTED).expect("disable");
+    let policy = PolicyDocument::parse(
+        r#"{"Version":"1","Statement":[
+            {"Effect":"Allow","Action":["kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:DescribeKey"],"Resource":"acs:kms:*:*:key/*"},
+            {"Effect":"Deny","Action":"kms:EnableKey","Resource":"acs:kms:*:*:key/*"}]}"#,
+    )
+    .expect("policy");
+    let operator =
+        Caller::Principal(Principal::new("operator", "1416614965931234").with_policy(policy));
     h.kms
-        .decrypt(&wrapped, &context(b"a"), &TRUSTED)
-        .expect("decrypts after cancel");
+        .schedule_key_deletion(&id, 7, &operator)
+        .expect("the operator may schedule");
+    h.kms
+        .cancel_key_deletion(&id, &operator)
+        .expect("the operator may cancel");
+    assert_eq!(
+        h.kms.describe_key(&id, &TRUSTED).expect("describe").state,
+        KeyState::Disabled,
+        "a schedule and a cancel enabled a disabled key"
+    );
+    assert!(matches!(
+        h.kms.enable_key(&id, &operator),
+        Err(Error::AccessDenied { .. })
+    ));
+    assert_eq!(
+        h.kms.describe_key(&id, &TRUSTED).expect("describe").state,
+        KeyState::Disabled
+    );
+}
+
+/// A `Deny` on a key holds however the caller names it: by id, by alias, and
+/// by every other spelling the service accepts ([`Subject::spellings`]); each
+/// refusal is audited under the key id; a spelling that names no key is
+/// refused, never checked as written.
+pub fn every_spelling_of_a_key_is_checked_as_its_id(subject: &dyn Subject) {
+    let h = Harness::new(subject);
+    if !h.supports(AdminOperation::DisableKey) {
+        return;
+    }
+    let Some(id) = h.own_key() else { return };
+    let mut names = vec![id.clone()];
+    let mut alias = None;
+    if h.supports(AdminOperation::CreateAlias) {
+        let name = format!("alias/conformance-spelling-{}", &id[..8.min(id.len())]);
+        h.kms
+            .create_alias(&name, &id, &TRUSTED)
+            .expect("create alias");
+        names.push(name.clone());
+        alias = Some(name);
+    }
+    names.extend(subject.spellings(&id, alias.as_deref()));
+    let policy = PolicyDocument::parse(&format!(
+        r#"{{"Version":"1","Statement":[
+            {{"Effect":"Allow","Action":"kms:*","Resource":"acs:kms:*:*:key/*"}},
+            {{"Effect":"Deny","Action":"kms:DisableKey","Resource":"acs:kms:*:*:key/{id}"}}]}}"#
+    ))
+    .expect("policy");
+    let caller =
+        Caller::Principal(Principal::new("spelling", "1416614965931234").with_policy(policy));
+    let before = h.audit.events().len();
+    for name in &names {
+        assert!(
+            matches!(
+                h.kms.disable_key(name, &caller),
+                Err(Error::AccessDenied { .. })
+            ),
+            "disabling {id} as {name:?} slipped past the Deny"
+        );
+    }
+    assert_eq!(
+        h.kms.describe_key(&id, &TRUSTED).expect("describe").state,
+        KeyState::Enabled,
+        "the key stays enabled"
+    );
+    let denials = h
+        .audit
+        .events()
+        .into_iter()
+        .skip(before)
+        .filter(|e| {
+            e.action == "kms:DisableKey"
+                && e.outcome == AuditOutcome::Denied
+                && e.key_id.as_deref() == Some(id.as_str())
+        })
+        .count();
+    assert_eq!(
+        denials,
+        names.len(),
+        "each denial is audited under the key id"
+    );
+    for nonsense in ["alias/conformance-no-such-alias", "key/../../x"] {
+        assert!(
+            !matches!(h.kms.disable_key(nonsense, &caller), Ok(())),
+            "{nonsense:?} was accepted"
+        );
+    }
 }
 
 /// Once a key is destroyed (its deletion window passed, or deleted at once

@@ -70,6 +70,21 @@ pub enum Error {
         /// The last failure.
         reason: String,
     },
+    /// A key administration call (creating a key, rotating it, scheduling its
+    /// deletion, ...) was sent to the service, which never said how it ended:
+    /// no answer within the deadline, or the connection failed after the
+    /// request left. It was not sent again (it is not safe to repeat), and it
+    /// may have taken effect: look at the key (describe it, list keys) before
+    /// you try again.
+    #[error("the {backend} KMS did not say whether {operation} took effect: {reason}")]
+    OutcomeUnknown {
+        /// The backend.
+        backend: &'static str,
+        /// The operation, e.g. `kms:CreateKey`.
+        operation: String,
+        /// What happened to the call.
+        reason: String,
+    },
     /// The KMS service refused coffer's own credentials (an expired token, a
     /// policy on the service's side that lacks the operation). Fix the
     /// credentials or the service's policy.

@@ -52,8 +52,8 @@ pub use error::{Error, Result};
 pub use kms::{
     AdminOperation, Caller, CreateKeyOptions, DEFAULT_MANAGED_ALIAS, DefaultKey, ImportOptions,
     ImportParameters, KeyAdministration, KeyImport, KeyMetadata, KeyOrigin, KeyState, Kms,
-    KmsBackend, KmsOptions, LocalKms, LocalKmsOptions, WrappingKeySpec, unsupported,
-    wrap_key_material_for_import,
+    KmsBackend, KmsOptions, LocalKms, LocalKmsOptions, RevokedHook, WrappingKeySpec, is_uuid,
+    unsupported, wrap_key_material_for_import,
 };
 pub use master::{
     MASTER_KEYRING_ID, MasterKeyVersion, MasterKeyring, NothingReferencesOlderVersions,

@@ -44,10 +44,20 @@ impl Default for RotationPolicy {
 }
 
 /// What the caller asserts when retiring old versions: no stored wrapped key
-/// references a version below the new floor (the store checks this by scanning
-/// before it calls [`MasterKeyring::retire_versions_below`]).
+/// references a version below the new floor. Only the owner of every record
+/// the keyring's keys wrap can know that: a store makes it with its own scan
+/// and never hands its keyring out ([`MasterKeyring::retire_versions_below`]
+/// destroys material for good).
 #[derive(Debug, Clone, Copy)]
-pub struct NothingReferencesOlderVersions;
+pub struct NothingReferencesOlderVersions(());
+
+impl NothingReferencesOlderVersions {
+    /// The caller's word that it has scanned every wrapped key under this
+    /// keyring and found none below the version it retires to.
+    pub fn after_scanning_every_wrapped_key() -> Self {
+        Self(())
+    }
+}
 
 /// A master key version as described to callers (no key material).
 #[derive(Debug, Clone, PartialEq, Eq)]

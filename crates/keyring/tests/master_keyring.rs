@@ -121,11 +121,17 @@ fn retiring_old_versions_needs_the_assertion_and_destroys_them() {
     let (_, old) = keyring.generate_data_key(&ctx(b"a")).expect("wraps");
     keyring.rotate_now().expect("rotates");
     assert!(matches!(
-        keyring.retire_versions_below(3, NothingReferencesOlderVersions),
+        keyring.retire_versions_below(
+            3,
+            NothingReferencesOlderVersions::after_scanning_every_wrapped_key()
+        ),
         Err(Error::InvalidArgument(_))
     ));
     keyring
-        .retire_versions_below(2, NothingReferencesOlderVersions)
+        .retire_versions_below(
+            2,
+            NothingReferencesOlderVersions::after_scanning_every_wrapped_key(),
+        )
         .expect("retires");
     assert_eq!(keyring.min_decryption_version(), 2);
     assert!(matches!(

@@ -63,13 +63,17 @@ const OFFERED: [AdminOperation; 11] = [
 ///   number material versions itself, and decrypts any of them.
 /// - Calls run on a private tokio runtime (one worker thread), so the store's
 ///   API stays blocking and works from any thread, a tokio worker's included.
-///   Each call has the SDK's connect and per-attempt timeouts and retries with
-///   jittered backoff, and a deadline over all of them.
+///   Each call has the SDK's connect and per-attempt timeouts and a deadline
+///   over all of them. Reads and data-key calls are retried with jittered
+///   backoff; key administration calls are sent once, and one the service
+///   never answered is [`coffer_keyring::Error::OutcomeUnknown`] (it may
+///   have taken effect), not a failure.
 /// - Import of key material (BYOK) and immediate deletion are not offered
 ///   (import with AWS's own tooling, then use the key); deletion waiting
 ///   periods are AWS's 7 to 30 days.
 pub struct AwsKms {
     client: aws_sdk_kms::Client,
+    region: String,
     runtime: tokio::runtime::Runtime,
     deadline: Duration,
     requests: Arc<AtomicU64>,
@@ -121,6 +125,7 @@ impl AwsKms {
             .map_err(ConfigError::Runtime)?;
         Ok(Self {
             client: aws_sdk_kms::Client::from_conf(builder.build()),
+            region: config.region.clone(),
             runtime,
             deadline: config.call_deadline(),
             requests,
@@ -131,25 +136,69 @@ impl AwsKms {
     }
 
     /// Runs one SDK call on the private runtime and waits for it (at most the
-    /// deadline); errors as the KMS layer's, about `key`.
+    /// deadline); errors as the KMS layer's, about `key`. For calls a repeat
+    /// cannot harm (reads, data keys), which the SDK retries.
     fn run<T, E, F>(&self, key: &str, call: F) -> coffer_keyring::Result<T>
     where
         F: Future<Output = Result<T, SdkError<E>>> + Send + 'static,
         T: Send + 'static,
         E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
-            let _ = sender.send(call.await);
-        });
-        match receiver.recv_timeout(self.deadline) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(to_kms_error(error, key)),
-            Err(_) => Err(coffer_keyring::Error::KmsUnavailable {
+        match self.wait(call) {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(error)) => Err(to_kms_error(error, key)),
+            None => Err(coffer_keyring::Error::KmsUnavailable {
                 backend: BACKEND,
                 reason: format!("no answer within {:?}", self.deadline),
             }),
         }
+    }
+
+    /// Runs one key administration call, `operation`, sent once (its request
+    /// built with [`once`]): a repeat of a create, a rotation or a scheduled
+    /// deletion whose answer was lost would make a second key, rotate twice,
+    /// or report a success as a failure. When the service answers, its answer
+    /// is the result; when it does not (no answer within the deadline, the
+    /// connection failing after the request left, an unreadable response),
+    /// [`coffer_keyring::Error::OutcomeUnknown`]: the call may have taken
+    /// effect.
+    fn run_once<T, E, F>(&self, operation: &str, key: &str, call: F) -> coffer_keyring::Result<T>
+    where
+        F: Future<Output = Result<T, SdkError<E>>> + Send + 'static,
+        T: Send + 'static,
+        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let unknown = |reason: String| coffer_keyring::Error::OutcomeUnknown {
+            backend: BACKEND,
+            operation: operation.to_owned(),
+            reason,
+        };
+        match self.wait(call) {
+            Some(Ok(value)) => Ok(value),
+            // The service answered, or the request never left.
+            Some(Err(error @ (SdkError::ServiceError(_) | SdkError::ConstructionFailure(_)))) => {
+                Err(to_kms_error(error, key))
+            }
+            Some(Err(error)) => Err(unknown(
+                aws_sdk_kms::error::DisplayErrorContext(&error).to_string(),
+            )),
+            None => Err(unknown(format!("no answer within {:?}", self.deadline))),
+        }
+    }
+
+    /// The call's outcome, or `None` if it gave none within the deadline (it
+    /// goes on on the runtime).
+    fn wait<T, E, F>(&self, call: F) -> Option<Result<T, SdkError<E>>>
+    where
+        F: Future<Output = Result<T, SdkError<E>>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = sender.send(call.await);
+        });
+        receiver.recv_timeout(self.deadline).ok()
     }
 
     /// The error for a key in a state that refuses use, as its state says.
@@ -226,6 +275,12 @@ impl AwsKms {
         }
         Ok(wrapped.body())
     }
+}
+
+/// A per-operation configuration that sends a request once: no retry of any
+/// kind (the client's standard retry applies to everything else).
+fn once() -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 /// coffer's encryption context as an AWS `EncryptionContext`.
@@ -362,6 +417,21 @@ impl KmsBackend for AwsKms {
         ))
     }
 
+    /// The region: key ids are the region's.
+    fn location(&self) -> Option<String> {
+        Some(self.region.clone())
+    }
+
+    /// AWS key ids: a UUID, or `mrk-` and 32 hex digits for a multi-Region
+    /// key. A key ARN, an alias and an alias ARN, all of which AWS accepts,
+    /// are resolved by the layer first.
+    fn is_key_id(&self, key_id: &str) -> bool {
+        coffer_keyring::is_uuid(key_id)
+            || key_id
+                .strip_prefix("mrk-")
+                .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     /// An alias or ARN to the key id, with one `DescribeKey`.
     fn resolve_key_id(&self, key_id_or_alias: &str) -> coffer_keyring::Result<String> {
         let output = self.run(
@@ -428,7 +498,11 @@ impl KeyAdministration for AwsKms {
             } else {
                 OriginType::AwsKms
             });
-        let output = self.run("", request.send())?;
+        let output = self.run_once(
+            "kms:CreateKey",
+            "",
+            request.customize().config_override(once()).send(),
+        )?;
         let id = output
             .key_metadata()
             .map(|m| m.key_id().to_owned())
@@ -436,10 +510,16 @@ impl KeyAdministration for AwsKms {
                 backend: BACKEND,
                 message: "CreateKey answered no key metadata".into(),
             })?;
+        // The key exists from here on: a failure names it.
+        let created = |error: coffer_keyring::Error| coffer_keyring::Error::Backend {
+            backend: BACKEND,
+            message: format!("key {id} was created, then: {error}"),
+        };
         if let Some(period) = options.rotation_period {
-            self.set_rotation_period(&id, Some(period))?;
+            self.set_rotation_period(&id, Some(period))
+                .map_err(created)?;
         }
-        self.describe_key(&id)
+        self.describe_key(&id).map_err(created)
     }
 
     fn list_keys(&self) -> coffer_keyring::Result<Vec<KeyMetadata>> {
@@ -467,12 +547,22 @@ impl KeyAdministration for AwsKms {
             .create_alias()
             .alias_name(alias)
             .target_key_id(key_id);
-        self.run(key_id, request.send()).map(drop)
+        self.run_once(
+            "kms:CreateAlias",
+            key_id,
+            request.customize().config_override(once()).send(),
+        )
+        .map(drop)
     }
 
     fn delete_alias(&self, alias: &str) -> coffer_keyring::Result<()> {
-        self.run(alias, self.client.delete_alias().alias_name(alias).send())
-            .map(drop)
+        let request = self.client.delete_alias().alias_name(alias);
+        self.run_once(
+            "kms:DeleteAlias",
+            alias,
+            request.customize().config_override(once()).send(),
+        )
+        .map(drop)
     }
 
     fn list_aliases(&self) -> coffer_keyring::Result<Vec<(String, String)>> {
@@ -495,13 +585,23 @@ impl KeyAdministration for AwsKms {
     }
 
     fn enable_key(&self, key_id: &str) -> coffer_keyring::Result<()> {
-        self.run(key_id, self.client.enable_key().key_id(key_id).send())
-            .map(drop)
+        let request = self.client.enable_key().key_id(key_id);
+        self.run_once(
+            "kms:EnableKey",
+            key_id,
+            request.customize().config_override(once()).send(),
+        )
+        .map(drop)
     }
 
     fn disable_key(&self, key_id: &str) -> coffer_keyring::Result<()> {
-        self.run(key_id, self.client.disable_key().key_id(key_id).send())
-            .map(drop)
+        let request = self.client.disable_key().key_id(key_id);
+        self.run_once(
+            "kms:DisableKey",
+            key_id,
+            request.customize().config_override(once()).send(),
+        )
+        .map(drop)
     }
 
     /// AWS allows 7 to 30 days; more is [`coffer_keyring::Error::InvalidArgument`].
@@ -520,7 +620,11 @@ impl KeyAdministration for AwsKms {
             .schedule_key_deletion()
             .key_id(key_id)
             .pending_window_in_days(i32::try_from(pending_days).unwrap_or(30));
-        let output = self.run(key_id, request.send())?;
+        let output = self.run_once(
+            "kms:ScheduleKeyDeletion",
+            key_id,
+            request.customize().config_override(once()).send(),
+        )?;
         Ok(output
             .deletion_date()
             .and_then(|d| SystemTime::try_from(*d).ok())
@@ -529,24 +633,37 @@ impl KeyAdministration for AwsKms {
             }))
     }
 
-    /// Cancels the deletion and enables the key (AWS leaves a cancelled key
-    /// disabled; coffer's keys are usable again after a cancel).
+    /// Cancels the deletion; AWS leaves the key Disabled, as every coffer
+    /// backend does (enabling it is a call of its own, `kms:EnableKey`).
     fn cancel_key_deletion(&self, key_id: &str) -> coffer_keyring::Result<()> {
-        self.run(
+        let request = self.client.cancel_key_deletion().key_id(key_id);
+        self.run_once(
+            "kms:CancelKeyDeletion",
             key_id,
-            self.client.cancel_key_deletion().key_id(key_id).send(),
-        )?;
-        self.enable_key(key_id)
+            request.customize().config_override(once()).send(),
+        )
+        .map(drop)
     }
 
     /// `RotateKeyOnDemand`; returns the version counted from the key's
     /// rotations afterwards.
     fn rotate_key(&self, key_id: &str) -> coffer_keyring::Result<u32> {
-        self.run(
+        let request = self.client.rotate_key_on_demand().key_id(key_id);
+        self.run_once(
+            "kms:RotateKey",
             key_id,
-            self.client.rotate_key_on_demand().key_id(key_id).send(),
+            request.customize().config_override(once()).send(),
         )?;
-        Ok(self.count_rotations(key_id)?.0)
+        // Rotated: a failure to count the new version now is not a failed
+        // rotation.
+        self.count_rotations(key_id)
+            .map(|(version, _)| version)
+            .map_err(|error| coffer_keyring::Error::Backend {
+                backend: BACKEND,
+                message: format!(
+                    "key {key_id} was rotated, but its new version could not be counted: {error}"
+                ),
+            })
     }
 
     /// `EnableKeyRotation` with the period in days (AWS allows 90 to 2560), or
@@ -564,14 +681,22 @@ impl KeyAdministration for AwsKms {
                     .enable_key_rotation()
                     .key_id(key_id)
                     .rotation_period_in_days(days);
-                self.run(key_id, request.send()).map(drop)
-            }
-            None => self
-                .run(
+                self.run_once(
+                    "kms:UpdateRotationPolicy",
                     key_id,
-                    self.client.disable_key_rotation().key_id(key_id).send(),
+                    request.customize().config_override(once()).send(),
                 )
-                .map(drop),
+                .map(drop)
+            }
+            None => {
+                let request = self.client.disable_key_rotation().key_id(key_id);
+                self.run_once(
+                    "kms:UpdateRotationPolicy",
+                    key_id,
+                    request.customize().config_override(once()).send(),
+                )
+                .map(drop)
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The KMS conformance suite, unchanged, against `AwsKms` on a real
 //! `moto_server`. moto does not refuse use of disabled keys or keys pending
 //! deletion and keeps no rotation period (see the crate's docs); the subject
-//! says so, and the suite checks the states it reports instead.
+//! says so, and the suite checks the states it reports instead. The subject
+//! names each key also by its key ARN and alias ARN, so the suite checks that
+//! a `Deny` holds for those spellings too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,15 @@ impl Subject for Moto {
 
     fn keeps_rotation_period(&self) -> bool {
         false
+    }
+
+    /// The key ARN and the alias ARN, which AWS accepts wherever a key id
+    /// goes (moto's account is 123456789012).
+    fn spellings(&self, key_id: &str, alias: Option<&str>) -> Vec<String> {
+        let arn = "arn:aws:kms:us-east-1:123456789012";
+        let mut names = vec![format!("{arn}:key/{key_id}")];
+        names.extend(alias.map(|alias| format!("{arn}:{alias}")));
+        names
     }
 }
 

@@ -1,16 +1,20 @@
 //! A store whose KMS speaks the AWS KMS API (a real `moto_server`): objects
 //! under a key named by alias, rotation and rewrap (`ReEncrypt`), bucket keys
-//! bounding the requests, and a server that hangs (SIGSTOP) or is not there.
+//! bounding the requests, a `Deny` that holds for every spelling of a key
+//! (id, key ARN, alias, alias ARN) with each denial in the store's audit log
+//! under the key id, and a server that hangs (SIGSTOP) or is not there.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use coffer_keyring::{AuditOutcome, KeyState, Principal};
 use coffer_keyring::{Caller, CreateKeyOptions};
 use coffer_kms_aws::dev_server::{MotoServer, free_port};
 use coffer_kms_aws::{AwsCredentials, AwsKms, AwsKmsConfig};
 use coffer_store::{
-    EncryptionRule, Error, ProtectionMode, PutOptions, RootKey, Store, StoreOptions,
+    AuditQuery, EncryptionRule, Error, PolicyDocument, ProtectionMode, PutOptions, RootKey, Store,
+    StoreOptions,
 };
 
 const TRUSTED: Caller = Caller::Trusted;
@@ -202,4 +206,71 @@ fn a_hung_or_absent_service_fails_fast_and_stores_nothing() {
         store.head_object("bkt", "k"),
         Err(Error::NoSuchKey { .. })
     ));
+}
+
+#[test]
+fn a_deny_on_a_key_holds_for_its_arn_its_alias_and_its_alias_arn() {
+    let Some(server) = MotoServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store_with(dir.path(), server.backend());
+    let kms = store.kms();
+    let id = kms
+        .create_key(CreateKeyOptions::new(), &TRUSTED)
+        .expect("create")
+        .key_id;
+    kms.create_alias("alias/prod", &id, &TRUSTED)
+        .expect("alias");
+    let policy = PolicyDocument::parse(&format!(
+        r#"{{"Version":"1","Statement":[
+            {{"Effect":"Allow","Action":"kms:*","Resource":"acs:kms:*:*:key/*"}},
+            {{"Effect":"Deny","Action":"kms:DisableKey","Resource":"acs:kms:*:*:key/{id}"}}]}}"#
+    ))
+    .expect("policy");
+    let operator = Caller::Principal(Principal::new("operator", "0").with_policy(policy));
+    let arn = "arn:aws:kms:us-east-1:123456789012";
+    for name in [
+        id.clone(),
+        format!("{arn}:key/{id}"),
+        "alias/prod".to_owned(),
+        format!("{arn}:alias/prod"),
+    ] {
+        let refused = kms.disable_key(&name, &operator);
+        assert!(
+            matches!(refused, Err(coffer_keyring::Error::AccessDenied { .. })),
+            "disabling as {name:?}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        kms.describe_key(&id, &TRUSTED).expect("describe").state,
+        KeyState::Enabled,
+        "the key stays enabled"
+    );
+    let denials: Vec<_> = store
+        .audit_events(&AuditQuery::new().key_id(&id))
+        .expect("queries")
+        .into_iter()
+        .filter(|e| e.action == "kms:DisableKey" && e.outcome == AuditOutcome::Denied)
+        .collect();
+    assert_eq!(denials.len(), 4, "{denials:?}");
+    assert!(
+        denials.iter().all(|e| e
+            .resource
+            .as_deref()
+            .is_some_and(|r| r.ends_with(&format!(":key/{id}")))),
+        "{denials:?}"
+    );
+    // The data plane checks the id too: a put naming the key by its ARN is
+    // recorded under the id.
+    store.create_bucket("b").expect("bucket");
+    let put = store
+        .put_object(
+            "b",
+            "k",
+            body(10, 1),
+            PutOptions::kms(Some(&format!("{arn}:key/{id}"))),
+        )
+        .expect("put");
+    assert_eq!(put.protection.kms_key_id.as_deref(), Some(id.as_str()));
 }

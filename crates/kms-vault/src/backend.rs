@@ -212,6 +212,17 @@ impl KmsBackend for TransitKms {
         self.read(key_id).map(|key| metadata(&key))
     }
 
+    /// The Transit mount: a store's CMKs are the keys of one mount.
+    fn location(&self) -> Option<String> {
+        Some(self.transit.mount().to_owned())
+    }
+
+    /// Transit key names (letters, digits, `_`, `-`, `.`): the only form
+    /// Transit knows.
+    fn is_key_id(&self, key_id: &str) -> bool {
+        crate::config::is_plain_name(key_id)
+    }
+
     /// Transit has no aliases: an alias names no key.
     fn resolve_key_id(&self, key_id_or_alias: &str) -> coffer_keyring::Result<String> {
         if key_id_or_alias.starts_with("alias/") {

@@ -126,7 +126,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let range = store.get_object_range("photos", "big.bin", 5_000_000..5_000_010)?;
     println!("range 5000000..5000010 of big.bin: {:?}", &range.body[..]);
 
-    let before = store.master_keyring().current_version();
+    let before = store.master_keys().current_version();
     let after = store.rotate_master_key()?;
     println!("master key rotated: version {before} -> {after}");
     let object = store.get_object("photos", "managed.txt")?;

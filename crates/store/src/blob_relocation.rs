@@ -103,15 +103,23 @@ impl Store {
         };
         // Not under the lock: a job starting or ending meanwhile need not wait
         // for the compaction.
-        let outcome = begun.and_then(|()| {
-            db.compact_range_cf(cf(db, ColumnFamily::Chunks)?, None::<&[u8]>, None::<&[u8]>);
-            Ok(())
-        });
+        let outcome = begun.and_then(|()| compact_everything(db, ColumnFamily::Chunks));
         let mut state = relocation.state.lock();
         state.collecting_all -= 1;
         let restored = apply_cutoff(db, state.cutoff(relocation.configured));
         outcome.and(restored)
     }
+}
+
+/// Compacts all of `family`, the bottommost level included: without
+/// `Force`, RocksDB leaves bottommost table files that overlap nothing newer
+/// as they are (no compaction filter is set), and with them the bytes of
+/// replaced or deleted values (and blob files those tables still reference).
+pub(crate) fn compact_everything(db: &DB, family: ColumnFamily) -> Result<()> {
+    let mut options = rocksdb::CompactOptions::default();
+    options.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+    db.compact_range_cf_opt(cf(db, family)?, None::<&[u8]>, None::<&[u8]>, &options);
+    Ok(())
 }
 
 fn apply_cutoff(db: &DB, cutoff: f64) -> Result<()> {

@@ -175,6 +175,8 @@ struct Secret(Zeroizing<[u8; 32]>);
 /// An unwrapped bucket key kept until `until`.
 struct Kept {
     secret: Arc<Secret>,
+    /// The key wrapping it: a CMK id, or the master keyring's.
+    wrapped_by: String,
     until: SystemTime,
 }
 
@@ -207,8 +209,11 @@ pub(crate) struct BucketKeys {
     /// CMK names (ids or aliases) of bucket-key rules, resolved to a key id,
     /// until a time.
     resolved: Mutex<HashMap<String, (String, SystemTime)>>,
-    /// Serializes making bucket keys and rewrapping them.
-    making: Mutex<()>,
+    /// One lock per bucket and rule, held while its bucket key is made (a KMS
+    /// call): writes under that rule wait for the key they need, and no other.
+    making: Mutex<HashMap<ActiveName, Arc<Mutex<()>>>>,
+    /// Serializes rewrapping bucket keys.
+    rewrapping: Mutex<()>,
 }
 
 impl BucketKeys {
@@ -220,7 +225,8 @@ impl BucketKeys {
             kept: Mutex::new(Recent::new(capacity)),
             active: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
-            making: Mutex::new(()),
+            making: Mutex::new(HashMap::new()),
+            rewrapping: Mutex::new(()),
         }
     }
 
@@ -246,9 +252,33 @@ impl BucketKeys {
         (now < entry.until).then(|| Arc::clone(&entry.secret))
     }
 
-    fn keep(&self, id: BucketKeyId, secret: Arc<Secret>, now: SystemTime) {
+    fn keep(
+        &self,
+        id: BucketKeyId,
+        record: &BucketKeyRecord,
+        secret: Arc<Secret>,
+        now: SystemTime,
+    ) {
         let until = now + self.options.cache_ttl;
-        self.kept.lock().insert(id, Kept { secret, until });
+        let wrapped_by = record.wrapped.key_id().to_owned();
+        self.kept.lock().insert(
+            id,
+            Kept {
+                secret,
+                wrapped_by,
+                until,
+            },
+        );
+    }
+
+    /// Forgets everything kept of the CMK `key_id`, which the store's own KMS
+    /// layer just made unusable: its unwrapped bucket keys, the bucket keys
+    /// writes use, and the rules resolved to it. The next use asks the KMS,
+    /// which refuses.
+    pub(crate) fn forget_cmk(&self, key_id: &str) {
+        self.kept.lock().retain(|_, kept| kept.wrapped_by != key_id);
+        self.active.lock().retain(|name, _| name.key_id != key_id);
+        self.resolved.lock().retain(|_, (id, _)| id != key_id);
     }
 
     fn remember(&self, bucket: &str, id: BucketKeyId, record: Arc<BucketKeyRecord>) {
@@ -258,6 +288,12 @@ impl BucketKeys {
     /// Forgets what is kept for a deleted bucket.
     pub(crate) fn forget_bucket(&self, bucket: &str) {
         self.active.lock().retain(|name, _| name.bucket != bucket);
+        self.making.lock().retain(|name, _| name.bucket != bucket);
+    }
+
+    /// The lock held while the bucket key of `name` is made.
+    fn making_lock(&self, name: &ActiveName) -> Arc<Mutex<()>> {
+        Arc::clone(self.making.lock().entry(name.clone()).or_default())
     }
 }
 
@@ -350,7 +386,8 @@ impl Store {
         if let Some(found) = self.active_bucket_key(name, now)? {
             return Ok(found);
         }
-        let _making = keys.making.lock();
+        let making = keys.making_lock(name);
+        let _making = making.lock();
         if let Some(found) = self.active_bucket_key(name, now)? {
             return Ok(found);
         }
@@ -407,11 +444,11 @@ impl Store {
             mode: name.mode,
             wrapped,
         });
-        self.write_bucket_key(&bucket.name, &id, &record)?;
+        self.write_bucket_key(bucket, &id, &record)?;
         let keys = &self.inner.bucket_keys;
         let secret = Arc::new(Secret(Zeroizing::new(*data_key.expose_secret())));
         keys.remember(&bucket.name, id, Arc::clone(&record));
-        keys.keep(id, Arc::clone(&secret), now);
+        keys.keep(id, &record, Arc::clone(&secret), now);
         keys.active.lock().insert(
             name.clone(),
             Active {
@@ -481,7 +518,7 @@ impl Store {
         let secret = Arc::new(Secret(Zeroizing::new(*data_key.expose_secret())));
         self.inner
             .bucket_keys
-            .keep(*id, Arc::clone(&secret), self.inner.clock.now());
+            .keep(*id, record, Arc::clone(&secret), self.inner.clock.now());
         Ok(secret)
     }
 
@@ -514,20 +551,25 @@ impl Store {
         Ok(record)
     }
 
+    /// Writes a bucket key record, under the bucket gate: one made or
+    /// rewrapped while its bucket is deleted never outlives it.
     fn write_bucket_key(
         &self,
-        bucket: &str,
+        bucket: &BucketRecord,
         id: &BucketKeyId,
         record: &BucketKeyRecord,
     ) -> Result<()> {
-        let db = self.db()?;
-        db.put_cf_opt(
-            db.cf(ColumnFamily::BucketKeys)?,
-            bucket_key_key(bucket, id),
-            self.inner.records.seal_bucket_key(bucket, id, record)?,
-            &self.inner.write_options,
-        )?;
-        Ok(())
+        self.gated_write(bucket, |db| {
+            db.put_cf_opt(
+                db.cf(ColumnFamily::BucketKeys)?,
+                bucket_key_key(&bucket.name, id),
+                self.inner
+                    .records
+                    .seal_bucket_key(&bucket.name, id, record)?,
+                &self.inner.write_options,
+            )?;
+            Ok(())
+        })
     }
 
     /// Every bucket key of `bucket` (or of every bucket), authenticated.
@@ -558,9 +600,16 @@ impl Store {
     /// CMK material: one KMS call per bucket key, none per object. Returns how
     /// many changed.
     pub(crate) fn rewrap_bucket_keys(&self, bucket: &str) -> Result<usize> {
-        let _making = self.inner.bucket_keys.making.lock();
+        // A bucket key made meanwhile is wrapped under the current version
+        // (or, made across a rotation, under the one before: retirement
+        // counts it, and the next rewrap moves it).
+        let _rewrapping = self.inner.bucket_keys.rewrapping.lock();
+        let bucket_record = self.bucket_record(bucket)?;
         let mut changed = 0;
         for (name, id, mut record) in self.bucket_keys_of(Some(bucket))? {
+            if record.incarnation != bucket_record.incarnation {
+                continue; // an orphan: removed at the next open
+            }
             let context = bucket_key_context(&self.inner.store_id, &name, &id);
             let rewrapped = match record.mode {
                 ProtectionMode::Aes256 => self.inner.master.rewrap(&record.wrapped, &context)?,
@@ -571,7 +620,7 @@ impl Store {
             };
             if let Some(rewrapped) = rewrapped {
                 record.wrapped = rewrapped;
-                self.write_bucket_key(&name, &id, &record)?;
+                self.write_bucket_key(&bucket_record, &id, &record)?;
                 self.inner.bucket_keys.remember(&name, id, Arc::new(record));
                 changed += 1;
             }
@@ -589,6 +638,57 @@ impl Store {
                 Ok(*secret.0)
             })
             .collect()
+    }
+
+    /// Whether a bucket key of `bucket` is an orphan: its bucket is gone
+    /// (deleted, or deleted and created again). No object refers to one,
+    /// since an object lands only in the bucket incarnation it was written
+    /// for, and so does the bucket key it derives its key from.
+    fn is_orphan(&self, bucket: &str, record: &BucketKeyRecord) -> bool {
+        match self.bucket_record(bucket) {
+            Ok(live) => live.incarnation != record.incarnation,
+            Err(error) => matches!(error, Error::NoSuchBucket(_)),
+        }
+    }
+
+    /// Every bucket key record whose bucket is gone: (bucket, id).
+    pub(crate) fn orphan_bucket_keys(&self) -> Result<Vec<(String, BucketKeyId)>> {
+        Ok(self
+            .bucket_keys_of(None)?
+            .into_iter()
+            .filter(|(bucket, _, record)| self.is_orphan(bucket, record))
+            .map(|(bucket, id, _)| (bucket, id))
+            .collect())
+    }
+
+    /// Every bucket key an object may use (orphans left out): what key
+    /// retirement must keep the versions of.
+    pub(crate) fn live_bucket_keys(&self) -> Result<Vec<(String, BucketKeyId, BucketKeyRecord)>> {
+        let mut keys = self.bucket_keys_of(None)?;
+        keys.retain(|(bucket, _, record)| !self.is_orphan(bucket, record));
+        Ok(keys)
+    }
+
+    /// Removes the bucket keys [`Store::orphan_bucket_keys`] finds (left by a
+    /// bucket key made while its bucket was deleted, before such writes went
+    /// under the bucket gate). Run when the store opens; returns how many.
+    pub(crate) fn drop_orphan_bucket_keys(&self) -> Result<usize> {
+        let orphans = self.orphan_bucket_keys()?;
+        if orphans.is_empty() {
+            return Ok(0);
+        }
+        let db = self.db()?;
+        let family = db.cf(ColumnFamily::BucketKeys)?;
+        let mut batch = WriteBatch::default();
+        for (bucket, id) in &orphans {
+            batch.delete_cf(family, bucket_key_key(bucket, id));
+        }
+        db.write_opt(batch, &self.inner.write_options)?;
+        tracing::info!(
+            count = orphans.len(),
+            "removed bucket keys of deleted buckets"
+        );
+        Ok(orphans.len())
     }
 
     /// Adds the deletion of every bucket key of `bucket` to `batch`.
@@ -721,7 +821,20 @@ mod tests {
             None,
             "the period is over"
         );
-        keys.keep([3; 16], Arc::new(secret(3)), start);
+        let record = BucketKeyRecord {
+            incarnation: 1,
+            created_ms: 0,
+            mode: ProtectionMode::Kms,
+            wrapped: WrappedKey::opaque(
+                Provider::Kms,
+                WrapAlgorithm::TransitCiphertext,
+                "k",
+                1,
+                b"vault:v1:AAAA".to_vec(),
+            )
+            .expect("builds"),
+        };
+        keys.keep([3; 16], &record, Arc::new(secret(3)), start);
         assert!(
             keys.secret(&[3; 16], start + Duration::from_secs(299))
                 .is_some()
@@ -730,5 +843,13 @@ mod tests {
             keys.secret(&[3; 16], start + Duration::from_secs(300))
                 .is_none()
         );
+        keys.keep([4; 16], &record, Arc::new(secret(4)), start);
+        keys.forget_cmk("other");
+        assert!(
+            keys.secret(&[4; 16], start).is_some(),
+            "another CMK's keys stay"
+        );
+        keys.forget_cmk("k");
+        assert!(keys.secret(&[4; 16], start).is_none(), "forgotten at once");
     }
 }

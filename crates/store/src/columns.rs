@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! meta     "store_id"                               → 16 random bytes
+//!          "audit/head", "audit/anchor"             → the audit log's newest event, where its chain starts
 //! buckets  bucket name                              → BucketRecord (JSON)
 //! objects  bucket ‖ 0x00 ‖ object key               → ObjectRecord (binary, see record.rs)
 //! chunks   object id (16) ‖ segment index (u32 BE)  → sealed chunks of one segment
@@ -12,7 +13,7 @@
 //! multipart    upload id (16)                        → an upload in progress (see multipart.rs)
 //!              upload id (16) ‖ part number (u32 BE) → an uploaded part
 //! jobs     job id (32 hex digits)                    → a bulk key job and its checkpoint (JSON)
-//! audit    time (u64 BE ns) ‖ sequence (u64 BE)      → one audit event (JSON, see audit_log.rs)
+//! audit    time (u64 BE ns) ‖ sequence (u64 BE)      → one audit event, sealed and chained (see audit/chain.rs)
 //! ```
 //!
 //! A multipart object's segments are in `chunks` under

@@ -176,7 +176,7 @@ impl Store {
         &self,
         context: &EncryptionContext,
     ) -> Result<((DataKey, WrappedKey), Pin)> {
-        let generated = self.inner.pins.wrap_and_pin(|| {
+        let generated = self.inner.pins.wrap_and_pin("", || {
             let generated = self.inner.master.generate_data_key(context)?;
             let version = generated.1.key_version();
             Ok::<_, Error>((generated, String::new(), version))
@@ -193,16 +193,18 @@ impl Store {
         Ok(generated)
     }
 
-    /// A fresh data key from the KMS under `key_id` for `context`, with the
-    /// CMK version it is wrapped under pinned until the write ends (so that
-    /// `retire_unused_kms_versions` leaves it).
+    /// A fresh data key from the KMS under `key_id` (a key id, resolved
+    /// already: the pins are by id) for `context`, with the CMK version it is
+    /// wrapped under pinned until the write ends (so that
+    /// `retire_unused_kms_versions` leaves it). No lock is held across the
+    /// KMS call.
     pub(crate) fn kms_data_key(
         &self,
         key_id: &str,
         context: &EncryptionContext,
         caller: &Caller,
     ) -> Result<((DataKey, WrappedKey), Pin)> {
-        self.inner.pins.wrap_and_pin(|| {
+        self.inner.pins.wrap_and_pin(key_id, || {
             let generated = self.inner.kms.generate_data_key(key_id, context, caller)?;
             let (id, version) = (generated.1.key_id().to_owned(), generated.1.key_version());
             Ok::<_, Error>((generated, id, version))

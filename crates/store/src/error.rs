@@ -128,6 +128,11 @@ pub enum Error {
     /// Reads of objects whose bucket keys are kept in memory go on working.
     #[error("KMS unavailable: {0}")]
     KmsUnavailable(String),
+    /// A key administration call reached the KMS, which never said how it
+    /// ended: it may have taken effect. It was not repeated; look at the key
+    /// (describe it, list the keys) before trying again.
+    #[error("KMS outcome unknown: {0}")]
+    KmsOutcomeUnknown(String),
     /// The KMS service refused the store's own credentials (its token or
     /// access key, or the service's policy for them). Nothing was stored.
     #[error("the KMS refused the store's credentials: {0}")]
@@ -143,6 +148,18 @@ pub enum Error {
     /// Nothing was returned.
     #[error("integrity check failed: {0}")]
     Integrity(String),
+    /// The store was opened with another KMS backend (or another Transit
+    /// mount, another AWS region) than the one its CMKs live in. Nothing
+    /// changed: open it with the backend it names.
+    #[error(
+        "this store's CMKs are in {store}, but it was opened with {opened}; open it with the backend it was created with"
+    )]
+    KmsMismatch {
+        /// Where the store's CMKs live.
+        store: String,
+        /// What the store was opened with.
+        opened: String,
+    },
     /// The root key is not the one this store was created with. Nothing changed.
     #[error("wrong root key for this store")]
     WrongRootKey,
@@ -173,7 +190,7 @@ pub enum Error {
     Storage(#[from] rocksdb::Error),
     /// Reading the caller's stream failed; nothing was stored.
     #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The audit log could not record the operation, so it failed: no key
     /// was used and nothing was handed out. A key administration call may
     /// have taken effect at the KMS before its record failed.
@@ -216,6 +233,7 @@ impl From<coffer_keyring::Error> for Error {
             },
             error @ K::KmsUnavailable { .. } => Error::KmsUnavailable(error.to_string()),
             error @ K::BackendDenied { .. } => Error::KmsDenied(error.to_string()),
+            error @ K::OutcomeUnknown { .. } => Error::KmsOutcomeUnknown(error.to_string()),
             K::ManagedKey(id) => Error::ManagedKey(id),
             K::Randomness => Error::Randomness,
             K::UnknownKeyVersion { key_id, version } => {
@@ -233,7 +251,8 @@ impl From<coffer_keyring::Error> for Error {
 impl From<coffer_cipher::Error> for Error {
     fn from(error: coffer_cipher::Error) -> Self {
         match error {
-            coffer_cipher::Error::Io(io) => Error::Io(io),
+            // A source's error may be the store's own (a damaged segment).
+            coffer_cipher::Error::Io(io) => Error::from(io),
             coffer_cipher::Error::InvalidRange { start, end, len } => Error::InvalidRange {
                 start,
                 end,
@@ -245,6 +264,22 @@ impl From<coffer_cipher::Error> for Error {
                 Error::TooLarge("beyond the payload format's limit".into())
             }
             other => Error::Integrity(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// The store's own error where `error` carries one (a reader's source
+    /// failing on a damaged segment), else [`Error::Io`].
+    fn from(error: std::io::Error) -> Self {
+        if !error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Error::Io(error);
+        }
+        let kind = error.kind();
+        match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(store_error)) => *store_error,
+            Some(Err(other)) => Error::Io(std::io::Error::new(kind, other)),
+            None => Error::Io(kind.into()),
         }
     }
 }

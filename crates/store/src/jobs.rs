@@ -1,13 +1,15 @@
 //! Bulk key jobs: rewrap a bucket, re-encrypt it to a rule, or encrypt its
 //! unencrypted objects, durably. A job's definition and checkpoint live in the
-//! `jobs` column family (JSON, `docs/format.md`) and are updated as it runs, so
-//! after a crash or a restart [`Store::run_job`] resumes after the last key
-//! checkpointed; the objects since then are looked at again, which changes
-//! nothing for those already done (a rewrap of a rewrapped key is a no-op, an
-//! object already under the target rule is skipped). A re-encryption copies
-//! each object over itself only if it still has the ETag it was read with, so
-//! a concurrent overwrite is never clobbered; objects written under the
-//! target rule after the job started need nothing.
+//! `jobs` column family (JSON under the store's record tag, bound to the job's
+//! id, `docs/format.md`: an edited or planted job is refused, never run) and
+//! are updated as it runs, so after a crash or a restart [`Store::run_job`]
+//! resumes after the last key checkpointed; the objects since then are looked
+//! at again, which changes nothing for those already done (a rewrap of a
+//! rewrapped key is a no-op, an object already under the target rule is
+//! skipped). A re-encryption copies each object over itself only if it still
+//! has the ETag it was read with, so a concurrent overwrite is never
+//! clobbered; objects written under the target rule after the job started
+//! need nothing.
 
 use std::time::{Duration, Instant};
 
@@ -94,6 +96,10 @@ pub struct JobLimits {
 }
 
 impl JobLimits {
+    /// The slowest rate a job may be limited to: one object (or byte) in
+    /// about eleven days.
+    pub const MIN_RATE: f64 = 1e-6;
+
     /// No limit.
     pub fn none() -> Self {
         Self::default()
@@ -110,7 +116,31 @@ impl JobLimits {
         self.bytes_per_second = Some(n);
         self
     }
+
+    /// [`Error::InvalidArgument`] unless every limit set is a rate of at
+    /// least [`JobLimits::MIN_RATE`] per second (and finite).
+    fn check(&self) -> Result<()> {
+        for (what, limit) in [
+            ("objects", self.objects_per_second),
+            ("bytes", self.bytes_per_second),
+        ] {
+            if let Some(limit) = limit
+                && !(limit.is_finite() && limit >= Self::MIN_RATE)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "a job's limit of {limit} {what} per second must be a finite rate of at least {}",
+                    Self::MIN_RATE
+                )));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// The start of a job record (version 2: authenticated).
+pub(crate) const JOB_MAGIC: &[u8] = b"CFJ2";
+/// What a job record's tag is computed for.
+pub(crate) const JOB_DOMAIN: &[u8] = b"coffer/job/v2";
 
 /// Objects between checkpoints (and between looks at the job's state).
 const CHECKPOINT_EVERY: u64 = 256;
@@ -165,7 +195,7 @@ impl Store {
             JobKind::Reencrypt { kms_key_id, .. } => kms_key_id.as_deref(),
             _ => None,
         };
-        self.audit(crate::audit_log::StoreEvent {
+        self.audit(crate::audit::StoreEvent {
             caller: &Caller::Trusted,
             action,
             resource: Some(format!("job/{}", status.id)),
@@ -177,26 +207,62 @@ impl Store {
         })
     }
 
-    /// A job's definition and checkpoint.
+    /// A job's definition and checkpoint. [`Error::Integrity`] naming the job
+    /// if its record was edited, moved from another job or planted.
     pub fn job_status(&self, id: &str) -> Result<JobStatus> {
         let db = self.db()?;
         let value = db
             .get_cf(db.cf(ColumnFamily::Jobs)?, id.as_bytes())?
             .ok_or_else(|| Error::NoSuchJob(id.to_owned()))?;
-        serde_json::from_slice(&value).map_err(|e| Error::CorruptRecord(format!("job {id}: {e}")))
+        self.open_job(id, &value)
     }
 
-    /// Every job, by id.
+    /// Every job, by id ([`Error::Integrity`] naming the first whose record
+    /// does not authenticate).
     pub fn list_jobs(&self) -> Result<Vec<JobStatus>> {
         let db = self.db()?;
         let mut out = Vec::new();
         for item in db.iterator_cf(db.cf(ColumnFamily::Jobs)?, IteratorMode::Start) {
             let (key, value) = item?;
-            out.push(serde_json::from_slice(&value).map_err(|e| {
-                Error::CorruptRecord(format!("job {}: {e}", String::from_utf8_lossy(&key)))
-            })?);
+            out.push(self.open_job(&String::from_utf8_lossy(&key), &value)?);
         }
         Ok(out)
+    }
+
+    /// A job record's bytes: `"CFJ2" ‖ JSON ‖ tag`, bound to the job's id.
+    pub(crate) fn seal_job(&self, status: &JobStatus) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(status)
+            .map_err(|e| Error::InvalidArgument(format!("job record: {e}")))?;
+        self.inner.records.seal_tagged(
+            JOB_DOMAIN,
+            &[status.id.as_bytes()],
+            [JOB_MAGIC, &json[..]].concat(),
+        )
+    }
+
+    /// Authenticates and decodes the record of job `id`: one that was
+    /// edited, moved from another job, planted, or written before job
+    /// records were authenticated (and not migrated) is [`Error::Integrity`]
+    /// naming the job, and never runs.
+    fn open_job(&self, id: &str, raw: &[u8]) -> Result<JobStatus> {
+        let body = self
+            .inner
+            .records
+            .open_tagged(JOB_DOMAIN, &[id.as_bytes()], raw, || format!("job {id}"))?;
+        let status: JobStatus = body
+            .strip_prefix(JOB_MAGIC)
+            .ok_or_else(|| Error::CorruptRecord(format!("job {id}: no record magic")))
+            .and_then(|json| {
+                serde_json::from_slice(json)
+                    .map_err(|e| Error::CorruptRecord(format!("job {id}: {e}")))
+            })?;
+        if status.id != id {
+            return Err(Error::Integrity(format!(
+                "the record of job {id} names job {}",
+                status.id
+            )));
+        }
+        Ok(status)
     }
 
     /// Pauses a job: a run stops at its next checkpoint.
@@ -236,8 +302,7 @@ impl Store {
 
     fn save_job(&self, status: &JobStatus) -> Result<()> {
         let db = self.db()?;
-        let value = serde_json::to_vec(status)
-            .map_err(|e| Error::InvalidArgument(format!("job record: {e}")))?;
+        let value = self.seal_job(status)?;
         db.put_cf_opt(
             db.cf(ColumnFamily::Jobs)?,
             status.id.as_bytes(),
@@ -257,6 +322,7 @@ impl Store {
         limits: JobLimits,
         mut progress: impl FnMut(&JobStatus),
     ) -> Result<JobStatus> {
+        limits.check()?;
         let mut status = self.job_status(id)?;
         if status.state != JobState::Running {
             return Ok(status);
@@ -344,10 +410,8 @@ impl Store {
                 || since_checkpoint.1.elapsed() >= CHECKPOINT_AFTER
             {
                 since_checkpoint = (0, Instant::now());
-                let _lock = self.inner.jobs_lock.lock();
-                let stored = self.job_status(id)?;
-                status.state = stored.state;
-                self.save_job(&status)?;
+                self.checkpoint_job(&mut status, false)?;
+                // Without the lock: the callback may pause or cancel the job.
                 progress(&status);
                 if status.state != JobState::Running {
                     return Ok(status);
@@ -359,15 +423,20 @@ impl Store {
             }
             batch = next_batch(&mut keys)?;
         }
-        let _lock = self.inner.jobs_lock.lock();
-        let stored = self.job_status(id)?;
-        status.state = match stored.state {
-            JobState::Running => JobState::Done,
-            other => other,
-        };
-        self.save_job(&status)?;
+        self.checkpoint_job(&mut status, true)?;
         progress(&status);
         Ok(status)
+    }
+
+    /// Saves a run's progress with the state stored now (a pause or a cancel
+    /// made meanwhile wins; a running job that `finished` is done).
+    fn checkpoint_job(&self, status: &mut JobStatus, finished: bool) -> Result<()> {
+        let _lock = self.inner.jobs_lock.lock();
+        status.state = match self.job_status(&status.id)?.state {
+            JobState::Running if finished => JobState::Done,
+            other => other,
+        };
+        self.save_job(status)
     }
 
     /// The steps of a batch of keys, in order, on `workers` threads.
@@ -430,7 +499,7 @@ impl Store {
         let log = if keys.len() > 1 {
             SegmentLog::Unlogged
         } else {
-            SegmentLog::Logged
+            SegmentLog::Bounded
         };
         let mut outcomes = Vec::with_capacity(keys.len());
         let mut staged = Vec::new();
@@ -447,28 +516,22 @@ impl Store {
             // Old and new copies of what is staged are both on disk, and an
             // overwrite meanwhile wins: commit before that grows large.
             if staged_bytes >= STAGED_BYTES {
-                self.commit_steps(std::mem::take(&mut staged), log, &mut outcomes);
+                self.commit_steps(std::mem::take(&mut staged), &mut outcomes);
                 staged_bytes = 0;
             }
         }
-        self.commit_steps(staged, log, &mut outcomes);
+        self.commit_steps(staged, &mut outcomes);
         outcomes
     }
 
     /// Commits staged copies, in order, after making their unlogged segments
     /// durable; sets each one's outcome.
-    fn commit_steps(
-        &self,
-        staged: Vec<(usize, StagedPut, u64)>,
-        log: SegmentLog,
-        outcomes: &mut [(Step, u64)],
-    ) {
-        let flushed =
-            if log == SegmentLog::Unlogged && staged.iter().any(|(_, put, _)| put.has_segments()) {
-                self.flush_segments()
-            } else {
-                Ok(())
-            };
+    fn commit_steps(&self, staged: Vec<(usize, StagedPut, u64)>, outcomes: &mut [(Step, u64)]) {
+        let flushed = if staged.iter().any(|(_, put, _)| put.needs_flush()) {
+            self.flush_segments()
+        } else {
+            Ok(())
+        };
         for (index, put, size) in staged {
             outcomes[index] = match &flushed {
                 Err(error) => {
@@ -600,8 +663,10 @@ fn pace(limits: &JobLimits, began: Instant, objects: u64, bytes: u64) {
         (limits.objects_per_second, objects as f64),
         (limits.bytes_per_second, bytes as f64),
     ] {
-        if let Some(limit) = limit.filter(|l| *l > 0.0) {
-            let due = Duration::from_secs_f64(count / limit);
+        if let Some(limit) = limit {
+            // Limits are checked (at least `JobLimits::MIN_RATE`), so this is at most
+            // about 10^25 s for any count; saturated all the same.
+            let due = Duration::try_from_secs_f64(count / limit).unwrap_or(Duration::MAX);
             wait = wait.max(due.saturating_sub(began.elapsed()));
         }
     }

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use coffer_keyring::{AdminOperation, Caller, Provider, WrapAlgorithm, WrappedKey};
 use rocksdb::{Direction, IteratorMode};
 
 use crate::columns::{object_key, split_object_key};
 use crate::rule::ProtectionMode;
-use crate::{ColumnFamily, Error, Result, Store};
+use crate::{ColumnFamily, Result, Store};
 
 /// The objects protected by one key version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,92 +123,5 @@ impl Store {
             .count() as u64;
         report.usage = counted.into_values().collect();
         Ok(report)
-    }
-}
-
-impl Store {
-    /// Retires the versions of the CMK `key_id` (an id or alias) that nothing
-    /// in the store uses any more: raises the KMS's minimum decryption version
-    /// to the oldest version any object, bucket key or multipart upload is
-    /// wrapped under (the current version if none is older), and returns it.
-    /// The KMS then refuses to decrypt under the versions below it.
-    ///
-    /// Writes in flight that wrapped under the CMK keep their version (they are
-    /// pinned until they commit), and a minimum already higher is left as it
-    /// is: retired versions never come back. Only this store's objects are
-    /// counted: a CMK that other stores or applications also use is theirs to
-    /// check too.
-    ///
-    /// Refuses ([`Error::Integrity`]) while any object record or upload fails
-    /// to authenticate or decode, since its version is then unknown;
-    /// [`Error::Unsupported`] where the backend has no minimum decryption
-    /// version (the AWS KMS API).
-    /// Recorded in the audit log as `kms:UpdateMinDecryptionVersion` with the
-    /// new minimum.
-    pub fn retire_unused_kms_versions(&self, key_id: &str) -> Result<u32> {
-        let trusted = &Caller::Trusted;
-        let operation = AdminOperation::SetMinDecryptionVersion;
-        if !self.inner.kms.supports(operation) {
-            return Err(Error::Unsupported {
-                backend: self.inner.kms.backend_name().to_owned(),
-                operation: operation.action().to_owned(),
-            });
-        }
-        let metadata = self.inner.kms.describe_key(key_id, trusted)?;
-        let id = metadata.key_id;
-        // Pins first: a write that wrapped under this CMK before this point is
-        // pinned; one that wraps after it uses the current version or later.
-        let mut oldest = self.inner.pins.floor(&id, || metadata.current_version);
-        let report = self.key_usage(None)?;
-        if !report.unreadable.is_empty() {
-            return Err(Error::Integrity(format!(
-                "{} object records do not authenticate (first: {}); their key versions are unknown, so none is retired",
-                report.unreadable.len(),
-                report.unreadable[0]
-            )));
-        }
-        for usage in &report.usage {
-            if usage.mode == ProtectionMode::Kms && usage.key_id.as_deref() == Some(id.as_str()) {
-                oldest = oldest.min(usage.key_version.unwrap_or(oldest));
-            }
-        }
-        // Bucket keys (even those no object uses yet) and uploads in progress
-        // unwrap under their version later.
-        for (_, _, record) in self.bucket_keys_of(None)? {
-            if record.wrapped.provider() != Provider::MasterKeyring && record.wrapped.key_id() == id
-            {
-                oldest = oldest.min(record.wrapped.key_version());
-            }
-        }
-        for (upload_id, upload) in self.uploads()? {
-            if upload.mode()? == ProtectionMode::None {
-                continue;
-            }
-            let wrapped = hex::decode(&upload.wrapped_key)
-                .ok()
-                .and_then(|raw| WrappedKey::decode(&raw).ok())
-                .ok_or_else(|| {
-                    Error::Integrity(format!(
-                        "multipart upload {} has a wrapped key that does not decode; no version is retired",
-                        hex::encode(upload_id)
-                    ))
-                })?;
-            // An upload under a bucket key unwraps through the bucket key's
-            // record, counted above.
-            if wrapped.provider() != Provider::MasterKeyring
-                && wrapped.algorithm() != WrapAlgorithm::BucketKey
-                && wrapped.key_id() == id
-            {
-                oldest = oldest.min(wrapped.key_version());
-            }
-        }
-        // Versions already retired stay retired: the minimum never goes down.
-        if oldest <= metadata.min_decryption_version {
-            return Ok(metadata.min_decryption_version);
-        }
-        self.inner
-            .kms
-            .set_min_decryption_version(&id, oldest, trusted)?;
-        Ok(oldest)
     }
 }

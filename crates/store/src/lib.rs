@@ -25,7 +25,7 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
-mod audit_log;
+mod audit;
 mod blob_relocation;
 mod bucket_keys;
 mod columns;
@@ -47,6 +47,7 @@ mod pins;
 mod reader;
 mod recent;
 mod record;
+mod retirement;
 mod rule;
 mod session;
 mod settings;
@@ -56,7 +57,7 @@ mod store;
 pub mod test_util;
 mod verify;
 
-pub use audit_log::{AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention};
+pub use audit::{AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention, AuditVerification};
 pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
@@ -77,7 +78,7 @@ pub use reader::ObjectReader;
 pub use rule::{EncryptionRule, Protection, ProtectionMode};
 pub use session::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY, Session};
 pub use settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
-pub use store::{BucketInfo, Store};
+pub use store::{BucketInfo, MasterKeys, Store};
 pub use verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
 
 /// The column families and key layout, for the benchmarks' same-layout

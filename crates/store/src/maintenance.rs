@@ -1,5 +1,5 @@
-//! Maintenance: rewrapping data keys after rotation, retiring master key
-//! versions nothing uses, and checking the store's consistency.
+//! Maintenance: rewrapping data keys after rotation, checking the store's
+//! consistency, flushing and compacting, and rotating the root key.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use coffer_keyring::{
-    Caller, EncryptionContext, KeyStore, NothingReferencesOlderVersions, Provider, RootKey,
-    SealedKeyStore, WrapAlgorithm, WrappedKey,
+    Caller, EncryptionContext, KeyStore, Provider, RootKey, SealedKeyStore, WrapAlgorithm,
+    WrappedKey,
 };
 use rocksdb::{IteratorMode, WriteBatch};
 
@@ -199,68 +199,6 @@ impl Store {
         Ok(changed)
     }
 
-    /// Retires master key versions older than every stored object's and every
-    /// write in flight (after a rotation and a rewrap of every bucket); returns
-    /// the new minimum version. The retired versions' material is then
-    /// compacted out of the store's files.
-    /// Recorded in the audit log as `coffer:RetireMasterKeys` with the new
-    /// minimum version.
-    pub fn retire_unused_master_keys(&self) -> Result<u32> {
-        let result = self.retire_unused_master_keys_unaudited();
-        self.audit_master("coffer:RetireMasterKeys", &result)?;
-        result
-    }
-
-    fn retire_unused_master_keys_unaudited(&self) -> Result<u32> {
-        // Pins first: a write that wrapped before this point is pinned, one
-        // that wraps after it uses the current version or a later one; the scan
-        // then sees every committed record.
-        let mut min = self
-            .inner
-            .pins
-            .floor("", || self.inner.master.current_version());
-        {
-            let db = self.db()?;
-            for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
-                let (raw_key, value) = item?;
-                let (bucket, key) = split_object_key(&raw_key)
-                    .ok_or_else(|| Error::CorruptRecord("object key".into()))?;
-                let record =
-                    self.inner
-                        .records
-                        .open_scanned(bucket, key, value.into_vec().into())?;
-                let own_key = WrappedKey::peek_algorithm(&record.wrapped_key)
-                    != Some(WrapAlgorithm::BucketKey);
-                if record.mode == ProtectionMode::Aes256 && own_key {
-                    min = min.min(record.key_version);
-                }
-            }
-        }
-        // Objects from a bucket key depend on the version that wraps it.
-        for (_, _, record) in self.bucket_keys_of(None)? {
-            if record.mode == ProtectionMode::Aes256 {
-                min = min.min(record.wrapped.key_version());
-            }
-        }
-        // Multipart uploads in progress keep the version their data key is
-        // wrapped under until they complete, are aborted or expire.
-        for (_, upload) in self.uploads()? {
-            let own_key = hex::decode(&upload.wrapped_key)
-                .ok()
-                .and_then(|w| WrappedKey::peek_algorithm(&w))
-                != Some(WrapAlgorithm::BucketKey);
-            if upload.mode()? == ProtectionMode::Aes256 && own_key {
-                min = min.min(upload.key_version);
-            }
-        }
-        self.inner
-            .master
-            .retire_versions_below(min, NothingReferencesOlderVersions)?;
-        // Kept keys check the version on use; this also frees their memory.
-        self.inner.payload_keys.clear();
-        Ok(min)
-    }
-
     /// Checks that every record authenticates, every segment belongs to an
     /// object and every object has its segments.
     pub fn check_consistency(&self) -> Result<ConsistencyReport> {
@@ -359,7 +297,7 @@ impl Store {
             if family == ColumnFamily::Chunks {
                 self.compact_relocating_everything(&db)?;
             } else {
-                db.compact_range_cf(db.cf(family)?, None::<&[u8]>, None::<&[u8]>);
+                crate::blob_relocation::compact_everything(&db, family)?;
             }
         }
         Ok(())

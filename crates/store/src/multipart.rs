@@ -37,7 +37,7 @@ use crate::object_types::{ObjectAttributes, PutCondition, PutOptions, PutResult}
 use crate::objects::{BytesFeed, ReaderFeed, SegmentFeed, etag};
 use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, put_len16};
 use crate::rule::ProtectionMode;
-use crate::store::{millis, random_id};
+use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// Part numbers run from 1 to this, as in S3 and OSS.
@@ -293,13 +293,17 @@ impl Store {
             cache_control: attributes.cache_control,
             user_metadata: options.user_metadata,
         };
-        let db = self.db()?;
-        db.put_cf_opt(
-            db.cf(ColumnFamily::Multipart)?,
-            upload,
-            self.seal_upload(&upload, &record)?,
-            &self.inner.write_options,
-        )?;
+        // Under the bucket gate, as an object commit: an upload never lands in
+        // a bucket being deleted.
+        self.gated_write(bucket, |db| {
+            db.put_cf_opt(
+                db.cf(ColumnFamily::Multipart)?,
+                upload,
+                self.seal_upload(&upload, &record)?,
+                &self.inner.write_options,
+            )?;
+            Ok(())
+        })?;
         Ok(hex::encode(upload))
     }
 
@@ -378,17 +382,22 @@ impl Store {
                 })
                 .transpose()?;
             let first = feed.next_segment()?;
-            let (index, size) = self.write_segments(
+            // In bounded memory whatever the part's size; what went around
+            // the log is flushed before the part's record names it.
+            let written = self.write_segments(
                 sealer.as_ref(),
                 first,
                 &mut feed,
                 |index| part_segment_key(&prefix, index),
-                crate::staged_put::SegmentLog::Logged,
+                crate::staged_put::SegmentLog::Bounded,
             )?;
+            if written.unflushed {
+                self.flush_segments()?;
+            }
             Ok(PartRecord {
                 attempt,
-                size,
-                segments: index,
+                size: written.size,
+                segments: written.segments,
                 prefix: sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
             })
         })();
@@ -530,11 +539,20 @@ impl Store {
     }
 
     /// Aborts an upload: its parts are deleted and it never becomes visible.
-    /// [`Error::NoSuchUpload`] if there is none.
+    /// [`Error::NoSuchUpload`] if there is none. Works for an upload whose
+    /// bucket is gone, too.
     pub fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
         let upload = parse_upload_id(upload_id)?;
         let _upload = self.upload_stripe(&upload).lock();
-        self.upload_record(bucket, key, &upload, upload_id)?;
+        match self.upload_record(bucket, key, &upload, upload_id) {
+            Ok(_) => {}
+            Err(Error::NoSuchBucket(_))
+                if self
+                    .stored_upload(&upload)?
+                    .is_some_and(|record| record.bucket == bucket && record.key == key) => {}
+            Err(Error::NoSuchBucket(_)) => return Err(Error::NoSuchUpload(upload_id.to_owned())),
+            Err(error) => return Err(error),
+        }
         self.drop_upload(&upload)
     }
 
@@ -577,6 +595,21 @@ impl Store {
         Ok(swept)
     }
 
+    /// Every upload in progress, authenticated; [`Error::Integrity`] naming
+    /// the first that is not (for key retirement: its version is unknown).
+    pub(crate) fn uploads_checked(&self) -> Result<Vec<(UploadId, UploadRecord)>> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for item in db.iterator_cf(db.cf(ColumnFamily::Multipart)?, IteratorMode::Start) {
+            let (raw_key, value) = item?;
+            let Ok(id) = <UploadId>::try_from(raw_key.as_ref()) else {
+                continue; // a part record
+            };
+            out.push((id, self.open_upload(&id, &value)?));
+        }
+        Ok(out)
+    }
+
     /// Every upload in progress, authenticated (one that is not is skipped
     /// with a warning; it can neither complete nor be listed).
     pub(crate) fn uploads(&self) -> Result<Vec<(UploadId, UploadRecord)>> {
@@ -598,15 +631,58 @@ impl Store {
     /// Deletes an upload's record, parts and segments.
     fn drop_upload(&self, upload: &UploadId) -> Result<()> {
         let db = self.db()?;
-        let multipart = db.cf(ColumnFamily::Multipart)?;
         let mut batch = WriteBatch::default();
+        self.drop_upload_into(&db, &mut batch, upload)?;
+        db.write_opt(batch, &self.inner.write_options)?;
+        Ok(())
+    }
+
+    /// Adds the deletion of an upload's record, parts and segments to
+    /// `batch` (the caller holds the upload's lock).
+    pub(crate) fn drop_upload_into(
+        &self,
+        db: &DbRef<'_>,
+        batch: &mut WriteBatch,
+        upload: &UploadId,
+    ) -> Result<()> {
+        let multipart = db.cf(ColumnFamily::Multipart)?;
         batch.delete_cf(multipart, upload);
         let (start, end) = upload_parts_range(upload);
         batch.delete_range_cf(multipart, start, end);
         let (start, end) = crate::columns::segment_range(upload);
         batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
-        db.write_opt(batch, &self.inner.write_options)?;
         Ok(())
+    }
+
+    /// The ids of the uploads in progress into `bucket`.
+    pub(crate) fn uploads_into(&self, bucket: &str) -> Result<Vec<UploadId>> {
+        Ok(self
+            .uploads()?
+            .into_iter()
+            .filter(|(_, record)| record.bucket == bucket)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Aborts every upload whose bucket is gone (deleted, or deleted and
+    /// created again), which could never complete: left by a version that
+    /// did not remove them with their bucket. Run when the store opens.
+    pub(crate) fn drop_orphan_uploads(&self) -> Result<usize> {
+        let mut dropped = 0;
+        for (id, record) in self.uploads()? {
+            let live = self
+                .bucket_record(&record.bucket)
+                .is_ok_and(|bucket| bucket.incarnation == record.incarnation);
+            if !live {
+                let _upload = self.upload_stripe(&id).lock();
+                self.drop_upload(&id)?;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            tracing::info!(dropped, "aborted multipart uploads into deleted buckets");
+        }
+        Ok(dropped)
     }
 
     /// Best effort: deletes the segments of a part attempt that failed.
@@ -635,15 +711,22 @@ impl Store {
         upload_id: &str,
     ) -> Result<UploadRecord> {
         self.bucket_record(bucket)?;
-        let db = self.db()?;
-        let raw = db
-            .get_cf(db.cf(ColumnFamily::Multipart)?, upload)?
+        let record = self
+            .stored_upload(upload)?
             .ok_or_else(|| Error::NoSuchUpload(upload_id.to_owned()))?;
-        let record = self.open_upload(upload, &raw)?;
         if record.bucket != bucket || record.key != key {
             return Err(Error::NoSuchUpload(upload_id.to_owned()));
         }
         Ok(record)
+    }
+
+    /// The record of an upload, authenticated, wherever it completes.
+    fn stored_upload(&self, upload: &UploadId) -> Result<Option<UploadRecord>> {
+        let db = self.db()?;
+        match db.get_cf(db.cf(ColumnFamily::Multipart)?, upload)? {
+            Some(raw) => self.open_upload(upload, &raw).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn part_record(&self, upload: &UploadId, number: u32) -> Result<Option<PartRecord>> {

@@ -218,7 +218,10 @@ impl Store {
 
     /// Copies an object, re-encrypting it with a fresh data key under the copy's
     /// rule. Copying an object over itself with a new rule is how existing
-    /// objects get encrypted or re-encrypted.
+    /// objects get encrypted or re-encrypted; such a copy commits only if the
+    /// object still has the ETag it was read with (unless `options` set
+    /// another condition), so a write that lands meanwhile is never reverted
+    /// ([`Error::PreconditionFailed`]: read it again and retry).
     pub fn copy_object(
         &self,
         source: (&str, &str),
@@ -332,6 +335,9 @@ impl Store {
     /// to the chunks family under `key_of(index)`, as it comes (around the
     /// write-ahead log if `log` says so); returns the segment count and the
     /// plaintext size.
+    /// Seals `first` and what `feed` yields after it as consecutive
+    /// segments under `key_of(index)`, sent to the chunks family as `log`
+    /// says (flushing it as it goes for [`SegmentLog::Bounded`]).
     pub(crate) fn write_segments(
         &self,
         sealer: Option<&coffer_cipher::PayloadSealer>,
@@ -339,31 +345,39 @@ impl Store {
         feed: &mut impl SegmentFeed,
         key_of: impl Fn(u32) -> Vec<u8>,
         log: SegmentLog,
-    ) -> Result<(u32, u64)> {
+    ) -> Result<Written> {
         let mut current = first;
-        let mut index = 0u32;
-        let mut size = 0u64;
+        let mut written = Written::default();
         loop {
+            let index = written.segments;
             let next = feed.next_segment()?;
             let last = next.is_empty();
-            size += current.len() as u64;
+            written.size += current.len() as u64;
             let sealed = self.seal_segment(sealer, index, current, last)?;
-            let db = self.db()?;
-            db.put_cf_opt(
-                db.cf(ColumnFamily::Chunks)?,
-                key_of(index),
-                sealed,
-                match log {
-                    SegmentLog::Logged => &self.inner.write_options,
-                    SegmentLog::Unlogged => &self.inner.unlogged_write_options,
-                },
-            )?;
-            drop(db);
-            index = index
+            let unlogged = log.unlogged(index);
+            {
+                let db = self.db()?;
+                db.put_cf_opt(
+                    db.cf(ColumnFamily::Chunks)?,
+                    key_of(index),
+                    sealed,
+                    if unlogged {
+                        &self.inner.unlogged_write_options
+                    } else {
+                        &self.inner.write_options
+                    },
+                )?;
+            }
+            written.unflushed |= unlogged;
+            if log.flush_after(index) {
+                self.flush_segments()?;
+                written.unflushed = false;
+            }
+            written.segments = index
                 .checked_add(1)
                 .ok_or_else(|| Error::TooLarge("more than 2^32 segments".into()))?;
             if last {
-                return Ok((index, size));
+                return Ok(written);
             }
             current = next;
         }
@@ -452,9 +466,16 @@ impl Store {
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
-        let staged =
-            self.stage_streamed(bucket, key, feed, options, rule, caller, SegmentLog::Logged)?;
-        self.commit_staged(staged)
+        let staged = self.stage_streamed(
+            bucket,
+            key,
+            feed,
+            options,
+            rule,
+            caller,
+            SegmentLog::Bounded,
+        )?;
+        self.flush_and_commit(staged)
     }
 
     pub(crate) fn abandon_upload(&self, object_id: &[u8; OBJECT_ID_LEN]) {
@@ -633,6 +654,7 @@ impl Store {
                 };
                 SegmentSource::segmented(
                     self.clone(),
+                    format!("{bucket}/{key}"),
                     record.object_id.to_vec(),
                     prefix.clone(),
                     *segments,
@@ -670,7 +692,7 @@ impl Store {
         Parts::new(
             self.clone(),
             data_key,
-            bucket,
+            (bucket, key),
             record.object_id,
             parts,
             record.size,
@@ -707,9 +729,9 @@ impl Store {
             options,
             rule,
             caller,
-            SegmentLog::Logged,
+            SegmentLog::Bounded,
         )?;
-        self.commit_staged(staged)
+        self.flush_and_commit(staged)
     }
 
     /// Writes a copy's payload, not yet its record (see [`StagedPut`]).
@@ -732,11 +754,19 @@ impl Store {
         let (attributes, user_metadata) = options
             .replace_metadata
             .unwrap_or((meta.attributes.clone(), meta.user_metadata.clone()));
+        // A copy over itself (a re-encryption) replaces only what it read: a
+        // write landing meanwhile is never reverted to the older content.
+        let condition = match options.condition {
+            PutCondition::None if (source_bucket, source_key) == (bucket.name.as_str(), key) => {
+                PutCondition::IfMatch(meta.etag.clone())
+            }
+            condition => condition,
+        };
         let put = PutOptions {
             encryption: options.encryption,
             attributes,
             user_metadata,
-            condition: options.condition,
+            condition,
         };
         let feed = StreamFeed {
             stream,
@@ -772,6 +802,17 @@ impl SegmentFeed for StreamFeed {
             }
         }
     }
+}
+
+/// What [`Store::write_segments`] wrote.
+#[derive(Default)]
+pub(crate) struct Written {
+    /// Segments.
+    pub(crate) segments: u32,
+    /// Plaintext bytes.
+    pub(crate) size: u64,
+    /// Whether some went around the log since the last flush.
+    pub(crate) unflushed: bool,
 }
 
 /// Where a streamed put's plaintext comes from, a segment at a time.

@@ -7,20 +7,35 @@
 //! destroyed (or refused) version. A write pins the key and version it wrapped
 //! under from the wrap until its commit (or failure); retirement never goes
 //! above a pinned version of its key.
+//!
+//! A wrap under a KMS is a network call, so nothing a write needs is locked
+//! while it runs: a wrap registers itself as in flight (a ticket, under a
+//! mutex held for a few instructions), wraps, then turns its ticket into a
+//! pin. [`VersionPins::floor`] reads the current version, then waits for the
+//! wraps of its key that were in flight at that moment to turn into pins (or
+//! fail); a wrap that starts later uses the current version or a newer one.
+//! So retirement waits for a slow KMS call, and writes never wait for
+//! retirement.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
-/// The versions wraps in flight use, with a gate that makes "wrap and pin" one
-/// step as seen by [`VersionPins::floor`].
+/// The versions wraps in flight use, and the wraps still running.
 #[derive(Default)]
 pub(crate) struct VersionPins {
-    /// Held shared while a write wraps and pins; exclusively while retirement
-    /// reads the pins and the current version.
-    gate: RwLock<()>,
-    pinned: Arc<Mutex<BTreeMap<Pinned, usize>>>,
+    state: Arc<Mutex<PinState>>,
+    /// Signalled whenever a wrap in flight ends.
+    wrapped: Arc<Condvar>,
+}
+
+#[derive(Default)]
+struct PinState {
+    next_ticket: u64,
+    /// Wraps running, by ticket, with the key they wrap under.
+    in_flight: BTreeMap<u64, String>,
+    pinned: BTreeMap<Pinned, usize>,
 }
 
 /// A key (`""` for the master keyring, else a CMK id) and one of its versions.
@@ -28,40 +43,77 @@ type Pinned = (String, u32);
 
 /// A pinned version, released when dropped.
 pub(crate) struct Pin {
-    pinned: Arc<Mutex<BTreeMap<Pinned, usize>>>,
+    state: Arc<Mutex<PinState>>,
     key: Pinned,
 }
 
+/// A wrap in flight; ends (waking a waiting `floor`) when dropped, whether
+/// the wrap succeeded, failed or panicked.
+struct InFlight<'a> {
+    pins: &'a VersionPins,
+    ticket: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.pins.state.lock().in_flight.remove(&self.ticket);
+        self.pins.wrapped.notify_all();
+    }
+}
+
 impl VersionPins {
-    /// Runs `wrap` (which returns the key, `""` for the master keyring, and
-    /// the version it wrapped under) and pins that version, as one step with
-    /// respect to [`VersionPins::floor`].
+    /// Runs `wrap` under `key` (`""` for the master keyring, else the CMK's
+    /// id, not an alias), which returns the key it wrapped under and the
+    /// version, and pins that version: one step as [`VersionPins::floor`]
+    /// sees it. No lock is held while `wrap` runs.
     pub(crate) fn wrap_and_pin<T, E>(
         &self,
+        key: &str,
         wrap: impl FnOnce() -> Result<(T, String, u32), E>,
     ) -> Result<(T, Pin), E> {
-        let _gate = self.gate.read();
-        let (value, key, version) = wrap()?;
-        let key = (key, version);
-        *self.pinned.lock().entry(key.clone()).or_default() += 1;
+        let in_flight = {
+            let mut state = self.state.lock();
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            state.in_flight.insert(ticket, key.to_owned());
+            InFlight { pins: self, ticket }
+        };
+        let (value, wrapped_under, version) = wrap()?;
+        let key = (wrapped_under, version);
+        {
+            // Pinned before the wrap stops being in flight: a floor waiting
+            // for it then sees the pin.
+            let mut state = self.state.lock();
+            *state.pinned.entry(key.clone()).or_default() += 1;
+        }
+        drop(in_flight);
         Ok((
             value,
             Pin {
-                pinned: Arc::clone(&self.pinned),
+                state: Arc::clone(&self.state),
                 key,
             },
         ))
     }
 
     /// The lowest version of `key` (`""`: the master keyring) retirement may
-    /// keep: `current` (read under the gate, so every wrap after this call
+    /// keep: `current` (read first, so every wrap that starts after this call
     /// uses it or a later version) or the lowest version of it pinned by a
-    /// write in flight.
+    /// write in flight, once every wrap under `key` that was running when
+    /// `current` was read has ended.
     pub(crate) fn floor(&self, key: &str, current: impl FnOnce() -> u32) -> u32 {
-        let _gate = self.gate.write();
         let current = current();
-        let pinned = self.pinned.lock();
-        pinned
+        let mut state = self.state.lock();
+        let horizon = state.next_ticket;
+        while state
+            .in_flight
+            .range(..horizon)
+            .any(|(_, wrapping)| wrapping == key)
+        {
+            self.wrapped.wait(&mut state);
+        }
+        state
+            .pinned
             .range((key.to_owned(), 0)..=(key.to_owned(), u32::MAX))
             .next()
             .map_or(current, |((_, lowest), _)| (*lowest).min(current))
@@ -70,11 +122,11 @@ impl VersionPins {
 
 impl Drop for Pin {
     fn drop(&mut self) {
-        let mut pinned = self.pinned.lock();
-        if let Some(count) = pinned.get_mut(&self.key) {
+        let mut state = self.state.lock();
+        if let Some(count) = state.pinned.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                pinned.remove(&self.key);
+                state.pinned.remove(&self.key);
             }
         }
     }
@@ -83,12 +135,14 @@ impl Drop for Pin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
 
     #[test]
     fn pins_hold_the_floor_until_dropped() {
         let pins = VersionPins::default();
         let pin = |key: &str, version| {
-            pins.wrap_and_pin(|| Ok::<_, ()>(((), key.to_owned(), version)))
+            pins.wrap_and_pin(key, || Ok::<_, ()>(((), key.to_owned(), version)))
                 .expect("pins")
                 .1
         };
@@ -106,9 +160,53 @@ mod tests {
         drop(other_key);
         assert_eq!(pins.floor("cmk", || 5), 5);
         assert!(
-            pins.wrap_and_pin(|| Err::<((), String, u32), _>("refused"))
+            pins.wrap_and_pin("", || Err::<((), String, u32), _>("refused"))
                 .is_err()
         );
         assert_eq!(pins.floor("", || 5), 5);
+    }
+
+    #[test]
+    fn a_floor_waits_for_a_wrap_of_its_key_in_flight_and_no_wrap_waits() {
+        let pins = Arc::new(VersionPins::default());
+        let (started, wait_started) = channel();
+        let (release, wait_release) = channel::<()>();
+        let slow = {
+            let pins = Arc::clone(&pins);
+            std::thread::spawn(move || {
+                let (_, pin) = pins
+                    .wrap_and_pin("cmk", || {
+                        started.send(()).expect("test listens");
+                        wait_release.recv().expect("test releases");
+                        Ok::<_, ()>(((), "cmk".to_owned(), 2))
+                    })
+                    .expect("wraps");
+                pin
+            })
+        };
+        wait_started.recv().expect("the slow wrap started");
+        // Other keys, and new wraps of the same key, go on meanwhile.
+        assert_eq!(pins.floor("", || 7), 7);
+        let quick = pins
+            .wrap_and_pin("cmk", || Ok::<_, ()>(((), "cmk".to_owned(), 3)))
+            .expect("a wrap does not wait for the slow one");
+        let floor = {
+            let pins = Arc::clone(&pins);
+            std::thread::spawn(move || pins.floor("cmk", || 3))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !floor.is_finished(),
+            "the floor waits for the wrap in flight"
+        );
+        release.send(()).expect("releases");
+        let pin = slow.join().expect("slow wrap");
+        assert_eq!(
+            floor.join().expect("floor"),
+            2,
+            "it sees the slow wrap's pin"
+        );
+        drop((pin, quick));
+        assert_eq!(pins.floor("cmk", || 3), 3);
     }
 }

@@ -27,6 +27,8 @@ pub(crate) enum SegmentSource {
 
 pub(crate) struct Segmented {
     store: Store,
+    /// `bucket/key`, for errors.
+    object: String,
     /// Segment `i` is under `key_prefix ‖ i (u32 BE)`: the object id, or a
     /// multipart object's part attempt.
     key_prefix: Vec<u8>,
@@ -43,6 +45,7 @@ impl SegmentSource {
     /// under `key_prefix` (the object id, or a part attempt's prefix).
     pub(crate) fn segmented(
         store: Store,
+        object: String,
         key_prefix: Vec<u8>,
         prefix: Vec<u8>,
         segments: u32,
@@ -51,6 +54,7 @@ impl SegmentSource {
     ) -> Self {
         Self::Segmented(Segmented {
             store,
+            object,
             key_prefix,
             prefix,
             segments,
@@ -67,12 +71,35 @@ impl SegmentSource {
 }
 
 impl Segmented {
+    /// How many stored bytes segment `index` holds, from the record: every
+    /// segment but the last holds `segment_len`, the last the rest (which may
+    /// run past `segment_len`: an object of whole MiBs ends with an empty
+    /// final chunk in its last segment).
+    fn expected_len(&self, index: u32) -> Option<u64> {
+        let stored = self.total.checked_sub(self.prefix.len() as u64)?;
+        let before = u64::from(index).checked_mul(self.segment_len)?;
+        if index + 1 < self.segments {
+            Some(self.segment_len)
+        } else {
+            stored.checked_sub(before)
+        }
+    }
+
+    /// Segment `index`, fetched (and kept) unless it is the one kept; a value
+    /// missing, or shorter or longer than the record says, is
+    /// [`Error::Integrity`] naming the object.
     fn segment(&mut self, index: u32) -> io::Result<&[u8]> {
         if self
             .cached
             .as_ref()
             .is_none_or(|(cached, _)| *cached != index)
         {
+            let damaged = |what: &str| {
+                io::Error::from(Error::Integrity(format!(
+                    "object {}: segment {index} {what}",
+                    self.object
+                )))
+            };
             let db = self.store.db()?;
             let value = db
                 .get_cf(
@@ -80,12 +107,10 @@ impl Segmented {
                     [&self.key_prefix[..], &index.to_be_bytes()].concat(),
                 )
                 .map_err(Error::from)?
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("segment {index} is missing"),
-                    )
-                })?;
+                .ok_or_else(|| damaged("is missing"))?;
+            if self.expected_len(index) != Some(value.len() as u64) {
+                return Err(damaged("is not the length its record says"));
+            }
             self.cached = Some((index, value));
         }
         Ok(self
@@ -122,9 +147,13 @@ impl Read for SegmentSource {
         let within = usize::try_from(offset - u64::from(index) * s.segment_len)
             .map_err(|_| io::Error::other("offset past the last segment"))?;
         let segment = s.segment(index)?;
-        let available = segment.len().saturating_sub(within);
-        let n = buf.len().min(available);
-        buf[..n].copy_from_slice(&segment[within..within + n]);
+        // Every segment has the length its record says, so `within` is in
+        // it unless the position is past the end.
+        let Some(rest) = segment.get(within..) else {
+            return Ok(0);
+        };
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
         s.pos += n as u64;
         Ok(n)
     }
@@ -202,6 +231,7 @@ pub(crate) struct Parts {
     store: Store,
     data_key: Option<DataKey>,
     bucket: String,
+    key: String,
     object_id: [u8; OBJECT_ID_LEN],
     /// Each part with the plaintext offset it starts at.
     parts: Vec<(u64, PartRef)>,
@@ -214,7 +244,7 @@ impl Parts {
     pub(crate) fn new(
         store: Store,
         data_key: Option<DataKey>,
-        bucket: &str,
+        (bucket, key): (&str, &str),
         object_id: [u8; OBJECT_ID_LEN],
         refs: &[PartRef],
         size: u64,
@@ -242,6 +272,7 @@ impl Parts {
             store,
             data_key,
             bucket: bucket.to_owned(),
+            key: key.to_owned(),
             object_id,
             parts,
             size,
@@ -268,6 +299,7 @@ impl Parts {
             };
             let source = SegmentSource::segmented(
                 self.store.clone(),
+                format!("{}/{} part {}", self.bucket, self.key, part.number),
                 part_segment_prefix(&self.object_id, part.number, &part.attempt),
                 part.prefix.clone(),
                 part.segments,

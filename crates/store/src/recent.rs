@@ -47,6 +47,12 @@ impl<K: Hash + Eq + Copy, V> Recent<K, V> {
         self.current.insert(key, value);
     }
 
+    /// Keeps only the entries for which `keep` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.current.retain(|key, value| keep(key, value));
+        self.previous.retain(|key, value| keep(key, value));
+    }
+
     /// Drops every entry.
     pub(crate) fn clear(&mut self) {
         self.current.clear();

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use coffer_keyring::{AuditOutcome, Caller, Principal};
 use coffer_policy::Request;
 
-use crate::audit_log::StoreEvent;
+use crate::audit::StoreEvent;
 use crate::data_keys::ResolvedRule;
 use crate::multipart::{CompletedPart, MultipartUpload, UploadedPart};
 use crate::object_stream::ObjectStream;
@@ -118,6 +118,14 @@ impl Session {
 
     /// Checks `oss:PutObject` for the rule the put will apply, resolved once:
     /// the same value is checked, given to the KMS and stored.
+    ///
+    /// `oss:PutObject` is checked first, on the rule as written (the put's
+    /// own, else the bucket's default): a principal that may not put learns
+    /// nothing else, neither whether the bucket exists nor which CMK it
+    /// defaults to, and the KMS is asked nothing for it (no default CMK is
+    /// created, no `kms:DescribeKey` refused). Only then is the rule resolved
+    /// (with the caller's `kms:DescribeKey`) and checked again with the key
+    /// id it resolved to, which a condition may name.
     fn check_put(
         &self,
         bucket: &str,
@@ -125,24 +133,27 @@ impl Session {
         own: Option<&EncryptionRule>,
     ) -> Result<(BucketRecord, ResolvedRule)> {
         let resource = self.object_resource(bucket, key);
-        let as_given = |request: Request| match own {
-            Some(rule) => with_rule(request, rule.algorithm(), rule.kms_key_id(), None),
-            None => request,
-        };
-        // A missing bucket or an unusable key is reported only to a principal
-        // that may put there: a denied one learns nothing about either.
-        let resolved = self.store.bucket_record(bucket).and_then(|record| {
-            let rule = self.store.resolve_rule(own, &record, &self.caller)?;
-            Ok((record, rule))
-        });
-        let (record, rule) = match resolved {
-            Ok(resolved) => resolved,
-            Err(error @ Error::AccessDenied { .. }) => return Err(error),
-            Err(error) => {
-                self.check(as_given(Request::new("oss:PutObject", &resource)))?;
-                return Err(error);
+        let record = self.store.bucket_record(bucket);
+        let written = own.or_else(|| record.as_ref().ok().and_then(|r| r.rule.as_ref()));
+        let put = |rule: Option<&EncryptionRule>, resolved: Option<&str>| {
+            let request = Request::new("oss:PutObject", &resource);
+            match rule {
+                Some(rule) => with_rule(request, rule.algorithm(), rule.kms_key_id(), resolved),
+                None => request,
             }
         };
+        if !self.principal.evaluate(&put(written, None)).is_allowed() {
+            // A condition may name the key id an alias resolves to: resolve a
+            // named CMK (nothing is created for a default one) and check once
+            // more, recording a denial.
+            let resolved = match (written.and_then(EncryptionRule::kms_key_id), &record) {
+                (Some(given), Ok(_)) => self.store.kms().canonical_key_id(given).ok(),
+                _ => None,
+            };
+            self.check(put(written, resolved.as_deref()))?;
+        }
+        let record = record?;
+        let rule = self.store.resolve_rule(own, &record, &self.caller)?;
         let mut request = Request::new("oss:PutObject", &resource);
         match &rule {
             ResolvedRule::None => {}

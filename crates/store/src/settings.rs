@@ -1,7 +1,8 @@
 //! What a store is created with and keeps: its region and account (in every
-//! resource name policies match) and the version of its object records. Kept
-//! in the sealed key record `store/settings`, written together with the root
-//! key's check record, so it can be neither edited nor removed unnoticed.
+//! resource name policies match), the KMS backend its CMKs live in, and the
+//! versions of its record formats. Kept in the sealed key record
+//! `store/settings`, written together with the root key's check record, so it
+//! can be neither edited nor removed unnoticed.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,10 @@ pub const DEFAULT_REGION: &str = "local";
 pub const DEFAULT_ACCOUNT: &str = "0";
 /// The object record version this build writes.
 pub(crate) const OBJECT_RECORDS: u8 = 2;
+/// The job record version this build writes (2: authenticated).
+pub(crate) const JOB_RECORDS: u8 = 2;
+/// The audit log version this build writes (2: sealed and chained).
+pub(crate) const AUDIT_LOG: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StoreSettings {
@@ -22,6 +27,39 @@ pub(crate) struct StoreSettings {
     pub(crate) account: String,
     /// 1 until a store written before authenticated records is migrated.
     pub(crate) object_records: u8,
+    /// 1 until the plain JSON job records of an earlier version are sealed.
+    #[serde(default = "version_1")]
+    pub(crate) job_records: u8,
+    /// 1 until the events of an earlier version's audit log are anchored as
+    /// unsealed, with sealed events after them.
+    #[serde(default = "version_1")]
+    pub(crate) audit_log: u8,
+    /// The backend the store's CMKs live in; `None` in a store written
+    /// before it was recorded, until it is opened once by this version.
+    #[serde(default)]
+    pub(crate) kms: Option<KmsBinding>,
+}
+
+fn version_1() -> u8 {
+    1
+}
+
+/// Which KMS a store's CMKs live in: the backend (`local`, `transit`,
+/// `aws-kms`) and where in it (the Transit mount, the AWS region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KmsBinding {
+    pub(crate) backend: String,
+    #[serde(default)]
+    pub(crate) location: Option<String>,
+}
+
+impl std::fmt::Display for KmsBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(location) => write!(f, "the {} KMS at {location}", self.backend),
+            None => write!(f, "the {} KMS", self.backend),
+        }
+    }
 }
 
 impl StoreSettings {
@@ -32,6 +70,14 @@ impl StoreSettings {
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes)
             .map_err(|e| Error::CorruptRecord(format!("store settings: {e}")))
+    }
+
+    /// Whether anything is older than this build writes (a migration is due).
+    pub(crate) fn outdated(&self) -> bool {
+        self.object_records < OBJECT_RECORDS
+            || self.job_records < JOB_RECORDS
+            || self.audit_log < AUDIT_LOG
+            || self.kms.is_none()
     }
 
     /// Checks that the options asked for (if any) are what the store has.
@@ -49,6 +95,18 @@ impl StoreSettings {
             }
         }
         Ok(())
+    }
+
+    /// [`Error::KmsMismatch`] unless `opened` is the backend the store's
+    /// CMKs live in (a store that has not recorded one yet takes any).
+    pub(crate) fn check_kms(&self, opened: &KmsBinding) -> Result<()> {
+        match &self.kms {
+            Some(kept) if kept != opened => Err(Error::KmsMismatch {
+                store: kept.to_string(),
+                opened: opened.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -3,14 +3,15 @@
 //! A streamed put registers its object id as an upload, writes its segments,
 //! then commits its record in one batch that also clears the upload. Between
 //! the two steps the write is a [`StagedPut`]. User puts take both steps at
-//! once, with every segment through the write-ahead log. A bulk job that
-//! rewrites payloads stages a batch of objects with their segments written
-//! around the log ([`SegmentLog::Unlogged`]), makes them durable with one flush
-//! of the chunks family ([`Store::flush_segments`]), and only then commits the
-//! records: each segment reaches the disk once (its blob file) instead of twice
-//! (log and blob file), and a record never names a segment a crash could lose.
-//! An interruption before the commits leaves only registered uploads, which the
-//! next open removes with their segments.
+//! once, in bounded memory ([`SegmentLog::Bounded`]: past its first few
+//! segments around the write-ahead log, with a flush every few more). A bulk
+//! job that rewrites payloads stages a batch of objects with their segments
+//! written around the log ([`SegmentLog::Unlogged`]), makes them durable with
+//! one flush of the chunks family ([`Store::flush_segments`]), and only then
+//! commits the records: each segment reaches the disk once (its blob file)
+//! instead of twice (log and blob file), and a record never names a segment a
+//! crash could lose. An interruption before the commits leaves only
+//! registered uploads, which the next open removes with their segments.
 
 use bytes::Bytes;
 use coffer_keyring::Caller;
@@ -26,12 +27,40 @@ use crate::{ColumnFamily, Result, Store};
 /// How a streamed write's segments go to the chunks family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SegmentLog {
-    /// Through the write-ahead log, as every other write: durable as soon as
-    /// the log is.
-    Logged,
     /// Around the log, into the memtable only: durable once the chunks family
     /// is flushed, which must happen before the record commits.
     Unlogged,
+    /// A write of any size in bounded memory: the first [`LOGGED_SEGMENTS`]
+    /// through the log (a small object flushes nothing), the rest around it
+    /// with the chunks family flushed after every [`FLUSH_EVERY`] of them and
+    /// once more before the record commits. The memtables then hold at most
+    /// that many of its segments, where the log would keep them until they
+    /// filled (two of 64 MiB), and every segment past the first few reaches
+    /// the disk once.
+    Bounded,
+}
+
+/// Segments a [`SegmentLog::Bounded`] write sends through the log first.
+pub(crate) const LOGGED_SEGMENTS: u32 = 8;
+/// Segments a [`SegmentLog::Bounded`] write writes around the log between
+/// flushes.
+pub(crate) const FLUSH_EVERY: u32 = 16;
+
+impl SegmentLog {
+    /// Whether segment `index` goes around the log.
+    pub(crate) fn unlogged(self, index: u32) -> bool {
+        match self {
+            Self::Unlogged => true,
+            Self::Bounded => index >= LOGGED_SEGMENTS,
+        }
+    }
+
+    /// Whether to flush the chunks family after writing segment `index`.
+    pub(crate) fn flush_after(self, index: u32) -> bool {
+        self == Self::Bounded
+            && index >= LOGGED_SEGMENTS
+            && (index - LOGGED_SEGMENTS + 1).is_multiple_of(FLUSH_EVERY)
+    }
 }
 
 /// A streamed write whose payload is written and whose record is not.
@@ -44,12 +73,15 @@ pub(crate) struct StagedPut {
     new_key: NewKey,
     /// Whether the payload is in segments (registered as an upload).
     segmented: bool,
+    /// Whether some of them went around the log and are not flushed yet.
+    unflushed: bool,
 }
 
 impl StagedPut {
-    /// Whether committing waits on segments written outside the record.
-    pub(crate) fn has_segments(&self) -> bool {
-        self.segmented
+    /// Whether segments went around the log since the last flush: the
+    /// chunks family must be flushed before the record commits.
+    pub(crate) fn needs_flush(&self) -> bool {
+        self.unflushed
     }
 }
 
@@ -87,7 +119,7 @@ impl Store {
                 &self.inner.write_options,
             )?;
         }
-        let upload = (|| -> Result<(Vec<u8>, u32, u64)> {
+        let upload = (|| -> Result<(Vec<u8>, crate::objects::Written)> {
             let sealer = new_key
                 .data_key
                 .as_ref()
@@ -97,7 +129,7 @@ impl Store {
                         .sealer(k, &self.identity(&bucket.name, &object_id))
                 })
                 .transpose()?;
-            let (index, size) = self.write_segments(
+            let written = self.write_segments(
                 sealer.as_ref(),
                 first,
                 &mut feed,
@@ -106,11 +138,10 @@ impl Store {
             )?;
             Ok((
                 sealer.map(|s| s.prefix().to_vec()).unwrap_or_default(),
-                index,
-                size,
+                written,
             ))
         })();
-        let (prefix, segments, size) = match upload {
+        let (prefix, written) = match upload {
             Ok(done) => done,
             Err(error) => {
                 self.abandon_upload(&object_id);
@@ -119,10 +150,13 @@ impl Store {
         };
         let record = self.new_record(
             object_id,
-            size,
+            written.size,
             &new_key,
             options,
-            Body::Segmented { prefix, segments },
+            Body::Segmented {
+                prefix,
+                segments: written.segments,
+            },
         );
         Ok(StagedPut {
             bucket: bucket.clone(),
@@ -131,6 +165,7 @@ impl Store {
             condition,
             new_key,
             segmented: true,
+            unflushed: written.unflushed,
         })
     }
 
@@ -163,6 +198,7 @@ impl Store {
             condition,
             new_key,
             segmented: false,
+            unflushed: false,
         })
     }
 
@@ -190,6 +226,17 @@ impl Store {
             etag: etag(&object_id),
             protection: staged.new_key.protection,
         })
+    }
+
+    /// Flushes what a staged write sent around the log, then commits it.
+    pub(crate) fn flush_and_commit(&self, staged: StagedPut) -> Result<PutResult> {
+        if staged.needs_flush()
+            && let Err(error) = self.flush_segments()
+        {
+            self.abandon_staged(staged);
+            return Err(error);
+        }
+        self.commit_staged(staged)
     }
 
     /// Drops a staged write that will not commit, with its segments.

@@ -18,7 +18,7 @@ use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
-use crate::audit_log::AuditLog;
+use crate::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
 use crate::blob_relocation::BlobRelocation;
 use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
@@ -29,7 +29,9 @@ use crate::object_types::PutCondition;
 use crate::pins::VersionPins;
 use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
 use crate::rule::EncryptionRule;
-use crate::settings::{OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings};
+use crate::settings::{
+    AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings,
+};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 
 const STORE_ID: &[u8] = b"store_id";
@@ -82,7 +84,7 @@ pub(crate) struct Inner {
     /// Payload keys of recently read objects under the master keys.
     pub(crate) payload_keys: PayloadKeyCache,
     /// Bucket keys in memory.
-    pub(crate) bucket_keys: BucketKeys,
+    pub(crate) bucket_keys: Arc<BucketKeys>,
     /// Master key versions that writes in flight wrapped under.
     pub(crate) pins: VersionPins,
     /// Serializes writers of one key: read the old record, commit the new one.
@@ -98,6 +100,9 @@ pub(crate) struct Inner {
     /// lock), and it writes the database and this map under the map's write
     /// lock, so the map is never older than the database.
     buckets: RwLock<HashMap<String, BucketRecord>>,
+    /// Test hook: runs between the two scans of a key retirement.
+    #[cfg(feature = "test-util")]
+    pub(crate) between_retirement_scans: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 /// The open database, borrowed for one operation; [`Error::Closed`] once the
@@ -129,6 +134,26 @@ pub(crate) fn borrow_db(shared: &SharedDb) -> Option<DbRef<'_>> {
 struct Readers {
     open: HashMap<[u8; OBJECT_ID_LEN], usize>,
     deferred: HashSet<[u8; OBJECT_ID_LEN]>,
+}
+
+/// The store's master keyring, read-only ([`Store::master_keys`]).
+pub struct MasterKeys<'a>(&'a MasterKeyring);
+
+impl MasterKeys<'_> {
+    /// The version new data keys are wrapped under.
+    pub fn current_version(&self) -> u32 {
+        self.0.current_version()
+    }
+
+    /// The oldest version that still unwraps (older ones were retired).
+    pub fn min_decryption_version(&self) -> u32 {
+        self.0.min_decryption_version()
+    }
+
+    /// Every version held, oldest first (no key material).
+    pub fn versions(&self) -> Vec<coffer_keyring::MasterKeyVersion> {
+        self.0.versions()
+    }
 }
 
 /// A bucket as `list_buckets` and `head_bucket` describe it.
@@ -167,6 +192,18 @@ impl Store {
         let keys: Arc<dyn coffer_keyring::KeyStore> = Arc::new(KeysFamily {
             db: Arc::clone(&db),
         });
+        // The backend the store's CMKs will live in (checked against the
+        // one the store was created with).
+        let opened_kms = match &options.kms {
+            Some(backend) => KmsBinding {
+                backend: backend.backend_name().to_owned(),
+                location: backend.location(),
+            },
+            None => KmsBinding {
+                backend: LocalKms::BACKEND.to_owned(),
+                location: None,
+            },
+        };
         let wanted = StoreSettings {
             region: options
                 .region
@@ -177,17 +214,24 @@ impl Store {
                 .clone()
                 .unwrap_or_else(|| crate::settings::DEFAULT_ACCOUNT.into()),
             object_records: OBJECT_RECORDS,
+            job_records: JOB_RECORDS,
+            audit_log: AUDIT_LOG,
+            kms: Some(opened_kms.clone()),
         };
         // The settings are written with the root key's check record, in the
-        // same atomic write: a store has both or neither.
+        // same atomic write: a store has both or neither. A store of the
+        // layout before settings gets the oldest versions, to migrate.
         let initial = |layout: KeysLayout| {
-            let settings = StoreSettings {
-                object_records: if layout == KeysLayout::New {
-                    OBJECT_RECORDS
-                } else {
-                    1
-                },
-                ..wanted.clone()
+            let settings = if layout == KeysLayout::New {
+                wanted.clone()
+            } else {
+                StoreSettings {
+                    object_records: 1,
+                    job_records: 1,
+                    audit_log: 1,
+                    kms: None,
+                    ..wanted.clone()
+                }
             };
             vec![(SETTINGS_RECORD.to_owned(), settings.encode())]
         };
@@ -204,6 +248,7 @@ impl Store {
         if layout != KeysLayout::New {
             settings.check(options.region.as_deref(), options.account.as_deref())?;
         }
+        settings.check_kms(&opened_kms)?;
         let records = RecordAuth::new(
             &sealed.derive_key(RECORD_KEY_PURPOSE),
             options.payload_key_cache,
@@ -225,20 +270,34 @@ impl Store {
                 (local.clone(), Some(local))
             }
         };
+        let audit_state = if layout == KeysLayout::New {
+            LogState::New
+        } else if settings.audit_log < AUDIT_LOG {
+            LogState::Unsealed
+        } else {
+            LogState::Sealed
+        };
         let audit = Arc::new(AuditLog::open(
             Arc::clone(&db),
+            AuditKey::new(&sealed.derive_key(AUDIT_KEY_PURPOSE)),
+            audit_state,
             Arc::clone(&options.audit),
             options.audit_retention,
             Arc::clone(&options.clock),
             options.tuning.sync_writes,
         )?);
+        let bucket_keys = Arc::new(BucketKeys::new(options.bucket_keys));
+        let forget = Arc::clone(&bucket_keys);
         let kms = Kms::new(
             backend,
             KmsOptions::default()
                 .with_account(&settings.region, &settings.account)
                 .with_audit(Arc::clone(&audit) as Arc<dyn coffer_keyring::AuditSink>)
                 .with_clock(Arc::clone(&options.clock))
-                .with_fail_fast_for(options.kms_fail_fast),
+                .with_fail_fast_for(options.kms_fail_fast)
+                // A CMK the store's own layer disables or deletes takes its
+                // bucket keys with it at once, not after their cache TTL.
+                .with_revoked(Arc::new(move |key_id| forget.forget_cmk(key_id))),
         );
         let store_id = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
@@ -280,7 +339,7 @@ impl Store {
                 inline_threshold: options.inline_threshold,
                 blob_relocation: BlobRelocation::new(options.tuning.blob_gc_age_cutoff),
                 payload_keys: PayloadKeyCache::new(options.payload_key_cache),
-                bucket_keys: BucketKeys::new(options.bucket_keys),
+                bucket_keys,
                 pins: VersionPins::default(),
                 write_options,
                 unlogged_write_options,
@@ -290,10 +349,12 @@ impl Store {
                 readers: Mutex::new(Readers::default()),
                 bucket_gate: RwLock::new(()),
                 buckets: RwLock::new(HashMap::new()),
+                #[cfg(feature = "test-util")]
+                between_retirement_scans: Mutex::new(None),
             }),
         };
-        if store.inner.settings.object_records < OBJECT_RECORDS {
-            store.migrate_records(&sealed)?;
+        if store.inner.settings.outdated() {
+            store.migrate(&sealed, opened_kms)?;
         }
         store
             .inner
@@ -301,6 +362,12 @@ impl Store {
             .store(store.inner.master.current_version(), Ordering::Release);
         store.load_buckets()?;
         store.remove_leftovers()?;
+        store.drop_orphan_uploads()?;
+        // A damaged bucket key record is `verify`'s to report; the store
+        // opens all the same.
+        if let Err(error) = store.drop_orphan_bucket_keys() {
+            tracing::warn!(%error, "could not look for bucket keys of deleted buckets");
+        }
         if let Some(expiry) = multipart_expiry {
             store.sweep_multipart_uploads(expiry)?;
         }
@@ -359,9 +426,13 @@ impl Store {
         self.inner.local_kms.as_ref()
     }
 
-    /// The master keyring of store-managed encryption.
-    pub fn master_keyring(&self) -> &MasterKeyring {
-        &self.inner.master
+    /// The master keyring of store-managed encryption, to read: its versions.
+    /// Rotate it with [`Store::rotate_master_key`] and retire versions with
+    /// [`Store::retire_unused_master_keys`], which scans for them first: the
+    /// keyring itself is never handed out, so neither can be done unaudited
+    /// or unchecked.
+    pub fn master_keys(&self) -> MasterKeys<'_> {
+        MasterKeys(&self.inner.master)
     }
 
     /// Rotates the master key now; returns the new version. Existing objects stay
@@ -402,7 +473,7 @@ impl Store {
             Ok(version) => (Some(*version), AuditOutcome::Allowed),
             Err(error) => (None, AuditOutcome::Failed(error.to_string())),
         };
-        self.audit(crate::audit_log::StoreEvent {
+        self.audit(crate::audit::StoreEvent {
             caller: &Caller::Trusted,
             action,
             resource: None,
@@ -433,10 +504,35 @@ impl Store {
         self.write_bucket(&mut buckets, record)
     }
 
-    /// Deletes an empty bucket ([`Error::BucketNotEmpty`] otherwise).
+    /// Deletes an empty bucket ([`Error::BucketNotEmpty`] otherwise), with
+    /// its bucket keys and the multipart uploads in progress into it (which
+    /// could never complete).
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
-        // No object commit may run while the bucket is checked empty and removed.
-        let _gate = self.inner.bucket_gate.write();
+        // The uploads' locks come before the gate, as when an upload
+        // completes; an upload created before the gate closed is seen by the
+        // look under it, and then the locks are taken again.
+        loop {
+            let uploads = self.uploads_into(name)?;
+            let mut stripes: Vec<usize> = uploads.iter().map(|id| stripe_index(id)).collect();
+            stripes.sort_unstable();
+            stripes.dedup();
+            let _held: Vec<_> = stripes
+                .iter()
+                .map(|&at| self.inner.upload_stripes[at].lock())
+                .collect();
+            // No object commit, upload creation or bucket key may land while
+            // the bucket is checked empty and removed.
+            let _gate = self.inner.bucket_gate.write();
+            let now = self.uploads_into(name)?;
+            if now.iter().all(|id| uploads.contains(id)) {
+                return self.delete_bucket_gated(name, &now);
+            }
+        }
+    }
+
+    /// [`Store::delete_bucket`] with the gate and the locks of `uploads`
+    /// held.
+    fn delete_bucket_gated(&self, name: &str, uploads: &[[u8; OBJECT_ID_LEN]]) -> Result<()> {
         let mut buckets = self.inner.buckets.write();
         if !buckets.contains_key(name) {
             return Err(Error::NoSuchBucket(name.to_owned()));
@@ -455,6 +551,9 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.delete_cf(db.cf(ColumnFamily::Buckets)?, name.as_bytes());
         self.drop_bucket_keys(&db, &mut batch, name)?;
+        for upload in uploads {
+            self.drop_upload_into(&db, &mut batch, upload)?;
+        }
         db.write_opt(batch, &self.inner.write_options)?;
         buckets.remove(name);
         Ok(())
@@ -626,13 +725,37 @@ impl Store {
         condition: &PutCondition,
         extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
     ) -> Result<()> {
-        // The bucket must still exist when the object lands in it.
+        self.gated_write(bucket, |db| {
+            self.commit_gated(db, bucket, key, record, condition, extra)
+        })
+    }
+
+    /// Runs `write` under the bucket gate if `bucket` is still the one the
+    /// write began in (not deleted, nor deleted and created again;
+    /// [`Error::NoSuchBucket`] otherwise): whatever lands in a bucket (an
+    /// object, an upload, a bucket key) never lands in one being deleted.
+    pub(crate) fn gated_write<T>(
+        &self,
+        bucket: &BucketRecord,
+        write: impl FnOnce(&DbRef<'_>) -> Result<T>,
+    ) -> Result<T> {
         let _gate = self.inner.bucket_gate.read();
         if self.bucket_record(&bucket.name)?.incarnation != bucket.incarnation {
             return Err(Error::NoSuchBucket(bucket.name.clone()));
         }
+        write(&self.db()?)
+    }
+
+    fn commit_gated(
+        &self,
+        db: &DbRef<'_>,
+        bucket: &BucketRecord,
+        key: &str,
+        record: Option<&ObjectRecord>,
+        condition: &PutCondition,
+        extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
+    ) -> Result<()> {
         let name = bucket.name.as_str();
-        let db = self.db()?;
         let raw_key = object_key(name, key);
         let _guard = self.stripe(&raw_key).lock();
         let objects = db.cf(ColumnFamily::Objects)?;
@@ -649,7 +772,7 @@ impl Store {
             None => None,
         };
         let mut batch = WriteBatch::default();
-        extra(&mut batch, &db)?;
+        extra(&mut batch, db)?;
         match record {
             Some(record) => batch.put_cf(
                 objects,
@@ -661,7 +784,7 @@ impl Store {
         if let Some(old_id) = old_segmented
             && record.is_none_or(|r| r.object_id != old_id)
         {
-            self.dispose_segments(&db, &mut batch, &old_id)?;
+            self.dispose_segments(db, &mut batch, &old_id)?;
         }
         db.write_opt(batch, &self.inner.write_options)?;
         Ok(())

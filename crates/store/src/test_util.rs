@@ -54,3 +54,37 @@ pub fn fail_audit_appends(store: &Store, fail: bool) {
         .fail_appends
         .store(fail, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Runs `hook` in every key retirement (master keyring or CMK) between its
+/// scan of multipart uploads and its scan of object records, or no longer
+/// (`None`): a test widens the window a concurrent completion could fall in.
+pub fn between_retirement_scans(
+    store: &Store,
+    hook: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+) {
+    *store.inner.between_retirement_scans.lock() = hook;
+}
+
+/// Rotates the master key and retires every version below the new one with
+/// no usage scan, as the store itself never does: for tests of what a read
+/// does under a version retired anyway (it must fail, not use a kept key).
+pub fn rotate_and_retire_master_keys_unchecked(store: &Store) -> Result<u32> {
+    let version = store.inner.master.rotate_now()?;
+    store.inner.master.retire_versions_below(
+        version,
+        coffer_keyring::NothingReferencesOlderVersions::after_scanning_every_wrapped_key(),
+    )?;
+    Ok(version)
+}
+
+/// Writes `value` under `key` in a column family (by its name) of the open
+/// store, as an edit from outside would, or a race would have left it.
+pub fn raw_put(store: &Store, family: &str, key: &[u8], value: &[u8]) -> Result<()> {
+    let family = crate::ColumnFamily::ALL
+        .into_iter()
+        .find(|f| f.name() == family)
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
+    let db = store.db()?;
+    db.put_cf(db.cf(family)?, key, value)?;
+    Ok(())
+}

@@ -31,6 +31,11 @@ pub enum ProblemKind {
     /// Segments on disk that belong to no object or upload (whole-store
     /// verification only); the key is the object id in hex.
     OrphanSegments,
+    /// A bucket key of a bucket that is gone (whole-store verification only):
+    /// nothing uses it, and it holds back key retirement until the store
+    /// removes it when it opens. The bucket is its bucket's name, the key its
+    /// id in hex.
+    OrphanBucketKey,
 }
 
 /// One problem, with the object it belongs to.
@@ -168,6 +173,14 @@ impl Store {
                     detail: "segments that belong to no object or upload".into(),
                 });
             }
+            for (bucket, id) in self.orphan_bucket_keys()? {
+                report.problems.push(VerifyProblem {
+                    bucket,
+                    key: hex::encode(id),
+                    kind: ProblemKind::OrphanBucketKey,
+                    detail: "a bucket key of a bucket that is gone".into(),
+                });
+            }
         }
         Ok(report)
     }
@@ -183,20 +196,21 @@ impl Store {
 
 /// The problem an error while reading an object shows; `None` for a failure
 /// of the store itself.
+/// What an error reading one object says about it; `None` for a failure to
+/// read the store itself, which ends the verification.
 fn classify(error: &Error) -> Option<ProblemKind> {
     match error {
         Error::Integrity(_) | Error::CorruptRecord(_) | Error::Key(_) => {
             Some(ProblemKind::DamagedPayload)
         }
-        Error::KeyDisabled(_)
-        | Error::KeyPendingDeletion(_)
-        | Error::KeyPendingImport(_)
-        | Error::KeyNotFound(_)
-        | Error::KeyDestroyed(_)
-        | Error::KmsDenied(_)
-        | Error::KmsUnavailable(_)
-        | Error::ManagedKey(_)
-        | Error::Unsupported { .. } => Some(ProblemKind::KeyUnavailable),
-        _ => None,
+        Error::Storage(_)
+        | Error::Io(_)
+        | Error::Closed
+        | Error::Randomness
+        | Error::WorkerLost => None,
+        // Anything else is about the object's key: disabled, deleted,
+        // refused, unreachable, or wrapped by a KMS this store was not
+        // opened with. The bytes may be intact.
+        _ => Some(ProblemKind::KeyUnavailable),
     }
 }

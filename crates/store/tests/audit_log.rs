@@ -1,8 +1,11 @@
 //! The persisted audit log: what is recorded (KMS data-plane calls with the
 //! key, version, bucket and object key; KMS administration; the store's own
 //! policy denials; master key administration), that nothing secret is, that it
-//! survives a reopen, its queries, its retention, and that an operation whose
-//! record cannot be written fails without using a key or changing anything.
+//! survives a reopen, its queries, its retention (which records itself and
+//! never removes the newest event), that an operation whose record cannot be
+//! written fails without using a key or changing anything, and that an event
+//! edited, planted, removed, put back or cut from the end of the log with the
+//! `rocksdb` crate is named by the next query and by `verify_audit_log`.
 
 mod common;
 
@@ -409,9 +412,13 @@ fn retention_by_age_and_by_size() {
         .prune_audit_log(&AuditRetention::keep_all().with_max_age(Duration::from_secs(60)))
         .expect("prune");
     assert_eq!(removed, 10);
+    // What is left: the recent event, and the prune's record of itself.
     let left = all(s);
-    assert_eq!(left.len(), 1);
+    assert_eq!(left.len(), 2, "{left:?}");
     assert_eq!(left[0].key_id.as_deref(), Some(recent.as_str()));
+    assert_eq!(left[1].action, "coffer:PruneAuditLog");
+    let detail = left[1].detail.as_deref().expect("says what it removed");
+    assert!(detail.starts_with("removing 10 events"), "{detail}");
     s.close().expect("close");
     drop(f.store);
 
@@ -436,12 +443,13 @@ fn retention_by_age_and_by_size() {
         newest.last().expect("present").key_id.as_deref(),
         Some(last.as_str())
     );
-    // A limit below one event keeps the newest one.
+    // A limit below one event keeps the newest one (and the prune's record).
     s.prune_audit_log(&AuditRetention::keep_all().with_max_bytes(1))
         .expect("prune");
     let kept = all(&s);
-    assert_eq!(kept.len(), 1);
+    assert_eq!(kept.len(), 2, "{kept:?}");
     assert_eq!(kept[0].key_id.as_deref(), Some(last.as_str()));
+    assert_eq!(kept[1].action, "coffer:PruneAuditLog");
     s.close().expect("close");
     drop(s);
 
@@ -454,7 +462,14 @@ fn retention_by_age_and_by_size() {
         ),
     )
     .expect("reopen");
-    assert!(all(&s).is_empty());
+    let left = all(&s);
+    assert_eq!(
+        left.len(),
+        2,
+        "the newest event stays, with the prune's record: {left:?}"
+    );
+    assert_eq!(left[1].action, "coffer:PruneAuditLogByRetention");
+    assert!(s.verify_audit_log().expect("verifies").problems.is_empty());
 }
 
 #[test]
@@ -537,4 +552,194 @@ fn a_rotation_the_policy_makes_is_recorded_once() {
         .filter(|e| e.action == "coffer:RotateMasterKeyAutomatically")
         .count();
     assert_eq!(rotations, 3);
+}
+
+fn raw_db(path: &std::path::Path) -> rocksdb::DB {
+    let options = rocksdb::Options::default();
+    let families = rocksdb::DB::list_cf(&options, path).expect("families");
+    rocksdb::DB::open_cf(&options, path, &families).expect("raw open")
+}
+
+/// Every (key, value) of the audit family, in order.
+fn raw_events(db: &rocksdb::DB) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db.iterator_cf(
+        db.cf_handle("audit").expect("audit"),
+        rocksdb::IteratorMode::Start,
+    )
+    .map(|item| {
+        let (key, value) = item.expect("reads");
+        (key.to_vec(), value.to_vec())
+    })
+    .collect()
+}
+
+/// A store with `n` events, closed; its directory and clock.
+fn closed_log(n: usize) -> common::Fixture {
+    let f = fixture();
+    for _ in 0..n {
+        cmk(&f.store);
+        f.clock.advance(Duration::from_millis(5));
+    }
+    assert!(
+        f.store
+            .verify_audit_log()
+            .expect("verifies")
+            .problems
+            .is_empty()
+    );
+    f.store.close().expect("close");
+    f
+}
+
+/// What `verify_audit_log` and a query of the reopened store find.
+fn problems_after(f: &common::Fixture) -> (Vec<String>, Vec<String>) {
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+    let verified = s.verify_audit_log().expect("verifies").problems;
+    let queried = s.audit_log(&AuditQuery::new()).expect("query").damaged;
+    (verified, queried)
+}
+
+#[test]
+fn an_edited_event_is_named_and_nothing_else() {
+    let f = closed_log(6);
+    let edited_key;
+    {
+        let db = raw_db(f.dir.path());
+        let events = raw_events(&db);
+        let (key, value) = &events[3];
+        // A well-formed edit of the JSON (the tags around it kept), the kind
+        // an insider would make: another caller.
+        let (from, to) = (&br#""caller":"trusted""#[..], &br#""caller":"mallory""#[..]);
+        let at = value
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("the event names its caller");
+        let mut edited = value.clone();
+        edited[at..at + to.len()].copy_from_slice(to);
+        db.put_cf(db.cf_handle("audit").expect("audit"), key, &edited)
+            .expect("edits");
+        edited_key = hex::encode(key);
+    }
+    let (verified, queried) = problems_after(&f);
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert!(
+        verified[0].contains(&edited_key) && verified[0].contains("edited"),
+        "{verified:?}"
+    );
+    assert_eq!(queried, verified);
+}
+
+#[test]
+fn a_removed_event_is_named_as_a_gap() {
+    let f = closed_log(6);
+    {
+        let db = raw_db(f.dir.path());
+        let events = raw_events(&db);
+        db.delete_cf(db.cf_handle("audit").expect("audit"), &events[2].0)
+            .expect("deletes");
+    }
+    let (verified, queried) = problems_after(&f);
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert!(verified[0].contains("missing: removed"), "{verified:?}");
+    assert_eq!(queried, verified);
+    // A query from after the gap sees it too: it reads the event before.
+}
+
+#[test]
+fn planted_replayed_and_reordered_events_are_named() {
+    let f = closed_log(6);
+    {
+        let db = raw_db(f.dir.path());
+        let audit = db.cf_handle("audit").expect("audit");
+        let events = raw_events(&db);
+        // An event from before sealing, planted among sealed ones.
+        let mut planted = events[4].0.clone();
+        planted[15] = planted[15].wrapping_add(100);
+        db.put_cf(
+            audit,
+            &planted,
+            br#"{"v":1,"time_ns":0,"caller":"x","source":"store","action":"coffer:Nothing","outcome":"allowed"}"#,
+        )
+        .expect("plants");
+        // Two events swapped.
+        db.put_cf(audit, &events[1].0, &events[2].1).expect("swaps");
+        db.put_cf(audit, &events[2].0, &events[1].1).expect("swaps");
+    }
+    let (verified, _) = problems_after(&f);
+    assert!(
+        verified.iter().any(|p| p.contains("planted")),
+        "{verified:?}"
+    );
+    assert!(
+        verified
+            .iter()
+            .filter(|p| p.contains("edited or planted"))
+            .count()
+            >= 2,
+        "{verified:?}"
+    );
+}
+
+#[test]
+fn the_newest_events_cut_from_the_end_are_named_and_stay_named() {
+    let f = closed_log(6);
+    {
+        let db = raw_db(f.dir.path());
+        let audit = db.cf_handle("audit").expect("audit");
+        let events = raw_events(&db);
+        for (key, _) in &events[4..] {
+            db.delete_cf(audit, key).expect("deletes");
+        }
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+    // The store found it at open and recorded it in the log itself.
+    let page = s.audit_log(&AuditQuery::new()).expect("query");
+    assert!(
+        page.events
+            .iter()
+            .any(|e| e.action == "coffer:AuditLogDamaged"),
+        "{:?}",
+        page.events
+    );
+    // Appending goes on after the head, so the gap stays visible.
+    cmk(&s);
+    let problems = s.verify_audit_log().expect("verifies").problems;
+    assert!(
+        problems.iter().any(|p| p.contains("missing: removed")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn pruning_everything_keeps_the_newest_event_and_its_own_record_and_the_chain_checks() {
+    let f = fixture();
+    let s = &f.store;
+    for _ in 0..20 {
+        cmk(s);
+    }
+    let newest = cmk(s);
+    let (old_key, old_value) = raw_family(s, "audit").expect("family")[3].clone();
+    f.clock.advance(Duration::from_secs(10));
+    let removed = s
+        .prune_audit_log(&AuditRetention::keep_all().with_max_age(Duration::ZERO))
+        .expect("prunes");
+    assert_eq!(removed, 20);
+    let left = all(s);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0].key_id.as_deref(), Some(newest.as_str()));
+    assert_eq!(left[1].action, "coffer:PruneAuditLog");
+    assert_eq!(left[1].caller, "trusted");
+    let report = s.verify_audit_log().expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.events, 2);
+    // A pruned event put back is named.
+    s.close().expect("closes");
+    {
+        let db = raw_db(f.dir.path());
+        db.put_cf(db.cf_handle("audit").expect("audit"), &old_key, &old_value)
+            .expect("puts back");
+    }
+    let (verified, _) = problems_after(&f);
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert!(verified[0].contains("put back"), "{verified:?}");
 }

@@ -2,7 +2,9 @@
 //! object still with its own data key; the bounds (period, objects, cache TTL);
 //! policies checked on every use; rewrap in proportion to bucket keys; crypto-
 //! shredding after a CMK's deletion window; reopening; master-keyring bucket keys
-//! with rotation, rewrap and retirement.
+//! with rotation, rewrap and retirement; a bucket key left behind by its
+//! deleted bucket named by `verify`, holding nothing back, and removed when the
+//! store opens.
 
 mod common;
 
@@ -194,13 +196,59 @@ fn a_bucket_key_serves_its_period_and_its_objects_only() {
 }
 
 #[test]
-fn a_disabled_cmk_takes_effect_within_the_ttl() {
+fn a_cmk_the_store_disables_stops_its_bucket_keys_at_once() {
+    let a = with(BucketKeyOptions::default().with_cache_ttl(5 * MINUTE));
+    let s = &a.f.store;
+    for (change, bucket) in [("disable", "disabled"), ("schedule", "scheduled")] {
+        let cmk = kms_bucket(s, bucket);
+        s.put_object(bucket, "k", data(4096, 1), PutOptions::default())
+            .expect("put");
+        s.get_object(bucket, "k")
+            .expect("reads: the bucket key is kept");
+        match change {
+            "disable" => s.kms().disable_key(&cmk, &TRUSTED).expect("disable"),
+            _ => drop(
+                s.kms()
+                    .schedule_key_deletion(&cmk, 7, &TRUSTED)
+                    .expect("schedule"),
+            ),
+        }
+        // No TTL to wait out: the store made the change, so it forgot the key.
+        assert!(
+            matches!(
+                s.get_object(bucket, "k"),
+                Err(Error::KeyDisabled(_) | Error::KeyPendingDeletion(_))
+            ),
+            "{change}"
+        );
+        assert!(
+            matches!(
+                s.put_object(bucket, "k2", data(10, 2), PutOptions::default()),
+                Err(Error::KeyDisabled(_) | Error::KeyPendingDeletion(_))
+            ),
+            "{change}"
+        );
+        assert!(
+            s.head_object(bucket, "k2").is_err(),
+            "the refused put stored nothing"
+        );
+    }
+}
+
+#[test]
+fn a_cmk_disabled_behind_the_stores_back_takes_effect_within_the_ttl() {
     let a = with(BucketKeyOptions::default().with_cache_ttl(5 * MINUTE));
     let s = &a.f.store;
     let cmk = kms_bucket(s, "bkt");
     s.put_object("bkt", "k", data(4096, 1), PutOptions::default())
         .expect("put");
-    s.kms().disable_key(&cmk, &TRUSTED).expect("disable");
+    // Changed at the KMS itself (as an operator of an external KMS would),
+    // not through the store's layer.
+    coffer_keyring::KeyAdministration::disable_key(
+        s.local_kms().expect("the local KMS").as_ref(),
+        &cmk,
+    )
+    .expect("disable");
     // Within the TTL the kept bucket key still serves: the documented trade-off.
     s.get_object("bkt", "k").expect("read within the TTL");
     s.put_object("bkt", "k2", data(10, 2), PutOptions::default())
@@ -457,4 +505,50 @@ fn deleting_a_bucket_deletes_its_bucket_keys() {
             .len(),
         1
     );
+}
+
+#[test]
+fn a_bucket_key_of_a_deleted_bucket_is_named_holds_nothing_back_and_goes_at_open() {
+    let a = with(BucketKeyOptions::default());
+    let s = &a.f.store;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_bucket_encryption("bkt", EncryptionRule::managed().with_bucket_key(true))
+        .expect("rule");
+    s.put_object("bkt", "k", data(10, 1), PutOptions::default())
+        .expect("put");
+    let left = coffer_store::test_util::raw_family(s, "bucket_keys").expect("scan");
+    assert_eq!(left.len(), 1);
+    s.delete_object("bkt", "k").expect("delete");
+    s.delete_bucket("bkt").expect("delete bucket");
+    // What a put making a bucket key while the bucket was deleted left
+    // behind, before such writes went under the bucket gate.
+    let (key, value) = &left[0];
+    coffer_store::test_util::raw_put(s, "bucket_keys", key, value).expect("plants");
+    let report = s.verify(None, |_| {}).expect("verifies");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(
+        report.problems[0].kind,
+        coffer_store::ProblemKind::OrphanBucketKey
+    );
+    assert_eq!(report.problems[0].bucket, "bkt");
+    s.rotate_master_key().expect("rotates");
+    assert_eq!(
+        s.retire_unused_master_keys().expect("retires"),
+        2,
+        "the orphan holds nothing back"
+    );
+    let dir = a.f.dir.path().to_owned();
+    s.close().expect("closes");
+    let s = Store::open(
+        &dir,
+        options(&a.f.clock, &a.audit, BucketKeyOptions::default()),
+    )
+    .expect("reopens");
+    assert!(
+        coffer_store::test_util::raw_family(&s, "bucket_keys")
+            .expect("scan")
+            .is_empty(),
+        "removed when the store opened"
+    );
+    assert!(s.verify(None, |_| {}).expect("verifies").is_clean());
 }

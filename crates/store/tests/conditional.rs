@@ -1,7 +1,8 @@
 //! Conditional writes (if no object is there, if the object there has an
 //! ETag), atomic against other writers of the key; conditional reads with HTTP's
-//! semantics on get, range, open and head; and the attributes kept with an
-//! object, through put, copy and sessions.
+//! semantics on get, range, open and head; a copy over itself (a
+//! re-encryption) that never reverts a write landing while it copies; and the
+//! attributes kept with an object, through put, copy and sessions.
 
 mod common;
 
@@ -300,4 +301,42 @@ fn sessions_check_conditional_operations_as_plain_ones() {
         nobody.get_object_if("bkt", "k", &GetConditions::new().if_match("\"x\"")),
         Err(Error::AccessDenied { .. })
     ));
+}
+
+#[test]
+fn a_copy_over_itself_never_reverts_a_write_that_lands_while_it_copies() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_object("bkt", "big", data(96 * MIB, 1), PutOptions::default())
+        .expect("put");
+    let copy = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            s.copy_object(("bkt", "big"), ("bkt", "big"), CopyOptions::kms(None))
+        })
+    };
+    // The copy has read the record and is streaming 96 MiB through AES-GCM.
+    std::thread::sleep(Duration::from_millis(20));
+    s.put_object("bkt", "big", data(100, 2), PutOptions::managed())
+        .expect("a write lands meanwhile");
+    let copied = copy.join().expect("copy thread");
+    assert!(
+        matches!(copied, Err(Error::PreconditionFailed { .. })),
+        "the copy read the old content and must not commit it: {:?}",
+        copied.map(|r| r.etag)
+    );
+    assert_eq!(
+        s.get_object("bkt", "big").expect("get").body,
+        data(100, 2),
+        "the write that landed is what the object holds"
+    );
+    // A condition the caller gives is the one applied.
+    let current = s.head_object("bkt", "big").expect("head").etag;
+    s.copy_object(
+        ("bkt", "big"),
+        ("bkt", "big"),
+        CopyOptions::kms(None).with_condition(PutCondition::IfMatch(current)),
+    )
+    .expect("copies under the caller's condition");
 }

@@ -1,7 +1,10 @@
 //! Bulk key jobs: rewrap, re-encrypt and encrypt-unencrypted run to done with
 //! their counts; a paused job stops at a checkpoint and resumes where it
 //! stopped; a cancelled one stays cancelled; bad jobs are refused; payloads are
-//! untouched by a rewrap; the key-usage report proves the result.
+//! untouched by a rewrap; the key-usage report proves the result; a job
+//! record edited or planted from outside is refused by name and never runs; a
+//! limit too slow to represent is refused; a progress callback may pause the
+//! job it reports on.
 
 mod common;
 
@@ -418,4 +421,152 @@ fn a_job_working_one_key_at_a_time_writes_through_the_log_and_flushes_nothing() 
         assert_eq!(object.body, data(MIB + 1, i));
         assert_eq!(object.meta.protection.mode, ProtectionMode::Kms);
     }
+}
+
+fn raw_db(path: &std::path::Path) -> rocksdb::DB {
+    let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).expect("families");
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), path, names).expect("opens raw")
+}
+
+#[test]
+fn an_edited_or_planted_job_record_is_refused_and_never_runs() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    let cmk = s
+        .kms()
+        .create_key(coffer_keyring::CreateKeyOptions::new(), &Caller::Trusted)
+        .expect("cmk")
+        .key_id;
+    s.put_object("bkt", "k", data(1000, 1), PutOptions::kms(Some(&cmk)))
+        .expect("put");
+    let paused = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    s.pause_job(&paused).expect("pauses");
+    let other = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    s.close().expect("closes");
+    let planted = "0123456789abcdef0123456789abcdef";
+    {
+        let db = raw_db(f.dir.path());
+        let jobs = db.cf_handle("jobs").expect("jobs");
+        // The paused rewrap turned into a re-encryption to store-managed
+        // keys, with its tag kept: a downgrade of every KMS object.
+        let mut value = db.get_cf(jobs, &paused).expect("reads").expect("present");
+        let text = String::from_utf8_lossy(&value).into_owned();
+        let edited = text.replacen(
+            r#"{"kind":"rewrap"}"#,
+            r#"{"kind":"reencrypt","sse":"AES256","kms_key_id":null}"#,
+            1,
+        );
+        assert_ne!(edited, text, "the record carries the kind as JSON");
+        value = edited.into_bytes();
+        db.put_cf(jobs, &paused, &value).expect("writes");
+        // Another job's record under a new id, and a plain JSON one.
+        let moved = db.get_cf(jobs, &other).expect("reads").expect("present");
+        db.put_cf(jobs, planted, &moved).expect("writes");
+        db.put_cf(
+            jobs,
+            "fedcba9876543210fedcba9876543210",
+            br#"{"id":"fedcba9876543210fedcba9876543210","bucket":"bkt","kind":{"kind":"reencrypt","sse":"AES256","kms_key_id":null},"state":"running","created_ms":0,"last_key":null,"done":0,"skipped":0,"failed":0,"bytes":0}"#,
+        )
+        .expect("writes");
+    }
+    let s = coffer_store::Store::open(f.dir.path(), common::options(&f.clock)).expect("opens");
+    for id in [paused.as_str(), planted, "fedcba9876543210fedcba9876543210"] {
+        match s.job_status(id) {
+            Err(Error::Integrity(message)) => assert!(message.contains(id), "{message}"),
+            other => panic!("job {id}: {other:?}"),
+        }
+        assert!(matches!(s.resume_job(id), Err(Error::Integrity(_))), "{id}");
+        assert!(
+            matches!(
+                s.run_job(id, JobLimits::none(), |_| {}),
+                Err(Error::Integrity(_))
+            ),
+            "{id}"
+        );
+    }
+    assert!(matches!(s.list_jobs(), Err(Error::Integrity(_))));
+    assert_eq!(
+        s.head_object("bkt", "k").expect("head").protection.mode,
+        ProtectionMode::Kms,
+        "nothing was re-encrypted"
+    );
+    // The job nobody touched still runs.
+    assert_eq!(
+        s.run_job(&other, JobLimits::none(), |_| {})
+            .expect("runs")
+            .state,
+        JobState::Done
+    );
+}
+
+#[test]
+fn a_limit_too_slow_to_represent_is_refused_not_a_panic() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_object("bkt", "k", data(10, 1), PutOptions::managed())
+        .expect("put");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    for limits in [
+        JobLimits::none().objects_per_second(1e-30),
+        JobLimits::none().bytes_per_second(1e-300),
+        JobLimits::none().objects_per_second(0.0),
+        JobLimits::none().objects_per_second(-1.0),
+        JobLimits::none().bytes_per_second(f64::NAN),
+        JobLimits::none().bytes_per_second(f64::INFINITY),
+    ] {
+        assert!(
+            matches!(
+                s.run_job(&id, limits, |_| {}),
+                Err(Error::InvalidArgument(_))
+            ),
+            "{limits:?}"
+        );
+    }
+    assert_eq!(s.job_status(&id).expect("status").state, JobState::Running);
+    s.run_job(&id, JobLimits::none().objects_per_second(1000.0), |_| {})
+        .expect("a sane limit runs");
+}
+
+#[test]
+fn a_progress_callback_may_pause_or_cancel_its_job() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    for i in 0..700 {
+        s.put_object(
+            "bkt",
+            &format!("k{i:04}"),
+            data(10, 1),
+            PutOptions::managed(),
+        )
+        .expect("put");
+    }
+    s.rotate_master_key().expect("rotates");
+    let id = s.create_job("bkt", JobKind::Rewrap).expect("job");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let runner = {
+        let (s, id) = (s.clone(), id.clone());
+        std::thread::spawn(move || {
+            let status = s.run_job(&id, JobLimits::none(), |_| {
+                s.pause_job(&id).ok();
+            });
+            done_tx.send(()).ok();
+            status
+        })
+    };
+    assert!(
+        done_rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "run_job deadlocked on a callback that pauses"
+    );
+    let status = runner.join().expect("runner").expect("runs");
+    assert_eq!(status.state, JobState::Paused);
+    s.resume_job(&id).expect("resumes");
+    let status = s
+        .run_job(&id, JobLimits::none(), |_| {
+            s.cancel_job(&id).ok();
+        })
+        .expect("runs");
+    assert!(matches!(status.state, JobState::Cancelled | JobState::Done));
 }

@@ -1,7 +1,11 @@
 //! Races between writes and key or bucket changes: a streaming put that spans
 //! a rotation, a rewrap and a retirement commits under a version that still
-//! exists; puts racing a bucket's rule changes and deletion apply a rule that
-//! was in force while they ran, and never land in a deleted bucket.
+//! exists; so does a multipart upload completed while a retirement scans (the
+//! window between its scans widened by a hook, and many completions racing
+//! rotations and retirements); a KMS call that hangs holds up neither a
+//! retirement nor a write that does not need it; puts racing a bucket's rule changes and
+//! deletion apply a rule that was in force while they ran, and never land in
+//! a deleted bucket.
 
 mod common;
 
@@ -11,7 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use coffer_store::{EncryptionRule, Error, ListOptions, ProtectionMode, PutOptions, Store};
+use coffer_keyring::{Caller, CreateKeyOptions};
+use coffer_store::{
+    CompletedPart, EncryptionRule, Error, ListOptions, ProtectionMode, PutCondition, PutOptions,
+    Store,
+};
 use common::{MIB, data, fixture, options};
 
 /// Yields `first`, then says so and waits to be let go, then yields `rest`.
@@ -65,7 +73,7 @@ fn a_streaming_put_across_rotate_rewrap_and_retire_stays_readable() {
         })
     };
     paused_rx.recv().expect("the put pauses mid-way");
-    let wrapped_under = store.master_keyring().current_version();
+    let wrapped_under = store.master_keys().current_version();
     let new_version = store.rotate_master_key().expect("rotates");
     assert_eq!(store.rewrap_bucket("bkt").expect("rewraps"), 1);
     // The put in flight pins the version it wrapped under: nothing is retired.
@@ -282,4 +290,290 @@ fn puts_racing_bucket_deletion_never_land_in_a_deleted_bucket() {
             "an object outlived its bucket"
         );
     }
+}
+
+/// Creates an upload of bkt/`key` under `options` with one part; returns its id
+/// and the part to complete it with.
+fn upload_with_a_part(store: &Store, key: &str, options: PutOptions) -> (String, CompletedPart) {
+    let id = store
+        .create_multipart_upload("bkt", key, options)
+        .expect("creates the upload");
+    let part = store
+        .upload_part("bkt", key, &id, 1, data(100_000, 9))
+        .expect("uploads a part");
+    (id, CompletedPart::from(&part))
+}
+
+/// A hook that completes `upload` of bkt/`key` the first time it runs: inside
+/// the window between a retirement's two scans.
+fn completes_in_the_window(
+    store: &Store,
+    key: &str,
+    (id, part): (String, CompletedPart),
+) -> Arc<dyn Fn() + Send + Sync> {
+    let (store, key, done) = (store.clone(), key.to_owned(), AtomicBool::new(false));
+    Arc::new(move || {
+        if !done.swap(true, Ordering::SeqCst) {
+            store
+                .complete_multipart_upload(
+                    "bkt",
+                    &key,
+                    &id,
+                    std::slice::from_ref(&part),
+                    &PutCondition::None,
+                )
+                .expect("completes inside the window");
+        }
+    })
+}
+
+#[test]
+fn an_upload_completed_between_the_retirement_scans_keeps_its_master_key() {
+    let f = fixture();
+    let store = &f.store;
+    store.create_bucket("bkt").expect("bucket");
+    let upload = upload_with_a_part(store, "parts.bin", PutOptions::managed());
+    store.rotate_master_key().expect("rotates to version 2");
+    let hook = completes_in_the_window(store, "parts.bin", upload);
+    coffer_store::test_util::between_retirement_scans(store, Some(hook));
+    let min = store.retire_unused_master_keys().expect("retires");
+    coffer_store::test_util::between_retirement_scans(store, None);
+    let object = store
+        .get_object("bkt", "parts.bin")
+        .expect("the completed object keeps the version it is wrapped under");
+    assert_eq!(object.body, data(100_000, 9));
+    assert_eq!(object.meta.protection.key_version, Some(1));
+    assert_eq!(min, 1, "version 1 is in use, so nothing is retired");
+}
+
+#[test]
+fn an_upload_completed_between_the_retirement_scans_keeps_its_cmk_version() {
+    let f = fixture();
+    let store = &f.store;
+    store.create_bucket("bkt").expect("bucket");
+    let cmk = store
+        .kms()
+        .create_key(CreateKeyOptions::new(), &Caller::Trusted)
+        .expect("creates a CMK")
+        .key_id;
+    let upload = upload_with_a_part(store, "parts.bin", PutOptions::kms(Some(&cmk)));
+    store
+        .kms()
+        .rotate_key(&cmk, &Caller::Trusted)
+        .expect("rotates to version 2");
+    let hook = completes_in_the_window(store, "parts.bin", upload);
+    coffer_store::test_util::between_retirement_scans(store, Some(hook));
+    let min = store.retire_unused_kms_versions(&cmk).expect("retires");
+    coffer_store::test_util::between_retirement_scans(store, None);
+    let object = store
+        .get_object("bkt", "parts.bin")
+        .expect("the completed object keeps the CMK version it is wrapped under");
+    assert_eq!(object.body, data(100_000, 9));
+    assert_eq!(min, 1, "version 1 is in use, so nothing is retired");
+}
+
+#[test]
+fn uploads_completing_while_keys_rotate_and_retire_all_read_back() {
+    let f = fixture();
+    let store = &f.store;
+    store.create_bucket("bkt").expect("bucket");
+    // Enough objects that a scan takes a while.
+    for i in 0..2_000 {
+        store
+            .put_object(
+                "bkt",
+                &format!("filler/{i:05}"),
+                data(64, 1),
+                PutOptions::managed(),
+            )
+            .expect("puts");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let completed = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|thread| {
+            let (store, stop, completed) = (store.clone(), stop.clone(), completed.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    let key = format!("up/{thread}/{n}");
+                    let (id, part) = upload_with_a_part(&store, &key, PutOptions::managed());
+                    store
+                        .complete_multipart_upload("bkt", &key, &id, &[part], &PutCondition::None)
+                        .expect("completes");
+                    completed.lock().expect("lock").push(key);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..6 {
+        store.rotate_master_key().expect("rotates");
+        store.rewrap_bucket("bkt").expect("rewraps");
+        store.retire_unused_master_keys().expect("retires");
+    }
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+    let completed = completed.lock().expect("lock").clone();
+    assert!(
+        completed.len() >= 20,
+        "{} uploads completed",
+        completed.len()
+    );
+    for key in &completed {
+        let object = store
+            .get_object("bkt", key)
+            .unwrap_or_else(|e| panic!("{key} completed but does not read back: {e}"));
+        assert_eq!(object.body, data(100_000, 9), "{key}");
+    }
+}
+
+/// A local KMS whose `GenerateDataKey` takes `delay`: a slow or hung service.
+struct SlowKms {
+    inner: Arc<coffer_keyring::LocalKms>,
+    delay: Mutex<std::time::Duration>,
+}
+
+impl coffer_keyring::KeyAdministration for SlowKms {
+    fn backend_name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn supports(&self, operation: coffer_keyring::AdminOperation) -> bool {
+        self.inner.supports(operation)
+    }
+
+    fn create_key(
+        &self,
+        options: CreateKeyOptions,
+    ) -> coffer_keyring::Result<coffer_keyring::KeyMetadata> {
+        self.inner.create_key(options)
+    }
+
+    fn set_min_decryption_version(&self, key_id: &str, version: u32) -> coffer_keyring::Result<()> {
+        self.inner.set_min_decryption_version(key_id, version)
+    }
+}
+
+impl coffer_keyring::KmsBackend for SlowKms {
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &coffer_keyring::EncryptionContext,
+    ) -> coffer_keyring::Result<(coffer_keyring::DataKey, coffer_keyring::WrappedKey)> {
+        let delay = *self.delay.lock().expect("lock");
+        std::thread::sleep(delay);
+        self.inner.generate_data_key(key_id, context)
+    }
+
+    fn decrypt_data_key(
+        &self,
+        wrapped: &coffer_keyring::WrappedKey,
+        context: &coffer_keyring::EncryptionContext,
+    ) -> coffer_keyring::Result<coffer_keyring::DataKey> {
+        self.inner.decrypt_data_key(wrapped, context)
+    }
+
+    fn rewrap_data_key(
+        &self,
+        wrapped: &coffer_keyring::WrappedKey,
+        context: &coffer_keyring::EncryptionContext,
+    ) -> coffer_keyring::Result<Option<coffer_keyring::WrappedKey>> {
+        self.inner.rewrap_data_key(wrapped, context)
+    }
+
+    fn describe_key(&self, key_id: &str) -> coffer_keyring::Result<coffer_keyring::KeyMetadata> {
+        self.inner.describe_key(key_id)
+    }
+
+    fn is_key_id(&self, key_id: &str) -> bool {
+        self.inner.is_key_id(key_id)
+    }
+
+    fn resolve_key_id(&self, key_id_or_alias: &str) -> coffer_keyring::Result<String> {
+        self.inner.resolve_key_id(key_id_or_alias)
+    }
+
+    fn default_key(&self) -> coffer_keyring::Result<coffer_keyring::DefaultKey> {
+        self.inner.default_key()
+    }
+
+    fn requests(&self) -> u64 {
+        self.inner.requests()
+    }
+}
+
+#[test]
+fn a_hung_kms_call_holds_up_no_retirement_and_no_write_that_does_not_need_it() {
+    use coffer_keyring::KeyAdministration as _;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = Arc::new(
+        coffer_keyring::LocalKms::open(
+            Arc::new(coffer_keyring::MemoryKeyStore::new()),
+            &common::root(),
+            coffer_keyring::LocalKmsOptions::default(),
+        )
+        .expect("a local KMS"),
+    );
+    let cmk = local
+        .create_key(CreateKeyOptions::new())
+        .expect("a CMK")
+        .key_id;
+    let slow = Arc::new(SlowKms {
+        inner: local,
+        delay: Mutex::new(Duration::ZERO),
+    });
+    let clock = coffer_keyring::ManualClock::new(
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+    );
+    let store = Store::open(dir.path(), options(&clock).with_kms(slow.clone())).expect("opens");
+    store.create_bucket("bkt").expect("bucket");
+    store.rotate_master_key().expect("rotates");
+    *slow.delay.lock().expect("lock") = Duration::from_secs(3);
+    let hung = {
+        let (store, cmk) = (store.clone(), cmk.clone());
+        std::thread::spawn(move || {
+            store.put_object(
+                "bkt",
+                "under-kms",
+                data(100, 1),
+                PutOptions::kms(Some(&cmk)),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let retired = store.retire_unused_master_keys().expect("retires");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "the master keyring's retirement waited {:?} on a CMK's call",
+        started.elapsed()
+    );
+    assert_eq!(retired, 2);
+    let started = Instant::now();
+    store
+        .put_object("bkt", "managed", data(100, 2), PutOptions::managed())
+        .expect("an AES256 put");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "an AES256 put waited {:?} on a KMS call",
+        started.elapsed()
+    );
+    // A retirement of the CMK itself waits for the call in flight, and keeps
+    // the version it wraps under.
+    let version = store
+        .retire_unused_kms_versions(&cmk)
+        .expect("retires the CMK");
+    assert_eq!(version, 1);
+    hung.join()
+        .expect("put thread")
+        .expect("the slow put succeeds");
+    assert_eq!(
+        store.get_object("bkt", "under-kms").expect("reads").body,
+        data(100, 1)
+    );
 }

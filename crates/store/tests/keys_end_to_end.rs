@@ -57,8 +57,13 @@ fn cmk_states_govern_reads_and_writes() {
     f.clock.advance(6 * DAY);
     kms.cancel_key_deletion(&cmk, &TRUSTED).expect("cancel");
     assert!(
+        matches!(s.get_object("bkt", "k"), Err(Error::KeyDisabled(_))),
+        "a cancelled deletion leaves the key disabled"
+    );
+    kms.enable_key(&cmk, &TRUSTED).expect("enable");
+    assert!(
         s.get_object("bkt", "k").is_ok(),
-        "cancelling restores access"
+        "enabling it restores access"
     );
 
     kms.schedule_key_deletion(&cmk, 7, &TRUSTED)
@@ -164,7 +169,7 @@ fn rotation_then_rewrap_moves_keys_and_leaves_data_untouched() {
     );
 
     assert_eq!(s.retire_unused_master_keys().expect("retire"), 2);
-    assert_eq!(s.master_keyring().min_decryption_version(), 2);
+    assert_eq!(s.master_keys().min_decryption_version(), 2);
     assert!(s.get_object("bkt", "managed").is_ok());
 }
 
@@ -198,12 +203,9 @@ fn kept_keys_never_outlive_the_keys_they_came_from() {
     kms.enable_key(&cmk, &TRUSTED).expect("enable");
     assert!(s.get_object("bkt", "kms").expect("readable again").body == data(100, 1));
 
-    // Retire the version that wrapped "managed" behind the store's back (the
-    // caller's assurance is false): the next read must fail, not use kept keys.
-    s.master_keyring().rotate_now().expect("rotate");
-    s.master_keyring()
-        .retire_versions_below(2, coffer_keyring::NothingReferencesOlderVersions)
-        .expect("retire");
+    // Retire the version that wrapped "managed" behind the store's back (no
+    // usage scan): the next read must fail, not use kept keys.
+    coffer_store::test_util::rotate_and_retire_master_keys_unchecked(s).expect("retire");
     assert!(
         s.get_object("bkt", "managed").is_err(),
         "a read under a retired master key version succeeded"

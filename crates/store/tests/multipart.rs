@@ -2,7 +2,9 @@
 //! one object with one ETag and the upload's protection, reads whole, by range
 //! across parts and as `Read + Seek`; bad input that changes nothing; abort,
 //! listing and the age-based sweep; parts bound to their position and upload on
-//! disk; unlisted parts dropped; retirement held back by uploads in progress.
+//! disk; unlisted parts dropped; retirement held back by uploads in progress,
+//! and no longer by the uploads of a deleted bucket (deleted with it, or
+//! dropped when the store opens).
 
 mod common;
 
@@ -621,4 +623,58 @@ fn a_multipart_object_copied_over_itself_re_encrypts_whatever_its_part_sizes() {
         .get_object_range("bkt", "parts", 1_048_000..3_200_000)
         .expect("range");
     assert!(range.body == whole[1_048_000..3_200_000]);
+}
+
+#[test]
+fn deleting_a_bucket_drops_its_uploads_and_they_hold_nothing_back() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    s.create_bucket("other").expect("bucket");
+    let gone = s
+        .create_multipart_upload("bkt", "k", PutOptions::managed())
+        .expect("create");
+    s.upload_part("bkt", "k", &gone, 1, data(2 * MIB, 1))
+        .expect("part");
+    let kept = s
+        .create_multipart_upload("other", "k", PutOptions::managed())
+        .expect("create");
+    s.delete_bucket("bkt")
+        .expect("an empty bucket deletes, uploads and all");
+    assert!(matches!(
+        s.abort_multipart_upload("bkt", "k", &gone),
+        Err(Error::NoSuchUpload(_))
+    ));
+    assert_eq!(s.list_multipart_uploads("other").expect("lists").len(), 1);
+    let report = s.check_consistency().expect("checks");
+    assert!(report.orphan_segment_objects.is_empty(), "{report:?}");
+    s.abort_multipart_upload("other", "k", &kept)
+        .expect("aborts");
+    s.rotate_master_key().expect("rotates");
+    assert_eq!(
+        s.retire_unused_master_keys().expect("retires"),
+        2,
+        "nothing holds version 1 back"
+    );
+    // An upload whose bucket was deleted by an earlier version (which left
+    // it) goes when the store opens.
+    s.create_bucket("again").expect("bucket");
+    let left = s
+        .create_multipart_upload("again", "k", PutOptions::managed())
+        .expect("create");
+    s.upload_part("again", "k", &left, 1, data(100, 2))
+        .expect("part");
+    s.close().expect("closes");
+    {
+        let db = raw_db(f.dir.path());
+        db.delete_cf(db.cf_handle("buckets").expect("buckets"), b"again")
+            .expect("deletes the bucket record only");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
+    s.create_bucket("again").expect("bucket");
+    assert!(s.list_multipart_uploads("again").expect("lists").is_empty());
+    let report = s.check_consistency().expect("checks");
+    assert!(report.orphan_segment_objects.is_empty(), "{report:?}");
+    s.rotate_master_key().expect("rotates");
+    assert_eq!(s.retire_unused_master_keys().expect("retires"), 3);
 }

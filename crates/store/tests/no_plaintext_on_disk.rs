@@ -1,7 +1,9 @@
 //! Nothing under the store directory (SST, WAL, blob files, MANIFEST, logs)
 //! contains a plaintext byte run of an encrypted object, a data key, a master
-//! key, a CMK's material, a bucket key or the root key — after flush and compaction too. An
-//! unencrypted object's pattern *is* found, which proves the scan sees the data.
+//! key, a CMK's material, a bucket key or the root key — after flush and
+//! compaction too, including objects that were unencrypted until a copy over
+//! themselves or an `encrypt-unencrypted` job encrypted them. An unencrypted
+//! object's pattern *is* found, which proves the scan sees the data.
 
 mod common;
 
@@ -60,6 +62,7 @@ fn no_plaintext_or_key_reaches_the_disk() {
         .expect("cmk")
         .key_id;
     let mut objects = Vec::new();
+    let mut keys: Vec<[u8; 32]> = Vec::new();
     let with_bucket_key = |rule: EncryptionRule| {
         PutOptions::default().with_encryption(Some(rule.with_bucket_key(true)))
     };
@@ -98,11 +101,40 @@ fn no_plaintext_or_key_reaches_the_disk() {
             .expect("encrypt in place");
         objects.push(key.to_owned());
     }
+    // Historical objects encrypted by a job, after they settled in the
+    // bottommost level (where a compaction that does not force that level
+    // would leave them, and the blob files they reference).
+    s.create_bucket("history").expect("bucket");
+    for (i, size) in [700, 3 * MIB, 2 * MIB + 11].into_iter().enumerate() {
+        s.put_object(
+            "history",
+            &format!("h{i}"),
+            canary(size, 3),
+            PutOptions::default(),
+        )
+        .expect("put");
+    }
+    s.flush_and_compact().expect("settles");
+    s.put_bucket_encryption("history", EncryptionRule::kms(None))
+        .expect("rule");
+    let job = s
+        .create_job("history", coffer_store::JobKind::EncryptUnencrypted)
+        .expect("job");
+    let done = s
+        .run_job(&job, coffer_store::JobLimits::none(), |_| {})
+        .expect("runs");
+    assert_eq!(done.done, 3);
+    for i in 0..3 {
+        keys.push(
+            test_util::data_key_bytes(s, "history", &format!("h{i}"))
+                .expect("key")
+                .expect("encrypted"),
+        );
+    }
     // The positive control: an unencrypted object with its own variant.
     s.put_object("secrets", "control", canary(4096, 1), PutOptions::default())
         .expect("put");
 
-    let mut keys: Vec<[u8; 32]> = test_util::key_material(s);
     for key in &objects {
         keys.push(
             test_util::data_key_bytes(s, "secrets", key)
@@ -110,6 +142,7 @@ fn no_plaintext_or_key_reaches_the_disk() {
                 .expect("encrypted"),
         );
     }
+    keys.extend(test_util::key_material(s));
     keys.push([0x33; 32]); // the root key
     assert!(
         keys.len() >= objects.len() + 5,
@@ -137,7 +170,7 @@ fn no_plaintext_or_key_reaches_the_disk() {
         !found_in(&files, &canary(40, 1)).is_empty(),
         "the control pattern must be visible on disk"
     );
-    for variant in [0, 2] {
+    for variant in [0, 2, 3] {
         let needle = canary(64, variant);
         // Every window covers byte 39, where the variants differ.
         for offset in [16, 22, 30] {

@@ -84,7 +84,7 @@ fn every_mode_round_trips_at_every_size() {
                 }
                 ProtectionMode::Aes256 => assert_eq!(
                     got.meta.protection.key_version,
-                    Some(s.master_keyring().current_version())
+                    Some(s.master_keys().current_version())
                 ),
                 _ => assert_eq!(got.meta.protection.key_version, None),
             }

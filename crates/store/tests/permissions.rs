@@ -1,7 +1,9 @@
 //! Sessions enforce policies: bucket and object actions in the store, key
 //! actions in the KMS; the OSS guide's policies work unmodified; a reader without
 //! kms:Decrypt gets AccessDenied and no plaintext; a bucket can refuse writes that
-//! are not KMS-encrypted.
+//! are not KMS-encrypted; a principal that may not put learns nothing of a
+//! bucket (whether it exists, which CMK it defaults to) and makes the KMS
+//! create nothing.
 
 mod common;
 
@@ -173,4 +175,52 @@ fn a_bucket_policy_can_refuse_writes_that_are_not_kms_encrypted() {
             PutOptions::default(),
         )
         .expect("default KMS passes");
+}
+
+#[test]
+fn a_principal_that_may_not_put_learns_nothing_and_creates_nothing() {
+    let f = fixture();
+    let s = &f.store;
+    let cmk = s
+        .kms()
+        .create_key(Default::default(), &Caller::Trusted)
+        .expect("cmk")
+        .key_id;
+    s.create_bucket("named").expect("bucket");
+    s.put_bucket_encryption("named", EncryptionRule::kms(Some(&cmk)))
+        .expect("rule");
+    s.create_bucket("default").expect("bucket");
+    s.put_bucket_encryption("default", EncryptionRule::kms(None))
+        .expect("rule: the default CMK is made on first use");
+    let keys_before = s.kms().list_keys(&Caller::Trusted).expect("keys").len();
+    let nobody = s.session(Principal::new("nobody", ACCOUNT));
+    let denial = |bucket: &str| match nobody.put_object(
+        bucket,
+        "k",
+        Bytes::from_static(b"x"),
+        PutOptions::default(),
+    ) {
+        Err(Error::AccessDenied {
+            action, resource, ..
+        }) => (action, resource.replace(bucket, "BUCKET")),
+        other => panic!(
+            "{bucket}: expected AccessDenied, got {:?}",
+            other.map(|r| r.etag)
+        ),
+    };
+    let named = denial("named");
+    assert_eq!(named.0, "oss:PutObject", "nothing about the CMK: {named:?}");
+    assert_eq!(named, denial("missing"), "a missing bucket looks the same");
+    assert_eq!(named, denial("default"));
+    // The same for a multipart upload, and a put naming a CMK of its own.
+    assert!(matches!(
+        nobody.create_multipart_upload("named", "k", PutOptions::kms(Some(&cmk))),
+        Err(Error::AccessDenied { action, .. }) if action == "oss:PutObject"
+    ));
+    assert_eq!(
+        s.kms().list_keys(&Caller::Trusted).expect("keys").len(),
+        keys_before,
+        "no default CMK was created for a principal that was refused"
+    );
+    assert!(s.head_object("named", "k").is_err() && s.head_object("default", "k").is_err());
 }

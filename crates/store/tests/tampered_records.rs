@@ -1,17 +1,21 @@
 //! Records edited from outside, as an attacker with write access to the
 //! directory would: the store is closed, its RocksDB directory opened with the
 //! `rocksdb` crate, object records swapped, replaced by an unencrypted one,
-//! given other metadata or another size; key records flipped or swapped. Every
-//! read of a damaged object is an integrity error naming it; untouched objects
-//! read as before; damaged key records stop the store from opening.
+//! given other metadata or another size; segments cut short or made longer
+//! than their record says; key records flipped or swapped. Every read of a
+//! damaged object, by every read path, is an integrity error naming it (never
+//! a panic, never other bytes); untouched objects read as before; damaged key
+//! records stop the store from opening.
 
 mod common;
 
+use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
 
 use bytes::Bytes;
 use coffer_keyring::{Caller, CreateKeyOptions};
-use coffer_store::{Error, ListOptions, PutOptions, Store};
+use coffer_store::{CompletedPart, Error, ListOptions, PutCondition, PutOptions, Store};
 use common::{MIB, data, fixture, options};
 use rocksdb::{DB, Options};
 
@@ -254,5 +258,180 @@ fn edited_swapped_and_removed_bucket_keys_are_refused() {
     assert_eq!(
         s.get_object("untouched", "k").expect("reads").body,
         data(5000, 1)
+    );
+}
+
+/// How a test edits a stored segment value.
+#[derive(Clone, Copy, Debug)]
+enum Edit {
+    /// Keep only the first `n` bytes.
+    Truncate(usize),
+    /// Drop the last `n` bytes.
+    DropLast(usize),
+    /// Add `n` bytes at the end.
+    Append(usize),
+}
+
+impl Edit {
+    fn apply(self, value: &mut Vec<u8>) {
+        match self {
+            Edit::Truncate(n) => value.truncate(n),
+            Edit::DropLast(n) => value.truncate(value.len() - n),
+            Edit::Append(n) => value.extend(std::iter::repeat_n(0x5a, n)),
+        }
+    }
+}
+
+/// Every way to read `key` fails with an integrity error naming it: the whole
+/// object, `range`, a reader read to its end, a reader's range, a stream.
+fn every_read_is_refused(s: &Store, key: &str, range: Range<u64>) {
+    let object = format!("bkt/{key}");
+    assert_integrity_error(s.get_object("bkt", key), &object);
+    assert_integrity_error(s.get_object_range("bkt", key, range.clone()), &object);
+    let read = s.open_object("bkt", key).and_then(|mut reader| {
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).map_err(Error::from)?;
+        Ok(out.len())
+    });
+    assert_integrity_error(read, &object);
+    let ranged = s
+        .open_object("bkt", key)
+        .and_then(|mut reader| reader.read_range(range.clone()));
+    assert_integrity_error(ranged, &object);
+    let streamed = s
+        .get_object_stream("bkt", key, &coffer_store::GetConditions::new())
+        .and_then(|stream| stream.collect::<coffer_store::Result<Vec<Bytes>>>());
+    assert_integrity_error(streamed, &object);
+}
+
+#[test]
+fn segments_shorter_or_longer_than_their_record_says_are_refused_by_every_read_path() {
+    let f = fixture();
+    let s = &f.store;
+    s.create_bucket("bkt").expect("bucket");
+    let size = 2 * MIB + MIB / 2;
+    let mib = MIB as u64;
+    // The object, how it is protected, which segment is edited and how, and a
+    // range inside that segment.
+    let cases: [(&str, PutOptions, u32, Edit, Range<u64>); 8] = [
+        (
+            "short-last",
+            PutOptions::managed(),
+            2,
+            Edit::Truncate(10),
+            2 * mib + 5..2 * mib + 9,
+        ),
+        (
+            "short-middle",
+            PutOptions::managed(),
+            1,
+            Edit::DropLast(1),
+            mib + 5..mib + 100,
+        ),
+        (
+            "long-first",
+            PutOptions::kms(None),
+            0,
+            Edit::Append(1),
+            10..20,
+        ),
+        (
+            "long-last",
+            PutOptions::managed(),
+            2,
+            Edit::Append(100),
+            2 * mib..2 * mib + 1,
+        ),
+        (
+            "empty-last",
+            PutOptions::managed(),
+            2,
+            Edit::Truncate(0),
+            2 * mib + 1..2 * mib + 2,
+        ),
+        (
+            "plain-short",
+            PutOptions::default(),
+            2,
+            Edit::Truncate(10),
+            2 * mib + 20..2 * mib + 30,
+        ),
+        (
+            "plain-long",
+            PutOptions::default(),
+            1,
+            Edit::Append(5),
+            mib..mib + 10,
+        ),
+        (
+            "plain-long-last",
+            PutOptions::default(),
+            2,
+            Edit::Append(5),
+            2 * mib..2 * mib + 10,
+        ),
+    ];
+    for (key, options, ..) in &cases {
+        s.put_object("bkt", key, data(size, 3), options.clone())
+            .expect("put");
+    }
+    // A multipart object whose second part's last segment is cut short.
+    let upload = s
+        .create_multipart_upload("bkt", "parts", PutOptions::managed())
+        .expect("upload");
+    let parts: Vec<CompletedPart> = (1..=2)
+        .map(|number| {
+            let part = s
+                .upload_part(
+                    "bkt",
+                    "parts",
+                    &upload,
+                    number,
+                    data(3 * MIB / 2, number as u8),
+                )
+                .expect("part");
+            CompletedPart::from(&part)
+        })
+        .collect();
+    s.complete_multipart_upload("bkt", "parts", &upload, &parts, &PutCondition::None)
+        .expect("completes");
+    s.put_object("bkt", "untouched", data(size, 4), PutOptions::managed())
+        .expect("put");
+    s.close().expect("closes");
+    {
+        let db = raw_db(f.dir.path());
+        let chunks = db.cf_handle("chunks").expect("chunks");
+        for (key, _, index, edit, _) in &cases {
+            let record = raw_get(&db, "objects", &object_key("bkt", key));
+            let segment = [&record[1..17], &index.to_be_bytes()[..]].concat();
+            let mut value = raw_get(&db, "chunks", &segment);
+            edit.apply(&mut value);
+            raw_put(&db, "chunks", &segment, &value);
+        }
+        let record = raw_get(&db, "objects", &object_key("bkt", "parts"));
+        let id = record[1..17].to_vec();
+        let last = db
+            .iterator_cf(
+                chunks,
+                rocksdb::IteratorMode::From(&id, rocksdb::Direction::Forward),
+            )
+            .map(|item| item.expect("reads").0.to_vec())
+            .take_while(|key| key.starts_with(&id))
+            .last()
+            .expect("the parts' segments");
+        let mut value = raw_get(&db, "chunks", &last);
+        Edit::Truncate(10).apply(&mut value);
+        raw_put(&db, "chunks", &last, &value);
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("reopens");
+    for (key, _, _, edit, range) in &cases {
+        eprintln!("{key}: {edit:?}");
+        every_read_is_refused(&s, key, range.clone());
+    }
+    // Part 2 holds bytes 1.5 to 3 MiB; its last segment, from 2.5 MiB.
+    every_read_is_refused(&s, "parts", 5 * mib / 2 + 1..5 * mib / 2 + 5);
+    assert_eq!(
+        s.get_object("bkt", "untouched").expect("reads").body,
+        data(size, 4)
     );
 }

@@ -301,7 +301,16 @@ pub trait KmsBackend: KeyAdministration {
     /// Describes a key by id or alias. The layer fills in `resource_name`.
     fn describe_key(&self, key_id: &str) -> Result<KeyMetadata>;
 
-    /// The key id an alias (or id) names. By default, from [`describe_key`](Self::describe_key).
+    /// Whether `key_id` is a key id as this backend spells it: the form its
+    /// wrapped keys carry and policies are checked on, told without a call.
+    /// The layer resolves anything else (an alias, an ARN, an alias ARN)
+    /// with [`resolve_key_id`](Self::resolve_key_id) before any check and
+    /// before any audit event, and refuses what that does not turn into a
+    /// key id: a `Deny` on a key holds however the caller spells it.
+    fn is_key_id(&self, key_id: &str) -> bool;
+
+    /// The key id an alias (or another spelling the service accepts) names.
+    /// By default, from [`describe_key`](Self::describe_key).
     fn resolve_key_id(&self, key_id_or_alias: &str) -> Result<String> {
         self.describe_key(key_id_or_alias).map(|m| m.key_id)
     }
@@ -321,4 +330,45 @@ pub trait KmsBackend: KeyAdministration {
     /// Requests made to the KMS service so far (HTTP requests, retries
     /// included; for the local KMS, operations), for measuring KMS traffic.
     fn requests(&self) -> u64;
+
+    /// Where in its service this backend's keys live, beyond its kind: the
+    /// Transit mount, the AWS region. A store records it with the backend's
+    /// name and refuses to open with another. `None` (the default) for a
+    /// backend whose keys are in the store itself.
+    fn location(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Whether `id` is a UUID as key services write them (`8-4-4-4-12` lowercase
+/// or uppercase hex digits): the key ids of the local KMS and of AWS KMS.
+pub fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_uuid;
+
+    #[test]
+    fn uuids_and_nothing_else() {
+        assert!(is_uuid("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(is_uuid("1234ABCD-12AB-34CD-56EF-1234567890AB"));
+        for not in [
+            "",
+            "alias/x",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "1234abcd-12ab-34cd-56ef-1234567890a",
+            "1234abcd-12ab-34cd-56ef-1234567890abc",
+            "1234abcd12ab-34cd-56ef-1234567890ab-",
+            "1234abcg-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(!is_uuid(not), "{not}");
+        }
+    }
 }

@@ -28,6 +28,9 @@ const MAX_PENDING_DAYS: u32 = 366;
 const MIN_ROTATION: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_ROTATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Told the id of a key the layer made unusable ([`KmsOptions::revoked`]).
+pub type RevokedHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Where the keys live in resource names, where audit events go, and how long
 /// calls fail fast after the service was found unreachable.
 #[derive(Clone)]
@@ -42,9 +45,14 @@ pub struct KmsOptions {
     /// The clock of audit events.
     pub clock: Arc<dyn Clock>,
     /// After a call finds the service unavailable, every call fails at once
-    /// with [`Error::KmsUnavailable`] for this long, then one goes through to
-    /// see whether it is back. Default 2 s.
+    /// with [`Error::KmsUnavailable`] for this long, then one call (the
+    /// probe) goes through to see whether it is back while the others keep
+    /// failing fast. Default 2 s.
     pub fail_fast_for: Duration,
+    /// Told the id of every key this layer disabled, scheduled for deletion,
+    /// deleted or took the material of (after the backend did it), so that
+    /// what a caller keeps of the key in memory (bucket keys) goes at once.
+    pub revoked: Option<RevokedHook>,
 }
 
 impl Default for KmsOptions {
@@ -56,6 +64,7 @@ impl Default for KmsOptions {
             audit: Arc::new(NoAudit),
             clock: Arc::new(SystemClock),
             fail_fast_for: Duration::from_secs(2),
+            revoked: None,
         }
     }
 }
@@ -83,6 +92,13 @@ impl KmsOptions {
     /// How long calls fail fast after the service was found unavailable.
     pub fn with_fail_fast_for(mut self, period: Duration) -> Self {
         self.fail_fast_for = period;
+        self
+    }
+
+    /// Who is told of the keys this layer makes unusable
+    /// ([`KmsOptions::revoked`]).
+    pub fn with_revoked(mut self, revoked: RevokedHook) -> Self {
+        self.revoked = Some(revoked);
         self
     }
 }
@@ -152,13 +168,15 @@ impl Kms {
         )
     }
 
-    /// Checks `action` on the key `key_id` (an id, not an alias) for `caller`
-    /// without calling the backend: for callers that use a data key kept in
+    /// Checks `action` on the key `key_id` (a key id: an alias or an ARN is
+    /// [`Error::InvalidArgument`]) for `caller` without calling the backend: for callers that use a data key kept in
     /// memory (a bucket key), whose policies must still hold on every use. A
     /// refusal is [`Error::AccessDenied`] and recorded as a denied event;
     /// an allowed check records nothing (no key was used at the KMS).
     pub fn authorize(&self, caller: &Caller, action: &str, key_id: &str) -> Result<()> {
-        let result = self.check(caller, action, key_id);
+        let result = self
+            .key_id_only(key_id)
+            .and_then(|()| self.check(caller, action, key_id));
         if result.is_err() {
             self.record(caller, action, Some(key_id), None, &result)?;
         }
@@ -212,6 +230,7 @@ impl Kms {
                         "the wrapped key is not from a KMS".into(),
                     ));
                 }
+                self.key_id_only(id)?;
                 self.check(caller, "kms:Decrypt", id)?;
                 self.backend_call(|b| b.decrypt_data_key(wrapped, context))
             },
@@ -361,7 +380,9 @@ impl Kms {
     /// Action `kms:DisableKey`.
     pub fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DisableKey, key_id, |id| {
-            self.backend_call(|b| b.disable_key(id))
+            self.backend_call(|b| b.disable_key(id))?;
+            self.revoked(id);
+            Ok(())
         })
     }
 
@@ -380,11 +401,16 @@ impl Kms {
             )));
         }
         self.admin_on_key(caller, AdminOperation::ScheduleKeyDeletion, key_id, |id| {
-            self.backend_call(|b| b.schedule_key_deletion(id, pending_days))
+            let delete_at = self.backend_call(|b| b.schedule_key_deletion(id, pending_days))?;
+            self.revoked(id);
+            Ok(delete_at)
         })
     }
 
-    /// Cancels a scheduled deletion; the key is usable again. Action
+    /// Cancels a scheduled deletion. The key is then Disabled, whatever it
+    /// was before (as AWS KMS leaves it; an external key without material
+    /// returns to PendingImport): using it again takes `kms:EnableKey`, so
+    /// scheduling and cancelling a deletion never enables a key. Action
     /// `kms:CancelKeyDeletion`.
     pub fn cancel_key_deletion(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::CancelKeyDeletion, key_id, |id| {
@@ -397,7 +423,9 @@ impl Kms {
     /// `kms:DeleteKey`.
     pub fn delete_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DeleteKey, key_id, |id| {
-            self.backend_call(|b| b.delete_key(id))
+            self.backend_call(|b| b.delete_key(id))?;
+            self.revoked(id);
+            Ok(())
         })
     }
 
@@ -506,7 +534,9 @@ impl Kms {
     /// `kms:DeleteKeyMaterial`.
     pub fn delete_key_material(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DeleteKeyMaterial, key_id, |id| {
-            self.backend_call(|b| b.delete_key_material(id))
+            self.backend_call(|b| b.delete_key_material(id))?;
+            self.revoked(id);
+            Ok(())
         })
     }
 
@@ -530,12 +560,45 @@ impl Kms {
         resolved
     }
 
-    /// An alias to its key id (through the backend); an id as it is.
-    fn resolve(&self, key_id_or_alias: &str) -> Result<String> {
-        if key_id_or_alias.starts_with("alias/") {
-            self.backend_call(|b| b.resolve_key_id(key_id_or_alias))
+    /// A key id as it is; any other spelling (an alias, an ARN) resolved to
+    /// the key id by the backend. What the backend does not turn into one of
+    /// its key ids is refused ([`Error::InvalidArgument`]), so that every
+    /// check and every audit event is on the key id.
+    fn resolve(&self, given: &str) -> Result<String> {
+        let backend = &self.inner.backend;
+        if backend.is_key_id(given) {
+            return Ok(given.to_owned());
+        }
+        let id = self.backend_call(|b| b.resolve_key_id(given))?;
+        if backend.is_key_id(&id) {
+            Ok(id)
         } else {
-            Ok(key_id_or_alias.to_owned())
+            Err(Error::InvalidArgument(format!(
+                "{given:?} does not name a key of the {} KMS",
+                self.backend_name()
+            )))
+        }
+    }
+
+    /// The key id `given` names, resolved as every keyed call resolves it
+    /// (an id as it is; an alias, an ARN or an alias ARN through the
+    /// backend). Neither checked against a caller's policies nor audited: it
+    /// uses no key. [`Error::KeyNotFound`] or [`Error::InvalidArgument`] for
+    /// what names no key.
+    pub fn canonical_key_id(&self, given: &str) -> Result<String> {
+        self.resolve(given)
+    }
+
+    /// [`Error::InvalidArgument`] unless `id` is a key id as the backend
+    /// spells it (for calls that take no alias: a wrapped key's id).
+    fn key_id_only(&self, id: &str) -> Result<()> {
+        if self.inner.backend.is_key_id(id) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "{id:?} is not a key id of the {} KMS",
+                self.backend_name()
+            )))
         }
     }
 
@@ -596,6 +659,13 @@ impl Kms {
             caller.authorize(action, &self.account_resource())?;
             call()
         })
+    }
+
+    /// Tells [`KmsOptions::revoked`] that `id` is no longer usable.
+    fn revoked(&self, id: &str) {
+        if let Some(revoked) = &self.inner.options.revoked {
+            revoked(id);
+        }
     }
 
     fn offered(&self, operation: AdminOperation) -> Result<()> {
@@ -677,6 +747,9 @@ impl Kms {
             Err(Error::AccessDenied { resource, .. }) => {
                 (AuditOutcome::Denied, Some(resource.clone()))
             }
+            Err(error @ Error::OutcomeUnknown { .. }) => {
+                (AuditOutcome::Unknown(error.to_string()), None)
+            }
             Err(error) => (AuditOutcome::Failed(error.to_string()), None),
         };
         let resource = refused.or_else(|| match key_id {
@@ -695,6 +768,7 @@ impl Kms {
             bucket: context.map(|c| c.identity().bucket().to_owned()),
             object_key: context.and_then(|c| c.object_key().map(str::to_owned)),
             context: context.map(ToString::to_string),
+            detail: None,
             outcome,
         }
     }

@@ -13,10 +13,10 @@ use std::time::{Duration, SystemTime};
 use coffer_policy::{Principal, Request};
 
 pub use backend::{
-    AdminOperation, DefaultKey, KeyAdministration, KeyImport, KmsBackend, unsupported,
+    AdminOperation, DefaultKey, KeyAdministration, KeyImport, KmsBackend, is_uuid, unsupported,
 };
 pub use byok::{ImportOptions, ImportParameters, WrappingKeySpec, wrap_key_material_for_import};
-pub use layer::{Kms, KmsOptions};
+pub use layer::{Kms, KmsOptions, RevokedHook};
 pub use local::{LocalKms, LocalKmsOptions};
 
 use crate::{Error, Result};

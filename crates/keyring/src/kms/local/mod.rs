@@ -40,7 +40,7 @@ use crate::{
 };
 
 /// The backend name of the local KMS.
-pub(super) const BACKEND: &str = "local";
+pub(super) const BACKEND: &str = LocalKms::BACKEND;
 
 /// What the local KMS keeps time by.
 #[derive(Clone)]
@@ -96,6 +96,11 @@ pub struct LocalKms {
     creating_default: Mutex<()>,
     /// Operations served, as [`KmsBackend::requests`] reports them.
     requests: AtomicU64,
+}
+
+impl LocalKms {
+    /// The backend's name, in errors, audit events and a store's settings.
+    pub const BACKEND: &'static str = "local";
 }
 
 impl LocalKms {
@@ -254,6 +259,11 @@ impl KmsBackend for LocalKms {
 
     fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
         self.served(|| self.describe(key_id))
+    }
+
+    /// The local KMS's key ids are UUIDs it chose.
+    fn is_key_id(&self, key_id: &str) -> bool {
+        super::backend::is_uuid(key_id)
     }
 
     fn resolve_key_id(&self, key_id_or_alias: &str) -> Result<String> {

@@ -5,7 +5,7 @@
 //! ```text
 //! Enabled ⇄ Disabled        (enable_key / disable_key)
 //! Enabled, Disabled, PendingImport → PendingDeletion → Destroyed (window passed)
-//! PendingDeletion → Enabled (or PendingImport without material)  (cancel)
+//! PendingDeletion → Disabled (or PendingImport without material)  (cancel)
 //! PendingImport → Enabled   (import)
 //! Enabled, Disabled → PendingImport   (delete imported material)
 //! ```
@@ -157,15 +157,17 @@ impl LocalKms {
         Ok(delete_at)
     }
 
-    /// Cancels a deletion: back to enabled, or to pending import for an
-    /// external key without material.
+    /// Cancels a deletion: to disabled, as AWS KMS does (enabling it is
+    /// `kms:EnableKey`'s, so a schedule and a cancel never enable a key the
+    /// caller may not enable), or to pending import for an external key
+    /// without material.
     pub(super) fn cancel_deletion(&self, key_id: &str) -> Result<()> {
         self.set_state(key_id, |record| match record.state {
             StoredState::PendingDeletion { .. } => {
                 record.state = if record.current_version == 0 {
                     StoredState::PendingImport
                 } else {
-                    StoredState::Enabled
+                    StoredState::Disabled
                 };
                 Ok(())
             }

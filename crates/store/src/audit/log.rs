@@ -1,0 +1,690 @@
+//! The persisted audit log: appends (each event sealed and chained to the one
+//! before, with the head record in the same write), retention (a prune
+//! records itself before it removes anything, and moves the anchor as it
+//! goes), and queries that check the chain as they read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use coffer_keyring::{AuditEvent, AuditOutcome, AuditSink, AuditWriteError, Caller, Clock};
+use parking_lot::Mutex;
+use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
+
+use super::chain::{
+    ANCHOR_KEY, Anchor, AuditKey, ChainCheck, Entry, HEAD_KEY, Head, NO_TAG, Tag, key_sequence,
+    key_time,
+};
+use super::event::{
+    LEGACY_FORMAT, SEALED_FORMAT, decode, encode, event_key, event_time, family_bytes, nanos,
+};
+use super::query::{AuditPage, AuditQuery, AuditRetention, AuditVerification};
+use crate::store::{DbRef, SharedDb, borrow_db};
+use crate::{ColumnFamily, Error, Result, Store};
+
+/// Appends between checks of the age limit.
+const AGE_CHECK_EVERY: u64 = 1024;
+/// Deletions per write when pruning.
+const PRUNE_BATCH: usize = 4096;
+/// Room a prune keeps under a size limit for the event recording it (key,
+/// seal and JSON: about 400 bytes).
+const PRUNE_RECORD_BYTES: u64 = 512;
+
+/// Who prunes.
+#[derive(Clone, Copy)]
+pub(crate) enum Prune {
+    /// An explicit call: waits for a prune in progress, goes down to the
+    /// limit, and records itself as `coffer:PruneAuditLog`.
+    Requested,
+    /// The store's retention, when it opens: as `Requested`, recorded as
+    /// `coffer:PruneAuditLogByRetention`.
+    Opening,
+    /// An append that found the log over its limits: skips if another prune
+    /// is in progress, and goes down to 90 % of the size limit.
+    WhileAppending,
+}
+
+/// How the log was found when the store opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogState {
+    /// A store being created.
+    New,
+    /// Written by a version that did not seal events: they are anchored as
+    /// unauthenticated, and sealed events follow them.
+    Unsealed,
+    /// Sealed and chained.
+    Sealed,
+}
+
+/// The end of the chain: what the next event follows.
+struct ChainEnd {
+    next_sequence: u64,
+    /// The time of the last key: keys never go back in time.
+    last_time_ns: u64,
+    last_tag: Tag,
+}
+
+/// The sink the store's KMS layer and the store itself write to: the `audit`
+/// family first, then the application's own sink (if any).
+pub(crate) struct AuditLog {
+    db: SharedDb,
+    key: AuditKey,
+    forward: Arc<dyn AuditSink>,
+    retention: AuditRetention,
+    clock: Arc<dyn Clock>,
+    write_options: WriteOptions,
+    /// Held while an event is written: sequences are taken in order and
+    /// only by events written.
+    end: Mutex<ChainEnd>,
+    /// Bytes in the family (kept only with a size limit).
+    bytes: AtomicU64,
+    appended: AtomicU64,
+    pruning: Mutex<()>,
+    /// Test hook: every append fails while set.
+    #[cfg(feature = "test-util")]
+    pub(crate) fail_appends: std::sync::atomic::AtomicBool,
+}
+
+impl AuditLog {
+    /// The log of the store in `db`, sealed under `key`: continues its chain
+    /// (anchoring the events of an unsealed log first), records what it finds
+    /// missing at its end, and applies `retention` once.
+    pub(crate) fn open(
+        db: SharedDb,
+        key: AuditKey,
+        state: LogState,
+        forward: Arc<dyn AuditSink>,
+        retention: AuditRetention,
+        clock: Arc<dyn Clock>,
+        sync: bool,
+    ) -> Result<Self> {
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(sync);
+        let (end, damage, bytes) = {
+            let guard = borrow_db(&db).ok_or(Error::Closed)?;
+            let (end, damage) = chain_end(&guard, &key, state)?;
+            let bytes = match retention.max_bytes {
+                Some(_) => family_bytes(&guard, guard.cf(ColumnFamily::Audit)?)?,
+                None => 0,
+            };
+            (end, damage, bytes)
+        };
+        let log = Self {
+            db,
+            key,
+            forward,
+            retention,
+            clock,
+            write_options,
+            end: Mutex::new(end),
+            bytes: AtomicU64::new(bytes),
+            appended: AtomicU64::new(0),
+            pruning: Mutex::new(()),
+            #[cfg(feature = "test-util")]
+            fail_appends: std::sync::atomic::AtomicBool::new(false),
+        };
+        if let Some(damage) = damage {
+            // Kept in the log itself, so the next append cannot hide it.
+            tracing::warn!(%damage, "the audit log was damaged while the store was closed");
+            log.append(&log.store_event("coffer:AuditLogDamaged", Some(damage)))?;
+        }
+        log.prune(&retention, log.clock.now(), Prune::Opening)?;
+        Ok(log)
+    }
+
+    /// An event of the store about its own log.
+    fn store_event(&self, action: &str, detail: Option<String>) -> AuditEvent {
+        AuditEvent {
+            time: self.clock.now(),
+            caller: Caller::Trusted.name().to_owned(),
+            source: "store".to_owned(),
+            action: action.to_owned(),
+            resource: None,
+            key_id: None,
+            key_version: None,
+            bucket: None,
+            object_key: None,
+            context: None,
+            detail,
+            outcome: AuditOutcome::Allowed,
+        }
+    }
+
+    fn append(&self, event: &AuditEvent) -> Result<()> {
+        #[cfg(feature = "test-util")]
+        if self.fail_appends.load(Ordering::Relaxed) {
+            return Err(Error::Io(std::io::Error::other(
+                "audit append refused (test)",
+            )));
+        }
+        let json = encode(event);
+        let size = {
+            let mut end = self.end.lock();
+            let time_ns = nanos(event.time).max(end.last_time_ns);
+            let sequence = end.next_sequence;
+            let key = event_key(time_ns, sequence);
+            let (value, tag) = self.key.seal_event(&key, &end.last_tag, &json);
+            let head = self.key.seal_head(&Head { sequence, key, tag });
+            let db = borrow_db(&self.db).ok_or(Error::Closed)?;
+            let mut batch = WriteBatch::default();
+            batch.put_cf(db.cf(ColumnFamily::Audit)?, key, &value);
+            batch.put_cf(db.cf(ColumnFamily::Meta)?, HEAD_KEY, head);
+            db.write_opt(batch, &self.write_options)?;
+            *end = ChainEnd {
+                next_sequence: sequence + 1,
+                last_time_ns: time_ns,
+                last_tag: tag,
+            };
+            (key.len() + value.len()) as u64
+        };
+        let bytes = self.bytes.fetch_add(size, Ordering::Relaxed) + size;
+        let appended = self.appended.fetch_add(1, Ordering::Relaxed) + 1;
+        let over_size = self.retention.max_bytes.is_some_and(|max| bytes > max);
+        let age_due = self.retention.max_age.is_some() && appended.is_multiple_of(AGE_CHECK_EVERY);
+        if over_size || age_due {
+            self.prune(&self.retention, self.clock.now(), Prune::WhileAppending)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the oldest events beyond `retention` (measured at `now`);
+    /// returns how many. `how` says whether to wait for a prune in progress
+    /// and how far under a size limit to go. The newest event is never
+    /// removed. A prune that removes anything first appends an event saying
+    /// what it will remove (so it is newer than all of it, and is never
+    /// removed by itself), then deletes exactly the events it counted, moving
+    /// the anchor with every batch.
+    pub(crate) fn prune(
+        &self,
+        retention: &AuditRetention,
+        now: SystemTime,
+        how: Prune,
+    ) -> Result<u64> {
+        if retention.max_age.is_none() && retention.max_bytes.is_none() {
+            return Ok(0);
+        }
+        let _pruning = match how {
+            Prune::Requested | Prune::Opening => self.pruning.lock(),
+            Prune::WhileAppending => match self.pruning.try_lock() {
+                Some(guard) => guard,
+                None => return Ok(0), // another thread is at it
+            },
+        };
+        let Some(plan) = self.plan_prune(retention, now, how)? else {
+            return Ok(0);
+        };
+        let action = match how {
+            Prune::Requested => "coffer:PruneAuditLog",
+            Prune::Opening | Prune::WhileAppending => "coffer:PruneAuditLogByRetention",
+        };
+        self.append(&self.store_event(action, Some(plan.describe())))?;
+        let db = borrow_db(&self.db).ok_or(Error::Closed)?;
+        let family = db.cf(ColumnFamily::Audit)?;
+        let meta = db.cf(ColumnFamily::Meta)?;
+        let mut anchor = read_anchor(&db, &self.key)?.unwrap_or(Anchor::NEW);
+        let mut batch = WriteBatch::default();
+        let mut removed = 0u64;
+        let mut removed_bytes = 0u64;
+        for item in db.iterator_cf(family, IteratorMode::Start) {
+            let (key, value) = item?;
+            if *key > plan.through[..] {
+                break;
+            }
+            removed += 1;
+            removed_bytes += (key.len() + value.len()) as u64;
+            if let Ok(event_key) = <[u8; 16]>::try_from(&key[..]) {
+                anchor = anchor.after_pruning(
+                    key_sequence(&event_key),
+                    stored_tag(&self.key, &event_key, &value),
+                );
+            }
+            batch.delete_cf(family, &key);
+            if batch.len() >= PRUNE_BATCH {
+                batch.put_cf(meta, ANCHOR_KEY, self.key.seal_anchor(&anchor));
+                db.write_opt(std::mem::take(&mut batch), &self.write_options)?;
+            }
+        }
+        if !batch.is_empty() {
+            batch.put_cf(meta, ANCHOR_KEY, self.key.seal_anchor(&anchor));
+            db.write_opt(batch, &self.write_options)?;
+        }
+        self.bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(removed_bytes))
+            })
+            .ok();
+        Ok(removed)
+    }
+
+    /// What a prune under `retention` at `now` would remove: `None` if
+    /// nothing.
+    fn plan_prune(
+        &self,
+        retention: &AuditRetention,
+        now: SystemTime,
+        how: Prune,
+    ) -> Result<Option<PrunePlan>> {
+        let db = borrow_db(&self.db).ok_or(Error::Closed)?;
+        let family = db.cf(ColumnFamily::Audit)?;
+        let cutoff = retention
+            .max_age
+            .map(|age| nanos(now.checked_sub(age).unwrap_or(UNIX_EPOCH)));
+        // Pruning while appending goes to 90 % of the limit, so that it runs
+        // once per tenth of the limit, not on every append.
+        let limit = retention.max_bytes.map(|max| match how {
+            Prune::Requested | Prune::Opening => max,
+            Prune::WhileAppending => max / 10 * 9,
+        });
+        // Without a size limit the log's size is not tracked: count it now;
+        // with the prune's own record, which stays.
+        let mut total = PRUNE_RECORD_BYTES
+            + match limit {
+                Some(_) if self.retention.max_bytes.is_some() => self.bytes.load(Ordering::Relaxed),
+                Some(_) => family_bytes(&db, family)?,
+                None => 0,
+            };
+        let mut plan: Option<PrunePlan> = None;
+        let mut events = db.iterator_cf(family, IteratorMode::Start).peekable();
+        while let Some(item) = events.next() {
+            let (key, value) = item?;
+            // A key the store did not write (shorter than a time) counts as
+            // the oldest.
+            let time = event_time(&key).unwrap_or(0);
+            let too_old = cutoff.is_some_and(|cutoff| time < cutoff);
+            let newest = events.peek().is_none();
+            let too_big = limit.is_some_and(|max| total > max);
+            if newest || !(too_old || too_big) {
+                break;
+            }
+            let size = (key.len() + value.len()) as u64;
+            total = total.saturating_sub(size);
+            let plan = plan.get_or_insert_with(|| PrunePlan {
+                events: 0,
+                bytes: 0,
+                oldest_ns: time,
+                newest_ns: time,
+                through: Vec::new(),
+            });
+            plan.events += 1;
+            plan.bytes += size;
+            plan.newest_ns = time;
+            plan.through = key.to_vec();
+        }
+        Ok(plan)
+    }
+
+    /// The events `query` selects, oldest first, with what the walk found
+    /// wrong on the way.
+    pub(crate) fn query(&self, query: &AuditQuery) -> Result<AuditPage> {
+        let mut out = AuditPage::default();
+        let limit = query.limit.unwrap_or(usize::MAX);
+        self.walk(query.since, query.until, |json, format| {
+            if out.events.len() >= limit {
+                return Ok(false);
+            }
+            match decode(json, format) {
+                Ok(event) if query.matches(&event) => out.events.push(event),
+                Ok(_) => {}
+                Err(error) => out.damaged.push(error.to_string()),
+            }
+            Ok(true)
+        })
+        .map(|check| {
+            out.damaged.extend(check.problems);
+            out.unauthenticated = check.unauthenticated;
+        })?;
+        Ok(out)
+    }
+
+    /// Walks the whole log, checking every event and every link.
+    pub(crate) fn verify(&self) -> Result<AuditVerification> {
+        let mut report = AuditVerification::default();
+        let mut undecodable = Vec::new();
+        let check = self.walk(None, None, |json, format| {
+            match decode(json, format) {
+                Ok(_) if format == SEALED_FORMAT => report.events += 1,
+                Ok(_) => {}
+                Err(error) => undecodable.push(error.to_string()),
+            }
+            Ok(true)
+        })?;
+        report.unauthenticated = check.unauthenticated;
+        report.problems = undecodable;
+        report.problems.extend(check.problems);
+        Ok(report)
+    }
+
+    /// Walks the events from `since` to `until` in one snapshot (events, head
+    /// and anchor as one write left them), calling `each` with the JSON of
+    /// every event that checks and its format until it says stop; returns the
+    /// check (its problems, the unauthenticated count). A walk that reaches
+    /// the end of the log checks the head.
+    fn walk(
+        &self,
+        since: Option<SystemTime>,
+        until: Option<SystemTime>,
+        mut each: impl FnMut(&[u8], u32) -> Result<bool>,
+    ) -> Result<ChainCheck<'_>> {
+        let db = borrow_db(&self.db).ok_or(Error::Closed)?;
+        let family = db.cf(ColumnFamily::Audit)?;
+        let meta = db.cf(ColumnFamily::Meta)?;
+        let snapshot = db.snapshot();
+        let mut problems = Vec::new();
+        let anchor = match snapshot.get_cf(meta, ANCHOR_KEY)? {
+            Some(raw) => self.key.open_anchor(&raw).unwrap_or_else(|| {
+                problems.push(
+                    "audit log: its anchor record does not authenticate: it was edited or planted"
+                        .to_owned(),
+                );
+                Anchor::NEW
+            }),
+            None => {
+                problems.push("audit log: its anchor record is missing: removed".to_owned());
+                Anchor::NEW
+            }
+        };
+        let head = match snapshot.get_cf(meta, HEAD_KEY)? {
+            Some(raw) => {
+                let head = self.key.open_head(&raw);
+                if head.is_none() {
+                    problems.push("audit log: the record naming its newest event does not authenticate: it was edited or planted".to_owned());
+                }
+                head
+            }
+            None => None,
+        };
+        let start = event_key(since.map_or(0, nanos), 0);
+        // The event before the range, which the first in it must follow.
+        let previous = match since {
+            None => None,
+            Some(_) => {
+                let mut options = ReadOptions::default();
+                options.set_snapshot(&snapshot);
+                let mut before = db.raw_iterator_cf_opt(family, options);
+                before.seek_for_prev(start);
+                match (before.key(), before.value()) {
+                    (Some(key), Some(value)) if key < &start[..] => <[u8; 16]>::try_from(key)
+                        .ok()
+                        .map(|key| (key_sequence(&key), stored_tag(&self.key, &key, value))),
+                    _ => None,
+                }
+            }
+        };
+        let mut check = ChainCheck::new(&self.key, anchor, previous);
+        check.problems = problems;
+        let until = until.map(nanos);
+        let mut reached_end = true;
+        for item in snapshot.iterator_cf(family, IteratorMode::From(&start, Direction::Forward)) {
+            let (key, value) = item?;
+            if until.is_some_and(|until| event_time(&key).is_some_and(|time| time >= until)) {
+                reached_end = false;
+                break;
+            }
+            let Some(json) = check.entry(&key, &value) else {
+                continue;
+            };
+            let format = if value.first() == Some(&b'{') {
+                LEGACY_FORMAT
+            } else {
+                SEALED_FORMAT
+            };
+            if !each(json, format)? {
+                reached_end = false;
+                break;
+            }
+        }
+        if reached_end {
+            check.finish(head);
+        }
+        Ok(check)
+    }
+}
+
+/// What a prune will remove.
+struct PrunePlan {
+    events: u64,
+    bytes: u64,
+    oldest_ns: u64,
+    newest_ns: u64,
+    /// The key of the newest event it removes.
+    through: Vec<u8>,
+}
+
+impl PrunePlan {
+    fn describe(&self) -> String {
+        let time = |ns: u64| {
+            humantime::format_rfc3339_millis(UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+        };
+        format!(
+            "removing {} events ({} bytes) written from {} to {}, through event {}",
+            self.events,
+            self.bytes,
+            time(self.oldest_ns),
+            time(self.newest_ns),
+            hex::encode(&self.through)
+        )
+    }
+}
+
+/// The tag an entry carries (zeros for an unsealed one): what the entry
+/// after it links to.
+fn stored_tag(key: &AuditKey, event_key: &[u8; 16], value: &[u8]) -> Tag {
+    match key.entry(event_key, value) {
+        Entry::Sealed { tag, .. } => tag,
+        _ => NO_TAG,
+    }
+}
+
+fn read_anchor(db: &DbRef<'_>, key: &AuditKey) -> Result<Option<Anchor>> {
+    Ok(db
+        .get_cf(db.cf(ColumnFamily::Meta)?, ANCHOR_KEY)?
+        .and_then(|raw| key.open_anchor(&raw)))
+}
+
+/// Where the chain ends when the store opens, writing the anchor of a new or
+/// unsealed log; and what is missing at its end, if anything (to record in
+/// the log itself: the next append would hide it).
+fn chain_end(
+    db: &DbRef<'_>,
+    key: &AuditKey,
+    state: LogState,
+) -> Result<(ChainEnd, Option<String>)> {
+    let family = db.cf(ColumnFamily::Audit)?;
+    let meta = db.cf(ColumnFamily::Meta)?;
+    let stored_anchor = db.get_cf(meta, ANCHOR_KEY)?;
+    if state != LogState::Sealed && stored_anchor.is_none() {
+        // Every event there is from before sealing: the chain starts after
+        // them, with no link.
+        let mut last = None;
+        for item in db.iterator_cf(family, IteratorMode::End) {
+            let (event_key, _) = item?;
+            if let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) {
+                last = Some(event_key);
+                break;
+            }
+        }
+        let anchor = match last {
+            Some(event_key) => Anchor {
+                chained_from: key_sequence(&event_key) + 1,
+                link: NO_TAG,
+                legacy_through: Some(key_sequence(&event_key)),
+            },
+            None => Anchor::NEW,
+        };
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        db.put_cf_opt(meta, ANCHOR_KEY, key.seal_anchor(&anchor), &sync)?;
+        let end = match last {
+            Some(event_key) => after(event_key, NO_TAG),
+            None => fresh_end(&anchor),
+        };
+        return Ok((end, None));
+    }
+    let anchor = stored_anchor
+        .and_then(|raw| key.open_anchor(&raw))
+        .unwrap_or(Anchor::NEW);
+    match db.get_cf(meta, HEAD_KEY)?.map(|raw| key.open_head(&raw)) {
+        Some(Some(head)) => {
+            let there = db
+                .get_cf(family, head.key)?
+                .is_some_and(|value| stored_tag(key, &head.key, &value) == head.tag);
+            // If the newest events are gone, go on after the head all the
+            // same: every later walk sees the gap.
+            let missing = (!there).then(|| {
+                format!(
+                    "the newest audit events are missing: the head names event {} (sequence {}), which is not there",
+                    hex::encode(head.key),
+                    head.sequence
+                )
+            });
+            Ok((after(head.key, head.tag), missing))
+        }
+        Some(None) => Ok((
+            last_event(db, key, &anchor)?.map_or_else(|| fresh_end(&anchor), |(k, t)| after(k, t)),
+            Some(
+                "the audit log's head record does not authenticate: it was edited or planted"
+                    .into(),
+            ),
+        )),
+        None => match last_event(db, key, &anchor)? {
+            Some((event_key, tag)) if tag != NO_TAG => Ok((
+                after(event_key, tag),
+                Some("the audit log's head record is missing: it was removed".into()),
+            )),
+            Some((event_key, tag)) => Ok((after(event_key, tag), None)),
+            None => Ok((fresh_end(&anchor), None)),
+        },
+    }
+}
+
+/// The end of the chain after the event `event_key` tagged `tag`.
+fn after(event_key: [u8; 16], tag: Tag) -> ChainEnd {
+    ChainEnd {
+        next_sequence: key_sequence(&event_key) + 1,
+        last_time_ns: key_time(&event_key),
+        last_tag: tag,
+    }
+}
+
+/// The newest event the store wrote (a sealed one that authenticates, or
+/// one from before sealing that the anchor allows), with its tag.
+fn last_event(db: &DbRef<'_>, key: &AuditKey, anchor: &Anchor) -> Result<Option<([u8; 16], Tag)>> {
+    for item in db.iterator_cf(db.cf(ColumnFamily::Audit)?, IteratorMode::End) {
+        let (event_key, value) = item?;
+        let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) else {
+            continue;
+        };
+        match key.entry(&event_key, &value) {
+            Entry::Sealed {
+                authentic: true,
+                tag,
+                ..
+            } => return Ok(Some((event_key, tag))),
+            Entry::Legacy(_)
+                if anchor
+                    .legacy_through
+                    .is_some_and(|last| key_sequence(&event_key) <= last) =>
+            {
+                return Ok(Some((event_key, NO_TAG)));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The end of a log with no event: where its anchor says the chain starts.
+fn fresh_end(anchor: &Anchor) -> ChainEnd {
+    ChainEnd {
+        next_sequence: anchor.chained_from,
+        last_time_ns: 0,
+        last_tag: anchor.link,
+    }
+}
+
+impl AuditSink for AuditLog {
+    fn record(&self, event: &AuditEvent) -> std::result::Result<(), AuditWriteError> {
+        self.append(event)
+            .map_err(|error| AuditWriteError(format!("the store's audit log: {error}")))?;
+        self.forward.record(event)
+    }
+}
+
+/// What the store itself records: who, what, on which resource, how it ended.
+pub(crate) struct StoreEvent<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) action: &'a str,
+    pub(crate) resource: Option<String>,
+    pub(crate) key_id: Option<&'a str>,
+    pub(crate) key_version: Option<u32>,
+    pub(crate) bucket: Option<&'a str>,
+    pub(crate) object_key: Option<&'a str>,
+    pub(crate) outcome: AuditOutcome,
+}
+
+impl Store {
+    /// The audit events `query` selects, oldest first: every KMS call, the
+    /// store's policy denials, master key administration, jobs and prunes of
+    /// the log. Fails with [`Error::CorruptRecord`], naming it, if it meets an
+    /// event the store did not write (edited, planted, or put back after a
+    /// prune) or a gap where events were removed (see [`Store::audit_log`] to
+    /// read around one).
+    pub fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let page = self.inner.audit.query(query)?;
+        match page.damaged.into_iter().next() {
+            Some(damaged) => Err(Error::CorruptRecord(damaged)),
+            None => Ok(page.events),
+        }
+    }
+
+    /// [`Store::audit_events`], also listing (not failing on) what it met
+    /// that the store did not write, and the gaps: an edited or planted event
+    /// hides nothing after it.
+    pub fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.inner.audit.query(query)
+    }
+
+    /// Checks the whole audit log: every event's tag, every link from one
+    /// event to the next, the anchor where the chain starts and the head at
+    /// its end. What it finds is in [`AuditVerification::problems`].
+    pub fn verify_audit_log(&self) -> Result<AuditVerification> {
+        self.inner.audit.verify()
+    }
+
+    /// Removes the audit events beyond `retention` now (the store also applies
+    /// the retention it was opened with as it goes); returns how many. The
+    /// newest event stays, and the prune records itself first
+    /// (`coffer:PruneAuditLog`, saying what it removes): a later prune can
+    /// remove that record only by recording itself.
+    pub fn prune_audit_log(&self, retention: &AuditRetention) -> Result<u64> {
+        self.inner
+            .audit
+            .prune(retention, self.inner.clock.now(), Prune::Requested)
+    }
+
+    /// Records one of the store's own events; [`Error::AuditFailed`] if it
+    /// cannot, and then the operation it describes must fail.
+    pub(crate) fn audit(&self, event: StoreEvent<'_>) -> Result<()> {
+        let event = AuditEvent {
+            time: self.inner.clock.now(),
+            caller: event.caller.name().to_owned(),
+            source: "store".to_owned(),
+            action: event.action.to_owned(),
+            resource: event.resource,
+            key_id: event.key_id.map(str::to_owned),
+            key_version: event.key_version,
+            bucket: event.bucket.map(str::to_owned),
+            object_key: event.object_key.map(str::to_owned),
+            context: None,
+            detail: None,
+            outcome: event.outcome,
+        };
+        self.inner
+            .audit
+            .record(&event)
+            .map_err(|error| Error::AuditFailed {
+                action: event.action,
+                reason: error.0,
+            })
+    }
+}
