@@ -1,6 +1,9 @@
 //! The `coffer` binary as a user runs it: a session from `init` to `verify`,
-//! every error path with its message and exit code, and `verify` against a
-//! store damaged from outside.
+//! every error path with its message and exit code, `verify` and `audit
+//! verify` against a store damaged from outside, the root key kept out of the
+//! store's directory, `get` that writes only a fresh owner-only file, and a
+//! store a service made over a real OpenBao's Transit operated with `--kms
+//! transit` (and refused with the local KMS).
 
 use std::path::Path;
 
@@ -22,6 +25,11 @@ impl Session {
 
     fn store(&self) -> std::path::PathBuf {
         self.dir.path().join("store")
+    }
+
+    /// Where `coffer init` puts the root key: beside the store's directory.
+    fn root_key(&self) -> std::path::PathBuf {
+        self.dir.path().join("store.root.key")
     }
 
     fn file(&self, name: &str) -> std::path::PathBuf {
@@ -96,7 +104,7 @@ fn write(path: &Path, len: usize, seed: u8) -> Vec<u8> {
 fn a_session_from_init_to_verify() {
     let s = Session::new();
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(s.store().join("root.key"))
+    let mode = std::fs::metadata(s.root_key())
         .expect("root key")
         .permissions()
         .mode();
@@ -219,7 +227,7 @@ fn errors_have_their_exit_codes_and_messages() {
     assert!(!s.file("o").exists(), "no partial file is left");
     s.ok(&["kms", "enable", &cmk]);
     use std::os::unix::fs::PermissionsExt;
-    let key = s.store().join("root.key");
+    let key = s.root_key();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     s.fails(&["bucket", "ls"], 4, "chmod 600");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -286,7 +294,7 @@ fn a_rewrap_job_killed_twice_resumes_and_the_report_proves_it() {
     let s = Session::new();
     const OBJECTS: usize = 1500;
     {
-        let root = coffer_store::RootKey::from_file(s.store().join("root.key")).expect("root");
+        let root = coffer_store::RootKey::from_file(s.root_key()).expect("root");
         let store = coffer_store::Store::open(s.store(), coffer_store::StoreOptions::new(root))
             .expect("opens");
         store.create_bucket("bkt").expect("bucket");
@@ -606,5 +614,253 @@ fn audit_query_reads_around_a_planted_entry_and_exits_5() {
             .iter()
             .any(|e| e["action"] == "kms:CreateKey" && e["key_id"] == key.as_str()),
         "the real events still print: {events:?}"
+    );
+}
+
+#[test]
+fn audit_verify_says_the_log_is_whole_and_names_an_edit() {
+    let s = Session::new();
+    s.create_cmk();
+    s.create_cmk();
+    let report = s.json(&["audit", "verify"]);
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    assert!(report["events"].as_u64().expect("a count") >= 2);
+    assert!(s.ok(&["audit", "verify"]).contains("the log is whole"));
+    {
+        let options = rocksdb::Options::default();
+        let families = rocksdb::DB::list_cf(&options, s.store()).expect("families");
+        let db = rocksdb::DB::open_cf(&options, s.store(), &families).expect("raw open");
+        let audit = db.cf_handle("audit").expect("audit family");
+        let (first, _) = db
+            .iterator_cf(audit, rocksdb::IteratorMode::Start)
+            .next()
+            .expect("an event")
+            .expect("reads");
+        db.delete_cf(audit, &first)
+            .expect("removes the oldest event");
+    }
+    s.fails(&["audit", "verify"], 5, "missing: removed");
+}
+
+#[test]
+fn the_root_key_stays_out_of_the_store_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("inside");
+    let store_arg = store.to_str().expect("utf-8");
+    let inside = store.join("root.key");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("coffer")
+            .expect("binary")
+            .env_remove("COFFER_DIR")
+            .env_remove("COFFER_ROOT_KEY_FILE")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let refused = run(&[
+        "init",
+        store_arg,
+        "--root-key-file",
+        inside.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("inside the store's directory"), "{stderr}");
+    assert!(!store.exists() && !inside.exists(), "nothing was created");
+    // Asked for by name, it is allowed (a throwaway store).
+    let allowed = run(&[
+        "init",
+        store_arg,
+        "--root-key-file",
+        inside.to_str().expect("utf-8"),
+        "--unsafe-root-key-in-store-dir",
+    ]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    // Without the flag the store will not open with it (the layout earlier
+    // versions made): the message says where to move the key.
+    let refused = run(&[
+        "--dir",
+        store_arg,
+        "--root-key-file",
+        inside.to_str().expect("utf-8"),
+        "bucket",
+        "ls",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("inside.root.key"));
+    // A copy of a directory made with the default layout holds no key: it
+    // does not open.
+    let s = Session::new();
+    s.ok(&["bucket", "create", "bkt"]);
+    assert!(s.root_key().exists() && !s.store().join("root.key").exists());
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).expect("mkdir");
+    for entry in std::fs::read_dir(s.store()).expect("lists") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copies");
+    }
+    let copied = run(&["--dir", copy.to_str().expect("utf-8"), "bucket", "ls"]);
+    assert_eq!(
+        copied.status.code(),
+        Some(3),
+        "the copy has no root key beside it"
+    );
+}
+
+#[test]
+fn get_writes_a_fresh_owner_only_file_and_follows_no_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Session::new();
+    s.ok(&["bucket", "create", "bkt"]);
+    let body = write(&s.file("in"), 200_000, 3);
+    s.ok(&[
+        "put",
+        s.file("in").to_str().expect("utf-8"),
+        "bkt/k",
+        "--sse",
+        "AES256",
+    ]);
+    // Where an earlier version wrote its partial file, a link an attacker
+    // left: it must not be followed.
+    let victim = s.file("victim");
+    std::fs::write(&victim, b"untouched").expect("writes");
+    std::os::unix::fs::symlink(&victim, s.file("a.coffer-partial")).expect("links");
+    s.ok(&["get", "bkt/k", s.file("a.txt").to_str().expect("utf-8")]);
+    s.ok(&["get", "bkt/k", s.file("a.pdf").to_str().expect("utf-8")]);
+    assert_eq!(std::fs::read(&victim).expect("reads"), b"untouched");
+    for name in ["a.txt", "a.pdf"] {
+        let path = s.file(name);
+        assert_eq!(std::fs::read(&path).expect("reads"), body);
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path())
+        .expect("lists")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".coffer-get-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_store_a_transit_service_made_is_operated_with_kms_transit() {
+    use coffer_kms_vault::TransitKms;
+    use coffer_kms_vault::dev_server::{BaoServer, key_name};
+    use coffer_store::{PutOptions, Store, StoreOptions};
+
+    let Some(server) = BaoServer::start() else {
+        return;
+    };
+    let name = key_name("svc");
+    server.client().create_key(&name).expect("a Transit key");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    let root_file = dir.path().join("store.root.key");
+    let root = coffer_store::RootKey::create_key_file(&root_file).expect("root key");
+    // The service: the library over Transit.
+    {
+        let store = Store::create(
+            &store_dir,
+            StoreOptions::new(root).with_kms(std::sync::Arc::new(TransitKms::from_client(
+                server.client(),
+            ))),
+        )
+        .expect("creates");
+        store.create_bucket("svc").expect("bucket");
+        store
+            .put_object(
+                "svc",
+                "from-service",
+                bytes::Bytes::from_static(b"written by the service"),
+                PutOptions::kms(Some(&name)),
+            )
+            .expect("put");
+        store.close().expect("closes");
+    }
+    let coffer = |kms: &str, args: &[&str]| {
+        Command::cargo_bin("coffer")
+            .expect("binary")
+            .env("COFFER_DIR", &store_dir)
+            .env_remove("COFFER_ROOT_KEY_FILE")
+            .env("COFFER_KMS", kms)
+            .env("BAO_ADDR", server.address())
+            .env("BAO_TOKEN", server.root_token())
+            .env_remove("VAULT_ADDR")
+            .env_remove("VAULT_TOKEN")
+            .env_remove("BAO_NAMESPACE")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    // With the local KMS the store is refused, naming both backends.
+    let refused = coffer("local", &["put", "/dev/null", "svc/x", "--sse", "KMS"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("transit") && stderr.contains("local"),
+        "{stderr}"
+    );
+    // With Transit, end to end.
+    let ok = |args: &[&str]| {
+        let output = coffer("transit", args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let file = dir.path().join("in");
+    std::fs::write(&file, b"written by the operator").expect("writes");
+    let file = file.to_str().expect("utf-8");
+    ok(&[
+        "put",
+        file,
+        "svc/from-cli",
+        "--sse",
+        "KMS",
+        "--sse-kms-key-id",
+        &name,
+    ]);
+    assert_eq!(ok(&["get", "svc/from-service"]), "written by the service");
+    let head: Value = serde_json::from_str(&ok(&["--json", "head", "svc/from-cli"])).expect("json");
+    assert_eq!(head["protection"]["key_id"], name.as_str());
+    ok(&["put", file, "svc/managed", "--sse", "AES256"]);
+    let job: Value = serde_json::from_str(&ok(&[
+        "--json",
+        "job",
+        "reencrypt",
+        "svc",
+        "--sse",
+        "KMS",
+        "--sse-kms-key-id",
+        &name,
+    ]))
+    .expect("json");
+    assert_eq!(job["state"], "done", "{job}");
+    let report: Value = serde_json::from_str(&ok(&["--json", "verify"])).expect("json");
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    assert_eq!(report["objects"], 3);
+    assert!(ok(&["audit", "verify"]).contains("the log is whole"));
+    // The service reads what the operator wrote.
+    let store = Store::open(
+        &store_dir,
+        StoreOptions::new(coffer_store::RootKey::from_file(&root_file).expect("root")).with_kms(
+            std::sync::Arc::new(TransitKms::from_client(server.client())),
+        ),
+    )
+    .expect("the service opens it again");
+    assert_eq!(
+        store.get_object("svc", "from-cli").expect("reads").body,
+        bytes::Bytes::from_static(b"written by the operator")
+    );
+    let managed = store.head_object("svc", "managed").expect("head");
+    assert_eq!(
+        managed.protection.kms_key_id.as_deref(),
+        Some(name.as_str())
     );
 }

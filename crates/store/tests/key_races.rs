@@ -430,81 +430,6 @@ fn uploads_completing_while_keys_rotate_and_retire_all_read_back() {
     }
 }
 
-/// A local KMS whose `GenerateDataKey` takes `delay`: a slow or hung service.
-struct SlowKms {
-    inner: Arc<coffer_keyring::LocalKms>,
-    delay: Mutex<std::time::Duration>,
-}
-
-impl coffer_keyring::KeyAdministration for SlowKms {
-    fn backend_name(&self) -> &'static str {
-        "slow"
-    }
-
-    fn supports(&self, operation: coffer_keyring::AdminOperation) -> bool {
-        self.inner.supports(operation)
-    }
-
-    fn create_key(
-        &self,
-        options: CreateKeyOptions,
-    ) -> coffer_keyring::Result<coffer_keyring::KeyMetadata> {
-        self.inner.create_key(options)
-    }
-
-    fn set_min_decryption_version(&self, key_id: &str, version: u32) -> coffer_keyring::Result<()> {
-        self.inner.set_min_decryption_version(key_id, version)
-    }
-}
-
-impl coffer_keyring::KmsBackend for SlowKms {
-    fn generate_data_key(
-        &self,
-        key_id: &str,
-        context: &coffer_keyring::EncryptionContext,
-    ) -> coffer_keyring::Result<(coffer_keyring::DataKey, coffer_keyring::WrappedKey)> {
-        let delay = *self.delay.lock().expect("lock");
-        std::thread::sleep(delay);
-        self.inner.generate_data_key(key_id, context)
-    }
-
-    fn decrypt_data_key(
-        &self,
-        wrapped: &coffer_keyring::WrappedKey,
-        context: &coffer_keyring::EncryptionContext,
-    ) -> coffer_keyring::Result<coffer_keyring::DataKey> {
-        self.inner.decrypt_data_key(wrapped, context)
-    }
-
-    fn rewrap_data_key(
-        &self,
-        wrapped: &coffer_keyring::WrappedKey,
-        context: &coffer_keyring::EncryptionContext,
-    ) -> coffer_keyring::Result<Option<coffer_keyring::WrappedKey>> {
-        self.inner.rewrap_data_key(wrapped, context)
-    }
-
-    fn describe_key(&self, key_id: &str) -> coffer_keyring::Result<coffer_keyring::KeyMetadata> {
-        self.inner.describe_key(key_id)
-    }
-
-    fn is_key_id(&self, key_id: &str) -> bool {
-        self.inner.is_key_id(key_id)
-    }
-
-    fn resolve_key_id(&self, key_id_or_alias: &str) -> coffer_keyring::Result<String> {
-        self.inner.resolve_key_id(key_id_or_alias)
-    }
-
-    fn default_key(&self) -> coffer_keyring::Result<coffer_keyring::DefaultKey> {
-        self.inner.default_key()
-    }
-
-    fn requests(&self) -> u64 {
-        self.inner.requests()
-    }
-}
-
 #[test]
 fn a_hung_kms_call_holds_up_no_retirement_and_no_write_that_does_not_need_it() {
     use coffer_keyring::KeyAdministration as _;
@@ -523,17 +448,14 @@ fn a_hung_kms_call_holds_up_no_retirement_and_no_write_that_does_not_need_it() {
         .create_key(CreateKeyOptions::new())
         .expect("a CMK")
         .key_id;
-    let slow = Arc::new(SlowKms {
-        inner: local,
-        delay: Mutex::new(Duration::ZERO),
-    });
+    let slow = Arc::new(common::WrappedKms::new(local, "slow"));
     let clock = coffer_keyring::ManualClock::new(
         std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000),
     );
     let store = Store::open(dir.path(), options(&clock).with_kms(slow.clone())).expect("opens");
     store.create_bucket("bkt").expect("bucket");
     store.rotate_master_key().expect("rotates");
-    *slow.delay.lock().expect("lock") = Duration::from_secs(3);
+    slow.set_delay(Duration::from_secs(3));
     let hung = {
         let (store, cmk) = (store.clone(), cmk.clone());
         std::thread::spawn(move || {
