@@ -263,10 +263,10 @@ fn a_deny_on_a_key_holds_for_its_arn_its_alias_and_its_alias_arn() {
     );
     // The data plane checks the id too: a put naming the key by its ARN is
     // recorded under the id.
-    store.create_bucket("b").expect("bucket");
+    store.create_bucket("bkt").expect("bucket");
     let put = store
         .put_object(
-            "b",
+            "bkt",
             "k",
             body(10, 1),
             PutOptions::kms(Some(&format!("{arn}:key/{id}"))),
