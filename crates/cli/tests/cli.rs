@@ -543,7 +543,11 @@ fn byok_import_and_the_audit_log_from_the_command_line() {
     s.fails(&["audit", "prune"], 2, "--older-than");
     let before = s.list(&["audit", "query"]).len() as u64;
     let pruned = s.json(&["audit", "prune", "--older-than", "0s"]);
-    assert_eq!(pruned["removed"], before - 1, "all but the newest: {pruned}");
+    assert_eq!(
+        pruned["removed"],
+        before - 1,
+        "all but the newest: {pruned}"
+    );
     // What is left: the newest event, and the prune's record of itself,
     // saying what it removed.
     let left = s.list(&["audit", "query"]);

@@ -350,3 +350,78 @@ async fn a_damaged_object_is_an_error_naming_its_path_never_bytes() {
         assert!(error.to_string().contains(key), "{key}: {error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_shorter_or_longer_than_its_record_says_is_an_error_on_every_read() {
+    let f = fixture(Default::Aes256);
+    let body = data(3 * MIB, 5);
+    for key in ["cut-short", "made-longer"] {
+        f.objects
+            .put(&Path::from(key), body.clone().into())
+            .await
+            .expect("put");
+    }
+    let common::Fixture {
+        dir,
+        store,
+        objects,
+        ..
+    } = f;
+    drop(objects);
+    drop(store);
+    {
+        let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).expect("lists");
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), names)
+            .expect("opens raw");
+        let chunks = db.cf_handle("chunks").expect("chunks");
+        let keys: Vec<Box<[u8]>> = db
+            .iterator_cf(chunks, rocksdb::IteratorMode::Start)
+            .map(|entry| entry.expect("entry").0)
+            .collect();
+        assert_eq!(keys.len(), 6);
+        // The last segment of one object cut to 10 bytes; the middle one of
+        // the other given a byte more.
+        let mut value = db
+            .get_cf(chunks, &keys[2])
+            .expect("reads")
+            .expect("present");
+        value.truncate(10);
+        db.put_cf(chunks, &keys[2], value).expect("writes");
+        let mut value = db
+            .get_cf(chunks, &keys[4])
+            .expect("reads")
+            .expect("present");
+        value.push(0);
+        db.put_cf(chunks, &keys[4], value).expect("writes");
+    }
+    let store = Store::open(dir.path(), options()).expect("reopens");
+    let objects = CofferObjectStore::new(store, BUCKET);
+    for key in ["cut-short", "made-longer"] {
+        let path = Path::from(key);
+        let whole = match objects.get(&path).await {
+            Err(error) => error,
+            Ok(got) => got.bytes().await.expect_err("damage is found"),
+        };
+        // A range in each segment: one of them is the damaged one.
+        let mut ranged = Vec::new();
+        for at in [10u64, MIB as u64 + 10, 2 * MIB as u64 + 10] {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(at..at + 100)),
+                ..GetOptions::default()
+            };
+            let read = match objects.get_opts(&path, options).await {
+                Err(error) => Some(error),
+                Ok(got) => got.bytes().await.err(),
+            };
+            ranged.extend(read);
+        }
+        assert!(!ranged.is_empty(), "{key}: every range read succeeded");
+        for error in std::iter::once(whole).chain(ranged) {
+            assert!(
+                matches!(error, object_store::Error::Generic { .. }),
+                "{key}: {error}"
+            );
+            assert!(error.to_string().contains(key), "{key}: {error}");
+        }
+    }
+}

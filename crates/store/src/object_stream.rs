@@ -132,7 +132,8 @@ impl ObjectStream {
                 let start = u64::from(index) * SEGMENT_PLAINTEXT as u64;
                 let end = (start + SEGMENT_PLAINTEXT as u64).min(self.meta.size);
                 let want = range.start.max(start)..range.end.min(end);
-                let body = segments.read(index, start, end, want.clone())?;
+                let last = end == self.meta.size;
+                let body = segments.read(index, start..end, last, want.clone())?;
                 segments.next += 1;
                 self.range = want.end..range.end;
                 Ok(Some(body))
@@ -160,7 +161,11 @@ impl Iterator for ObjectStream {
 impl Segments {
     /// `want` (inside segment `index`, which holds plaintext `start..end`),
     /// opening only the chunks that cover it.
-    fn read(&self, index: u32, start: u64, end: u64, want: Range<u64>) -> Result<Bytes> {
+    /// (`last` if it is the object's last segment.) A value of another
+    /// length than the record says is [`Error::Integrity`], whatever part of
+    /// it is wanted.
+    fn read(&self, index: u32, plain: Range<u64>, last: bool, want: Range<u64>) -> Result<Bytes> {
+        let (start, end) = (plain.start, plain.end);
         let db = self.store.db()?;
         let value = db
             .get_cf(
@@ -168,6 +173,22 @@ impl Segments {
                 segment_key(&self.object_id, index),
             )?
             .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))?;
+        // Sealed, a segment is its plaintext and a tag per chunk; the last
+        // segment ends with a final chunk shorter than the rest (empty, if
+        // the object is whole chunks).
+        let plain_len = to_usize(end - start)?;
+        let stored_len = match self.opener {
+            Some(_) => {
+                plain_len
+                    + (SEALED_CHUNK_LEN - CHUNK_LEN) * (plain_len / CHUNK_LEN + usize::from(last))
+            }
+            None => plain_len,
+        };
+        if value.len() != stored_len {
+            return Err(Error::Integrity(format!(
+                "segment {index} is not the length its record says"
+            )));
+        }
         let (from, to) = (to_usize(want.start - start)?, to_usize(want.end - start)?);
         let Some(opener) = &self.opener else {
             let value = Bytes::from(value);

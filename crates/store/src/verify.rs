@@ -194,8 +194,6 @@ impl Store {
     }
 }
 
-/// The problem an error while reading an object shows; `None` for a failure
-/// of the store itself.
 /// What an error reading one object says about it; `None` for a failure to
 /// read the store itself, which ends the verification.
 fn classify(error: &Error) -> Option<ProblemKind> {
@@ -212,5 +210,40 @@ fn classify(error: &Error) -> Option<ProblemKind> {
         // refused, unreachable, or wrapped by a KMS this store was not
         // opened with. The bytes may be intact.
         _ => Some(ProblemKind::KeyUnavailable),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failure_of_the_store_itself_ends_a_verification() {
+        for error in [Error::Closed, Error::Io(std::io::Error::other("read"))] {
+            assert_eq!(classify(&error), None, "{error}");
+        }
+        assert_eq!(
+            classify(&Error::Integrity("tag".into())),
+            Some(ProblemKind::DamagedPayload)
+        );
+        // A key the KMS refuses, or one wrapped by another KMS than the one
+        // the store was opened with: the object's key is unavailable, and
+        // the verification goes on.
+        for error in [
+            Error::KeyDisabled("k".into()),
+            Error::KmsUnavailable("down".into()),
+            Error::InvalidArgument("wrapped by OpenBao/Vault Transit".into()),
+            Error::AccessDenied {
+                principal: "p".into(),
+                action: "kms:Decrypt".into(),
+                resource: "k".into(),
+            },
+        ] {
+            assert_eq!(
+                classify(&error),
+                Some(ProblemKind::KeyUnavailable),
+                "{error}"
+            );
+        }
     }
 }

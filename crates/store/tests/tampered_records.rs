@@ -283,7 +283,8 @@ impl Edit {
 }
 
 /// Every way to read `key` fails with an integrity error naming it: the whole
-/// object, `range`, a reader read to its end, a reader's range, a stream.
+/// object, `range`, a reader read to its end, a reader's range, a stream, a
+/// stream of `range`.
 fn every_read_is_refused(s: &Store, key: &str, range: Range<u64>) {
     let object = format!("bkt/{key}");
     assert_integrity_error(s.get_object("bkt", key), &object);
@@ -302,6 +303,11 @@ fn every_read_is_refused(s: &Store, key: &str, range: Range<u64>) {
         .get_object_stream("bkt", key, &coffer_store::GetConditions::new())
         .and_then(|stream| stream.collect::<coffer_store::Result<Vec<Bytes>>>());
     assert_integrity_error(streamed, &object);
+    let streamed_range = s
+        .get_object_stream("bkt", key, &coffer_store::GetConditions::new())
+        .and_then(|stream| stream.with_range(range.clone()))
+        .and_then(|stream| stream.collect::<coffer_store::Result<Vec<Bytes>>>());
+    assert_integrity_error(streamed_range, &object);
 }
 
 #[test]
