@@ -370,8 +370,10 @@ impl Store {
             }
             written.unflushed |= unlogged;
             if log.flush_after(index) {
-                self.flush_segments()?;
-                written.unflushed = false;
+                // Started, not waited for: sealing goes on while the disk
+                // writes, and a write that finds both memtables full waits
+                // for the flush. The flush before the commit waits for all.
+                self.start_flushing_segments()?;
             }
             written.segments = index
                 .checked_add(1)
@@ -811,7 +813,8 @@ pub(crate) struct Written {
     pub(crate) segments: u32,
     /// Plaintext bytes.
     pub(crate) size: u64,
-    /// Whether some went around the log since the last flush.
+    /// Whether some went around the log: a flush must be waited for before
+    /// a record names them.
     pub(crate) unflushed: bool,
 }
 

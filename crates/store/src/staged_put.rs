@@ -3,9 +3,9 @@
 //! A streamed put registers its object id as an upload, writes its segments,
 //! then commits its record in one batch that also clears the upload. Between
 //! the two steps the write is a [`StagedPut`]. User puts take both steps at
-//! once, in bounded memory ([`SegmentLog::Bounded`]: past its first few
-//! segments around the write-ahead log, with a flush every few more). A bulk
-//! job that rewrites payloads stages a batch of objects with their segments
+//! once, in bounded memory ([`SegmentLog::Bounded`]: past their first few
+//! segments around the write-ahead log, with a flush started every few more
+//! and one waited for before the commit). A bulk job that rewrites payloads stages a batch of objects with their segments
 //! written around the log ([`SegmentLog::Unlogged`]), makes them durable with
 //! one flush of the chunks family ([`Store::flush_segments`]), and only then
 //! commits the records: each segment reaches the disk once (its blob file)
@@ -30,20 +30,23 @@ pub(crate) enum SegmentLog {
     /// Around the log, into the memtable only: durable once the chunks family
     /// is flushed, which must happen before the record commits.
     Unlogged,
-    /// A write of any size in bounded memory: the first [`LOGGED_SEGMENTS`]
-    /// through the log (a small object flushes nothing), the rest around it
-    /// with the chunks family flushed after every [`FLUSH_EVERY`] of them and
-    /// once more before the record commits. The memtables then hold at most
-    /// that many of its segments, where the log would keep them until they
-    /// filled (two of 64 MiB), and every segment past the first few reaches
-    /// the disk once.
+    /// A write of any size in bounded memory, each byte of it written once
+    /// past its first few segments: the first [`LOGGED_SEGMENTS`] through the
+    /// log (an object that small flushes nothing), the rest around it, with a
+    /// flush of the chunks family started after every [`FLUSH_EVERY`] of them
+    /// (not waited for: sealing goes on while the disk writes; a write waits
+    /// only when both memtables are full) and one waited for before the
+    /// record commits. The memtables then hold at most two such batches of its
+    /// segments, where the log would keep them until they filled (two of
+    /// 64 MiB); the price is the wait for the disk before the commit (the log
+    /// is not synced, a flush is).
     Bounded,
 }
 
 /// Segments a [`SegmentLog::Bounded`] write sends through the log first.
 pub(crate) const LOGGED_SEGMENTS: u32 = 8;
 /// Segments a [`SegmentLog::Bounded`] write writes around the log between
-/// flushes.
+/// the flushes it starts.
 pub(crate) const FLUSH_EVERY: u32 = 16;
 
 impl SegmentLog {
@@ -55,7 +58,8 @@ impl SegmentLog {
         }
     }
 
-    /// Whether to flush the chunks family after writing segment `index`.
+    /// Whether to start a flush of the chunks family after writing segment
+    /// `index`.
     pub(crate) fn flush_after(self, index: u32) -> bool {
         self == Self::Bounded
             && index >= LOGGED_SEGMENTS
@@ -73,13 +77,14 @@ pub(crate) struct StagedPut {
     new_key: NewKey,
     /// Whether the payload is in segments (registered as an upload).
     segmented: bool,
-    /// Whether some of them went around the log and are not flushed yet.
+    /// Whether some of them went around the log (a flush must be waited for
+    /// before the record commits).
     unflushed: bool,
 }
 
 impl StagedPut {
-    /// Whether segments went around the log since the last flush: the
-    /// chunks family must be flushed before the record commits.
+    /// Whether segments went around the log: the chunks family must be
+    /// flushed before the record commits.
     pub(crate) fn needs_flush(&self) -> bool {
         self.unflushed
     }
@@ -247,10 +252,22 @@ impl Store {
     }
 
     /// Makes every segment written so far durable, logged or not: flushes the
-    /// chunks family's memtables to its files and waits for them.
+    /// chunks family's memtables to its files and waits for them (and for
+    /// any flush started before).
     pub(crate) fn flush_segments(&self) -> Result<()> {
         let db = self.db()?;
         db.flush_cf(db.cf(ColumnFamily::Chunks)?)?;
+        Ok(())
+    }
+
+    /// Starts flushing the chunks family's memtable, without waiting: what a
+    /// large write sent around the log so far reaches its files while the
+    /// write goes on ([`Store::flush_segments`] before the commit waits).
+    pub(crate) fn start_flushing_segments(&self) -> Result<()> {
+        let db = self.db()?;
+        let mut options = rocksdb::FlushOptions::default();
+        options.set_wait(false);
+        db.flush_cf_opt(db.cf(ColumnFamily::Chunks)?, &options)?;
         Ok(())
     }
 }

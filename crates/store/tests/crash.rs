@@ -1,5 +1,7 @@
 //! Crash consistency: a child process writes, overwrites and deletes objects in
-//! a loop and is killed with SIGKILL at random moments, many times. After each
+//! a loop (from a few bytes to 30 MiB, whose segments past the first few go
+//! around the write-ahead log) and is killed with SIGKILL at random moments,
+//! many times. After each
 //! kill the store opens, every acknowledged write reads back with the right
 //! bytes, nothing is partial, and no orphan segments remain. Every round must
 //! acknowledge writes and read objects back. `COFFER_CRASH_ROUNDS` sets the
@@ -41,6 +43,11 @@ fn content(seed: u32, size: usize) -> Bytes {
 }
 
 fn size_for(seed: u32) -> usize {
+    // Large enough to go past the segments a put sends through the log, and
+    // past a flush it starts (the rest waits on a flush before it commits).
+    if seed % 11 == 6 {
+        return 30 * 1024 * 1024 + seed as usize % 5000;
+    }
     match seed % 4 {
         0 => 100 + seed as usize % 3000,
         1 => 70 * 1024,
