@@ -1,6 +1,10 @@
-//! Model-based fuzzing of the store: arbitrary sequences of put, get, range,
-//! delete, copy, bucket rule changes and key rotations, checked against a
-//! BTreeMap of what each key should hold.
+//! Model-based fuzzing of the store: arbitrary sequences of put (large ones
+//! past the segments a put sends through the log, too), get, range, delete,
+//! copy, multipart uploads, bucket rule changes, key rotations, rewraps and
+//! retirements, bulk key jobs (created, paused, resumed, run) and audit log
+//! prunes, checked against a BTreeMap of what each key should hold; after
+//! each input, the store is consistent and its audit log whole (every event
+//! sealed and chained).
 //!
 //! One store serves the whole process (opening RocksDB per input allowed only
 //! about 20 inputs a second); each input gets a fresh bucket, emptied and
@@ -13,7 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::Arbitrary;
 use bytes::Bytes;
-use coffer_store::{CopyOptions, EncryptionRule, Error, PutOptions, RootKey, Store, StoreOptions};
+use coffer_store::{
+    AuditRetention, CompletedPart, CopyOptions, EncryptionRule, Error, JobKind, JobLimits, JobState, PutCondition,
+    PutOptions, RootKey, Store, StoreOptions,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -34,6 +41,12 @@ enum Op {
     DeleteRule,
     RotateMaster,
     Rewrap,
+    Retire,
+    /// A put of 9 MiB and a little: past the segments sent through the log.
+    PutLarge { key: u8, seed: u8 },
+    Multipart { key: u8, parts: u8, seed: u8, complete: bool, mode: Mode },
+    Job { kind: u8, pause: bool },
+    Prune { max_bytes: u16, by_age: bool },
 }
 
 fn options(mode: &Mode) -> Option<EncryptionRule> {
@@ -120,6 +133,72 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Rewrap => {
                 store.rewrap_bucket(bucket).expect("rewrap");
             }
+            Op::Retire => {
+                store.retire_unused_master_keys().expect("retire");
+                // Whatever was retired, everything stored still reads.
+                for (key, body) in &model {
+                    assert_eq!(&store.get_object(bucket, key).expect("reads after retire").body, body);
+                }
+            }
+            Op::PutLarge { key, seed } => {
+                let size = 9 * (1 << 20) + usize::from(seed);
+                let body: Bytes = (0..size).map(|i| (i as u8).wrapping_mul(seed | 1)).collect::<Vec<_>>().into();
+                let key = format!("k{}", key % 4);
+                store.put_object(bucket, &key, body.clone(), PutOptions::managed()).expect("put large");
+                model.insert(key, body);
+            }
+            Op::Multipart { key, parts, seed, complete, mode } => {
+                let key = format!("k{}", key % 4);
+                let put = PutOptions::default().with_encryption(options(&mode));
+                let upload = store.create_multipart_upload(bucket, &key, put).expect("upload");
+                let mut body = Vec::new();
+                let mut listed = Vec::new();
+                for number in 1..=u32::from(parts % 3) + 1 {
+                    let part: Vec<u8> = (0..(70_000 * number as usize)).map(|i| (i as u8) ^ seed ^ number as u8).collect();
+                    let uploaded = store.upload_part(bucket, &key, &upload, number, part.clone().into()).expect("part");
+                    listed.push(CompletedPart::from(&uploaded));
+                    body.extend_from_slice(&part);
+                }
+                if complete {
+                    store.complete_multipart_upload(bucket, &key, &upload, &listed, &PutCondition::None).expect("complete");
+                    model.insert(key, body.into());
+                } else {
+                    store.abort_multipart_upload(bucket, &key, &upload).expect("abort");
+                }
+            }
+            Op::Job { kind, pause } => {
+                let kind = match kind % 3 {
+                    0 => JobKind::Rewrap,
+                    1 => JobKind::Reencrypt { sse: "AES256".into(), kms_key_id: None },
+                    _ => JobKind::EncryptUnencrypted,
+                };
+                match store.create_job(bucket, kind) {
+                    Ok(id) => {
+                        if pause {
+                            assert_eq!(store.pause_job(&id).expect("pause").state, JobState::Paused);
+                            store.resume_job(&id).expect("resume");
+                        }
+                        let status = store.run_job(&id, JobLimits::none(), |_| {}).expect("run");
+                        assert_eq!(status.state, JobState::Done);
+                        assert_eq!(store.job_status(&id).expect("status"), status);
+                        assert_eq!(status.failed, 0);
+                    }
+                    // Encrypting the unencrypted needs a bucket rule.
+                    Err(Error::NoSuchEncryptionRule(_)) => {}
+                    Err(other) => panic!("job: {other}"),
+                }
+                for (key, body) in &model {
+                    assert_eq!(&store.get_object(bucket, key).expect("reads after a job").body, body);
+                }
+            }
+            Op::Prune { max_bytes, by_age } => {
+                let retention = if by_age {
+                    AuditRetention::keep_all().with_max_age(std::time::Duration::ZERO)
+                } else {
+                    AuditRetention::keep_all().with_max_bytes(u64::from(max_bytes))
+                };
+                store.prune_audit_log(&retention).expect("prune");
+            }
         }
     }
     for key in model.keys() {
@@ -128,4 +207,6 @@ fuzz_target!(|ops: Vec<Op>| {
     store.delete_bucket(bucket).expect("the bucket is empty");
     let report = store.check_consistency().expect("check");
     assert!(report.orphan_segment_objects.is_empty() && report.missing_segments.is_empty(), "{report:?}");
+    let audit = store.verify_audit_log().expect("verify the audit log");
+    assert!(audit.problems.is_empty(), "{:?}", audit.problems);
 });

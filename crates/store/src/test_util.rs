@@ -88,3 +88,24 @@ pub fn raw_put(store: &Store, family: &str, key: &[u8], value: &[u8]) -> Result<
     db.put_cf(db.cf(family)?, key, value)?;
     Ok(())
 }
+
+/// Removes `key` from a column family (by its name) of the open store.
+pub fn raw_delete(store: &Store, family: &str, key: &[u8]) -> Result<()> {
+    let family = crate::ColumnFamily::ALL
+        .into_iter()
+        .find(|f| f.name() == family)
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
+    let db = store.db()?;
+    db.delete_cf(db.cf(family)?, key)?;
+    Ok(())
+}
+
+/// The value under `key` in a column family (by its name) of the open store.
+pub fn raw_get(store: &Store, family: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let family = crate::ColumnFamily::ALL
+        .into_iter()
+        .find(|f| f.name() == family)
+        .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
+    let db = store.db()?;
+    Ok(db.get_cf(db.cf(family)?, key)?)
+}
