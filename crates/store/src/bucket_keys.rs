@@ -644,11 +644,27 @@ impl Store {
     /// (deleted, or deleted and created again). No object refers to one,
     /// since an object lands only in the bucket incarnation it was written
     /// for, and so does the bucket key it derives its key from.
+    ///
+    /// Only a bucket key of a bucket that holds no object is taken for one:
+    /// a bucket record lost or rolled back (an edit from outside) must not
+    /// take its objects' keys with it.
     fn is_orphan(&self, bucket: &str, record: &BucketKeyRecord) -> bool {
-        match self.bucket_record(bucket) {
+        let gone = match self.bucket_record(bucket) {
             Ok(live) => live.incarnation != record.incarnation,
             Err(error) => matches!(error, Error::NoSuchBucket(_)),
-        }
+        };
+        gone && self.holds_no_object(bucket).unwrap_or(false)
+    }
+
+    /// Whether the objects family holds no record under `bucket`'s prefix.
+    fn holds_no_object(&self, bucket: &str) -> Result<bool> {
+        let prefix = crate::columns::object_key(bucket, "");
+        let db = self.db()?;
+        let mut iter = db.raw_iterator_cf(db.cf(ColumnFamily::Objects)?);
+        iter.seek(&prefix);
+        let empty = !iter.key().is_some_and(|key| key.starts_with(&prefix));
+        iter.status()?;
+        Ok(empty)
     }
 
     /// Every bucket key record whose bucket is gone: (bucket, id).

@@ -12,7 +12,7 @@
 //! bucket_keys  bucket ‖ 0x00 ‖ bucket key id (16)   → BucketKeyRecord (binary, see bucket_keys.rs)
 //! multipart    upload id (16)                        → an upload in progress (see multipart.rs)
 //!              upload id (16) ‖ part number (u32 BE) → an uploaded part
-//! jobs     job id (32 hex digits)                    → a bulk key job and its checkpoint (JSON)
+//! jobs     job id (32 hex digits)                    → "CFJ2" ‖ a bulk key job and its checkpoint (JSON) ‖ tag
 //! audit    time (u64 BE ns) ‖ sequence (u64 BE)      → one audit event, sealed and chained (see audit/chain.rs)
 //! ```
 //!

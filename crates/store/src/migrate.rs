@@ -11,7 +11,8 @@
 //!   the log opens (`audit::log`), and sealed events follow them.
 //! - No recorded KMS backend: the backend this open uses is recorded, unless
 //!   the store's wrapped keys show that its CMKs are in another one
-//!   ([`Error::KmsMismatch`], nothing changed).
+//!   ([`Error::KmsMismatch`]: the backend is not recorded; what the steps
+//!   before did stays done, and is done again harmlessly by the next open).
 
 use bytes::Bytes;
 use coffer_keyring::{KeyStore, Provider, SealedKeyStore, WrapAlgorithm, WrappedKey};

@@ -331,13 +331,10 @@ impl Store {
         ))
     }
 
-    /// Seals `first` and every further segment `feed` gives, and writes each
-    /// to the chunks family under `key_of(index)`, as it comes (around the
-    /// write-ahead log if `log` says so); returns the segment count and the
-    /// plaintext size.
     /// Seals `first` and what `feed` yields after it as consecutive
-    /// segments under `key_of(index)`, sent to the chunks family as `log`
-    /// says (flushing it as it goes for [`SegmentLog::Bounded`]).
+    /// segments under `key_of(index)`, written to the chunks family as they
+    /// come, through the write-ahead log or around it as `log` says (starting
+    /// flushes as it goes for [`SegmentLog::Bounded`]); what it wrote.
     pub(crate) fn write_segments(
         &self,
         sealer: Option<&coffer_cipher::PayloadSealer>,

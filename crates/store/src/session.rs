@@ -122,10 +122,12 @@ impl Session {
     /// `oss:PutObject` is checked first, on the rule as written (the put's
     /// own, else the bucket's default): a principal that may not put learns
     /// nothing else, neither whether the bucket exists nor which CMK it
-    /// defaults to, and the KMS is asked nothing for it (no default CMK is
-    /// created, no `kms:DescribeKey` refused). Only then is the rule resolved
-    /// (with the caller's `kms:DescribeKey`) and checked again with the key
-    /// id it resolved to, which a condition may name.
+    /// defaults to, and nothing is created for it (no default CMK) nor
+    /// refused at the KMS (no `kms:DescribeKey` denial). Where that check
+    /// fails, a CMK the rule names by alias or ARN is resolved (unaudited:
+    /// no key is used) and checked once more, since a condition may name the
+    /// key id it resolves to. Only then is the rule resolved with the
+    /// caller's `kms:DescribeKey` and checked again with the resolved id.
     fn check_put(
         &self,
         bucket: &str,

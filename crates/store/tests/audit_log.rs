@@ -743,3 +743,101 @@ fn pruning_everything_keeps_the_newest_event_and_its_own_record_and_the_chain_ch
     assert_eq!(verified.len(), 1, "{verified:?}");
     assert!(verified[0].contains("put back"), "{verified:?}");
 }
+
+#[test]
+fn every_event_and_the_head_wiped_after_a_prune_is_recorded_when_the_store_opens() {
+    let f = closed_log(4);
+    {
+        let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+        f.clock.advance(Duration::from_secs(1));
+        s.prune_audit_log(&AuditRetention::keep_all().with_max_age(Duration::ZERO))
+            .expect("prunes");
+        s.close().expect("closes");
+    }
+    {
+        let db = raw_db(f.dir.path());
+        let audit = db.cf_handle("audit").expect("audit");
+        for (key, _) in raw_events(&db) {
+            db.delete_cf(audit, &key).expect("deletes");
+        }
+        db.delete_cf(db.cf_handle("meta").expect("meta"), b"audit/head")
+            .expect("deletes the head");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+    let events = s.audit_events(&AuditQuery::new()).expect("the log reads");
+    let damaged: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "coffer:AuditLogDamaged")
+        .collect();
+    assert_eq!(damaged.len(), 1, "{events:?}");
+    assert!(
+        damaged[0]
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("every audit event")),
+        "{damaged:?}"
+    );
+}
+
+#[test]
+fn a_planted_entry_does_not_decide_where_a_prune_starts_the_chain() {
+    let f = closed_log(4);
+    {
+        let db = raw_db(f.dir.path());
+        // Time 0, so the next age prune removes it; a sequence far past the
+        // log's.
+        let mut key = [0u8; 16];
+        key[8..].copy_from_slice(&(1u64 << 62).to_be_bytes());
+        db.put_cf(
+            db.cf_handle("audit").expect("audit"),
+            key,
+            [&b"CFA2"[..], &[7; 90]].concat(),
+        )
+        .expect("plants");
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+    let problems = s.verify_audit_log().expect("verifies").problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    f.clock.advance(Duration::from_secs(1));
+    s.prune_audit_log(&AuditRetention::keep_all().with_max_age(Duration::ZERO))
+        .expect("prunes");
+    // The prune said what it removed was damaged; what is left is whole,
+    // and stays whole as the log goes on.
+    let record = all(&s)
+        .into_iter()
+        .find(|e| e.action == "coffer:PruneAuditLog")
+        .expect("the prune's record");
+    assert!(
+        record
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("problems among them")),
+        "{record:?}"
+    );
+    for _ in 0..3 {
+        cmk(&s);
+    }
+    let report = s.verify_audit_log().expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+#[test]
+fn a_store_whose_creation_stopped_before_its_log_opened_has_a_whole_log() {
+    let f = fixture();
+    f.store.close().expect("closes");
+    {
+        let db = raw_db(f.dir.path());
+        let meta = db.cf_handle("meta").expect("meta");
+        db.delete_cf(meta, b"audit/anchor").expect("deletes");
+        db.delete_cf(meta, b"audit/head").expect("deletes");
+        let audit = db.cf_handle("audit").expect("audit");
+        for (key, _) in raw_events(&db) {
+            db.delete_cf(audit, &key).expect("deletes");
+        }
+    }
+    let s = Store::open(f.dir.path(), options(&f.clock)).expect("opens");
+    cmk(&s);
+    let report = s.verify_audit_log().expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.events, 1);
+}

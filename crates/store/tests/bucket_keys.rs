@@ -552,3 +552,52 @@ fn a_bucket_key_of_a_deleted_bucket_is_named_holds_nothing_back_and_goes_at_open
     );
     assert!(s.verify(None, |_| {}).expect("verifies").is_clean());
 }
+
+#[test]
+fn a_lost_bucket_record_does_not_take_its_objects_keys_with_it() {
+    let a = with(BucketKeyOptions::default());
+    let s = &a.f.store;
+    s.create_bucket("bkt").expect("bucket");
+    s.put_bucket_encryption("bkt", EncryptionRule::managed().with_bucket_key(true))
+        .expect("rule");
+    s.put_object("bkt", "k", data(10, 1), PutOptions::default())
+        .expect("put");
+    let record = coffer_store::test_util::raw_family(s, "buckets").expect("scan");
+    let dir = a.f.dir.path().to_owned();
+    s.close().expect("closes");
+    {
+        let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), &dir).expect("families");
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &dir, names).expect("raw");
+        db.delete_cf(db.cf_handle("buckets").expect("buckets"), b"bkt")
+            .expect("loses the bucket record");
+    }
+    {
+        let s = Store::open(
+            &dir,
+            options(&a.f.clock, &a.audit, BucketKeyOptions::default()),
+        )
+        .expect("opens");
+        assert_eq!(
+            coffer_store::test_util::raw_family(&s, "bucket_keys")
+                .expect("scan")
+                .len(),
+            1,
+            "the bucket key of a bucket that still holds objects stays"
+        );
+        s.rotate_master_key().expect("rotates");
+        assert_eq!(
+            s.retire_unused_master_keys().expect("retires"),
+            1,
+            "and holds its version"
+        );
+        coffer_store::test_util::raw_put(&s, "buckets", &record[0].0, &record[0].1)
+            .expect("restores the record");
+        s.close().expect("closes");
+    }
+    let s = Store::open(
+        &dir,
+        options(&a.f.clock, &a.audit, BucketKeyOptions::default()),
+    )
+    .expect("opens");
+    assert_eq!(s.get_object("bkt", "k").expect("reads").body, data(10, 1));
+}

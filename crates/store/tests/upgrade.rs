@@ -285,3 +285,40 @@ fn a_store_of_the_version_before_sealed_jobs_and_audit_opens_and_migrates() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn old_events_written_out_of_key_order_upgrade_whole() {
+    // An earlier version took an event's time before its sequence: after a
+    // clock stepped back, or with concurrent appends, the last key in order
+    // was not the highest sequence.
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_named(FIXTURE_V2, dir.path());
+    {
+        let db = raw_db(dir.path());
+        let audit = db.cf_handle("audit").expect("audit");
+        let events: Vec<(Vec<u8>, Vec<u8>)> = db
+            .iterator_cf(audit, rocksdb::IteratorMode::Start)
+            .map(|item| {
+                let (key, value) = item.expect("reads");
+                (key.to_vec(), value.to_vec())
+            })
+            .collect();
+        let last = events.len() - 1;
+        let (mut a, mut b) = (events[last - 2].0.clone(), events[last].0.clone());
+        let (sa, sb) = (a[8..].to_vec(), b[8..].to_vec());
+        a[8..].copy_from_slice(&sb);
+        b[8..].copy_from_slice(&sa);
+        db.delete_cf(audit, &events[last - 2].0).expect("re-keys");
+        db.delete_cf(audit, &events[last].0).expect("re-keys");
+        db.put_cf(audit, &a, &events[last - 2].1).expect("re-keys");
+        db.put_cf(audit, &b, &events[last].1).expect("re-keys");
+    }
+    let store = Store::open(
+        dir.path(),
+        StoreOptions::new(RootKey::from_bytes([0x22; 32])),
+    )
+    .expect("opens");
+    let report = store.verify_audit_log().expect("verifies");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.unauthenticated, 12);
+}

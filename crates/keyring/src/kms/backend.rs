@@ -341,14 +341,18 @@ pub trait KmsBackend: KeyAdministration {
 }
 
 /// Whether `id` is a UUID as key services write them (`8-4-4-4-12` lowercase
-/// or uppercase hex digits): the key ids of the local KMS and of AWS KMS.
+/// hex digits): the key ids of the local KMS and of AWS KMS. Any other
+/// spelling (uppercase among them) is resolved by the layer first, so that
+/// policies see one spelling of a key.
 pub fn is_uuid(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
+            group.len() == len
+                && group
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 #[cfg(test)]
@@ -358,7 +362,10 @@ mod tests {
     #[test]
     fn uuids_and_nothing_else() {
         assert!(is_uuid("1234abcd-12ab-34cd-56ef-1234567890ab"));
-        assert!(is_uuid("1234ABCD-12AB-34CD-56EF-1234567890AB"));
+        assert!(
+            !is_uuid("1234ABCD-12AB-34CD-56EF-1234567890AB"),
+            "one spelling only"
+        );
         for not in [
             "",
             "alias/x",

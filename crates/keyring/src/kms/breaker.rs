@@ -88,7 +88,11 @@ impl Breaker {
         {
             let mut state = self.state.lock();
             match &result {
-                Err(Error::KmsUnavailable { reason, .. }) => {
+                // A call the service never answered (sent once, so an
+                // unknown outcome) finds it unavailable too.
+                Err(
+                    Error::KmsUnavailable { reason, .. } | Error::OutcomeUnknown { reason, .. },
+                ) => {
                     state.tripped = Some((Instant::now(), reason.clone()));
                 }
                 Ok(_) if state.tripped.is_some() => {

@@ -247,6 +247,7 @@ impl Kms {
         context: &EncryptionContext,
         caller: &Caller,
     ) -> Result<Option<WrappedKey>> {
+        self.key_id_only(wrapped.key_id())?;
         let current = self.describe_key(wrapped.key_id(), caller)?.current_version;
         if wrapped.key_version() >= current {
             return Ok(None);
@@ -380,9 +381,7 @@ impl Kms {
     /// Action `kms:DisableKey`.
     pub fn disable_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DisableKey, key_id, |id| {
-            self.backend_call(|b| b.disable_key(id))?;
-            self.revoked(id);
-            Ok(())
+            self.revoked_after(id, self.backend_call(|b| b.disable_key(id)))
         })
     }
 
@@ -401,9 +400,10 @@ impl Kms {
             )));
         }
         self.admin_on_key(caller, AdminOperation::ScheduleKeyDeletion, key_id, |id| {
-            let delete_at = self.backend_call(|b| b.schedule_key_deletion(id, pending_days))?;
-            self.revoked(id);
-            Ok(delete_at)
+            self.revoked_after(
+                id,
+                self.backend_call(|b| b.schedule_key_deletion(id, pending_days)),
+            )
         })
     }
 
@@ -423,9 +423,7 @@ impl Kms {
     /// `kms:DeleteKey`.
     pub fn delete_key(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DeleteKey, key_id, |id| {
-            self.backend_call(|b| b.delete_key(id))?;
-            self.revoked(id);
-            Ok(())
+            self.revoked_after(id, self.backend_call(|b| b.delete_key(id)))
         })
     }
 
@@ -534,9 +532,7 @@ impl Kms {
     /// `kms:DeleteKeyMaterial`.
     pub fn delete_key_material(&self, key_id: &str, caller: &Caller) -> Result<()> {
         self.admin_on_key(caller, AdminOperation::DeleteKeyMaterial, key_id, |id| {
-            self.backend_call(|b| b.delete_key_material(id))?;
-            self.revoked(id);
-            Ok(())
+            self.revoked_after(id, self.backend_call(|b| b.delete_key_material(id)))
         })
     }
 
@@ -661,11 +657,16 @@ impl Kms {
         })
     }
 
-    /// Tells [`KmsOptions::revoked`] that `id` is no longer usable.
-    fn revoked(&self, id: &str) {
-        if let Some(revoked) = &self.inner.options.revoked {
+    /// Tells [`KmsOptions::revoked`] that `id` is no longer usable, when
+    /// `result` says it may not be (done, or an outcome the service never
+    /// told); returns `result`.
+    fn revoked_after<T>(&self, id: &str, result: Result<T>) -> Result<T> {
+        if matches!(result, Ok(_) | Err(Error::OutcomeUnknown { .. }))
+            && let Some(revoked) = &self.inner.options.revoked
+        {
             revoked(id);
         }
+        result
     }
 
     fn offered(&self, operation: AdminOperation) -> Result<()> {

@@ -12,8 +12,9 @@
 //!        tag = HMAC-SHA256(audit key, "coffer/audit-event/v2" ‖ key (16)
 //!                          ‖ "CFA2" ‖ previous tag ‖ JSON event)
 //! meta   "audit/head"   → "CFAH" ‖ u64 sequence ‖ key (16) ‖ tag (32) ‖ mac (32)
-//!        "audit/anchor" → "CFAN" ‖ u64 chained from ‖ link (32)
-//!                         ‖ u8 has legacy ‖ u64 legacy through ‖ mac (32)
+//!        "audit/anchor" → "CFAN" ‖ u64 chained from ‖ link (32) ‖ pruned through (16)
+//!                         ‖ u8 has legacy ‖ u64 legacy through ‖ legacy last key (16)
+//!                         ‖ mac (32)
 //!        mac = HMAC-SHA256(audit key, "coffer/audit-head/v2" or
 //!                          "coffer/audit-anchor/v2" ‖ the bytes before it)
 //! ```
@@ -22,14 +23,18 @@
 //! only by an event written, under the log's append lock, with the head in
 //! the same write. Event times in keys never go backwards, so key order is
 //! sequence order. The first event after the anchor carries the anchor's
-//! link (zeros for a new log); an event written before the log was chained
+//! link (zeros for a new log); every entry at or below the key the last prune
+//! removed is one put back. An event written before the log was chained
 //! (format 1, plain JSON, only at or below the anchor's "legacy through"
-//! sequence) is read but counted as unauthenticated, and links as zeros.
+//! sequence and its last key) is read but counted as unauthenticated, and
+//! links as zeros.
 //!
 //! What it cannot show: a rollback of the whole log, head and anchor to an
 //! earlier copy of themselves (as for every record of the store).
 
 use ring::hmac;
+
+use super::event::{LEGACY_FORMAT, SEALED_FORMAT};
 
 /// A tag: HMAC-SHA256.
 pub(crate) type Tag = [u8; 32];
@@ -112,12 +117,18 @@ impl AuditKey {
     }
 
     pub(crate) fn seal_anchor(&self, anchor: &Anchor) -> Vec<u8> {
-        let mut body = Vec::with_capacity(89);
+        let mut body = Vec::with_capacity(ANCHOR_BODY_LEN + 32);
         body.extend_from_slice(ANCHOR_MAGIC);
         body.extend_from_slice(&anchor.chained_from.to_le_bytes());
         body.extend_from_slice(&anchor.link);
-        body.push(u8::from(anchor.legacy_through.is_some()));
-        body.extend_from_slice(&anchor.legacy_through.unwrap_or(0).to_le_bytes());
+        body.extend_from_slice(&anchor.pruned_through);
+        let legacy = anchor.legacy.unwrap_or(Legacy {
+            through: 0,
+            last_key: [0; 16],
+        });
+        body.push(u8::from(anchor.legacy.is_some()));
+        body.extend_from_slice(&legacy.through.to_le_bytes());
+        body.extend_from_slice(&legacy.last_key);
         let mac = self.tag(ANCHOR_DOMAIN, &[&body]);
         body.extend_from_slice(&mac);
         body
@@ -126,17 +137,21 @@ impl AuditKey {
     /// The anchor record, if it authenticates.
     pub(crate) fn open_anchor(&self, raw: &[u8]) -> Option<Anchor> {
         let (body, mac) = raw.split_at_checked(raw.len().checked_sub(32)?)?;
-        if body.len() != 4 + 8 + 32 + 1 + 8
+        if body.len() != ANCHOR_BODY_LEN
             || !body.starts_with(ANCHOR_MAGIC)
             || !self.verify(ANCHOR_DOMAIN, &[body], mac)
         {
             return None;
         }
-        let legacy = u64::from_le_bytes(body[45..53].try_into().ok()?);
+        let legacy = Legacy {
+            through: u64::from_le_bytes(body[61..69].try_into().ok()?),
+            last_key: body[69..85].try_into().ok()?,
+        };
         Some(Anchor {
             chained_from: u64::from_le_bytes(body[4..12].try_into().ok()?),
             link: body[12..44].try_into().ok()?,
-            legacy_through: match body[44] {
+            pruned_through: body[44..60].try_into().ok()?,
+            legacy: match body[60] {
                 0 => None,
                 1 => Some(legacy),
                 _ => return None,
@@ -144,6 +159,10 @@ impl AuditKey {
         })
     }
 }
+
+/// The anchor's bytes before its mac: magic, chained from, link, pruned
+/// through, has legacy, legacy through, legacy last key.
+const ANCHOR_BODY_LEN: usize = 4 + 8 + 32 + 16 + 1 + 8 + 16;
 
 /// The newest event: its sequence, key and tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,14 +176,25 @@ pub(crate) struct Head {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Anchor {
     /// The first sequence whose event links to `link`: every event below it
-    /// was pruned (or, at or below `legacy_through`, is from before the log
-    /// was chained).
+    /// was pruned (or is from before the log was chained).
     pub(crate) chained_from: u64,
     /// The tag the event at `chained_from` carries as its previous one.
     pub(crate) link: Tag,
-    /// Events at or below this sequence may be in format 1 (unauthenticated,
-    /// written before the log was chained).
-    pub(crate) legacy_through: Option<u64>,
+    /// The key of the last entry a prune removed (zeros: none): an entry at
+    /// or below it is one put back.
+    pub(crate) pruned_through: [u8; 16],
+    /// The events from before the log was chained, if there were any.
+    pub(crate) legacy: Option<Legacy>,
+}
+
+/// The events of a log written before it was chained (format 1): which
+/// sequences and keys they may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Legacy {
+    /// The highest sequence among them.
+    pub(crate) through: u64,
+    /// The highest key among them.
+    pub(crate) last_key: [u8; 16],
 }
 
 impl Anchor {
@@ -172,20 +202,34 @@ impl Anchor {
     pub(crate) const NEW: Anchor = Anchor {
         chained_from: 0,
         link: NO_TAG,
-        legacy_through: None,
+        pruned_through: [0; 16],
+        legacy: None,
     };
 
-    /// The anchor after the events through `sequence`, the last tagged
-    /// `tag`, were pruned (unchanged if it is further already).
-    pub(crate) fn after_pruning(self, sequence: u64, tag: Tag) -> Anchor {
-        match sequence.checked_add(1) {
-            Some(next) if next > self.chained_from => Anchor {
-                chained_from: next,
-                link: tag,
-                ..self
-            },
-            _ => self,
+    /// The anchor after a prune removed the entry `key`: at or below it,
+    /// everything is put back; and if that entry was in the chain
+    /// (`linked`, sequence `sequence`, tagged `tag`), the chain starts after
+    /// it (unless it starts further already).
+    pub(crate) fn after_pruning(self, key: [u8; 16], linked: Option<(u64, Tag)>) -> Anchor {
+        let mut anchor = Anchor {
+            pruned_through: key.max(self.pruned_through),
+            ..self
+        };
+        if let Some((sequence, tag)) = linked
+            && let Some(next) = sequence.checked_add(1)
+            && next > anchor.chained_from
+        {
+            anchor.chained_from = next;
+            anchor.link = tag;
         }
+        anchor
+    }
+
+    /// Whether the legacy entry `key` (sequence `sequence`) may be one the log
+    /// held before it was chained.
+    fn allows_legacy(&self, key: &[u8; 16], sequence: u64) -> bool {
+        self.legacy
+            .is_some_and(|legacy| sequence <= legacy.through && *key <= legacy.last_key)
     }
 }
 
@@ -232,6 +276,20 @@ impl AuditKey {
     }
 }
 
+/// What one entry of a walk is.
+pub(crate) enum Walked<'v> {
+    /// An event to read: its JSON, its format (1 from before sealing, 2
+    /// sealed), and, if it is in the chain (sealed and linked to the one
+    /// before, or a legacy event the anchor allows), its sequence and tag.
+    Event {
+        json: &'v [u8],
+        format: u32,
+        linked: Option<(u64, Tag)>,
+    },
+    /// Not an event the store wrote (named among the problems).
+    Rejected,
+}
+
 /// Walks the log in key order, checking each event and its link to the one
 /// before, and collecting what it finds wrong.
 pub(crate) struct ChainCheck<'a> {
@@ -267,34 +325,40 @@ impl<'a> ChainCheck<'a> {
             .push(format!("audit event {}: {why}", hex::encode(key)));
     }
 
-    /// Checks one entry; returns its JSON if it is an event to read (sealed
-    /// and authentic, or from before the chain), `None` if it is not.
-    pub(crate) fn entry<'v>(&mut self, key: &[u8], value: &'v [u8]) -> Option<&'v [u8]> {
+    /// Checks one entry: what it is, and whether it is an event to read.
+    pub(crate) fn entry<'v>(&mut self, key: &[u8], value: &'v [u8]) -> Walked<'v> {
         let Ok(event_key) = <[u8; 16]>::try_from(key) else {
             self.problem(key, "its key is not 16 bytes; the store did not write it");
-            return None;
+            return Walked::Rejected;
         };
-        let sequence = u64::from_be_bytes(event_key[8..].try_into().unwrap_or_default());
+        if self.anchor.pruned_through != [0; 16] && event_key <= self.anchor.pruned_through {
+            self.problem(
+                key,
+                "it is older than where the log was last pruned: an entry put back",
+            );
+            return Walked::Rejected;
+        }
+        let sequence = key_sequence(&event_key);
         match self.key.entry(&event_key, value) {
             Entry::Malformed(why) => {
                 self.problem(key, &format!("{why}; the store did not write it"));
-                None
+                Walked::Rejected
             }
             Entry::Legacy(json) => {
-                if self
-                    .anchor
-                    .legacy_through
-                    .is_some_and(|last| sequence <= last)
-                {
+                if self.anchor.allows_legacy(&event_key, sequence) {
                     self.unauthenticated += 1;
                     self.previous = Some((sequence, NO_TAG));
-                    Some(json)
+                    Walked::Event {
+                        json,
+                        format: LEGACY_FORMAT,
+                        linked: Some((sequence, NO_TAG)),
+                    }
                 } else {
                     self.problem(
                         key,
-                        "it has no tag, yet it is newer than the log's unsealed events: planted",
+                        "it has no tag, yet it is not among the log's events from before sealing: planted",
                     );
-                    None
+                    Walked::Rejected
                 }
             }
             Entry::Sealed {
@@ -304,63 +368,78 @@ impl<'a> ChainCheck<'a> {
                 tag,
             } => {
                 self.saw_sealed = true;
-                let walked = self.previous.replace((sequence, tag));
+                let walked = self.previous;
                 if !authentic {
                     self.problem(key, "its tag does not hold: it was edited or planted");
-                    return None;
+                    // An edit in place keeps the tag the next event names:
+                    // follow it, so the next link is checked against it. An
+                    // entry out of place changes nothing.
+                    if self.expected_next() == Some(sequence) {
+                        self.previous = Some((sequence, tag));
+                    }
+                    return Walked::Rejected;
                 }
-                self.check_link(key, sequence, &previous, walked);
-                Some(json)
+                self.previous = Some((sequence, tag));
+                let in_chain = self.check_link(key, sequence, &previous, walked);
+                Walked::Event {
+                    json,
+                    format: SEALED_FORMAT,
+                    linked: in_chain.then_some((sequence, tag)),
+                }
             }
         }
     }
 
+    /// The sequence the next event in the chain has.
+    fn expected_next(&self) -> Option<u64> {
+        match self.previous {
+            Some((sequence, _)) => sequence.checked_add(1),
+            None => Some(self.anchor.chained_from),
+        }
+    }
+
     /// Checks that the event `sequence`, which names `previous` as the tag
-    /// before it, follows `walked` (the event walked before it).
+    /// before it, follows `walked` (the event walked before it); whether it
+    /// does.
     fn check_link(
         &mut self,
         key: &[u8],
         sequence: u64,
         previous: &Tag,
         walked: Option<(u64, Tag)>,
-    ) {
+    ) -> bool {
         let anchor = self.anchor;
-        if sequence < anchor.chained_from {
-            self.problem(
-                key,
-                "it is older than where the log was last pruned: an old event put back",
-            );
+        let missing = |from: u64| {
+            format!(
+                "events {from} to {} before it are missing: removed",
+                sequence.saturating_sub(1)
+            )
+        };
+        let problem = if sequence < anchor.chained_from {
+            Some("it is older than where the log was last pruned: an old event put back".into())
         } else if sequence == anchor.chained_from {
-            if *previous != anchor.link {
-                self.problem(
-                    key,
-                    "it does not follow the event the log's anchor names: events before it were removed or replaced",
-                );
-            }
+            (*previous != anchor.link).then(|| {
+                "it does not follow the event the log's anchor names: events before it were removed or replaced".to_owned()
+            })
         } else {
             match walked {
-                Some((before, tag)) if before + 1 == sequence && tag == *previous => {}
-                Some((before, _)) if before + 1 < sequence => self.problem(
-                    key,
-                    &format!(
-                        "events {} to {} before it are missing: removed",
-                        before + 1,
-                        sequence - 1
-                    ),
+                Some((before, tag)) if before.checked_add(1) == Some(sequence) => (tag != *previous)
+                    .then(|| {
+                        "it does not follow the event before it: that one was replaced, or the two reordered".to_owned()
+                    }),
+                Some((before, _)) if before < sequence => Some(missing(before + 1)),
+                Some(_) => Some(
+                    "it does not follow the event before it: the two were reordered".to_owned(),
                 ),
-                Some(_) => self.problem(
-                    key,
-                    "it does not follow the event before it: that one was replaced, or the two reordered",
-                ),
-                None => self.problem(
-                    key,
-                    &format!(
-                        "events {} to {} before it are missing: removed",
-                        anchor.chained_from,
-                        sequence - 1
-                    ),
-                ),
+                None => Some(missing(anchor.chained_from)),
             }
+        };
+        match problem {
+            Some(why) => {
+                self.problem(key, &why);
+                false
+            }
+            None => true,
         }
     }
 
@@ -378,7 +457,9 @@ impl<'a> ChainCheck<'a> {
                     "; the log ends at sequence {sequence}"
                 )),
             )),
-            (None, _) if self.saw_sealed => self
+            // Without a head there is no sealed event: a log pruned once has
+            // one (the prune's own record, never removed by itself).
+            (None, _) if self.saw_sealed || self.anchor.link != NO_TAG => self
                 .problems
                 .push("audit log: the record naming its newest event is missing: removed".into()),
             (None, _) => {}
@@ -504,7 +585,10 @@ mod tests {
         let Entry::Sealed { tag, .. } = k.entry(&entries[2].0, &entries[2].1) else {
             panic!("sealed")
         };
-        let anchor = Anchor::NEW.after_pruning(2, tag);
+        let anchor = Anchor::NEW
+            .after_pruning(entries[0].0, Some((0, NO_TAG)))
+            .after_pruning(entries[1].0, Some((1, NO_TAG)))
+            .after_pruning(entries[2].0, Some((2, tag)));
         assert!(walk(&k, anchor, &entries[3..], head).is_empty());
         assert_eq!(walk(&k, Anchor::NEW, &entries[3..], head).len(), 1);
         // An event pruned away that comes back is named.
@@ -520,7 +604,11 @@ mod tests {
         let legacy = Anchor {
             chained_from: 2,
             link: NO_TAG,
-            legacy_through: Some(1),
+            pruned_through: [0; 16],
+            legacy: Some(Legacy {
+                through: 1,
+                last_key: event_key(1),
+            }),
         };
         let mut mixed = vec![
             (event_key(0), br#"{"v":1}"#.to_vec()),
@@ -536,6 +624,55 @@ mod tests {
         check.finish(head);
         assert!(check.problems.is_empty(), "{:?}", check.problems);
         assert_eq!(check.unauthenticated, 2);
+        // A legacy event planted past the legacy range, or after a prune
+        // removed the legacy range, is named.
+        let mut planted = mixed.clone();
+        planted.insert(2, (event_key(1).map(|b| b | 0x80), br#"{"v":1}"#.to_vec()));
+        assert!(
+            walk(&k, legacy, &planted, head)
+                .iter()
+                .any(|p| p.contains("planted"))
+        );
+        let pruned = legacy
+            .after_pruning(mixed[0].0, Some((0, NO_TAG)))
+            .after_pruning(mixed[1].0, Some((1, NO_TAG)));
+        assert!(walk(&k, pruned, &mixed[2..], head).is_empty());
+        assert!(
+            walk(&k, pruned, &mixed, head)
+                .iter()
+                .any(|p| p.contains("put back"))
+        );
+    }
+
+    #[test]
+    fn planted_entries_with_any_sequence_never_panic_nor_move_the_chain() {
+        let k = key();
+        let entries = chain(&k, 0, 4, NO_TAG);
+        let head = head_of(&k, &entries);
+        for sequence in [u64::MAX, u64::MAX - 1, 0, 1 << 62] {
+            let mut key = [0xFF; 16];
+            key[8..].copy_from_slice(&sequence.to_be_bytes());
+            let mut planted = entries.clone();
+            planted.insert(2, (key, [&b"CFA2"[..], &[0; 80]].concat()));
+            planted.sort_by_key(|entry| entry.0);
+            let problems = walk(&k, Anchor::NEW, &planted, head);
+            assert_eq!(problems.len(), 1, "{sequence}: {problems:?}");
+            assert!(problems[0].contains("edited or planted"), "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_log_with_no_head_after_a_prune_has_lost_it() {
+        let k = key();
+        let entries = chain(&k, 0, 3, NO_TAG);
+        let Entry::Sealed { tag, .. } = k.entry(&entries[2].0, &entries[2].1) else {
+            panic!("sealed")
+        };
+        let pruned = Anchor::NEW.after_pruning(entries[2].0, Some((2, tag)));
+        // Every event and the head gone: the anchor says there was a chain.
+        assert_eq!(walk(&k, pruned, &[], None).len(), 1);
+        // A new log with nothing in it yet is whole.
+        assert!(walk(&k, Anchor::NEW, &[], None).is_empty());
     }
 
     #[test]
@@ -551,7 +688,11 @@ mod tests {
         let anchor = Anchor {
             chained_from: 12,
             link: [5; 32],
-            legacy_through: Some(11),
+            pruned_through: [6; 16],
+            legacy: Some(Legacy {
+                through: 11,
+                last_key: [7; 16],
+            }),
         };
         let sealed = k.seal_anchor(&anchor);
         assert_eq!(k.open_anchor(&sealed), Some(anchor));

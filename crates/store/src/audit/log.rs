@@ -12,12 +12,10 @@ use parking_lot::Mutex;
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
 use super::chain::{
-    ANCHOR_KEY, Anchor, AuditKey, ChainCheck, Entry, HEAD_KEY, Head, NO_TAG, Tag, key_sequence,
-    key_time,
+    ANCHOR_KEY, Anchor, AuditKey, ChainCheck, Entry, HEAD_KEY, Head, Legacy, NO_TAG, Tag, Walked,
+    key_sequence, key_time,
 };
-use super::event::{
-    LEGACY_FORMAT, SEALED_FORMAT, decode, encode, event_key, event_time, family_bytes, nanos,
-};
+use super::event::{SEALED_FORMAT, decode, encode, event_key, event_time, family_bytes, nanos};
 use super::query::{AuditPage, AuditQuery, AuditRetention, AuditVerification};
 use crate::store::{DbRef, SharedDb, borrow_db};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -169,9 +167,12 @@ impl AuditLog {
             let mut batch = WriteBatch::default();
             batch.put_cf(db.cf(ColumnFamily::Audit)?, key, &value);
             batch.put_cf(db.cf(ColumnFamily::Meta)?, HEAD_KEY, head);
+            let next_sequence = sequence.checked_add(1).ok_or_else(|| {
+                Error::CorruptRecord("the audit log's sequence is used up".into())
+            })?;
             db.write_opt(batch, &self.write_options)?;
             *end = ChainEnd {
-                next_sequence: sequence + 1,
+                next_sequence,
                 last_time_ns: time_ns,
                 last_tag: tag,
             };
@@ -181,8 +182,12 @@ impl AuditLog {
         let appended = self.appended.fetch_add(1, Ordering::Relaxed) + 1;
         let over_size = self.retention.max_bytes.is_some_and(|max| bytes > max);
         let age_due = self.retention.max_age.is_some() && appended.is_multiple_of(AGE_CHECK_EVERY);
-        if over_size || age_due {
-            self.prune(&self.retention, self.clock.now(), Prune::WhileAppending)?;
+        if (over_size || age_due)
+            && let Err(error) = self.prune(&self.retention, self.clock.now(), Prune::WhileAppending)
+        {
+            // The event is written: the operation it records stands. The
+            // next append tries again.
+            tracing::warn!(%error, "could not prune the audit log");
         }
         Ok(())
     }
@@ -210,7 +215,21 @@ impl AuditLog {
                 None => return Ok(0), // another thread is at it
             },
         };
-        let Some(plan) = self.plan_prune(retention, now, how)? else {
+        let db = borrow_db(&self.db).ok_or(Error::Closed)?;
+        // Without an anchor that authenticates, a prune would write a new one
+        // over the evidence: it refuses (or, by retention, waits).
+        let Some(anchor) = read_anchor(&db, &self.key)? else {
+            let refused = "the audit log's anchor is missing or does not authenticate; not pruned";
+            return match how {
+                Prune::Requested => Err(Error::CorruptRecord(refused.into())),
+                Prune::Opening | Prune::WhileAppending => {
+                    tracing::warn!("{refused}");
+                    Ok(0)
+                }
+            };
+        };
+        drop(db);
+        let Some(plan) = self.plan_prune(retention, now, how, anchor)? else {
             return Ok(0);
         };
         let action = match how {
@@ -221,7 +240,11 @@ impl AuditLog {
         let db = borrow_db(&self.db).ok_or(Error::Closed)?;
         let family = db.cf(ColumnFamily::Audit)?;
         let meta = db.cf(ColumnFamily::Meta)?;
-        let mut anchor = read_anchor(&db, &self.key)?.unwrap_or(Anchor::NEW);
+        // The anchor moves past what is removed; its chain position only
+        // past entries that are in the chain, so nothing planted decides
+        // where the chain starts.
+        let mut anchor = anchor;
+        let mut check = ChainCheck::new(&self.key, anchor, None);
         let mut batch = WriteBatch::default();
         let mut removed = 0u64;
         let mut removed_bytes = 0u64;
@@ -233,10 +256,11 @@ impl AuditLog {
             removed += 1;
             removed_bytes += (key.len() + value.len()) as u64;
             if let Ok(event_key) = <[u8; 16]>::try_from(&key[..]) {
-                anchor = anchor.after_pruning(
-                    key_sequence(&event_key),
-                    stored_tag(&self.key, &event_key, &value),
-                );
+                let linked = match check.entry(&key, &value) {
+                    Walked::Event { linked, .. } => linked,
+                    Walked::Rejected => None,
+                };
+                anchor = anchor.after_pruning(event_key, linked);
             }
             batch.delete_cf(family, &key);
             if batch.len() >= PRUNE_BATCH {
@@ -263,6 +287,7 @@ impl AuditLog {
         retention: &AuditRetention,
         now: SystemTime,
         how: Prune,
+        anchor: Anchor,
     ) -> Result<Option<PrunePlan>> {
         let db = borrow_db(&self.db).ok_or(Error::Closed)?;
         let family = db.cf(ColumnFamily::Audit)?;
@@ -284,6 +309,7 @@ impl AuditLog {
                 None => 0,
             };
         let mut plan: Option<PrunePlan> = None;
+        let mut check = ChainCheck::new(&self.key, anchor, None);
         let mut events = db.iterator_cf(family, IteratorMode::Start).peekable();
         while let Some(item) = events.next() {
             let (key, value) = item?;
@@ -298,17 +324,22 @@ impl AuditLog {
             }
             let size = (key.len() + value.len()) as u64;
             total = total.saturating_sub(size);
+            check.entry(&key, &value);
             let plan = plan.get_or_insert_with(|| PrunePlan {
                 events: 0,
                 bytes: 0,
                 oldest_ns: time,
                 newest_ns: time,
                 through: Vec::new(),
+                problems: Vec::new(),
             });
             plan.events += 1;
             plan.bytes += size;
             plan.newest_ns = time;
             plan.through = key.to_vec();
+        }
+        if let Some(plan) = &mut plan {
+            plan.problems = check.problems;
         }
         Ok(plan)
     }
@@ -402,12 +433,23 @@ impl AuditLog {
                 options.set_snapshot(&snapshot);
                 let mut before = db.raw_iterator_cf_opt(family, options);
                 before.seek_for_prev(start);
-                match (before.key(), before.value()) {
-                    (Some(key), Some(value)) if key < &start[..] => <[u8; 16]>::try_from(key)
-                        .ok()
-                        .map(|key| (key_sequence(&key), stored_tag(&self.key, &key, value))),
-                    _ => None,
+                // The newest event before it the chain holds (one planted
+                // there is no predecessor), within a few entries.
+                let mut found = None;
+                for _ in 0..64 {
+                    let (Some(key), Some(value)) = (before.key(), before.value()) else {
+                        break;
+                    };
+                    if let Ok(key) = <[u8; 16]>::try_from(key)
+                        && key < start
+                        && let Some(tag) = chained_tag(&self.key, &anchor, &key, value)
+                    {
+                        found = Some((key_sequence(&key), tag));
+                        break;
+                    }
+                    before.prev();
                 }
+                found
             }
         };
         let mut check = ChainCheck::new(&self.key, anchor, previous);
@@ -420,13 +462,8 @@ impl AuditLog {
                 reached_end = false;
                 break;
             }
-            let Some(json) = check.entry(&key, &value) else {
+            let Walked::Event { json, format, .. } = check.entry(&key, &value) else {
                 continue;
-            };
-            let format = if value.first() == Some(&b'{') {
-                LEGACY_FORMAT
-            } else {
-                SEALED_FORMAT
             };
             if !each(json, format)? {
                 reached_end = false;
@@ -448,6 +485,9 @@ struct PrunePlan {
     newest_ns: u64,
     /// The key of the newest event it removes.
     through: Vec<u8>,
+    /// What is wrong among them (it is said in the prune's record, since
+    /// the prune removes the evidence).
+    problems: Vec<String>,
 }
 
 impl PrunePlan {
@@ -455,26 +495,49 @@ impl PrunePlan {
         let time = |ns: u64| {
             humantime::format_rfc3339_millis(UNIX_EPOCH + std::time::Duration::from_nanos(ns))
         };
-        format!(
+        let mut text = format!(
             "removing {} events ({} bytes) written from {} to {}, through event {}",
             self.events,
             self.bytes,
             time(self.oldest_ns),
             time(self.newest_ns),
             hex::encode(&self.through)
-        )
+        );
+        if let Some(first) = self.problems.first() {
+            text.push_str(&format!(
+                "; {} problems among them, the first: {first}",
+                self.problems.len()
+            ));
+        }
+        text
     }
 }
 
-/// The tag an entry carries (zeros for an unsealed one): what the entry
-/// after it links to.
-fn stored_tag(key: &AuditKey, event_key: &[u8; 16], value: &[u8]) -> Tag {
+/// The tag the entry after `event_key` links to, if it is an event the chain
+/// holds (sealed and authentic, or one from before sealing the anchor
+/// allows: zeros); `None` for anything else.
+fn chained_tag(key: &AuditKey, anchor: &Anchor, event_key: &[u8; 16], value: &[u8]) -> Option<Tag> {
+    if anchor.pruned_through != [0; 16] && *event_key <= anchor.pruned_through {
+        return None;
+    }
     match key.entry(event_key, value) {
-        Entry::Sealed { tag, .. } => tag,
-        _ => NO_TAG,
+        Entry::Sealed {
+            authentic: true,
+            tag,
+            ..
+        } => Some(tag),
+        Entry::Legacy(_)
+            if anchor.legacy.is_some_and(|legacy| {
+                key_sequence(event_key) <= legacy.through && *event_key <= legacy.last_key
+            }) =>
+        {
+            Some(NO_TAG)
+        }
+        _ => None,
     }
 }
 
+/// The anchor, if it is there and authenticates.
 fn read_anchor(db: &DbRef<'_>, key: &AuditKey) -> Result<Option<Anchor>> {
     Ok(db
         .get_cf(db.cf(ColumnFamily::Meta)?, ANCHOR_KEY)?
@@ -492,30 +555,43 @@ fn chain_end(
     let family = db.cf(ColumnFamily::Audit)?;
     let meta = db.cf(ColumnFamily::Meta)?;
     let stored_anchor = db.get_cf(meta, ANCHOR_KEY)?;
-    if state != LogState::Sealed && stored_anchor.is_none() {
+    let head = db.get_cf(meta, HEAD_KEY)?;
+    let empty = db.iterator_cf(family, IteratorMode::Start).next().is_none();
+    // A store whose creation stopped before its log opened is as new.
+    let fresh = state == LogState::Sealed && stored_anchor.is_none() && head.is_none() && empty;
+    if (state != LogState::Sealed || fresh) && stored_anchor.is_none() {
         // Every event there is from before sealing: the chain starts after
-        // them, with no link.
-        let mut last = None;
-        for item in db.iterator_cf(family, IteratorMode::End) {
+        // the highest sequence among them (a key order that is not sequence
+        // order, after a clock stepped back, is how they were written).
+        let mut legacy: Option<Legacy> = None;
+        for item in db.iterator_cf(family, IteratorMode::Start) {
             let (event_key, _) = item?;
             if let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) {
-                last = Some(event_key);
-                break;
+                let sequence = key_sequence(&event_key);
+                legacy = Some(Legacy {
+                    through: legacy.map_or(sequence, |l| l.through.max(sequence)),
+                    last_key: event_key,
+                });
             }
         }
-        let anchor = match last {
-            Some(event_key) => Anchor {
-                chained_from: key_sequence(&event_key) + 1,
+        let anchor = match legacy {
+            Some(legacy) => Anchor {
+                chained_from: legacy.through.saturating_add(1),
                 link: NO_TAG,
-                legacy_through: Some(key_sequence(&event_key)),
+                pruned_through: [0; 16],
+                legacy: Some(legacy),
             },
             None => Anchor::NEW,
         };
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         db.put_cf_opt(meta, ANCHOR_KEY, key.seal_anchor(&anchor), &sync)?;
-        let end = match last {
-            Some(event_key) => after(event_key, NO_TAG),
+        let end = match legacy {
+            Some(legacy) => ChainEnd {
+                next_sequence: anchor.chained_from,
+                last_time_ns: key_time(&legacy.last_key),
+                last_tag: NO_TAG,
+            },
             None => fresh_end(&anchor),
         };
         return Ok((end, None));
@@ -523,11 +599,11 @@ fn chain_end(
     let anchor = stored_anchor
         .and_then(|raw| key.open_anchor(&raw))
         .unwrap_or(Anchor::NEW);
-    match db.get_cf(meta, HEAD_KEY)?.map(|raw| key.open_head(&raw)) {
+    match head.map(|raw| key.open_head(&raw)) {
         Some(Some(head)) => {
-            let there = db
-                .get_cf(family, head.key)?
-                .is_some_and(|value| stored_tag(key, &head.key, &value) == head.tag);
+            let there = db.get_cf(family, head.key)?.is_some_and(|value| {
+                chained_tag(key, &anchor, &head.key, &value) == Some(head.tag)
+            });
             // If the newest events are gone, go on after the head all the
             // same: every later walk sees the gap.
             let missing = (!there).then(|| {
@@ -552,7 +628,14 @@ fn chain_end(
                 Some("the audit log's head record is missing: it was removed".into()),
             )),
             Some((event_key, tag)) => Ok((after(event_key, tag), None)),
-            None => Ok((fresh_end(&anchor), None)),
+            // No event at all: as new, unless a prune ran (its own record
+            // would be there, with the head).
+            None => Ok((
+                fresh_end(&anchor),
+                (anchor.link != NO_TAG).then(|| {
+                    "every audit event and the head naming the newest are missing: removed".into()
+                }),
+            )),
         },
     }
 }
@@ -560,34 +643,22 @@ fn chain_end(
 /// The end of the chain after the event `event_key` tagged `tag`.
 fn after(event_key: [u8; 16], tag: Tag) -> ChainEnd {
     ChainEnd {
-        next_sequence: key_sequence(&event_key) + 1,
+        next_sequence: key_sequence(&event_key).saturating_add(1),
         last_time_ns: key_time(&event_key),
         last_tag: tag,
     }
 }
 
-/// The newest event the store wrote (a sealed one that authenticates, or
-/// one from before sealing that the anchor allows), with its tag.
+/// The newest event the chain holds, with its tag (zeros for one from before
+/// sealing).
 fn last_event(db: &DbRef<'_>, key: &AuditKey, anchor: &Anchor) -> Result<Option<([u8; 16], Tag)>> {
     for item in db.iterator_cf(db.cf(ColumnFamily::Audit)?, IteratorMode::End) {
         let (event_key, value) = item?;
         let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) else {
             continue;
         };
-        match key.entry(&event_key, &value) {
-            Entry::Sealed {
-                authentic: true,
-                tag,
-                ..
-            } => return Ok(Some((event_key, tag))),
-            Entry::Legacy(_)
-                if anchor
-                    .legacy_through
-                    .is_some_and(|last| key_sequence(&event_key) <= last) =>
-            {
-                return Ok(Some((event_key, NO_TAG)));
-            }
-            _ => {}
+        if let Some(tag) = chained_tag(key, anchor, &event_key, &value) {
+            return Ok(Some((event_key, tag)));
         }
     }
     Ok(None)
