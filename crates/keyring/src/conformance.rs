@@ -408,8 +408,8 @@ pub fn every_spelling_of_a_key_is_checked_as_its_id(subject: &dyn Subject) {
     names.extend(subject.spellings(&id, alias.as_deref()));
     let policy = PolicyDocument::parse(&format!(
         r#"{{"Version":"1","Statement":[
-            {{"Effect":"Allow","Action":"kms:*","Resource":"acs:kms:*:*:key/*"}},
-            {{"Effect":"Deny","Action":"kms:DisableKey","Resource":"acs:kms:*:*:key/{id}"}}]}}"#
+            {{"Effect":"Allow","Action":"kms:*","Resource":"acs:kms:*:1416614965931234:key/*"}},
+            {{"Effect":"Deny","Action":"kms:DisableKey","Resource":"acs:kms:*:1416614965931234:key/{id}"}}]}}"#
     ))
     .expect("policy");
     let caller =
