@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use coffer_keyring::{
     AuditOutcome, Caller, CreateKeyOptions, Error, KeyAdministration, Kms, KmsOptions,
@@ -102,10 +103,9 @@ fn a_create_key_whose_answer_is_lost_is_sent_once_and_reported_unknown() {
     let mut config = server.config().with_endpoint(proxy.endpoint());
     config.max_attempts = 3;
     let audit = MemoryAuditSink::new();
-    let kms = Kms::new(
-        Arc::new(AwsKms::new(config).expect("backend")),
-        KmsOptions::default().with_audit(Arc::new(audit.clone())),
-    );
+    let mut options = KmsOptions::default().with_audit(Arc::new(audit.clone()));
+    options.fail_fast_for = Duration::from_millis(300);
+    let kms = Kms::new(Arc::new(AwsKms::new(config).expect("backend")), options);
     let lost = kms.create_key(CreateKeyOptions::new(), &Caller::Trusted);
     assert!(
         matches!(lost, Err(Error::OutcomeUnknown { .. })),
@@ -123,7 +123,16 @@ fn a_create_key_whose_answer_is_lost_is_sent_once_and_reported_unknown() {
         "{:?}",
         event.outcome
     );
-    // The proxy drops no more: the next call goes through as usual.
+    // An unknown outcome says the service may be in trouble: the next call
+    // fails fast and sends nothing.
+    let fast = kms.create_key(CreateKeyOptions::new(), &Caller::Trusted);
+    assert!(
+        matches!(fast, Err(Error::KmsUnavailable { .. })),
+        "fails fast after an unknown outcome: {fast:?}"
+    );
+    assert_eq!(direct.list_keys().expect("lists keys").len(), before + 1);
+    // After the cool-down the proxy drops no more: the call goes through.
+    std::thread::sleep(Duration::from_millis(400));
     kms.create_key(CreateKeyOptions::new(), &Caller::Trusted)
         .expect("answered");
     assert_eq!(direct.list_keys().expect("lists keys").len(), before + 2);

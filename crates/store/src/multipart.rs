@@ -577,22 +577,29 @@ impl Store {
     /// many. Also run when the store opens, with the store's multipart expiry.
     pub fn sweep_multipart_uploads(&self, older_than: Duration) -> Result<usize> {
         let now = self.inner.clock.now();
-        let mut swept = 0;
-        for (id, record) in self.uploads()? {
+        let swept = self.drop_uploads_where(|record| {
             let created = SystemTime::UNIX_EPOCH + Duration::from_millis(record.created_ms);
-            if now
-                .duration_since(created)
+            now.duration_since(created)
                 .is_ok_and(|age| age >= older_than)
-            {
-                let _upload = self.upload_stripe(&id).lock();
-                self.drop_upload(&id)?;
-                swept += 1;
-            }
-        }
+        })?;
         if swept > 0 {
             tracing::info!(swept, "aborted expired multipart uploads");
         }
         Ok(swept)
+    }
+
+    /// Aborts every upload (authenticated) whose record `doomed` says goes,
+    /// each under its lock; returns how many.
+    fn drop_uploads_where(&self, doomed: impl Fn(&UploadRecord) -> bool) -> Result<usize> {
+        let mut dropped = 0;
+        for (id, record) in self.uploads()? {
+            if doomed(&record) {
+                let _upload = self.upload_stripe(&id).lock();
+                self.drop_upload(&id)?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
     }
 
     /// Every upload in progress, authenticated; [`Error::Integrity`] naming
@@ -668,17 +675,11 @@ impl Store {
     /// created again), which could never complete: left by a version that
     /// did not remove them with their bucket. Run when the store opens.
     pub(crate) fn drop_orphan_uploads(&self) -> Result<usize> {
-        let mut dropped = 0;
-        for (id, record) in self.uploads()? {
-            let live = self
+        let dropped = self.drop_uploads_where(|record| {
+            !self
                 .bucket_record(&record.bucket)
-                .is_ok_and(|bucket| bucket.incarnation == record.incarnation);
-            if !live {
-                let _upload = self.upload_stripe(&id).lock();
-                self.drop_upload(&id)?;
-                dropped += 1;
-            }
-        }
+                .is_ok_and(|bucket| bucket.incarnation == record.incarnation)
+        })?;
         if dropped > 0 {
             tracing::info!(dropped, "aborted multipart uploads into deleted buckets");
         }
