@@ -646,6 +646,27 @@ fn a_removed_event_is_named_as_a_gap() {
 }
 
 #[test]
+fn entries_planted_before_the_first_event_key_are_named() {
+    // Keys that sort before every key the store writes (sixteen zero bytes
+    // is the smallest): a walk that starts at the first possible event skips
+    // them. Found by the store_records fuzz target.
+    let f = closed_log(3);
+    {
+        let db = raw_db(f.dir.path());
+        let audit = db.cf_handle("audit").expect("audit");
+        db.put_cf(audit, b"", b"").expect("plants");
+        db.put_cf(audit, [0u8; 3], b"{}").expect("plants");
+    }
+    let (verified, queried) = problems_after(&f);
+    assert_eq!(verified.len(), 2, "{verified:?}");
+    assert!(
+        verified.iter().all(|p| p.contains("not 16 bytes")),
+        "{verified:?}"
+    );
+    assert_eq!(queried, verified);
+}
+
+#[test]
 fn planted_replayed_and_reordered_events_are_named() {
     let f = closed_log(6);
     {

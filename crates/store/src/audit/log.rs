@@ -456,7 +456,13 @@ impl AuditLog {
         check.problems = problems;
         let until = until.map(nanos);
         let mut reached_end = true;
-        for item in snapshot.iterator_cf(family, IteratorMode::From(&start, Direction::Forward)) {
+        // From the very start when the range has none: a key the store did
+        // not write may sort before the first event's (an empty one does).
+        let from = match since {
+            None => IteratorMode::Start,
+            Some(_) => IteratorMode::From(&start, Direction::Forward),
+        };
+        for item in snapshot.iterator_cf(family, from) {
             let (key, value) = item?;
             if until.is_some_and(|until| event_time(&key).is_some_and(|time| time >= until)) {
                 reached_end = false;
