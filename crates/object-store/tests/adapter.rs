@@ -298,11 +298,18 @@ async fn sessions_are_authorized_and_kms_refusals_are_permission_denied() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_object_is_an_error_naming_its_path_never_bytes() {
+/// Puts two 3 MiB objects under `keys` (three segments each), closes the
+/// store, lets `edit` change the chunks family with the `rocksdb` crate (its
+/// six segment keys in order: segments are keyed by object id, so the first
+/// object's three come first), and reopens it.
+async fn with_segments_edited(
+    keys: [&str; 2],
+    seed: u8,
+    edit: impl FnOnce(&rocksdb::DB, &rocksdb::ColumnFamily, &[Box<[u8]>]),
+) -> (tempfile::TempDir, CofferObjectStore) {
     let f = fixture(Default::Aes256);
-    let body = data(3 * MIB, 4);
-    for key in ["tables/first-damaged", "tables/second-damaged"] {
+    let body = data(3 * MIB, seed);
+    for key in keys {
         f.objects
             .put(&Path::from(key), body.clone().into())
             .await
@@ -320,24 +327,31 @@ async fn a_damaged_object_is_an_error_naming_its_path_never_bytes() {
         let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).expect("lists");
         let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), names)
             .expect("opens raw");
-        // Which object is which: segments are keyed by object id, so damage
-        // segment 0 of one object and segment 2 of the other, found through
-        // their order in the family (each object has three segments).
         let chunks = db.cf_handle("chunks").expect("chunks");
-        let keys: Vec<Box<[u8]>> = db
+        let segments: Vec<Box<[u8]>> = db
             .iterator_cf(chunks, rocksdb::IteratorMode::Start)
             .map(|entry| entry.expect("entry").0)
             .collect();
-        assert_eq!(keys.len(), 6);
-        for key in [&keys[0], &keys[5]] {
+        assert_eq!(segments.len(), 6);
+        edit(&db, chunks, &segments);
+    }
+    let store = Store::open(dir.path(), options()).expect("reopens");
+    (dir, CofferObjectStore::new(store, BUCKET))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_object_is_an_error_naming_its_path_never_bytes() {
+    let keys = ["tables/first-damaged", "tables/second-damaged"];
+    // Segment 0 of one object and segment 2 of the other get a bit flipped.
+    let (_dir, objects) = with_segments_edited(keys, 4, |db, chunks, segments| {
+        for key in [&segments[0], &segments[5]] {
             let mut value = db.get_cf(chunks, key).expect("reads").expect("present");
             value[1000] ^= 0x40;
             db.put_cf(chunks, key, value).expect("writes");
         }
-    }
-    let store = Store::open(dir.path(), options()).expect("reopens");
-    let objects = CofferObjectStore::new(store, BUCKET);
-    for key in ["tables/first-damaged", "tables/second-damaged"] {
+    })
+    .await;
+    for key in keys {
         // Either the get fails at once (first segment) or its stream does.
         let error = match objects.get(&Path::from(key)).await {
             Err(error) => error,
@@ -353,49 +367,24 @@ async fn a_damaged_object_is_an_error_naming_its_path_never_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_shorter_or_longer_than_its_record_says_is_an_error_on_every_read() {
-    let f = fixture(Default::Aes256);
-    let body = data(3 * MIB, 5);
-    for key in ["cut-short", "made-longer"] {
-        f.objects
-            .put(&Path::from(key), body.clone().into())
-            .await
-            .expect("put");
-    }
-    let common::Fixture {
-        dir,
-        store,
-        objects,
-        ..
-    } = f;
-    drop(objects);
-    drop(store);
-    {
-        let names = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).expect("lists");
-        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), names)
-            .expect("opens raw");
-        let chunks = db.cf_handle("chunks").expect("chunks");
-        let keys: Vec<Box<[u8]>> = db
-            .iterator_cf(chunks, rocksdb::IteratorMode::Start)
-            .map(|entry| entry.expect("entry").0)
-            .collect();
-        assert_eq!(keys.len(), 6);
-        // The last segment of one object cut to 10 bytes; the middle one of
-        // the other given a byte more.
-        let mut value = db
-            .get_cf(chunks, &keys[2])
-            .expect("reads")
-            .expect("present");
-        value.truncate(10);
-        db.put_cf(chunks, &keys[2], value).expect("writes");
-        let mut value = db
-            .get_cf(chunks, &keys[4])
-            .expect("reads")
-            .expect("present");
-        value.push(0);
-        db.put_cf(chunks, &keys[4], value).expect("writes");
-    }
-    let store = Store::open(dir.path(), options()).expect("reopens");
-    let objects = CofferObjectStore::new(store, BUCKET);
+    // The last segment of one object cut to 10 bytes; the middle one of the
+    // other given a byte more.
+    let (_dir, objects) =
+        with_segments_edited(["cut-short", "made-longer"], 5, |db, chunks, segments| {
+            let mut value = db
+                .get_cf(chunks, &segments[2])
+                .expect("reads")
+                .expect("present");
+            value.truncate(10);
+            db.put_cf(chunks, &segments[2], value).expect("writes");
+            let mut value = db
+                .get_cf(chunks, &segments[4])
+                .expect("reads")
+                .expect("present");
+            value.push(0);
+            db.put_cf(chunks, &segments[4], value).expect("writes");
+        })
+        .await;
     for key in ["cut-short", "made-longer"] {
         let path = Path::from(key);
         let whole = match objects.get(&path).await {
