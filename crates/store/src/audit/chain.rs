@@ -225,9 +225,15 @@ impl Anchor {
         anchor
     }
 
+    /// Whether the entry `key` is at or below where the log was last pruned:
+    /// an entry put back.
+    pub(crate) fn pruned(&self, key: &[u8; 16]) -> bool {
+        self.pruned_through != [0; 16] && *key <= self.pruned_through
+    }
+
     /// Whether the legacy entry `key` (sequence `sequence`) may be one the log
     /// held before it was chained.
-    fn allows_legacy(&self, key: &[u8; 16], sequence: u64) -> bool {
+    pub(crate) fn allows_legacy(&self, key: &[u8; 16], sequence: u64) -> bool {
         self.legacy
             .is_some_and(|legacy| sequence <= legacy.through && *key <= legacy.last_key)
     }
@@ -331,7 +337,7 @@ impl<'a> ChainCheck<'a> {
             self.problem(key, "its key is not 16 bytes; the store did not write it");
             return Walked::Rejected;
         };
-        if self.anchor.pruned_through != [0; 16] && event_key <= self.anchor.pruned_through {
+        if self.anchor.pruned(&event_key) {
             self.problem(
                 key,
                 "it is older than where the log was last pruned: an entry put back",

@@ -523,7 +523,7 @@ impl PrunePlan {
 /// holds (sealed and authentic, or one from before sealing the anchor
 /// allows: zeros); `None` for anything else.
 fn chained_tag(key: &AuditKey, anchor: &Anchor, event_key: &[u8; 16], value: &[u8]) -> Option<Tag> {
-    if anchor.pruned_through != [0; 16] && *event_key <= anchor.pruned_through {
+    if anchor.pruned(event_key) {
         return None;
     }
     match key.entry(event_key, value) {
@@ -532,11 +532,7 @@ fn chained_tag(key: &AuditKey, anchor: &Anchor, event_key: &[u8; 16], value: &[u
             tag,
             ..
         } => Some(tag),
-        Entry::Legacy(_)
-            if anchor.legacy.is_some_and(|legacy| {
-                key_sequence(event_key) <= legacy.through && *event_key <= legacy.last_key
-            }) =>
-        {
+        Entry::Legacy(_) if anchor.allows_legacy(event_key, key_sequence(event_key)) => {
             Some(NO_TAG)
         }
         _ => None,
