@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use coffer_store::{EncryptionRule, ObjectAttributes, ObjectMeta, Protection, ProtectionMode};
+use coffer_sse::{EncryptionRule, ObjectAttributes, ObjectMeta, Protection, ProtectionMode};
 use object_store::{Attribute, AttributeValue, Attributes};
 
 /// Metadata attribute naming the rule of a put (`AES256` or `KMS`) and, when

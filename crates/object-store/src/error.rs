@@ -11,10 +11,10 @@
 //! | `Unsupported` | `NotSupported` |
 //! | anything else (an integrity failure among them) | `Generic`, whose message names the object |
 //!
-//! The coffer error is kept as the source: `downcast_ref::<coffer_store::Error>`
+//! The coffer error is kept as the source: `downcast_ref::<coffer_sse::Error>`
 //! on it (through [`ObjectError`]) recovers it.
 
-use coffer_store::Error;
+use coffer_sse::Error;
 
 /// A coffer error about one object (or prefix): the path and the error.
 #[derive(Debug)]

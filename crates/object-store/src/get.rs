@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use coffer_store::{GetConditions, ObjectStream};
+use coffer_sse::{GetConditions, ObjectApi, PlaintextStream};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
 use object_store::{Extensions, GetOptions, GetResult, GetResultPayload, ObjectMeta};
@@ -23,7 +23,7 @@ use crate::{CofferObjectStore, attributes, blocking};
 /// Buffers decrypted ahead of the reader.
 const READ_AHEAD: usize = 2;
 
-impl CofferObjectStore {
+impl<A: ObjectApi + 'static> CofferObjectStore<A> {
     pub(crate) async fn get_with(
         &self,
         location: &Path,
@@ -39,9 +39,10 @@ impl CofferObjectStore {
         let path = location.to_string();
         if options.head {
             let meta = blocking(move || {
-                this.inner
-                    .backend
-                    .head_object_if(&this.inner.bucket, &path, &conditions)
+                let inner = &this.inner;
+                inner
+                    .api
+                    .head_object_as(&inner.bucket, &path, &conditions, &inner.caller)
                     .map_err(|e| to_object_store(e, &path))
             })
             .await?;
@@ -49,10 +50,10 @@ impl CofferObjectStore {
         }
         let range = options.range.clone();
         let opened = blocking(move || {
-            let stream = this
-                .inner
-                .backend
-                .get_object_stream(&this.inner.bucket, &path, &conditions)
+            let inner = &this.inner;
+            let stream = inner
+                .api
+                .get_object_stream_as(&inner.bucket, &path, &conditions, &inner.caller)
                 .map_err(|e| to_object_store(e, &path))?;
             let stream = match &range {
                 Some(range) => {
@@ -80,7 +81,7 @@ impl CofferObjectStore {
     fn result(
         &self,
         location: &Path,
-        meta: &coffer_store::ObjectMeta,
+        meta: &coffer_sse::ObjectMeta,
         range: std::ops::Range<u64>,
         body: BoxStream<'static, object_store::Result<Bytes>>,
     ) -> GetResult {
@@ -90,21 +91,21 @@ impl CofferObjectStore {
             payload: GetResultPayload::Stream(body),
             meta: object_meta(location.clone(), meta.size, &meta.etag, meta.last_modified),
             range,
-            attributes: attributes::reported(meta, self.inner.protection_attributes),
+            attributes: attributes::reported(meta, self.protection_attributes),
             extensions,
         }
     }
 }
 
 /// An opened object and its first buffer.
-struct Opened {
-    stream: ObjectStream,
+struct Opened<S> {
+    stream: S,
     range: std::ops::Range<u64>,
     first: Option<Bytes>,
 }
 
-impl Opened {
-    fn read_first(mut stream: ObjectStream, path: &str) -> object_store::Result<Self> {
+impl<S: PlaintextStream + 'static> Opened<S> {
+    fn read_first(mut stream: S, path: &str) -> object_store::Result<Self> {
         let range = stream.range();
         let first = stream
             .next()

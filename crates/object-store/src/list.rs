@@ -2,7 +2,7 @@
 //! prefixes, page by page (a thousand keys per blocking call), and
 //! `PaginatedListStore` over coffer's own pages.
 
-use coffer_store::{ListOptions, ListResult as StoreList};
+use coffer_sse::{ListOptions, ListResult as StoreList, ObjectApi};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use object_store::list::{PaginatedListOptions, PaginatedListResult};
 use object_store::path::{DELIMITER, Path};
@@ -23,14 +23,15 @@ pub(crate) fn key_prefix(prefix: Option<&Path>) -> String {
     }
 }
 
-impl CofferObjectStore {
+impl<A: ObjectApi + 'static> CofferObjectStore<A> {
     /// One page of the bucket's listing, in a blocking call.
     async fn page(&self, options: ListOptions) -> object_store::Result<StoreList> {
         let this = self.clone();
         blocking(move || {
-            this.inner
-                .backend
-                .list_objects(&this.inner.bucket, &options)
+            let inner = &this.inner;
+            inner
+                .api
+                .list_objects_as(&inner.bucket, &options, &inner.caller)
                 .map_err(|e| to_object_store(e, &options.prefix))
         })
         .await

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use coffer_store::{CompletedPart, MAX_PART_NUMBER, PutOptions, UploadedPart};
+use coffer_sse::{
+    CompletedPart, MAX_PART_NUMBER, ObjectApi, PutCondition as StoreCondition, PutOptions,
+    PutPayload as StorePayload, UploadedPart,
+};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{MultipartId, PutMultipartOptions, PutPayload, PutResult, UploadPart};
@@ -24,7 +27,7 @@ use crate::object_store_impl::put_result;
 use crate::payload::PayloadBody;
 use crate::{CofferObjectStore, attributes, blocking};
 
-impl CofferObjectStore {
+impl<A: ObjectApi + 'static> CofferObjectStore<A> {
     pub(crate) async fn create_upload(
         &self,
         location: &Path,
@@ -37,9 +40,10 @@ impl CofferObjectStore {
         put.user_metadata = requested.user_metadata;
         let (this, path) = (self.clone(), location.to_string());
         blocking(move || {
-            this.inner
-                .backend
-                .create_multipart_upload(&this.inner.bucket, &path, put)
+            let inner = &this.inner;
+            inner
+                .api
+                .create_multipart_upload_as(&inner.bucket, &path, put, &inner.caller)
                 .map_err(|e| to_object_store(e, &path))
         })
         .await
@@ -54,16 +58,16 @@ impl CofferObjectStore {
     ) -> object_store::Result<UploadedPart> {
         let (this, path, upload_id) = (self.clone(), location.to_string(), upload_id.to_owned());
         blocking(move || {
-            let (backend, bucket) = (&this.inner.backend, &this.inner.bucket);
-            match PayloadBody::new(payload) {
-                PayloadBody::Whole(body) => {
-                    backend.upload_part(bucket, &path, &upload_id, part_number, body)
-                }
-                PayloadBody::Chunks(reader) => {
-                    backend.upload_part_from_reader(bucket, &path, &upload_id, part_number, reader)
-                }
-            }
-            .map_err(|e| to_object_store(e, &path))
+            let inner = &this.inner;
+            let payload = match PayloadBody::new(payload) {
+                PayloadBody::Whole(body) => StorePayload::Bytes(body),
+                PayloadBody::Chunks(reader) => StorePayload::Reader(Box::new(reader)),
+            };
+            let (bucket, caller) = (&inner.bucket, &inner.caller);
+            inner
+                .api
+                .upload_part_as(bucket, &path, &upload_id, part_number, payload, caller)
+                .map_err(|e| to_object_store(e, &path))
         })
         .await
     }
@@ -76,9 +80,12 @@ impl CofferObjectStore {
     ) -> object_store::Result<PutResult> {
         let (this, path, upload_id) = (self.clone(), location.to_string(), upload_id.to_owned());
         blocking(move || {
-            this.inner
-                .backend
-                .complete_multipart_upload(&this.inner.bucket, &path, &upload_id, &parts)
+            let inner = &this.inner;
+            let none = StoreCondition::None;
+            let (bucket, caller) = (&inner.bucket, &inner.caller);
+            inner
+                .api
+                .complete_multipart_upload_as(bucket, &path, &upload_id, &parts, &none, caller)
                 .map(put_result)
                 .map_err(|e| to_object_store(e, &path))
         })
@@ -92,9 +99,10 @@ impl CofferObjectStore {
     ) -> object_store::Result<()> {
         let (this, path, upload_id) = (self.clone(), location.to_string(), upload_id.to_owned());
         blocking(move || {
-            this.inner
-                .backend
-                .abort_multipart_upload(&this.inner.bucket, &path, &upload_id)
+            let inner = &this.inner;
+            inner
+                .api
+                .abort_multipart_upload_as(&inner.bucket, &path, &upload_id, &inner.caller)
                 .map_err(|e| to_object_store(e, &path))
         })
         .await
@@ -102,8 +110,8 @@ impl CofferObjectStore {
 }
 
 /// An upload started by `put_multipart`.
-pub(crate) struct Upload {
-    store: CofferObjectStore,
+pub(crate) struct Upload<A> {
+    store: CofferObjectStore<A>,
     location: Path,
     upload_id: String,
     /// The number the next `put_part` gets.
@@ -112,8 +120,8 @@ pub(crate) struct Upload {
     stored: Arc<Mutex<BTreeMap<u32, String>>>,
 }
 
-impl Upload {
-    pub(crate) fn new(store: CofferObjectStore, location: Path, upload_id: String) -> Self {
+impl<A> Upload<A> {
+    pub(crate) fn new(store: CofferObjectStore<A>, location: Path, upload_id: String) -> Self {
         Self {
             store,
             location,
@@ -124,7 +132,7 @@ impl Upload {
     }
 }
 
-impl std::fmt::Debug for Upload {
+impl<A> std::fmt::Debug for Upload<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upload")
             .field("location", &self.location)
@@ -135,7 +143,7 @@ impl std::fmt::Debug for Upload {
 }
 
 #[async_trait]
-impl object_store::MultipartUpload for Upload {
+impl<A: ObjectApi + 'static> object_store::MultipartUpload for Upload<A> {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let number = self.next_part;
         self.next_part = self.next_part.saturating_add(1);
@@ -194,7 +202,7 @@ impl object_store::MultipartUpload for Upload {
 }
 
 #[async_trait]
-impl MultipartStore for CofferObjectStore {
+impl<A: ObjectApi + 'static> MultipartStore for CofferObjectStore<A> {
     async fn create_multipart(&self, path: &Path) -> object_store::Result<MultipartId> {
         self.create_upload(path, PutMultipartOptions::default())
             .await

@@ -13,7 +13,10 @@
 //! | `list_paginated` | `list_objects` with the raw prefix; the page token is the last key listed |
 
 use async_trait::async_trait;
-use coffer_store::{CopyOptions as StoreCopy, PutCondition, PutOptions as StorePut};
+use coffer_sse::{
+    CopyOptions as StoreCopy, ObjectApi, PutCondition, PutOptions as StorePut,
+    PutPayload as StorePayload,
+};
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::list::{PaginatedListOptions, PaginatedListResult, PaginatedListStore};
 use object_store::path::Path;
@@ -33,7 +36,7 @@ const CONCURRENT_DELETES: usize = 8;
 
 /// coffer's put result as `object_store`'s: the ETag, and the protection in
 /// the extensions.
-pub(crate) fn put_result(result: coffer_store::PutResult) -> PutResult {
+pub(crate) fn put_result(result: coffer_sse::PutResult) -> PutResult {
     let mut extensions = Extensions::new();
     extensions.insert(result.protection);
     PutResult {
@@ -60,7 +63,7 @@ fn condition(mode: PutMode, path: &Path) -> object_store::Result<PutCondition> {
 }
 
 #[async_trait]
-impl ObjectStore for CofferObjectStore {
+impl<A: ObjectApi + 'static> ObjectStore for CofferObjectStore<A> {
     async fn put_opts(
         &self,
         location: &Path,
@@ -76,15 +79,16 @@ impl ObjectStore for CofferObjectStore {
         put.user_metadata = requested.user_metadata;
         let (this, path) = (self.clone(), location.to_string());
         blocking(move || {
-            let (backend, bucket) = (&this.inner.backend, &this.inner.bucket);
-            match PayloadBody::new(payload) {
-                PayloadBody::Whole(body) => backend.put_object(bucket, &path, body, put),
-                PayloadBody::Chunks(reader) => {
-                    backend.put_object_from_reader(bucket, &path, reader, put)
-                }
-            }
-            .map(put_result)
-            .map_err(|e| to_object_store(e, &path))
+            let inner = &this.inner;
+            let payload = match PayloadBody::new(payload) {
+                PayloadBody::Whole(body) => StorePayload::Bytes(body),
+                PayloadBody::Chunks(reader) => StorePayload::Reader(Box::new(reader)),
+            };
+            inner
+                .api
+                .put_object_as(&inner.bucket, &path, payload, put, &inner.caller)
+                .map(put_result)
+                .map_err(|e| to_object_store(e, &path))
         })
         .await
     }
@@ -122,9 +126,10 @@ impl ObjectStore for CofferObjectStore {
                     let location = location?;
                     let path = location.to_string();
                     blocking(move || {
-                        this.inner
-                            .backend
-                            .delete_object(&this.inner.bucket, &path)
+                        let inner = &this.inner;
+                        inner
+                            .api
+                            .delete_object_as(&inner.bucket, &path, &inner.caller)
                             .map_err(|e| to_object_store(e, &path))
                     })
                     .await?;
@@ -164,13 +169,18 @@ impl ObjectStore for CofferObjectStore {
         let copy = StoreCopy::default().with_condition(condition);
         let (this, source, destination) = (self.clone(), from.to_string(), to.to_string());
         blocking(move || {
-            let bucket = &this.inner.bucket;
-            this.inner
-                .backend
-                .copy_object((bucket, &source), (bucket, &destination), copy)
+            let (inner, bucket) = (&this.inner, &this.inner.bucket);
+            inner
+                .api
+                .copy_object_as(
+                    (bucket, &source),
+                    (bucket, &destination),
+                    copy,
+                    &inner.caller,
+                )
                 .map_err(|e| match e {
                     // The source is what is missing.
-                    e @ coffer_store::Error::NoSuchKey { .. } => to_object_store(e, &source),
+                    e @ coffer_sse::Error::NoSuchKey { .. } => to_object_store(e, &source),
                     e => to_object_store(e, &destination),
                 })
         })
@@ -180,7 +190,7 @@ impl ObjectStore for CofferObjectStore {
 }
 
 #[async_trait]
-impl PaginatedListStore for CofferObjectStore {
+impl<A: ObjectApi + 'static> PaginatedListStore for CofferObjectStore<A> {
     async fn list_paginated(
         &self,
         prefix: Option<&str>,

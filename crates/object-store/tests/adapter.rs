@@ -306,7 +306,7 @@ async fn with_segments_edited(
     keys: [&str; 2],
     seed: u8,
     edit: impl FnOnce(&rocksdb::DB, &rocksdb::ColumnFamily, &[Box<[u8]>]),
-) -> (tempfile::TempDir, CofferObjectStore) {
+) -> (tempfile::TempDir, CofferObjectStore<Store>) {
     let f = fixture(Default::Aes256);
     let body = data(3 * MIB, seed);
     for key in keys {

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use rocksdb::DB;
 
 use crate::store::cf;
+use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
 
 /// The chunks family's blob relocation cutoff and who is changing it.
@@ -126,6 +127,7 @@ fn apply_cutoff(db: &DB, cutoff: f64) -> Result<()> {
     db.set_options_cf(
         cf(db, ColumnFamily::Chunks)?,
         &[("blob_garbage_collection_age_cutoff", &cutoff.to_string())],
-    )?;
+    )
+    .map_err(storage)?;
     Ok(())
 }

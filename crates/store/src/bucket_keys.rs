@@ -39,9 +39,10 @@ use crate::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
 use crate::data_keys::{NewKey, ResolvedRule};
 use crate::recent::Recent;
 use crate::record::{BucketRecord, Reader, put_len16};
-use crate::rule::{Protection, ProtectionMode};
+use crate::store::storage;
 use crate::store::{DbRef, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{Protection, ProtectionMode};
 
 const RECORD_MAGIC: &[u8] = b"CFBK";
 const RECORD_VERSION: u8 = 1;
@@ -537,7 +538,8 @@ impl Store {
         }
         let db = self.db()?;
         let raw = db
-            .get_cf(db.cf(ColumnFamily::BucketKeys)?, bucket_key_key(bucket, id))?
+            .get_cf(db.cf(ColumnFamily::BucketKeys)?, bucket_key_key(bucket, id))
+            .map_err(storage)?
             .ok_or_else(|| {
                 Error::Integrity(format!(
                     "bucket {bucket}: bucket key {} is missing",
@@ -567,7 +569,8 @@ impl Store {
                     .records
                     .seal_bucket_key(&bucket.name, id, record)?,
                 &self.inner.write_options,
-            )?;
+            )
+            .map_err(storage)?;
             Ok(())
         })
     }
@@ -584,7 +587,7 @@ impl Store {
             db.cf(ColumnFamily::BucketKeys)?,
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         ) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             if !raw_key.starts_with(&prefix) {
                 break;
             }
@@ -663,7 +666,7 @@ impl Store {
         let mut iter = db.raw_iterator_cf(db.cf(ColumnFamily::Objects)?);
         iter.seek(&prefix);
         let empty = !iter.key().is_some_and(|key| key.starts_with(&prefix));
-        iter.status()?;
+        iter.status().map_err(storage)?;
         Ok(empty)
     }
 
@@ -699,7 +702,8 @@ impl Store {
         for (bucket, id) in &orphans {
             batch.delete_cf(family, bucket_key_key(bucket, id));
         }
-        db.write_opt(batch, &self.inner.write_options)?;
+        db.write_opt(batch, &self.inner.write_options)
+            .map_err(storage)?;
         tracing::info!(
             count = orphans.len(),
             "removed bucket keys of deleted buckets"

@@ -11,7 +11,7 @@ use crate::columns::OBJECT_ID_LEN;
 use crate::key_cache::{CachedKeys, KeySource};
 use crate::pins::Pin;
 use crate::record::{BucketRecord, ObjectRecord};
-use crate::rule::{EncryptionRule, Protection, ProtectionMode};
+use crate::{EncryptionRule, Protection, ProtectionMode};
 use crate::{Error, Result, Store};
 
 /// A fresh data key for one object write, and how it is protected.

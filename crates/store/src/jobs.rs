@@ -18,11 +18,12 @@ use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{object_key, split_object_key};
-use crate::object_types::{CopyOptions, PutCondition};
-use crate::rule::{EncryptionRule, ProtectionMode};
 use crate::staged_put::{SegmentLog, StagedPut};
 use crate::store::millis;
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{CopyOptions, PutCondition};
+use crate::{EncryptionRule, ProtectionMode};
 
 /// What a job does to each object of its bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,7 +213,8 @@ impl Store {
     pub fn job_status(&self, id: &str) -> Result<JobStatus> {
         let db = self.db()?;
         let value = db
-            .get_cf(db.cf(ColumnFamily::Jobs)?, id.as_bytes())?
+            .get_cf(db.cf(ColumnFamily::Jobs)?, id.as_bytes())
+            .map_err(storage)?
             .ok_or_else(|| Error::NoSuchJob(id.to_owned()))?;
         self.open_job(id, &value)
     }
@@ -223,7 +225,7 @@ impl Store {
         let db = self.db()?;
         let mut out = Vec::new();
         for item in db.iterator_cf(db.cf(ColumnFamily::Jobs)?, IteratorMode::Start) {
-            let (key, value) = item?;
+            let (key, value) = item.map_err(storage)?;
             out.push(self.open_job(&String::from_utf8_lossy(&key), &value)?);
         }
         Ok(out)
@@ -308,7 +310,8 @@ impl Store {
             status.id.as_bytes(),
             value,
             &self.inner.write_options,
-        )?;
+        )
+        .map_err(storage)?;
         Ok(())
     }
 
@@ -382,7 +385,7 @@ impl Store {
                 }
                 keys.next();
             }
-            keys.status()?;
+            keys.status().map_err(storage)?;
             Ok(batch)
         };
         let mut batch = next_batch(&mut keys)?;

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use rocksdb::{Direction, IteratorMode};
 
+use crate::ProtectionMode;
 use crate::columns::{object_key, split_object_key};
-use crate::rule::ProtectionMode;
+use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
 
 /// The objects protected by one key version.
@@ -74,7 +75,7 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, Direction::Forward),
         ) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             if !raw_key.starts_with(&prefix) {
                 break;
             }

@@ -25,12 +25,13 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
+mod api;
 mod audit;
+mod authorize;
 mod blob_relocation;
 mod bucket_keys;
 mod columns;
 mod data_keys;
-mod error;
 mod jobs;
 mod key_cache;
 mod key_usage;
@@ -38,9 +39,7 @@ mod keys_family;
 mod maintenance;
 mod migrate;
 mod multipart;
-mod names;
 mod object_stream;
-mod object_types;
 mod objects;
 mod options;
 mod pins;
@@ -48,8 +47,6 @@ mod reader;
 mod recent;
 mod record;
 mod retirement;
-mod rule;
-mod session;
 mod settings;
 mod staged_put;
 mod store;
@@ -62,23 +59,26 @@ pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
+pub use coffer_sse::access::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY};
+/// The semantics every engine shares, re-exported: the object API, rules and
+/// protection, options and results, and the error type.
+pub use coffer_sse::{
+    BucketInfo, CompletedPart, CopyOptions, EncryptionRule, Error, GetConditions, GetOptions,
+    ListOptions, ListResult, MAX_PART_NUMBER, MultipartUpload, Object, ObjectApi, ObjectAttributes,
+    ObjectMeta, ObjectRead, ObjectSummary, PlaintextStream, Protection, ProtectionMode,
+    PutCondition, PutOptions, PutPayload, PutResult, Result, StorageError, UploadedPart, access,
+};
+/// The store as seen by one principal ([`Store::session`]).
+pub type Session = coffer_sse::Session<Store>;
 pub(crate) use columns::ColumnFamily;
-pub use error::{Error, Result};
 pub use jobs::{JobKind, JobLimits, JobState, JobStatus};
 pub use key_usage::{KeyUsage, KeyUsageReport};
 pub use maintenance::ConsistencyReport;
-pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
 pub use object_stream::ObjectStream;
-pub use object_types::{
-    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectAttributes, ObjectMeta,
-    ObjectSummary, PutCondition, PutOptions, PutResult,
-};
 pub use options::{StoreOptions, Tuning};
 pub use reader::ObjectReader;
-pub use rule::{EncryptionRule, Protection, ProtectionMode};
-pub use session::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY, Session};
 pub use settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
-pub use store::{BucketInfo, MasterKeys, Store};
+pub use store::{MasterKeys, Store};
 pub use verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
 
 /// The column families and key layout, for the benchmarks' same-layout
@@ -150,10 +150,10 @@ pub mod internals {
         mut value: impl FnMut(&str) -> Result<u64, rocksdb::Error>,
     ) -> crate::Result<()> {
         loop {
-            let busy = value("rocksdb.num-running-flushes")?
-                + value("rocksdb.num-running-compactions")?
-                + value("rocksdb.compaction-pending")?
-                + value("rocksdb.mem-table-flush-pending")?;
+            let busy = value("rocksdb.num-running-flushes").map_err(crate::store::storage)?
+                + value("rocksdb.num-running-compactions").map_err(crate::store::storage)?
+                + value("rocksdb.compaction-pending").map_err(crate::store::storage)?
+                + value("rocksdb.mem-table-flush-pending").map_err(crate::store::storage)?;
             if busy == 0 {
                 return Ok(());
             }

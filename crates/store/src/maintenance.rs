@@ -12,12 +12,13 @@ use coffer_keyring::{
 };
 use rocksdb::{IteratorMode, WriteBatch};
 
+use crate::ProtectionMode;
 use crate::columns::{OBJECT_ID_LEN, object_key, split_object_key};
 use crate::keys_family::KeysFamily;
 use crate::objects::no_such_key;
 use crate::record::Body;
-use crate::rule::ProtectionMode;
 use crate::store::open_db;
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store, Tuning};
 
 /// What [`Store::check_consistency`] found.
@@ -61,7 +62,8 @@ impl Store {
             raw_key,
             sealed,
             &self.inner.write_options,
-        )?;
+        )
+        .map_err(storage)?;
         Ok((true, size))
     }
 
@@ -136,7 +138,8 @@ impl Store {
                 for (raw_key, sealed) in &batch.records {
                     write.put_cf(family, raw_key, sealed);
                 }
-                db.write_opt(write, &self.inner.write_options)?;
+                db.write_opt(write, &self.inner.write_options)
+                    .map_err(storage)?;
                 Ok(())
             });
             if let Err(error) = written {
@@ -207,7 +210,7 @@ impl Store {
         let db = self.db()?;
         let chunks = db.cf(ColumnFamily::Chunks)?;
         for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             report.objects += 1;
             let (bucket, key) = split_object_key(&raw_key).unwrap_or(("?", "?"));
             let record = match self
@@ -244,7 +247,11 @@ impl Store {
                 referenced.insert(record.object_id);
             }
             for segment in expected {
-                if db.get_pinned_cf(chunks, segment)?.is_none() {
+                if db
+                    .get_pinned_cf(chunks, segment)
+                    .map_err(storage)?
+                    .is_none()
+                {
                     report.missing_segments.push(format!("{bucket}/{key}"));
                     break;
                 }
@@ -257,14 +264,14 @@ impl Store {
             referenced.insert(upload);
         }
         for item in db.iterator_cf(db.cf(ColumnFamily::Uploads)?, IteratorMode::Start) {
-            let (id, _) = item?;
+            let (id, _) = item.map_err(storage)?;
             if let Ok(id) = <[u8; OBJECT_ID_LEN]>::try_from(id.as_ref()) {
                 referenced.insert(id);
             }
         }
         let mut seen = HashSet::new();
         for item in db.iterator_cf(chunks, IteratorMode::Start) {
-            let (key, _) = item?;
+            let (key, _) = item.map_err(storage)?;
             let id: [u8; OBJECT_ID_LEN] = key
                 .get(..OBJECT_ID_LEN)
                 .and_then(|k| k.try_into().ok())
@@ -282,7 +289,7 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         let db = self.db()?;
         for family in ColumnFamily::ALL {
-            db.flush_cf(db.cf(family)?)?;
+            db.flush_cf(db.cf(family)?).map_err(storage)?;
         }
         Ok(())
     }
@@ -337,7 +344,7 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         ) {
-            let (raw_key, _) = item?;
+            let (raw_key, _) = item.map_err(storage)?;
             if !raw_key.starts_with(&prefix) {
                 break;
             }
@@ -354,7 +361,7 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         ) {
-            let (raw_key, _) = item?;
+            let (raw_key, _) = item.map_err(storage)?;
             if !raw_key.starts_with(&prefix) {
                 break;
             }

@@ -22,6 +22,7 @@ use crate::columns::split_object_key;
 use crate::jobs::{JOB_MAGIC, JobStatus};
 use crate::record::{ObjectRecord, RecordAuth};
 use crate::settings::{AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD};
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 const BATCH: usize = 1024;
@@ -57,7 +58,7 @@ impl Store {
         let mut migrated = 0usize;
         let buckets = db.cf(ColumnFamily::Buckets)?;
         for item in db.iterator_cf(buckets, IteratorMode::Start) {
-            let (name, value) = item?;
+            let (name, value) = item.map_err(storage)?;
             if let Some(record) = RecordAuth::decode_legacy_bucket(&value)? {
                 batch.put_cf(buckets, &name, self.inner.records.seal_bucket(&record)?);
                 migrated += 1;
@@ -65,7 +66,7 @@ impl Store {
         }
         let objects = db.cf(ColumnFamily::Objects)?;
         for item in db.iterator_cf(objects, IteratorMode::Start) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             if !ObjectRecord::is_legacy(&value) {
                 continue;
             }
@@ -79,12 +80,13 @@ impl Store {
             );
             migrated += 1;
             if batch.len() >= BATCH {
-                db.write_opt(std::mem::take(&mut batch), &self.inner.write_options)?;
+                db.write_opt(std::mem::take(&mut batch), &self.inner.write_options)
+                    .map_err(storage)?;
             }
         }
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
-        db.write_opt(batch, &sync)?;
+        db.write_opt(batch, &sync).map_err(storage)?;
         tracing::info!(records = migrated, "records authenticated (version 2)");
         Ok(())
     }
@@ -96,7 +98,7 @@ impl Store {
         let jobs = db.cf(ColumnFamily::Jobs)?;
         let mut batch = WriteBatch::default();
         for item in db.iterator_cf(jobs, IteratorMode::Start) {
-            let (id, value) = item?;
+            let (id, value) = item.map_err(storage)?;
             if value.starts_with(JOB_MAGIC) {
                 continue;
             }
@@ -113,7 +115,7 @@ impl Store {
         }
         let mut sync = rocksdb::WriteOptions::default();
         sync.set_sync(true);
-        db.write_opt(batch, &sync)?;
+        db.write_opt(batch, &sync).map_err(storage)?;
         Ok(())
     }
 
@@ -124,7 +126,7 @@ impl Store {
         let db = self.db()?;
         let mut wrapped_keys = Vec::new();
         for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             let record = split_object_key(&raw_key).and_then(|(bucket, key)| {
                 self.inner
                     .records

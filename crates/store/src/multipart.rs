@@ -30,71 +30,23 @@ use coffer_keyring::Caller;
 use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
+use crate::api::TRUSTED;
 use crate::columns::OBJECT_ID_LEN;
 use crate::data_keys::ResolvedRule;
-use crate::names::validate_key;
-use crate::object_types::{ObjectAttributes, PutCondition, PutOptions, PutResult};
-use crate::objects::{BytesFeed, ReaderFeed, SegmentFeed, etag};
+use crate::store::storage;
+use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};
+
+use crate::ProtectionMode;
+use crate::objects::{SegmentFeed, etag};
 use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, put_len16};
-use crate::rule::ProtectionMode;
 use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{ObjectAttributes, PutCondition, PutOptions, PutResult};
 
-/// Part numbers run from 1 to this, as in S3 and OSS.
-pub const MAX_PART_NUMBER: u32 = 10_000;
 const UPLOAD_MAGIC: &[u8] = b"CFMU";
 const PART_MAGIC: &[u8] = b"CFMP";
 pub(crate) const UPLOAD_DOMAIN: &[u8] = b"coffer/multipart-upload/v1";
 pub(crate) const PART_DOMAIN: &[u8] = b"coffer/multipart-part/v1";
-
-/// A multipart upload in progress, as [`Store::list_multipart_uploads`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MultipartUpload {
-    /// The upload's id (32 hex digits).
-    pub upload_id: String,
-    /// The object key it will complete into.
-    pub key: String,
-    /// When it was created.
-    pub initiated: SystemTime,
-}
-
-/// A part as uploaded: what to list when completing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UploadedPart {
-    /// Its number, 1 to [`MAX_PART_NUMBER`].
-    pub part_number: u32,
-    /// Its ETag, to name it when completing.
-    pub etag: String,
-    /// Its plaintext size.
-    pub size: u64,
-}
-
-/// A part named when completing an upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
-    /// Its number.
-    pub part_number: u32,
-    /// The ETag its upload returned.
-    pub etag: String,
-}
-
-impl CompletedPart {
-    /// Part `part_number` with `etag`.
-    pub fn new(part_number: u32, etag: &str) -> Self {
-        Self {
-            part_number,
-            etag: etag.to_owned(),
-        }
-    }
-}
-
-impl From<&UploadedPart> for CompletedPart {
-    fn from(part: &UploadedPart) -> Self {
-        Self::new(part.part_number, &part.etag)
-    }
-}
 
 /// An upload as persisted: where it completes, how it is protected (its
 /// data key wrapped for the object id that is the upload id), and what the
@@ -256,10 +208,7 @@ impl Store {
         key: &str,
         options: PutOptions,
     ) -> Result<String> {
-        validate_key(key)?;
-        let bucket = self.bucket_record(bucket)?;
-        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, &Caller::Trusted)?;
-        self.create_multipart_resolved(&bucket, key, options, &rule, &Caller::Trusted)
+        self.create_multipart_upload_as(bucket, key, options, &TRUSTED)
     }
 
     pub(crate) fn create_multipart_resolved(
@@ -301,7 +250,8 @@ impl Store {
                 upload,
                 self.seal_upload(&upload, &record)?,
                 &self.inner.write_options,
-            )?;
+            )
+            .map_err(storage)?;
             Ok(())
         })?;
         Ok(hex::encode(upload))
@@ -320,14 +270,8 @@ impl Store {
         part_number: u32,
         body: Bytes,
     ) -> Result<UploadedPart> {
-        self.upload_part_as(
-            bucket,
-            key,
-            upload_id,
-            part_number,
-            BytesFeed { body, at: 0 },
-            &Caller::Trusted,
-        )
+        let payload = PutPayload::Bytes(body);
+        self.upload_part_as(bucket, key, upload_id, part_number, payload, &TRUSTED)
     }
 
     /// [`Store::upload_part`] from a stream, read and sealed a segment at a
@@ -340,17 +284,12 @@ impl Store {
         part_number: u32,
         source: impl Read,
     ) -> Result<UploadedPart> {
-        self.upload_part_as(
-            bucket,
-            key,
-            upload_id,
-            part_number,
-            ReaderFeed(source),
-            &Caller::Trusted,
-        )
+        let payload = PutPayload::Reader(Box::new(source));
+        self.upload_part_as(bucket, key, upload_id, part_number, payload, &TRUSTED)
     }
 
-    pub(crate) fn upload_part_as(
+    /// Uploads a part from `feed` for `caller`.
+    pub(crate) fn upload_part_from_feed(
         &self,
         bucket: &str,
         key: &str,
@@ -420,7 +359,8 @@ impl Store {
                 part_key(&upload, part_number),
                 self.seal_part(&upload, part_number, &part)?,
             );
-            db.write_opt(batch, &self.inner.write_options)?;
+            db.write_opt(batch, &self.inner.write_options)
+                .map_err(storage)?;
             Ok(part)
         });
         match part {
@@ -608,7 +548,7 @@ impl Store {
         let db = self.db()?;
         let mut out = Vec::new();
         for item in db.iterator_cf(db.cf(ColumnFamily::Multipart)?, IteratorMode::Start) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             let Ok(id) = <UploadId>::try_from(raw_key.as_ref()) else {
                 continue; // a part record
             };
@@ -623,7 +563,7 @@ impl Store {
         let db = self.db()?;
         let mut out = Vec::new();
         for item in db.iterator_cf(db.cf(ColumnFamily::Multipart)?, IteratorMode::Start) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             let Ok(id) = <UploadId>::try_from(raw_key.as_ref()) else {
                 continue; // a part record
             };
@@ -640,7 +580,8 @@ impl Store {
         let db = self.db()?;
         let mut batch = WriteBatch::default();
         self.drop_upload_into(&db, &mut batch, upload)?;
-        db.write_opt(batch, &self.inner.write_options)?;
+        db.write_opt(batch, &self.inner.write_options)
+            .map_err(storage)?;
         Ok(())
     }
 
@@ -694,7 +635,8 @@ impl Store {
             end.extend_from_slice(&[0xFF; 5]);
             let mut batch = WriteBatch::default();
             batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, prefix, &end[..]);
-            db.write_opt(batch, &self.inner.write_options)?;
+            db.write_opt(batch, &self.inner.write_options)
+                .map_err(storage)?;
             Ok(())
         })();
         if let Err(error) = result {
@@ -724,7 +666,10 @@ impl Store {
     /// The record of an upload, authenticated, wherever it completes.
     fn stored_upload(&self, upload: &UploadId) -> Result<Option<UploadRecord>> {
         let db = self.db()?;
-        match db.get_cf(db.cf(ColumnFamily::Multipart)?, upload)? {
+        match db
+            .get_cf(db.cf(ColumnFamily::Multipart)?, upload)
+            .map_err(storage)?
+        {
             Some(raw) => self.open_upload(upload, &raw).map(Some),
             None => Ok(None),
         }
@@ -732,7 +677,10 @@ impl Store {
 
     fn part_record(&self, upload: &UploadId, number: u32) -> Result<Option<PartRecord>> {
         let db = self.db()?;
-        match db.get_cf(db.cf(ColumnFamily::Multipart)?, part_key(upload, number))? {
+        match db
+            .get_cf(db.cf(ColumnFamily::Multipart)?, part_key(upload, number))
+            .map_err(storage)?
+        {
             Some(raw) => {
                 let body = self.inner.records.open_tagged(
                     PART_DOMAIN,

@@ -9,13 +9,16 @@ use bytes::{Bytes, BytesMut};
 use coffer_cipher::{CHUNK_LEN, PayloadCipher, PayloadOpener, SEALED_CHUNK_LEN};
 use coffer_keyring::Caller;
 
+use crate::ObjectApi;
+use crate::api::TRUSTED;
 use crate::columns::{OBJECT_ID_LEN, segment_key};
-use crate::object_types::{GetConditions, ObjectMeta};
 use crate::objects::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT, check_read};
 use crate::reader::Parts;
 use crate::record::Body;
 use crate::store::ReaderGuard;
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{GetConditions, ObjectMeta};
 
 /// An object's plaintext, one buffer per stored segment (1 MiB; a small
 /// object is one buffer), as an iterator. Opened by [`Store::get_object_stream`]:
@@ -171,7 +174,8 @@ impl Segments {
             .get_cf(
                 db.cf(ColumnFamily::Chunks)?,
                 segment_key(&self.object_id, index),
-            )?
+            )
+            .map_err(storage)?
             .ok_or_else(|| Error::Integrity(format!("segment {index} is missing")))?;
         // Sealed, a segment is its plaintext and a tag per chunk; the last
         // segment ends with a final chunk shorter than the rest (empty, if
@@ -253,10 +257,11 @@ impl Store {
         key: &str,
         conditions: &GetConditions,
     ) -> Result<ObjectStream> {
-        self.get_object_stream_as(bucket, key, conditions, &Caller::Trusted)
+        ObjectApi::get_object_stream_as(self, bucket, key, conditions, &TRUSTED)
     }
 
-    pub(crate) fn get_object_stream_as(
+    /// An object's stream for `caller`, errors naming it.
+    pub(crate) fn stream_for(
         &self,
         bucket: &str,
         key: &str,

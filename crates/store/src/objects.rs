@@ -10,18 +10,21 @@ use coffer_cipher::{DataKey, PayloadCipher};
 use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 
+use crate::api::TRUSTED;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
 use crate::data_keys::ResolvedRule;
-use crate::names::validate_key;
-use crate::object_types::{
-    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, ObjectSummary,
-    PutCondition, PutOptions, PutResult,
-};
 use crate::reader::{ObjectReader, Parts, SegmentSource};
 use crate::record::{Body, BucketRecord, ObjectRecord};
 use crate::staged_put::{SegmentLog, StagedPut};
+use crate::store::storage;
 use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{
+    CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, ObjectSummary,
+    PutCondition, PutOptions, PutResult,
+};
+use crate::{GetOptions, ObjectApi, PutPayload};
+use coffer_sse::validate_key;
 
 /// Plaintext bytes per segment of a large object: 64 chunks.
 pub(crate) const SEGMENT_PLAINTEXT: usize = 1 << 20;
@@ -33,6 +36,20 @@ pub(crate) const CHUNKS_PER_SEGMENT: u64 = 64;
 impl Store {
     /// Stores `body` under bucket/key, replacing any object there (last writer
     /// wins). The object's own rule wins over the bucket default.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use coffer_store::{EncryptionRule, ProtectionMode, PutOptions, RootKey, Store, StoreOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::create(dir.path(), StoreOptions::new(RootKey::generate()?))?;
+    /// store.create_bucket("logs")?;
+    /// store.put_bucket_encryption("logs", EncryptionRule::managed())?;
+    /// // The put's own rule wins over the bucket's default.
+    /// let put = store.put_object("logs", "a.log", Bytes::from_static(b"x"), PutOptions::kms(None))?;
+    /// assert_eq!(put.protection.mode, ProtectionMode::Kms);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put_object(
         &self,
         bucket: &str,
@@ -40,7 +57,7 @@ impl Store {
         body: Bytes,
         options: PutOptions,
     ) -> Result<PutResult> {
-        self.put_object_as(bucket, key, body, options, &Caller::Trusted)
+        self.put_object_as(bucket, key, PutPayload::Bytes(body), options, &TRUSTED)
     }
 
     /// Streams an object of any size from `source` with bounded memory. It
@@ -52,10 +69,26 @@ impl Store {
         source: impl Read,
         options: PutOptions,
     ) -> Result<PutResult> {
-        self.put_object_from_reader_as(bucket, key, source, options, &Caller::Trusted)
+        let payload = PutPayload::Reader(Box::new(source));
+        self.put_object_as(bucket, key, payload, options, &TRUSTED)
     }
 
     /// Reads a whole object, decrypting it ([`Error::NoSuchKey`] if missing).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use coffer_store::{Error, ProtectionMode, PutOptions, RootKey, Store, StoreOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::create(dir.path(), StoreOptions::new(RootKey::generate()?))?;
+    /// store.create_bucket("logs")?;
+    /// store.put_object("logs", "a.log", Bytes::from_static(b"line"), PutOptions::managed())?;
+    /// let object = store.get_object("logs", "a.log")?;
+    /// assert_eq!(object.body, "line");
+    /// assert_eq!(object.meta.protection.mode, ProtectionMode::Aes256);
+    /// assert!(matches!(store.get_object("logs", "b.log"), Err(Error::NoSuchKey { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_object(&self, bucket: &str, key: &str) -> Result<Object> {
         self.get_object_if(bucket, key, &GetConditions::new())
     }
@@ -69,7 +102,8 @@ impl Store {
         key: &str,
         conditions: &GetConditions,
     ) -> Result<Object> {
-        self.get_object_as(bucket, key, conditions, &Caller::Trusted)
+        let options = GetOptions::new().with_conditions(conditions.clone());
+        self.get_object_as(bucket, key, &options, &TRUSTED)
     }
 
     /// Reads `range` of an object, opening only the chunks that cover it.
@@ -85,7 +119,7 @@ impl Store {
         range: Range<u64>,
         conditions: &GetConditions,
     ) -> Result<Object> {
-        self.get_object_range_as(bucket, key, range, conditions, &Caller::Trusted)
+        ObjectApi::get_object_range_as(self, bucket, key, range, conditions, &TRUSTED)
     }
 
     /// Opens an object as `Read + Seek`, with bounded memory whatever its size.
@@ -100,7 +134,7 @@ impl Store {
         key: &str,
         conditions: &GetConditions,
     ) -> Result<ObjectReader> {
-        self.open_object_as(bucket, key, conditions, &Caller::Trusted)
+        ObjectApi::open_object_as(self, bucket, key, conditions, &TRUSTED)
     }
 
     /// An object's metadata and protection, without decrypting anything.
@@ -163,7 +197,7 @@ impl Store {
             objects,
             IteratorMode::From(&start, rocksdb::Direction::Forward),
         ) {
-            let (raw_key, value) = item?;
+            let (raw_key, value) = item.map_err(storage)?;
             if !raw_key.starts_with(&full_prefix) {
                 break;
             }
@@ -228,23 +262,7 @@ impl Store {
         destination: (&str, &str),
         options: CopyOptions,
     ) -> Result<PutResult> {
-        self.copy_object_as(source, destination, options, &Caller::Trusted)
-    }
-
-    // ---- the same operations for a given caller (sessions check policies first)
-
-    pub(crate) fn put_object_as(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        options: PutOptions,
-        caller: &Caller,
-    ) -> Result<PutResult> {
-        validate_key(key)?;
-        let bucket = self.bucket_record(bucket)?;
-        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
-        self.put_object_resolved(&bucket, key, body, options, &rule, caller)
+        ObjectApi::copy_object_as(self, source, destination, options, &TRUSTED)
     }
 
     /// Puts `body` under a rule resolved already (sessions check that rule
@@ -363,7 +381,8 @@ impl Store {
                     } else {
                         &self.inner.write_options
                     },
-                )?;
+                )
+                .map_err(storage)?;
             }
             written.unflushed |= unlogged;
             if log.flush_after(index) {
@@ -426,20 +445,6 @@ impl Store {
         }
     }
 
-    pub(crate) fn put_object_from_reader_as(
-        &self,
-        bucket: &str,
-        key: &str,
-        source: impl Read,
-        options: PutOptions,
-        caller: &Caller,
-    ) -> Result<PutResult> {
-        validate_key(key)?;
-        let bucket = self.bucket_record(bucket)?;
-        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
-        self.put_object_from_reader_resolved(&bucket, key, source, options, &rule, caller)
-    }
-
     /// Streams a put under a rule resolved already.
     pub(crate) fn put_object_from_reader_resolved(
         &self,
@@ -484,7 +489,8 @@ impl Store {
             let (start, end) = crate::columns::segment_range(object_id);
             batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
             batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
-            db.write_opt(batch, &self.inner.write_options)?;
+            db.write_opt(batch, &self.inner.write_options)
+                .map_err(storage)?;
             Ok(())
         })();
         if let Err(error) = result {
@@ -492,7 +498,8 @@ impl Store {
         }
     }
 
-    pub(crate) fn get_object_as(
+    /// A whole object for `caller`, errors naming it.
+    pub(crate) fn read_whole(
         &self,
         bucket: &str,
         key: &str,
@@ -557,7 +564,8 @@ impl Store {
                 let db = self.db()?;
                 let chunks = db.cf(ColumnFamily::Chunks)?;
                 let segment = |index: u32| -> Result<Vec<u8>> {
-                    db.get_cf(chunks, segment_key(&record.object_id, index))?
+                    db.get_cf(chunks, segment_key(&record.object_id, index))
+                        .map_err(storage)?
                         .ok_or_else(|| {
                             Error::Integrity(format!(
                                 "object {bucket}/{key}: segment {index} is missing"
@@ -599,25 +607,8 @@ impl Store {
         Ok(Object { body, meta })
     }
 
-    pub(crate) fn get_object_range_as(
-        &self,
-        bucket: &str,
-        key: &str,
-        range: Range<u64>,
-        conditions: &GetConditions,
-        caller: &Caller,
-    ) -> Result<Object> {
-        let mut reader = self.open_object_as(bucket, key, conditions, caller)?;
-        let body = reader
-            .read_range(range)
-            .map_err(|e| e.about_object(bucket, key))?;
-        Ok(Object {
-            body: body.into(),
-            meta: reader.meta().clone(),
-        })
-    }
-
-    pub(crate) fn open_object_as(
+    /// An object opened for `caller`, errors naming it.
+    pub(crate) fn open_for(
         &self,
         bucket: &str,
         key: &str,
@@ -698,19 +689,6 @@ impl Store {
         )
     }
 
-    pub(crate) fn copy_object_as(
-        &self,
-        source: (&str, &str),
-        (bucket, key): (&str, &str),
-        options: CopyOptions,
-        caller: &Caller,
-    ) -> Result<PutResult> {
-        validate_key(key)?;
-        let bucket = self.bucket_record(bucket)?;
-        let rule = self.resolve_rule(options.encryption.as_ref(), &bucket, caller)?;
-        self.copy_object_resolved(source, &bucket, key, options, &rule, caller)
-    }
-
     /// Copies under a destination rule resolved already.
     pub(crate) fn copy_object_resolved(
         &self,
@@ -747,8 +725,7 @@ impl Store {
     ) -> Result<StagedPut> {
         // A segment at a time, each opened where RocksDB put it and handed
         // on without another copy.
-        let stream =
-            self.get_object_stream_as(source_bucket, source_key, &GetConditions::new(), caller)?;
+        let stream = self.stream_for(source_bucket, source_key, &GetConditions::new(), caller)?;
         let meta = stream.meta().clone();
         let (attributes, user_metadata) = options
             .replace_metadata
@@ -761,12 +738,11 @@ impl Store {
             }
             condition => condition,
         };
-        let put = PutOptions {
-            encryption: options.encryption,
-            attributes,
-            user_metadata,
-            condition,
-        };
+        let mut put = PutOptions::default()
+            .with_encryption(options.encryption)
+            .with_attributes(attributes)
+            .with_condition(condition);
+        put.user_metadata = user_metadata;
         let feed = StreamFeed {
             stream,
             pending: BytesMut::new(),

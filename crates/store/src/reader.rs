@@ -8,9 +8,9 @@ use std::ops::Range;
 use bytes::Bytes;
 use coffer_cipher::{DataKey, ObjectIdentity, PayloadCipher, PayloadReader};
 
+use crate::ObjectMeta;
 use crate::columns::OBJECT_ID_LEN;
 use crate::multipart::{part_identity, part_segment_prefix};
-use crate::object_types::ObjectMeta;
 use crate::objects::SEGMENT_PLAINTEXT;
 use crate::record::PartRef;
 use crate::store::ReaderGuard;
@@ -106,7 +106,7 @@ impl Segmented {
                     db.cf(ColumnFamily::Chunks)?,
                     [&self.key_prefix[..], &index.to_be_bytes()].concat(),
                 )
-                .map_err(Error::from)?
+                .map_err(crate::store::storage)?
                 .ok_or_else(|| damaged("is missing"))?;
             if self.expected_len(index) != Some(value.len() as u64) {
                 return Err(damaged("is not the length its record says"));

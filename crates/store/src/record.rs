@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::bucket_keys::BucketKeyRecord;
 use crate::columns::OBJECT_ID_LEN;
 use crate::recent::Recent;
-use crate::rule::{EncryptionRule, ProtectionMode};
+use crate::{EncryptionRule, ProtectionMode};
 use crate::{Error, Result};
 
 const VERSION_1: u8 = 1;
@@ -78,28 +78,28 @@ pub(crate) struct PartRef {
 
 /// The HTTP-style attributes S3 and OSS keep with an object, as records
 /// number them.
-pub(crate) type Attributes = crate::object_types::ObjectAttributes;
+pub(crate) type Attributes = crate::ObjectAttributes;
 
-impl Attributes {
-    fn fields(&self) -> [(u8, &Option<String>); 5] {
-        [
-            (1, &self.content_type),
-            (2, &self.content_disposition),
-            (3, &self.content_encoding),
-            (4, &self.content_language),
-            (5, &self.cache_control),
-        ]
-    }
+/// The attributes with their record numbers.
+fn attribute_fields(attributes: &Attributes) -> [(u8, &Option<String>); 5] {
+    [
+        (1, &attributes.content_type),
+        (2, &attributes.content_disposition),
+        (3, &attributes.content_encoding),
+        (4, &attributes.content_language),
+        (5, &attributes.cache_control),
+    ]
+}
 
-    fn field_mut(&mut self, id: u8) -> Option<&mut Option<String>> {
-        match id {
-            1 => Some(&mut self.content_type),
-            2 => Some(&mut self.content_disposition),
-            3 => Some(&mut self.content_encoding),
-            4 => Some(&mut self.content_language),
-            5 => Some(&mut self.cache_control),
-            _ => None,
-        }
+/// The attribute of record number `id`.
+fn attribute_field_mut(attributes: &mut Attributes, id: u8) -> Option<&mut Option<String>> {
+    match id {
+        1 => Some(&mut attributes.content_type),
+        2 => Some(&mut attributes.content_disposition),
+        3 => Some(&mut attributes.content_encoding),
+        4 => Some(&mut attributes.content_language),
+        5 => Some(&mut attributes.cache_control),
+        _ => None,
     }
 }
 
@@ -611,9 +611,7 @@ impl ObjectRecord {
         put_len16(&mut out, self.key_id.as_bytes())?;
         out.extend_from_slice(&self.key_version.to_le_bytes());
         put_len16(&mut out, &self.wrapped_key)?;
-        let attributes: Vec<_> = self
-            .attributes
-            .fields()
+        let attributes: Vec<_> = attribute_fields(&self.attributes)
             .into_iter()
             .filter_map(|(id, value)| value.as_ref().map(|v| (id, v)))
             .collect();
@@ -696,8 +694,7 @@ impl ObjectRecord {
             for _ in 0..r.u8()? {
                 let id = r.u8()?;
                 let value = r.str16()?;
-                *attributes
-                    .field_mut(id)
+                *attribute_field_mut(&mut attributes, id)
                     .ok_or_else(|| corrupt("unknown attribute"))? = Some(value);
             }
         }
@@ -887,10 +884,11 @@ mod tests {
                     key_id,
                     key_version,
                     wrapped_key,
-                    attributes: Attributes {
-                        content_type,
-                        cache_control,
-                        ..Attributes::default()
+                    attributes: {
+                        let mut attributes = Attributes::default();
+                        attributes.content_type = content_type;
+                        attributes.cache_control = cache_control;
+                        attributes
                     },
                     user_metadata,
                     body,

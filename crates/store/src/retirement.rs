@@ -32,8 +32,9 @@ use coffer_keyring::{
 };
 use rocksdb::IteratorMode;
 
+use crate::ProtectionMode;
 use crate::columns::split_object_key;
-use crate::rule::ProtectionMode;
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// A key version something stored depends on.
@@ -159,7 +160,7 @@ impl Store {
         {
             let db = self.db()?;
             for item in db.iterator_cf(db.cf(ColumnFamily::Objects)?, IteratorMode::Start) {
-                let (raw_key, value) = item?;
+                let (raw_key, value) = item.map_err(storage)?;
                 let (bucket, key) = split_object_key(&raw_key).ok_or_else(|| {
                     Error::Integrity(format!(
                         "object record {}: its key is not bucket and key; no version is retired",

@@ -18,11 +18,12 @@ use coffer_keyring::Caller;
 
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_key};
 use crate::data_keys::{NewKey, ResolvedRule};
-use crate::object_types::{PutCondition, PutOptions, PutResult};
 use crate::objects::{SEGMENT_PLAINTEXT, SegmentFeed, etag};
 use crate::record::{Body, BucketRecord, ObjectRecord};
 use crate::store::random_id;
+use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
+use crate::{PutCondition, PutOptions, PutResult};
 
 /// How a streamed write's segments go to the chunks family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +123,8 @@ impl Store {
                 object_id,
                 object_key(&bucket.name, key),
                 &self.inner.write_options,
-            )?;
+            )
+            .map_err(storage)?;
         }
         let upload = (|| -> Result<(Vec<u8>, crate::objects::Written)> {
             let sealer = new_key
@@ -256,7 +258,7 @@ impl Store {
     /// any flush started before).
     pub(crate) fn flush_segments(&self) -> Result<()> {
         let db = self.db()?;
-        db.flush_cf(db.cf(ColumnFamily::Chunks)?)?;
+        db.flush_cf(db.cf(ColumnFamily::Chunks)?).map_err(storage)?;
         Ok(())
     }
 
@@ -267,7 +269,8 @@ impl Store {
         let db = self.db()?;
         let mut options = rocksdb::FlushOptions::default();
         options.set_wait(false);
-        db.flush_cf_opt(db.cf(ColumnFamily::Chunks)?, &options)?;
+        db.flush_cf_opt(db.cf(ColumnFamily::Chunks)?, &options)
+            .map_err(storage)?;
         Ok(())
     }
 }

@@ -18,21 +18,23 @@ use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
 
+use crate::EncryptionRule;
+use crate::PutCondition;
+use crate::api::TRUSTED;
 use crate::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
 use crate::blob_relocation::BlobRelocation;
 use crate::bucket_keys::BucketKeys;
 use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::key_cache::PayloadKeyCache;
 use crate::keys_family::KeysFamily;
-use crate::names::validate_bucket;
-use crate::object_types::PutCondition;
 use crate::pins::VersionPins;
 use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
-use crate::rule::EncryptionRule;
 use crate::settings::{
     AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings,
 };
+use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
+use coffer_sse::validate_bucket;
 
 const STORE_ID: &[u8] = b"store_id";
 /// Locks that serialize writers of the same key (by hash of the key). A rewrap
@@ -154,18 +156,6 @@ impl MasterKeys<'_> {
     pub fn versions(&self) -> Vec<coffer_keyring::MasterKeyVersion> {
         self.0.versions()
     }
-}
-
-/// A bucket as `list_buckets` and `head_bucket` describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BucketInfo {
-    /// The name.
-    pub name: String,
-    /// When it was created.
-    pub created_at: SystemTime,
-    /// Its default encryption rule, if any.
-    pub encryption: Option<EncryptionRule>,
 }
 
 impl Store {
@@ -302,7 +292,7 @@ impl Store {
         let store_id = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
             let meta = guard.cf(ColumnFamily::Meta)?;
-            match guard.get_cf(meta, STORE_ID)? {
+            match guard.get_cf(meta, STORE_ID).map_err(storage)? {
                 Some(id) => id
                     .as_slice()
                     .try_into()
@@ -311,7 +301,9 @@ impl Store {
                     let id = random_id()?;
                     let mut sync = WriteOptions::default();
                     sync.set_sync(true);
-                    guard.put_cf_opt(meta, STORE_ID, id, &sync)?;
+                    guard
+                        .put_cf_opt(meta, STORE_ID, id, &sync)
+                        .map_err(storage)?;
                     id
                 }
             }
@@ -376,6 +368,16 @@ impl Store {
 
     /// Creates a store in `dir` (or opens the one there): [`Store::open`] with
     /// [`StoreOptions::create_if_missing`].
+    ///
+    /// ```
+    /// use coffer_store::{RootKey, Store, StoreOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let root = RootKey::generate()?; // keep it outside the store's directory
+    /// let store = Store::create(dir.path(), StoreOptions::new(root))?;
+    /// assert!(store.list_buckets()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         Self::open(dir, options.create_if_missing(true))
     }
@@ -391,7 +393,7 @@ impl Store {
         let mut flushed = Ok(());
         for family in ColumnFamily::ALL {
             if let Some(handle) = db.cf_handle(family.name()) {
-                flushed = flushed.and(db.flush_cf(handle).map_err(Error::from));
+                flushed = flushed.and(db.flush_cf(handle).map_err(storage));
             }
         }
         drop(db);
@@ -544,7 +546,7 @@ impl Store {
             IteratorMode::From(&prefix, rocksdb::Direction::Forward),
         );
         if let Some(item) = iter.next()
-            && item?.0.starts_with(&prefix)
+            && item.map_err(storage)?.0.starts_with(&prefix)
         {
             return Err(Error::BucketNotEmpty(name.to_owned()));
         }
@@ -554,7 +556,8 @@ impl Store {
         for upload in uploads {
             self.drop_upload_into(&db, &mut batch, upload)?;
         }
-        db.write_opt(batch, &self.inner.write_options)?;
+        db.write_opt(batch, &self.inner.write_options)
+            .map_err(storage)?;
         buckets.remove(name);
         Ok(())
     }
@@ -583,10 +586,11 @@ impl Store {
     /// enabled ([`Error::KeyNotFound`], [`Error::KeyDisabled`],
     /// [`Error::KeyPendingDeletion`]). Objects already stored are not touched.
     pub fn put_bucket_encryption(&self, bucket: &str, rule: EncryptionRule) -> Result<()> {
-        self.put_bucket_encryption_as(bucket, rule, &Caller::Trusted)
+        ObjectApi::put_bucket_encryption_as(self, bucket, rule, &TRUSTED)
     }
 
-    pub(crate) fn put_bucket_encryption_as(
+    /// Sets the rule, a named CMK checked for `caller`.
+    pub(crate) fn set_bucket_encryption(
         &self,
         bucket: &str,
         rule: EncryptionRule,
@@ -655,7 +659,8 @@ impl Store {
             record.name.as_bytes(),
             self.inner.records.seal_bucket(&record)?,
             &self.inner.write_options,
-        )?;
+        )
+        .map_err(storage)?;
         buckets.insert(record.name.clone(), record);
         Ok(())
     }
@@ -664,7 +669,7 @@ impl Store {
         let db = self.db()?;
         let mut buckets = self.inner.buckets.write();
         for item in db.iterator_cf(db.cf(ColumnFamily::Buckets)?, IteratorMode::Start) {
-            let (name, value) = item?;
+            let (name, value) = item.map_err(storage)?;
             let name = String::from_utf8(name.to_vec())
                 .map_err(|_| Error::CorruptRecord("bucket name".into()))?;
             let record = self.inner.records.open_bucket(&name, &value)?;
@@ -705,7 +710,10 @@ impl Store {
         open: fn(&RecordAuth, &str, &str, bytes::Bytes) -> Result<ObjectRecord>,
     ) -> Result<Option<ObjectRecord>> {
         let db = self.db()?;
-        match db.get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))? {
+        match db
+            .get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))
+            .map_err(storage)?
+        {
             Some(raw) => open(&self.inner.records, bucket, key, raw.into()).map(Some),
             None => Ok(None),
         }
@@ -759,7 +767,7 @@ impl Store {
         let raw_key = object_key(name, key);
         let _guard = self.stripe(&raw_key).lock();
         let objects = db.cf(ColumnFamily::Objects)?;
-        let old = db.get_pinned_cf(objects, &raw_key)?;
+        let old = db.get_pinned_cf(objects, &raw_key).map_err(storage)?;
         check_put_condition(condition, old.as_deref(), name, key, &self.inner.records)?;
         let old_segmented = match old {
             // The old record names the segments to drop: only trust it if it
@@ -786,7 +794,8 @@ impl Store {
         {
             self.dispose_segments(db, &mut batch, &old_id)?;
         }
-        db.write_opt(batch, &self.inner.write_options)?;
+        db.write_opt(batch, &self.inner.write_options)
+            .map_err(storage)?;
         Ok(())
     }
 
@@ -865,7 +874,7 @@ impl Store {
             let mut batch = WriteBatch::default();
             let mut count = 0;
             for item in db.iterator_cf(cf, IteratorMode::Start) {
-                let (id, _) = item?;
+                let (id, _) = item.map_err(storage)?;
                 let object_id: [u8; OBJECT_ID_LEN] = id
                     .as_ref()
                     .try_into()
@@ -877,7 +886,8 @@ impl Store {
             }
             if count > 0 {
                 tracing::info!(count, family = family.name(), "removing leftover segments");
-                db.write_opt(batch, &self.inner.write_options)?;
+                db.write_opt(batch, &self.inner.write_options)
+                    .map_err(storage)?;
             }
         }
         Ok(())
@@ -910,7 +920,8 @@ impl Drop for ReaderGuard {
                 let (start, end) = segment_range(&self.object_id);
                 batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
                 batch.delete_cf(db.cf(ColumnFamily::Garbage)?, self.object_id);
-                db.write_opt(batch, &self.store.inner.write_options)?;
+                db.write_opt(batch, &self.store.inner.write_options)
+                    .map_err(storage)?;
                 Ok(())
             })();
             if let Err(error) = result {
@@ -929,7 +940,7 @@ pub(crate) fn open_db(dir: &Path, tuning: &crate::Tuning, create: bool) -> Resul
     });
     let mut db_options = tuning.db_options();
     db_options.create_if_missing(create);
-    let db = DB::open_cf_descriptors(&db_options, dir, families)?;
+    let db = DB::open_cf_descriptors(&db_options, dir, families).map_err(storage)?;
     Ok(Arc::new(RwLock::new(Some(db))))
 }
 
@@ -942,6 +953,11 @@ fn stripe_index(key: &[u8]) -> usize {
 pub(crate) fn cf(db: &DB, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
     db.cf_handle(family.name())
         .ok_or_else(|| Error::CorruptRecord(format!("column family {} is missing", family.name())))
+}
+
+/// RocksDB's error as the engine's [`Error::Storage`].
+pub(crate) fn storage(error: rocksdb::Error) -> Error {
+    Error::Storage(crate::StorageError::new(error))
 }
 
 pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use rocksdb::{Direction, IteratorMode};
 
+use crate::GetConditions;
 use crate::columns::{object_key, split_object_key};
-use crate::object_types::GetConditions;
+use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// What is wrong with an object.
@@ -130,7 +131,7 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             IteratorMode::From(&prefix, Direction::Forward),
         ) {
-            let (raw, _) = item?;
+            let (raw, _) = item.map_err(storage)?;
             if !raw.starts_with(&prefix) {
                 break;
             }

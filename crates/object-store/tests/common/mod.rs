@@ -19,7 +19,7 @@ pub(crate) enum Default {
 pub(crate) struct Fixture {
     pub(crate) dir: TempDir,
     pub(crate) store: Store,
-    pub(crate) objects: CofferObjectStore,
+    pub(crate) objects: CofferObjectStore<Store>,
     /// The CMK of the bucket's KMS rule, if it has one.
     pub(crate) cmk: Option<String>,
 }

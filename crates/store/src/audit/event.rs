@@ -7,6 +7,7 @@ use coffer_keyring::{AuditEvent, AuditOutcome};
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
+use crate::store::storage;
 use crate::{Error, Result};
 
 /// The JSON format of events written before the log was sealed.
@@ -65,7 +66,7 @@ pub(crate) fn event_time(key: &[u8]) -> Option<u64> {
 pub(crate) fn family_bytes(db: &rocksdb::DB, family: &rocksdb::ColumnFamily) -> Result<u64> {
     let mut total = 0u64;
     for item in db.iterator_cf(family, IteratorMode::Start) {
-        let (key, value) = item?;
+        let (key, value) = item.map_err(storage)?;
         total += (key.len() + value.len()) as u64;
     }
     Ok(total)

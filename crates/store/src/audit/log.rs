@@ -17,6 +17,7 @@ use super::chain::{
 };
 use super::event::{SEALED_FORMAT, decode, encode, event_key, event_time, family_bytes, nanos};
 use super::query::{AuditPage, AuditQuery, AuditRetention, AuditVerification};
+use crate::store::storage;
 use crate::store::{DbRef, SharedDb, borrow_db};
 use crate::{ColumnFamily, Error, Result, Store};
 
@@ -170,7 +171,7 @@ impl AuditLog {
             let next_sequence = sequence.checked_add(1).ok_or_else(|| {
                 Error::CorruptRecord("the audit log's sequence is used up".into())
             })?;
-            db.write_opt(batch, &self.write_options)?;
+            db.write_opt(batch, &self.write_options).map_err(storage)?;
             *end = ChainEnd {
                 next_sequence,
                 last_time_ns: time_ns,
@@ -249,7 +250,7 @@ impl AuditLog {
         let mut removed = 0u64;
         let mut removed_bytes = 0u64;
         for item in db.iterator_cf(family, IteratorMode::Start) {
-            let (key, value) = item?;
+            let (key, value) = item.map_err(storage)?;
             if *key > plan.through[..] {
                 break;
             }
@@ -265,12 +266,13 @@ impl AuditLog {
             batch.delete_cf(family, &key);
             if batch.len() >= PRUNE_BATCH {
                 batch.put_cf(meta, ANCHOR_KEY, self.key.seal_anchor(&anchor));
-                db.write_opt(std::mem::take(&mut batch), &self.write_options)?;
+                db.write_opt(std::mem::take(&mut batch), &self.write_options)
+                    .map_err(storage)?;
             }
         }
         if !batch.is_empty() {
             batch.put_cf(meta, ANCHOR_KEY, self.key.seal_anchor(&anchor));
-            db.write_opt(batch, &self.write_options)?;
+            db.write_opt(batch, &self.write_options).map_err(storage)?;
         }
         self.bytes
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
@@ -312,7 +314,7 @@ impl AuditLog {
         let mut check = ChainCheck::new(&self.key, anchor, None);
         let mut events = db.iterator_cf(family, IteratorMode::Start).peekable();
         while let Some(item) = events.next() {
-            let (key, value) = item?;
+            let (key, value) = item.map_err(storage)?;
             // A key the store did not write (shorter than a time) counts as
             // the oldest.
             let time = event_time(&key).unwrap_or(0);
@@ -401,7 +403,7 @@ impl AuditLog {
         let meta = db.cf(ColumnFamily::Meta)?;
         let snapshot = db.snapshot();
         let mut problems = Vec::new();
-        let anchor = match snapshot.get_cf(meta, ANCHOR_KEY)? {
+        let anchor = match snapshot.get_cf(meta, ANCHOR_KEY).map_err(storage)? {
             Some(raw) => self.key.open_anchor(&raw).unwrap_or_else(|| {
                 problems.push(
                     "audit log: its anchor record does not authenticate: it was edited or planted"
@@ -414,7 +416,7 @@ impl AuditLog {
                 Anchor::NEW
             }
         };
-        let head = match snapshot.get_cf(meta, HEAD_KEY)? {
+        let head = match snapshot.get_cf(meta, HEAD_KEY).map_err(storage)? {
             Some(raw) => {
                 let head = self.key.open_head(&raw);
                 if head.is_none() {
@@ -463,7 +465,7 @@ impl AuditLog {
             Some(_) => IteratorMode::From(&start, Direction::Forward),
         };
         for item in snapshot.iterator_cf(family, from) {
-            let (key, value) = item?;
+            let (key, value) = item.map_err(storage)?;
             if until.is_some_and(|until| event_time(&key).is_some_and(|time| time >= until)) {
                 reached_end = false;
                 break;
@@ -542,7 +544,8 @@ fn chained_tag(key: &AuditKey, anchor: &Anchor, event_key: &[u8; 16], value: &[u
 /// The anchor, if it is there and authenticates.
 fn read_anchor(db: &DbRef<'_>, key: &AuditKey) -> Result<Option<Anchor>> {
     Ok(db
-        .get_cf(db.cf(ColumnFamily::Meta)?, ANCHOR_KEY)?
+        .get_cf(db.cf(ColumnFamily::Meta)?, ANCHOR_KEY)
+        .map_err(storage)?
         .and_then(|raw| key.open_anchor(&raw)))
 }
 
@@ -556,8 +559,8 @@ fn chain_end(
 ) -> Result<(ChainEnd, Option<String>)> {
     let family = db.cf(ColumnFamily::Audit)?;
     let meta = db.cf(ColumnFamily::Meta)?;
-    let stored_anchor = db.get_cf(meta, ANCHOR_KEY)?;
-    let head = db.get_cf(meta, HEAD_KEY)?;
+    let stored_anchor = db.get_cf(meta, ANCHOR_KEY).map_err(storage)?;
+    let head = db.get_cf(meta, HEAD_KEY).map_err(storage)?;
     let empty = db.iterator_cf(family, IteratorMode::Start).next().is_none();
     // A store whose creation stopped before its log opened is as new.
     let fresh = state == LogState::Sealed && stored_anchor.is_none() && head.is_none() && empty;
@@ -567,7 +570,7 @@ fn chain_end(
         // order, after a clock stepped back, is how they were written).
         let mut legacy: Option<Legacy> = None;
         for item in db.iterator_cf(family, IteratorMode::Start) {
-            let (event_key, _) = item?;
+            let (event_key, _) = item.map_err(storage)?;
             if let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) {
                 let sequence = key_sequence(&event_key);
                 legacy = Some(Legacy {
@@ -587,7 +590,8 @@ fn chain_end(
         };
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
-        db.put_cf_opt(meta, ANCHOR_KEY, key.seal_anchor(&anchor), &sync)?;
+        db.put_cf_opt(meta, ANCHOR_KEY, key.seal_anchor(&anchor), &sync)
+            .map_err(storage)?;
         let end = match legacy {
             Some(legacy) => ChainEnd {
                 next_sequence: anchor.chained_from,
@@ -603,9 +607,12 @@ fn chain_end(
         .unwrap_or(Anchor::NEW);
     match head.map(|raw| key.open_head(&raw)) {
         Some(Some(head)) => {
-            let there = db.get_cf(family, head.key)?.is_some_and(|value| {
-                chained_tag(key, &anchor, &head.key, &value) == Some(head.tag)
-            });
+            let there = db
+                .get_cf(family, head.key)
+                .map_err(storage)?
+                .is_some_and(|value| {
+                    chained_tag(key, &anchor, &head.key, &value) == Some(head.tag)
+                });
             // If the newest events are gone, go on after the head all the
             // same: every later walk sees the gap.
             let missing = (!there).then(|| {
@@ -655,7 +662,7 @@ fn after(event_key: [u8; 16], tag: Tag) -> ChainEnd {
 /// sealing).
 fn last_event(db: &DbRef<'_>, key: &AuditKey, anchor: &Anchor) -> Result<Option<([u8; 16], Tag)>> {
     for item in db.iterator_cf(db.cf(ColumnFamily::Audit)?, IteratorMode::End) {
-        let (event_key, value) = item?;
+        let (event_key, value) = item.map_err(storage)?;
         let Ok(event_key) = <[u8; 16]>::try_from(&event_key[..]) else {
             continue;
         };

@@ -6,7 +6,7 @@ use crate::{Error, Result};
 ///
 /// `bucket_key` (S3's `BucketKeyEnabled`) derives each object's data key from
 /// a bucket key instead of asking the KMS (or the master keyring) for one per
-/// object: see [`crate::BucketKeyOptions`] for the bounds and the trade-off.
+/// object: see the engine's bucket-key options for the bounds and the trade-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncryptionRule {
     /// Store-managed keys ("AES256"): data keys wrapped by the master keyring.
@@ -90,7 +90,6 @@ impl EncryptionRule {
 
 /// How an object is actually protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ProtectionMode {
     /// Stored unencrypted (neither the put nor the bucket asked for encryption).
     None,
@@ -113,7 +112,6 @@ impl ProtectionMode {
 
 /// The protection reported by get and head.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Protection {
     /// The mode.
     pub mode: ProtectionMode,

@@ -1,4 +1,4 @@
-//! The store's error type.
+//! The error type every engine, session and face of coffer shares.
 
 /// What went wrong. Each variant says what the caller can do; none carries
 /// plaintext or key material.
@@ -167,7 +167,7 @@ pub enum Error {
     /// (or `StoreOptions::create_if_missing`).
     #[error("no store in {0:?}; create one with Store::create")]
     StoreNotFound(std::path::PathBuf),
-    /// The store was closed ([`crate::Store::close`]); open it again.
+    /// The store was closed; open it again.
     #[error("the store is closed")]
     Closed,
     /// The object is larger than this operation can hold in memory (or than
@@ -185,9 +185,10 @@ pub enum Error {
     /// Another key-management error (see the source).
     #[error("key management: {0}")]
     Key(#[source] coffer_keyring::Error),
-    /// RocksDB failed; the operation did not take effect.
+    /// The storage engine failed (RocksDB, an object store); the operation
+    /// did not take effect.
     #[error("storage: {0}")]
-    Storage(#[from] rocksdb::Error),
+    Storage(StorageError),
     /// Reading the caller's stream failed; nothing was stored.
     #[error("I/O: {0}")]
     Io(std::io::Error),
@@ -204,6 +205,41 @@ pub enum Error {
     /// A stored record could not be decoded (corruption or a newer format).
     #[error("corrupt record: {0}")]
     CorruptRecord(String),
+}
+
+/// What a storage engine reported, kept whole as the source of
+/// [`Error::Storage`]. Cheap to clone.
+#[derive(Clone)]
+pub struct StorageError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl StorageError {
+    /// Wraps an engine's own error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// The engine's error, to downcast to its type.
+    pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// The result type of this crate.
@@ -286,7 +322,7 @@ impl From<std::io::Error> for Error {
 
 impl Error {
     /// Names the object in an integrity error that does not yet.
-    pub(crate) fn about_object(self, bucket: &str, key: &str) -> Self {
+    pub fn about_object(self, bucket: &str, key: &str) -> Self {
         match self {
             Error::Integrity(what) if !what.contains(&format!("{bucket}/{key}")) => {
                 Error::Integrity(format!("object {bucket}/{key}: {what}"))

@@ -3,6 +3,7 @@
 //! get, head, put and list report.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -66,7 +67,6 @@ impl ObjectAttributes {
 /// When a write may replace what is under its key. Checked atomically with
 /// the write: no other writer of the key comes between.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum PutCondition {
     /// Always (last writer wins).
     #[default]
@@ -249,12 +249,9 @@ impl GetConditions {
     }
 
     /// `Ok` if an object of this ETag and modification time may be read; the
-    /// failed condition's name otherwise, and whether it means "not modified".
-    pub(crate) fn check(
-        &self,
-        etag: &str,
-        modified: SystemTime,
-    ) -> Result<(), (&'static str, bool)> {
+    /// failed condition's name otherwise, and whether it means "not modified"
+    /// (what every engine evaluates before it decrypts anything).
+    pub fn check(&self, etag: &str, modified: SystemTime) -> Result<(), (&'static str, bool)> {
         let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let matches = |list: &str| {
             list.split(',')
@@ -278,9 +275,39 @@ impl GetConditions {
     }
 }
 
+/// What a get asks for: the conditions that must hold and, if not the whole
+/// object, the plaintext range to read (only the chunks that cover it are
+/// opened).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GetOptions {
+    /// The conditions on the read.
+    pub conditions: GetConditions,
+    /// The plaintext range; `None` for the whole object.
+    pub range: Option<Range<u64>>,
+}
+
+impl GetOptions {
+    /// The whole object, unconditionally.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only `range` of the plaintext.
+    pub fn with_range(mut self, range: Range<u64>) -> Self {
+        self.range = Some(range);
+        self
+    }
+
+    /// Only if `conditions` hold.
+    pub fn with_conditions(mut self, conditions: GetConditions) -> Self {
+        self.conditions = conditions;
+        self
+    }
+}
+
 /// An object's metadata, as head and get report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ObjectMeta {
     /// The bucket.
     pub bucket: String,
@@ -302,7 +329,6 @@ pub struct ObjectMeta {
 
 /// An object read whole.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Object {
     /// The plaintext.
     pub body: Bytes,
@@ -312,7 +338,6 @@ pub struct Object {
 
 /// What a put reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct PutResult {
     /// The new object's ETag.
     pub etag: String,
@@ -367,7 +392,6 @@ impl ListOptions {
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ObjectSummary {
     /// The key.
     pub key: String,
@@ -383,7 +407,6 @@ pub struct ObjectSummary {
 
 /// A page of a listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct ListResult {
     /// Objects, in key order.
     pub objects: Vec<ObjectSummary>,
@@ -466,4 +489,15 @@ mod tests {
             Ok(())
         );
     }
+}
+
+/// A bucket as `list_buckets` and `head_bucket` describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    /// The name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: SystemTime,
+    /// Its default encryption rule, if any.
+    pub encryption: Option<EncryptionRule>,
 }

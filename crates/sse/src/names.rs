@@ -4,7 +4,7 @@ use crate::{Error, Result};
 
 /// Bucket names: 3 to 63 characters of lowercase letters, digits and hyphens,
 /// starting and ending with a letter or digit.
-pub(crate) fn validate_bucket(name: &str) -> Result<()> {
+pub fn validate_bucket(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     let valid = (3..=63).contains(&bytes.len())
         && bytes
@@ -22,7 +22,7 @@ pub(crate) fn validate_bucket(name: &str) -> Result<()> {
 }
 
 /// Object keys: 1 to 1023 bytes of UTF-8, not starting with `/` or `\`.
-pub(crate) fn validate_key(key: &str) -> Result<()> {
+pub fn validate_key(key: &str) -> Result<()> {
     let valid = (1..=1023).contains(&key.len()) && !key.starts_with('/') && !key.starts_with('\\');
     if valid {
         Ok(())

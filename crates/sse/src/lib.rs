@@ -1,0 +1,43 @@
+//! coffer's server-side encryption semantics, without a storage engine.
+//!
+//! What a coffer object means is the same whatever keeps its bytes: a bucket
+//! may carry a default [`EncryptionRule`], a put may name its own, every write
+//! gets a fresh data key, and every read reports the [`Protection`] that was
+//! applied. This crate holds those semantics and the one object API
+//! ([`ObjectApi`]) that every engine implements — the embedded RocksDB engine
+//! (`coffer-store`) today — so that sessions, the `object_store` face and the
+//! conformance suite work over any of them. It never depends on RocksDB.
+//!
+//! - [`ObjectApi`]: the operations, each taking its options and the caller
+//!   ([`Caller::Trusted`] or a principal) explicitly, with the convenience
+//!   forms as provided methods.
+//! - [`Session`]: the same API bound to one caller, over any implementation.
+//! - [`access`]: the `oss:*` actions, resources and condition keys a
+//!   principal's request is checked against.
+//! - The value types: rules and protection, put/get/copy/list options and
+//!   results, multipart parts and uploads, and the shared [`Error`].
+//! - `conformance` (feature `conformance`): the suite every implementation
+//!   runs unchanged.
+
+pub mod access;
+mod api;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
+mod multipart;
+mod names;
+mod object_types;
+mod rule;
+mod session;
+
+pub use api::{ObjectApi, ObjectRead, PlaintextStream, PutPayload};
+pub use coffer_keyring::{Caller, Principal};
+pub use error::{Error, Result, StorageError};
+pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
+pub use names::{validate_bucket, validate_key};
+pub use object_types::{
+    BucketInfo, CopyOptions, GetConditions, GetOptions, ListOptions, ListResult, Object,
+    ObjectAttributes, ObjectMeta, ObjectSummary, PutCondition, PutOptions, PutResult,
+};
+pub use rule::{EncryptionRule, Protection, ProtectionMode};
+pub use session::Session;
