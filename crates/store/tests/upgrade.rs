@@ -204,8 +204,13 @@ fn a_store_of_the_version_before_sealed_jobs_and_audit_opens_and_migrates() {
         other => panic!("opened with another backend: {:?}", other.map(drop)),
     }
     for round in 0..2 {
-        let store =
-            Store::open(dir.path(), StoreOptions::new(root())).expect("the old store opens");
+        // Its upload was created at 2026-12-03 09:27 UTC by the system clock:
+        // the default expiry (7 days) would sweep it on open from a week later.
+        let store = Store::open(
+            dir.path(),
+            StoreOptions::new(root()).with_multipart_expiry(None),
+        )
+        .expect("the old store opens");
         let read = |bucket: &str, key: &str| store.get_object(bucket, key).expect("reads");
         assert_eq!(
             read("docs", "default.txt").body,
