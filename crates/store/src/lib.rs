@@ -31,6 +31,8 @@ mod bucket_keys;
 mod columns;
 mod data_keys;
 mod error;
+#[cfg(test)]
+mod format_vectors;
 mod jobs;
 mod key_cache;
 mod key_usage;

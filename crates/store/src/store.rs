@@ -34,7 +34,7 @@ use crate::settings::{
 };
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 
-const STORE_ID: &[u8] = b"store_id";
+pub(crate) const STORE_ID: &[u8] = b"store_id";
 /// Locks that serialize writers of the same key (by hash of the key). A rewrap
 /// holds up to 64 at once while it batches; with 256, another worker's next
 /// key hit one of them about one time in five and waited for the whole batch
