@@ -35,6 +35,8 @@ pub mod clock;
 pub mod conformance;
 mod context;
 mod error;
+#[cfg(test)]
+mod format_vectors;
 mod kms;
 mod legacy;
 mod master;

@@ -17,7 +17,7 @@ use crate::{DataKey, EncryptionContext, Error, KeyStore, Provider, Result, RootK
 
 /// The key id master-keyring records carry.
 pub const MASTER_KEYRING_ID: &str = "coffer-master";
-const STATE: &str = "master/state";
+pub(crate) const STATE: &str = "master/state";
 /// Wrap counts are persisted every this many wraps (and at each rotation),
 /// without waiting for the disk. A count read at open may therefore lag by up to
 /// twice this (the wraps since the last write, and that write if a crash lost
@@ -72,25 +72,25 @@ pub struct MasterKeyVersion {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StateRecord {
-    current: u32,
-    min_decryption_version: u32,
+pub(crate) struct StateRecord {
+    pub(crate) current: u32,
+    pub(crate) min_decryption_version: u32,
 }
 
 /// A key-encryption key as persisted: the whole record is sealed under the root
 /// key by [`SealedKeyStore`], so the material sits in it as hex.
 #[derive(Serialize, Deserialize)]
-struct KekRecord {
-    version: u32,
-    created_at_ms: u64,
-    wraps: u64,
+pub(crate) struct KekRecord {
+    pub(crate) version: u32,
+    pub(crate) created_at_ms: u64,
+    pub(crate) wraps: u64,
     /// The material, hex (layout 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    material: Option<Zeroizing<String>>,
+    pub(crate) material: Option<Zeroizing<String>>,
     /// The material sealed on its own under the root key (layout 1, converted
     /// to `material` on open).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    sealed: Option<String>,
+    pub(crate) sealed: Option<String>,
 }
 
 struct Kek {
@@ -116,7 +116,7 @@ pub struct MasterKeyring {
     rotation: parking_lot::Mutex<()>,
 }
 
-fn kek_name(version: u32) -> String {
+pub(crate) fn kek_name(version: u32) -> String {
     format!("master/kek/{version:010}")
 }
 
@@ -446,7 +446,7 @@ impl MasterKeyring {
     }
 }
 
-fn state_record(current: u32, min_decryption_version: u32) -> Result<Vec<u8>> {
+pub(crate) fn state_record(current: u32, min_decryption_version: u32) -> Result<Vec<u8>> {
     serde_json::to_vec(&StateRecord {
         current,
         min_decryption_version,

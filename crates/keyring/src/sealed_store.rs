@@ -139,13 +139,28 @@ impl SealedKeyStore {
         key
     }
 
+    /// A store over `inner` whose secret is `secret`, as if `root/check` held
+    /// it: for test vectors of what the secret derives and seals.
+    #[cfg(test)]
+    pub(crate) fn with_secret(
+        inner: Arc<dyn KeyStore>,
+        root: &RootKey,
+        secret: [u8; SECRET_LEN],
+    ) -> Self {
+        Self {
+            key: sealing_key(root),
+            inner,
+            secret: Zeroizing::new(secret),
+        }
+    }
+
     fn draw_secret(&mut self) -> Result<()> {
         SystemRandom::new()
             .fill(&mut self.secret[..])
             .map_err(|_| Error::Randomness)
     }
 
-    fn check_value(&self) -> Vec<u8> {
+    pub(crate) fn check_value(&self) -> Vec<u8> {
         [CHECK_PREFIX, &self.secret[..]].concat()
     }
 
@@ -225,6 +240,18 @@ impl SealedKeyStore {
         SystemRandom::new()
             .fill(&mut nonce)
             .map_err(|_| Error::Randomness)?;
+        self.seal_value_with_nonce(name, value, nonce)
+    }
+
+    /// [`SealedKeyStore::seal_value`] with the nonce given, so that a test can
+    /// fix its bytes. Never call it with a nonce that was not just drawn at
+    /// random.
+    pub(crate) fn seal_value_with_nonce(
+        &self,
+        name: &str,
+        value: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + value.len() + TAG_LEN);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
@@ -243,7 +270,7 @@ impl SealedKeyStore {
         Ok(out)
     }
 
-    fn open_value(&self, name: &str, raw: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) fn open_value(&self, name: &str, raw: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || &raw[..MAGIC.len()] != MAGIC {
             return Err(Error::Integrity("a key record is not sealed"));
         }

@@ -322,11 +322,26 @@ impl WrappedKey {
         data_key: &DataKey,
         context: &EncryptionContext,
     ) -> Result<Self> {
-        check_key_id(key_id)?;
         let mut salt = [0; SALT_LEN];
         SystemRandom::new()
             .fill(&mut salt)
             .map_err(|_| Error::Randomness)?;
+        Self::seal_with_salt(kek, provider, key_id, key_version, data_key, context, salt)
+    }
+
+    /// [`WrappedKey::seal`] with the salt given: the whole of it but the
+    /// randomness, so that a test can fix its bytes. Never call it with a
+    /// salt that was not just drawn at random.
+    pub(crate) fn seal_with_salt(
+        kek: &[u8; 32],
+        provider: Provider,
+        key_id: &str,
+        key_version: u32,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+        salt: [u8; SALT_LEN],
+    ) -> Result<Self> {
+        check_key_id(key_id)?;
         let mut wrapped = Self {
             provider,
             algorithm: WrapAlgorithm::HkdfSha256Aes256Gcm,

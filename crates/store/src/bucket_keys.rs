@@ -171,7 +171,7 @@ impl BucketKeyRecord {
 }
 
 /// An unwrapped bucket key. No `Clone`, no `Debug`; zeroized on drop.
-struct Secret(Zeroizing<[u8; 32]>);
+pub(crate) struct Secret(pub(crate) Zeroizing<[u8; 32]>);
 
 /// An unwrapped bucket key kept until `until`.
 struct Kept {
@@ -731,7 +731,11 @@ impl Store {
 
 /// The encryption context a bucket key is wrapped for: its bucket, and its id
 /// behind a prefix no object id has.
-fn bucket_key_context(store_id: &[u8], bucket: &str, id: &BucketKeyId) -> EncryptionContext {
+pub(crate) fn bucket_key_context(
+    store_id: &[u8],
+    bucket: &str,
+    id: &BucketKeyId,
+) -> EncryptionContext {
     EncryptionContext::new(store_id, bucket, &[CONTEXT_PREFIX, &id[..]].concat())
 }
 
@@ -743,7 +747,7 @@ fn reference_id(reference: &WrappedKey) -> Result<BucketKeyId> {
 }
 
 /// An object's data key, from its bucket key and its encryption context.
-fn derive(secret: &Secret, id: &BucketKeyId, context: &EncryptionContext) -> DataKey {
+pub(crate) fn derive(secret: &Secret, id: &BucketKeyId, context: &EncryptionContext) -> DataKey {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, id).extract(&secret.0[..]);
     let context = context.to_bytes();
     let info = [DERIVE_INFO, &context[..]];

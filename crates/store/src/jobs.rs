@@ -18,6 +18,7 @@ use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{object_key, split_object_key};
+use crate::record::RecordAuth;
 use crate::staged_put::{SegmentLog, StagedPut};
 use crate::store::millis;
 use crate::store::storage;
@@ -150,6 +151,35 @@ const STAGED_BYTES: u64 = 128 << 20;
 /// …or this long, whichever comes first.
 const CHECKPOINT_AFTER: Duration = Duration::from_millis(200);
 
+/// A job record's bytes: `"CFJ2" ‖ JSON ‖ tag`, bound to the job's id.
+pub(crate) fn seal_job_record(records: &RecordAuth, status: &JobStatus) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(status)
+        .map_err(|e| Error::InvalidArgument(format!("job record: {e}")))?;
+    records.seal_tagged(
+        JOB_DOMAIN,
+        &[status.id.as_bytes()],
+        [JOB_MAGIC, &json[..]].concat(),
+    )
+}
+
+/// Authenticates and decodes the record of job `id` (see [`Store::job_status`]).
+pub(crate) fn open_job_record(records: &RecordAuth, id: &str, raw: &[u8]) -> Result<JobStatus> {
+    let body = records.open_tagged(JOB_DOMAIN, &[id.as_bytes()], raw, || format!("job {id}"))?;
+    let status: JobStatus = body
+        .strip_prefix(JOB_MAGIC)
+        .ok_or_else(|| Error::CorruptRecord(format!("job {id}: no record magic")))
+        .and_then(|json| {
+            serde_json::from_slice(json).map_err(|e| Error::CorruptRecord(format!("job {id}: {e}")))
+        })?;
+    if status.id != id {
+        return Err(Error::Integrity(format!(
+            "the record of job {id} names job {}",
+            status.id
+        )));
+    }
+    Ok(status)
+}
+
 impl JobKind {
     /// The rule a re-encryption moves objects to.
     fn target_rule(&self) -> Result<Option<EncryptionRule>> {
@@ -233,13 +263,7 @@ impl Store {
 
     /// A job record's bytes: `"CFJ2" ‖ JSON ‖ tag`, bound to the job's id.
     pub(crate) fn seal_job(&self, status: &JobStatus) -> Result<Vec<u8>> {
-        let json = serde_json::to_vec(status)
-            .map_err(|e| Error::InvalidArgument(format!("job record: {e}")))?;
-        self.inner.records.seal_tagged(
-            JOB_DOMAIN,
-            &[status.id.as_bytes()],
-            [JOB_MAGIC, &json[..]].concat(),
-        )
+        seal_job_record(&self.inner.records, status)
     }
 
     /// Authenticates and decodes the record of job `id`: one that was
@@ -247,24 +271,7 @@ impl Store {
     /// records were authenticated (and not migrated) is [`Error::Integrity`]
     /// naming the job, and never runs.
     fn open_job(&self, id: &str, raw: &[u8]) -> Result<JobStatus> {
-        let body = self
-            .inner
-            .records
-            .open_tagged(JOB_DOMAIN, &[id.as_bytes()], raw, || format!("job {id}"))?;
-        let status: JobStatus = body
-            .strip_prefix(JOB_MAGIC)
-            .ok_or_else(|| Error::CorruptRecord(format!("job {id}: no record magic")))
-            .and_then(|json| {
-                serde_json::from_slice(json)
-                    .map_err(|e| Error::CorruptRecord(format!("job {id}: {e}")))
-            })?;
-        if status.id != id {
-            return Err(Error::Integrity(format!(
-                "the record of job {id} names job {}",
-                status.id
-            )));
-        }
-        Ok(status)
+        open_job_record(&self.inner.records, id, raw)
     }
 
     /// Pauses a job: a run stops at its next checkpoint.

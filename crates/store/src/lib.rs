@@ -32,6 +32,8 @@ mod blob_relocation;
 mod bucket_keys;
 mod columns;
 mod data_keys;
+#[cfg(test)]
+mod format_vectors;
 mod jobs;
 mod key_cache;
 mod key_usage;

@@ -30,17 +30,16 @@ use coffer_keyring::Caller;
 use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
+use crate::ProtectionMode;
 use crate::api::TRUSTED;
 use crate::columns::OBJECT_ID_LEN;
 use crate::data_keys::ResolvedRule;
-use crate::store::storage;
-use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};
-
-use crate::ProtectionMode;
 use crate::objects::{SegmentFeed, etag};
-use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, put_len16};
+use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, RecordAuth, put_len16};
+use crate::store::storage;
 use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
+use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};
 use crate::{ObjectAttributes, PutCondition, PutOptions, PutResult};
 
 const UPLOAD_MAGIC: &[u8] = b"CFMU";
@@ -52,6 +51,7 @@ pub(crate) const PART_DOMAIN: &[u8] = b"coffer/multipart-part/v1";
 /// data key wrapped for the object id that is the upload id), and what the
 /// object will carry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(PartialEq, Eq))]
 pub(crate) struct UploadRecord {
     pub(crate) bucket: String,
     pub(crate) key: String,
@@ -152,7 +152,7 @@ impl PartRecord {
 type UploadId = [u8; OBJECT_ID_LEN];
 
 /// `upload id ‖ part number (BE)`, the key of a part record.
-fn part_key(upload: &UploadId, number: u32) -> Vec<u8> {
+pub(crate) fn part_key(upload: &UploadId, number: u32) -> Vec<u8> {
     [&upload[..], &number.to_be_bytes()].concat()
 }
 
@@ -681,47 +681,78 @@ impl Store {
             .get_cf(db.cf(ColumnFamily::Multipart)?, part_key(upload, number))
             .map_err(storage)?
         {
-            Some(raw) => {
-                let body = self.inner.records.open_tagged(
-                    PART_DOMAIN,
-                    &[&upload[..], &number.to_be_bytes()],
-                    &raw,
-                    || format!("part {number} of upload {}", hex::encode(upload)),
-                )?;
-                PartRecord::decode(body).map(Some)
-            }
+            Some(raw) => open_part_record(&self.inner.records, upload, number, &raw).map(Some),
             None => Ok(None),
         }
     }
 
     fn seal_upload(&self, upload: &UploadId, record: &UploadRecord) -> Result<Vec<u8>> {
-        let json = serde_json::to_vec(record).map_err(|e| Error::CorruptRecord(e.to_string()))?;
-        let body = [UPLOAD_MAGIC, &json[..]].concat();
-        self.inner
-            .records
-            .seal_tagged(UPLOAD_DOMAIN, &[&upload[..]], body)
+        seal_upload_record(&self.inner.records, upload, record)
     }
 
     fn open_upload(&self, upload: &UploadId, raw: &[u8]) -> Result<UploadRecord> {
-        let body = self
-            .inner
-            .records
-            .open_tagged(UPLOAD_DOMAIN, &[&upload[..]], raw, || {
-                format!("multipart upload {}", hex::encode(upload))
-            })?;
-        let json = body
-            .strip_prefix(UPLOAD_MAGIC)
-            .ok_or_else(|| Error::CorruptRecord("upload record".into()))?;
-        serde_json::from_slice(json).map_err(|e| Error::CorruptRecord(e.to_string()))
+        open_upload_record(&self.inner.records, upload, raw)
     }
 
     fn seal_part(&self, upload: &UploadId, number: u32, part: &PartRecord) -> Result<Vec<u8>> {
-        self.inner.records.seal_tagged(
-            PART_DOMAIN,
-            &[&upload[..], &number.to_be_bytes()],
-            part.encode()?,
-        )
+        seal_part_record(&self.inner.records, upload, number, part)
     }
+}
+
+/// An upload record's bytes: `"CFMU" ‖ JSON ‖ tag`, bound to the upload id.
+pub(crate) fn seal_upload_record(
+    records: &RecordAuth,
+    upload: &UploadId,
+    record: &UploadRecord,
+) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(record).map_err(|e| Error::CorruptRecord(e.to_string()))?;
+    let body = [UPLOAD_MAGIC, &json[..]].concat();
+    records.seal_tagged(UPLOAD_DOMAIN, &[&upload[..]], body)
+}
+
+/// Authenticates and decodes the record of upload `upload`.
+pub(crate) fn open_upload_record(
+    records: &RecordAuth,
+    upload: &UploadId,
+    raw: &[u8],
+) -> Result<UploadRecord> {
+    let body = records.open_tagged(UPLOAD_DOMAIN, &[&upload[..]], raw, || {
+        format!("multipart upload {}", hex::encode(upload))
+    })?;
+    let json = body
+        .strip_prefix(UPLOAD_MAGIC)
+        .ok_or_else(|| Error::CorruptRecord("upload record".into()))?;
+    serde_json::from_slice(json).map_err(|e| Error::CorruptRecord(e.to_string()))
+}
+
+/// A part record's bytes: the part ‖ tag, bound to the upload id and number.
+pub(crate) fn seal_part_record(
+    records: &RecordAuth,
+    upload: &UploadId,
+    number: u32,
+    part: &PartRecord,
+) -> Result<Vec<u8>> {
+    records.seal_tagged(
+        PART_DOMAIN,
+        &[&upload[..], &number.to_be_bytes()],
+        part.encode()?,
+    )
+}
+
+/// Authenticates and decodes the record of part `number` of `upload`.
+pub(crate) fn open_part_record(
+    records: &RecordAuth,
+    upload: &UploadId,
+    number: u32,
+    raw: &[u8],
+) -> Result<PartRecord> {
+    let body = records.open_tagged(
+        PART_DOMAIN,
+        &[&upload[..], &number.to_be_bytes()],
+        raw,
+        || format!("part {number} of upload {}", hex::encode(upload)),
+    )?;
+    PartRecord::decode(body)
 }
 
 /// The part records of an upload: `upload id ‖ 0x00000000` to `upload id ‖ 0xFFFFFFFF ‖ …`.

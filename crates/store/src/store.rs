@@ -36,7 +36,7 @@ use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 use coffer_sse::validate_bucket;
 
-const STORE_ID: &[u8] = b"store_id";
+pub(crate) const STORE_ID: &[u8] = b"store_id";
 /// Locks that serialize writers of the same key (by hash of the key). A rewrap
 /// holds up to 64 at once while it batches; with 256, another worker's next
 /// key hit one of them about one time in five and waited for the whole batch

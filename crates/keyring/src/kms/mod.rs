@@ -6,7 +6,7 @@ mod backend;
 mod breaker;
 mod byok;
 mod layer;
-mod local;
+pub(crate) mod local;
 
 use std::time::{Duration, SystemTime};
 

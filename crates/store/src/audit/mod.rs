@@ -14,8 +14,8 @@
 //!
 //! [`Kms`]: coffer_keyring::Kms
 
-mod chain;
-mod event;
+pub(crate) mod chain;
+pub(crate) mod event;
 mod log;
 mod query;
 

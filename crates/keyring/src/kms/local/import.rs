@@ -34,10 +34,10 @@ const TOKEN_BYTES: usize = 16;
 
 /// A pending import as persisted (the record is sealed whole).
 #[derive(Serialize, Deserialize)]
-struct PendingImportRecord {
-    key_id: String,
-    expires_at_ms: u64,
-    private_key: Zeroizing<String>,
+pub(crate) struct PendingImportRecord {
+    pub(crate) key_id: String,
+    pub(crate) expires_at_ms: u64,
+    pub(crate) private_key: Zeroizing<String>,
 }
 
 /// Serializes taking a token (read, then delete) so each is used once.
@@ -46,7 +46,7 @@ pub(super) struct PendingImports {
     taking: Mutex<()>,
 }
 
-fn import_name(token: &str) -> String {
+pub(crate) fn import_name(token: &str) -> String {
     format!("{IMPORT_PREFIX}{token}")
 }
 
@@ -203,7 +203,7 @@ impl LocalKms {
     /// than what the key had before is refused.
     /// The fingerprint of imported material (version 2: under a key derived
     /// from the store secret, so it survives root-key rotation).
-    pub(super) fn fingerprint(&self, material: &[u8]) -> String {
+    pub(crate) fn fingerprint(&self, material: &[u8]) -> String {
         format!(
             "v2:{}",
             hex::encode(hmac::sign(&self.fingerprint_key, material))

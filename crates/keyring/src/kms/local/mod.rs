@@ -14,10 +14,10 @@
 //! - `import`: BYOK import tokens and installing imported material.
 
 mod data_keys;
-mod import;
+pub(crate) mod import;
 mod keys;
-mod persist;
-mod state;
+pub(crate) mod persist;
+pub(crate) mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -23,44 +23,44 @@ use crate::{DataKey, Error, KeyStore, Result};
 
 /// One material version of a key.
 #[derive(Clone, Serialize, Deserialize)]
-pub(super) struct MaterialRecord {
-    pub(super) version: u32,
-    pub(super) created_at_ms: u64,
+pub(crate) struct MaterialRecord {
+    pub(crate) version: u32,
+    pub(crate) created_at_ms: u64,
     /// The material, hex (layout 2; the record is sealed whole).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) material: Option<Zeroizing<String>>,
+    pub(crate) material: Option<Zeroizing<String>>,
     /// Hex of the material sealed on its own under the root key (layout 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) sealed: Option<String>,
+    pub(crate) sealed: Option<String>,
 }
 
 /// A key as persisted (sealed whole by the store it is written through).
 #[derive(Clone, Serialize, Deserialize)]
-pub(super) struct KeyRecord {
-    pub(super) id: String,
-    pub(super) description: String,
-    pub(super) external: bool,
-    pub(super) managed: bool,
-    pub(super) state: StoredState,
-    pub(super) created_at_ms: u64,
-    pub(super) rotation_period_s: Option<u64>,
-    pub(super) last_rotated_ms: Option<u64>,
-    pub(super) current_version: u32,
-    pub(super) materials: Vec<MaterialRecord>,
+pub(crate) struct KeyRecord {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) external: bool,
+    pub(crate) managed: bool,
+    pub(crate) state: StoredState,
+    pub(crate) created_at_ms: u64,
+    pub(crate) rotation_period_s: Option<u64>,
+    pub(crate) last_rotated_ms: Option<u64>,
+    pub(crate) current_version: u32,
+    pub(crate) materials: Vec<MaterialRecord>,
     /// HMAC of imported material: re-imports must match. `v2:<hex>` under a key
     /// derived from the store secret; plain hex (layout 1) under a key derived
     /// from the root key.
-    pub(super) fingerprint: Option<String>,
+    pub(crate) fingerprint: Option<String>,
     /// Material versions below this one refuse to decrypt (absent: none do).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) min_decryption_version: Option<u32>,
+    pub(crate) min_decryption_version: Option<u32>,
 }
 
-pub(super) fn key_name(id: &str) -> String {
+pub(crate) fn key_name(id: &str) -> String {
     format!("kms/key/{id}")
 }
 
-pub(super) fn alias_name(alias: &str) -> String {
+pub(crate) fn alias_name(alias: &str) -> String {
     format!("kms/alias/{alias}")
 }
 
@@ -119,7 +119,7 @@ pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys,
 }
 
 /// A key record's bytes.
-pub(super) fn encode(record: &KeyRecord) -> Result<Vec<u8>> {
+pub(crate) fn encode(record: &KeyRecord) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(storage)
 }
 

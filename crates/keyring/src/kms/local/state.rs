@@ -25,7 +25,7 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// A key's lifecycle state as persisted (the `state` field of a key record).
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) enum StoredState {
+pub(crate) enum StoredState {
     Enabled,
     Disabled,
     PendingDeletion { delete_at_ms: u64 },
