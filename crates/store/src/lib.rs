@@ -25,39 +25,18 @@
 //! ones in 1 MiB segments. Nothing under the directory holds a plaintext byte of
 //! an encrypted object or a plaintext key. See `docs/design.md`.
 
-mod api;
-mod audit;
-mod authorize;
-mod blob_relocation;
-mod bucket_keys;
-mod columns;
-mod data_keys;
+mod admin;
+mod engine;
+mod format;
 #[cfg(test)]
 mod format_vectors;
-mod jobs;
-mod key_cache;
-mod key_usage;
-mod keys_family;
-mod maintenance;
-mod migrate;
-mod multipart;
-mod object_stream;
+mod keys;
 mod objects;
 mod options;
-mod pins;
-mod reader;
-mod recent;
-mod record;
-mod retirement;
-mod settings;
-mod staged_put;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod test_util;
-mod verify;
 
-pub use audit::{AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention, AuditVerification};
-pub use bucket_keys::BucketKeyOptions;
 pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
@@ -70,25 +49,29 @@ pub use coffer_sse::{
     ObjectMeta, ObjectRead, ObjectSummary, PlaintextStream, Protection, ProtectionMode,
     PutCondition, PutOptions, PutPayload, PutResult, Result, StorageError, UploadedPart, access,
 };
+pub use engine::audit::{
+    AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention, AuditVerification,
+};
+pub use keys::bucket_keys::BucketKeyOptions;
 /// The store as seen by one principal ([`Store::session`]).
 pub type Session = coffer_sse::Session<Store>;
-pub(crate) use columns::ColumnFamily;
-pub use jobs::{JobKind, JobLimits, JobState, JobStatus};
-pub use key_usage::{KeyUsage, KeyUsageReport};
-pub use maintenance::ConsistencyReport;
-pub use object_stream::ObjectStream;
+pub use admin::jobs::{JobKind, JobLimits, JobState, JobStatus};
+pub use admin::key_usage::{KeyUsage, KeyUsageReport};
+pub use admin::maintenance::ConsistencyReport;
+pub use admin::verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
+pub(crate) use format::columns::ColumnFamily;
+pub use format::settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
+pub use objects::reader::ObjectReader;
+pub use objects::stream::ObjectStream;
 pub use options::{StoreOptions, Tuning};
-pub use reader::ObjectReader;
-pub use settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
 pub use store::{MasterKeys, Store};
-pub use verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
 
 /// The column families and key layout, for the benchmarks' same-layout
 /// baseline only (feature `bench-internals`): not a stable API.
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod internals {
-    use crate::columns::ColumnFamily;
+    use crate::format::columns::ColumnFamily;
 
     /// The objects family's name.
     pub const OBJECTS: &str = "objects";
@@ -170,11 +153,11 @@ pub mod internals {
 
     /// The objects family's key of bucket/key.
     pub fn object_key(bucket: &str, key: &str) -> Vec<u8> {
-        crate::columns::object_key(bucket, key)
+        crate::format::columns::object_key(bucket, key)
     }
 
     /// The chunks family's key of an object's segment.
     pub fn segment_key(object_id: &[u8; 16], index: u32) -> [u8; 20] {
-        crate::columns::segment_key(object_id, index)
+        crate::format::columns::segment_key(object_id, index)
     }
 }

@@ -20,18 +20,18 @@ use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions
 
 use crate::EncryptionRule;
 use crate::PutCondition;
-use crate::api::TRUSTED;
-use crate::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
-use crate::blob_relocation::BlobRelocation;
-use crate::bucket_keys::BucketKeys;
-use crate::columns::{OBJECT_ID_LEN, object_key, segment_range};
-use crate::key_cache::PayloadKeyCache;
-use crate::keys_family::KeysFamily;
-use crate::pins::VersionPins;
-use crate::record::{BucketRecord, ObjectRecord, RecordAuth};
-use crate::settings::{
+use crate::engine::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
+use crate::engine::blob_relocation::BlobRelocation;
+use crate::engine::keys_family::KeysFamily;
+use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_range};
+use crate::format::record::{BucketRecord, ObjectRecord, RecordAuth};
+use crate::format::settings::{
     AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings,
 };
+use crate::keys::bucket_keys::BucketKeys;
+use crate::keys::key_cache::PayloadKeyCache;
+use crate::keys::pins::VersionPins;
+use crate::objects::api::TRUSTED;
 use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 use coffer_sse::validate_bucket;
@@ -175,7 +175,7 @@ impl Store {
         }
         for (what, value) in [("region", &options.region), ("account", &options.account)] {
             if let Some(value) = value {
-                crate::settings::validate_name_part(what, value)?;
+                crate::format::settings::validate_name_part(what, value)?;
             }
         }
         let db = open_db(dir, &options.tuning, options.create_if_missing)?;
@@ -198,11 +198,11 @@ impl Store {
             region: options
                 .region
                 .clone()
-                .unwrap_or_else(|| crate::settings::DEFAULT_REGION.into()),
+                .unwrap_or_else(|| crate::format::settings::DEFAULT_REGION.into()),
             account: options
                 .account
                 .clone()
-                .unwrap_or_else(|| crate::settings::DEFAULT_ACCOUNT.into()),
+                .unwrap_or_else(|| crate::format::settings::DEFAULT_ACCOUNT.into()),
             object_records: OBJECT_RECORDS,
             job_records: JOB_RECORDS,
             audit_log: AUDIT_LOG,
@@ -475,7 +475,7 @@ impl Store {
             Ok(version) => (Some(*version), AuditOutcome::Allowed),
             Err(error) => (None, AuditOutcome::Failed(error.to_string())),
         };
-        self.audit(crate::audit::StoreEvent {
+        self.audit(crate::engine::audit::StoreEvent {
             caller: &Caller::Trusted,
             action,
             resource: None,
@@ -832,7 +832,7 @@ impl Store {
         };
         // An inline record is the whole object, read in one atomic get.
         match self.read_record(bucket, key)? {
-            Some(record) if matches!(record.body, crate::record::Body::Inline(_)) => {
+            Some(record) if matches!(record.body, crate::format::record::Body::Inline(_)) => {
                 return Ok((record, None));
             }
             Some(_) => {}
@@ -846,7 +846,8 @@ impl Store {
             return missing();
         };
         let guard = match record.body {
-            crate::record::Body::Segmented { .. } | crate::record::Body::Multipart { .. } => {
+            crate::format::record::Body::Segmented { .. }
+            | crate::format::record::Body::Multipart { .. } => {
                 *self
                     .inner
                     .readers
@@ -859,7 +860,7 @@ impl Store {
                     object_id: record.object_id,
                 })
             }
-            crate::record::Body::Inline(_) => None,
+            crate::format::record::Body::Inline(_) => None,
         };
         Ok((record, guard))
     }
@@ -1008,7 +1009,7 @@ fn check_put_condition(
             let current = raw
                 .get(1..=OBJECT_ID_LEN)
                 .and_then(|id| <[u8; OBJECT_ID_LEN]>::try_from(id).ok())
-                .map(|id| crate::objects::etag(&id))
+                .map(|id| crate::objects::operations::etag(&id))
                 .ok_or_else(|| Error::CorruptRecord("object id".into()))?;
             if *expected == current {
                 Ok(())

@@ -9,9 +9,9 @@ use coffer_policy::Request;
 use coffer_sse::access::{Resources, put_object_request};
 use coffer_sse::validate_key;
 
-use crate::audit::StoreEvent;
-use crate::data_keys::ResolvedRule;
-use crate::record::BucketRecord;
+use crate::engine::audit::StoreEvent;
+use crate::format::record::BucketRecord;
+use crate::keys::data_keys::ResolvedRule;
 use crate::{EncryptionRule, Error, Result, Session, Store};
 
 impl Store {

@@ -10,12 +10,12 @@ use coffer_cipher::{DataKey, PayloadCipher};
 use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 
-use crate::api::TRUSTED;
-use crate::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
-use crate::data_keys::ResolvedRule;
-use crate::reader::{ObjectReader, Parts, SegmentSource};
-use crate::record::{Body, BucketRecord, ObjectRecord};
-use crate::staged_put::{SegmentLog, StagedPut};
+use crate::engine::staged_put::{SegmentLog, StagedPut};
+use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
+use crate::format::record::{Body, BucketRecord, ObjectRecord};
+use crate::keys::data_keys::ResolvedRule;
+use crate::objects::api::TRUSTED;
+use crate::objects::reader::{ObjectReader, Parts, SegmentSource};
 use crate::store::storage;
 use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -427,7 +427,7 @@ impl Store {
         &self,
         object_id: [u8; OBJECT_ID_LEN],
         size: u64,
-        new_key: &crate::data_keys::NewKey,
+        new_key: &crate::keys::data_keys::NewKey,
         options: PutOptions,
         body: Body,
     ) -> ObjectRecord {
@@ -486,7 +486,7 @@ impl Store {
         let result = (|| -> Result<()> {
             let db = self.db()?;
             let mut batch = rocksdb::WriteBatch::default();
-            let (start, end) = crate::columns::segment_range(object_id);
+            let (start, end) = crate::format::columns::segment_range(object_id);
             batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
             batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
             db.write_opt(batch, &self.inner.write_options)
@@ -675,7 +675,7 @@ impl Store {
         bucket: &str,
         key: &str,
         record: &ObjectRecord,
-        parts: &[crate::record::PartRef],
+        parts: &[crate::format::record::PartRef],
         caller: &Caller,
     ) -> Result<Parts> {
         let data_key = self.data_key(bucket, key, record, caller)?;

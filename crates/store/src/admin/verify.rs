@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use rocksdb::{Direction, IteratorMode};
 
 use crate::GetConditions;
-use crate::columns::{object_key, split_object_key};
+use crate::format::columns::{object_key, split_object_key};
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use coffer_cipher::PayloadKeys;
 use parking_lot::Mutex;
 
-use crate::columns::OBJECT_ID_LEN;
-use crate::recent::Recent;
+use crate::engine::recent::Recent;
+use crate::format::columns::OBJECT_ID_LEN;
 
 /// Keys derived for one payload, and the master key version behind them.
 pub(crate) struct CachedKeys {

@@ -17,9 +17,9 @@ use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
-use crate::columns::{object_key, split_object_key};
-use crate::record::RecordAuth;
-use crate::staged_put::{SegmentLog, StagedPut};
+use crate::engine::staged_put::{SegmentLog, StagedPut};
+use crate::format::columns::{object_key, split_object_key};
+use crate::format::record::RecordAuth;
 use crate::store::millis;
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
@@ -226,7 +226,7 @@ impl Store {
             JobKind::Reencrypt { kms_key_id, .. } => kms_key_id.as_deref(),
             _ => None,
         };
-        self.audit(crate::audit::StoreEvent {
+        self.audit(crate::engine::audit::StoreEvent {
             caller: &Caller::Trusted,
             action,
             resource: Some(format!("job/{}", status.id)),
@@ -386,9 +386,9 @@ impl Store {
                 }
                 if let Some((_, key)) = split_object_key(raw_key) {
                     batch.keys.push(key.to_owned());
-                    batch
-                        .under_kms
-                        .push(keys.value().and_then(crate::record::mode_byte_hint) == Some(2));
+                    batch.under_kms.push(
+                        keys.value().and_then(crate::format::record::mode_byte_hint) == Some(2),
+                    );
                 }
                 keys.next();
             }

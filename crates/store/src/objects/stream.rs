@@ -10,11 +10,11 @@ use coffer_cipher::{CHUNK_LEN, PayloadCipher, PayloadOpener, SEALED_CHUNK_LEN};
 use coffer_keyring::Caller;
 
 use crate::ObjectApi;
-use crate::api::TRUSTED;
-use crate::columns::{OBJECT_ID_LEN, segment_key};
-use crate::objects::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT, check_read};
-use crate::reader::Parts;
-use crate::record::Body;
+use crate::format::columns::{OBJECT_ID_LEN, segment_key};
+use crate::format::record::Body;
+use crate::objects::api::TRUSTED;
+use crate::objects::operations::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT, check_read};
+use crate::objects::reader::Parts;
 use crate::store::ReaderGuard;
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};

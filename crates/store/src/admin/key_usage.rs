@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use rocksdb::{Direction, IteratorMode};
 
 use crate::ProtectionMode;
-use crate::columns::{object_key, split_object_key};
+use crate::format::columns::{object_key, split_object_key};
 use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
 

@@ -16,10 +16,10 @@
 use bytes::Bytes;
 use coffer_keyring::Caller;
 
-use crate::columns::{OBJECT_ID_LEN, object_key, segment_key};
-use crate::data_keys::{NewKey, ResolvedRule};
-use crate::objects::{SEGMENT_PLAINTEXT, SegmentFeed, etag};
-use crate::record::{Body, BucketRecord, ObjectRecord};
+use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key};
+use crate::format::record::{Body, BucketRecord, ObjectRecord};
+use crate::keys::data_keys::{NewKey, ResolvedRule};
+use crate::objects::operations::{SEGMENT_PLAINTEXT, SegmentFeed, etag};
 use crate::store::random_id;
 use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
@@ -126,7 +126,7 @@ impl Store {
             )
             .map_err(storage)?;
         }
-        let upload = (|| -> Result<(Vec<u8>, crate::objects::Written)> {
+        let upload = (|| -> Result<(Vec<u8>, crate::objects::operations::Written)> {
             let sealer = new_key
                 .data_key
                 .as_ref()

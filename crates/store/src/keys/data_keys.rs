@@ -7,10 +7,10 @@ use std::sync::Arc;
 use coffer_cipher::{DataKey, ObjectIdentity, PAYLOAD_PREFIX_LEN};
 use coffer_keyring::{Caller, EncryptionContext, KeyState, Provider, WrapAlgorithm, WrappedKey};
 
-use crate::columns::OBJECT_ID_LEN;
-use crate::key_cache::{CachedKeys, KeySource};
-use crate::pins::Pin;
-use crate::record::{BucketRecord, ObjectRecord};
+use crate::format::columns::OBJECT_ID_LEN;
+use crate::format::record::{BucketRecord, ObjectRecord};
+use crate::keys::key_cache::{CachedKeys, KeySource};
+use crate::keys::pins::Pin;
 use crate::{EncryptionRule, Protection, ProtectionMode};
 use crate::{Error, Result, Store};
 

@@ -1,5 +1,5 @@
 //! The RocksDB engine's implementation of the object API: each operation
-//! checks a principal's `oss:*` action first ([`crate::authorize`]), then
+//! checks a principal's `oss:*` action first ([`crate::objects::authorize`]), then
 //! does the work with the caller passed down to the KMS. The trusted forms
 //! (`Store::put_object`, `Store::get_object`, …) are these operations with
 //! [`Caller::Trusted`].
@@ -10,7 +10,7 @@ use coffer_keyring::Caller;
 use coffer_policy::Request;
 use coffer_sse::access::action;
 
-use crate::objects::{BytesFeed, ReaderFeed};
+use crate::objects::operations::{BytesFeed, ReaderFeed};
 use crate::{
     BucketInfo, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions, ListOptions,
     ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, ObjectRead, ObjectReader,

@@ -4,7 +4,7 @@
 //! by one walk, [`Store::versions_in_use`], whose order is what makes a race
 //! with writers impossible:
 //!
-//! 1. **Pins first** ([`VersionPins::floor`](crate::pins::VersionPins)). A
+//! 1. **Pins first** ([`VersionPins::floor`](crate::keys::pins::VersionPins)). A
 //!    write that wrapped its data key before this point is pinned until it
 //!    commits or fails; one that wraps after it uses the current version or a
 //!    later one.
@@ -33,7 +33,7 @@ use coffer_keyring::{
 use rocksdb::IteratorMode;
 
 use crate::ProtectionMode;
-use crate::columns::split_object_key;
+use crate::format::columns::split_object_key;
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 

@@ -13,10 +13,10 @@ use coffer_keyring::{
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::ProtectionMode;
-use crate::columns::{OBJECT_ID_LEN, object_key, split_object_key};
-use crate::keys_family::KeysFamily;
-use crate::objects::no_such_key;
-use crate::record::Body;
+use crate::engine::keys_family::KeysFamily;
+use crate::format::columns::{OBJECT_ID_LEN, object_key, split_object_key};
+use crate::format::record::Body;
+use crate::objects::operations::no_such_key;
 use crate::store::open_db;
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store, Tuning};
@@ -227,18 +227,21 @@ impl Store {
             let expected: Vec<Vec<u8>> = match &record.body {
                 Body::Inline(_) => Vec::new(),
                 Body::Segmented { segments, .. } => (0..*segments)
-                    .map(|index| crate::columns::segment_key(&record.object_id, index).to_vec())
+                    .map(|index| {
+                        crate::format::columns::segment_key(&record.object_id, index).to_vec()
+                    })
                     .collect(),
                 Body::Multipart { parts } => parts
                     .iter()
                     .flat_map(|part| {
-                        let prefix = crate::multipart::part_segment_prefix(
+                        let prefix = crate::objects::multipart::part_segment_prefix(
                             &record.object_id,
                             part.number,
                             &part.attempt,
                         );
-                        (0..part.segments)
-                            .map(move |index| crate::multipart::part_segment_key(&prefix, index))
+                        (0..part.segments).map(move |index| {
+                            crate::objects::multipart::part_segment_key(&prefix, index)
+                        })
                     })
                     .collect(),
             };
@@ -304,7 +307,7 @@ impl Store {
             if family == ColumnFamily::Chunks {
                 self.compact_relocating_everything(&db)?;
             } else {
-                crate::blob_relocation::compact_everything(&db, family)?;
+                crate::engine::blob_relocation::compact_everything(&db, family)?;
             }
         }
         Ok(())

@@ -31,11 +31,13 @@ use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::ProtectionMode;
-use crate::api::TRUSTED;
-use crate::columns::OBJECT_ID_LEN;
-use crate::data_keys::ResolvedRule;
-use crate::objects::{SegmentFeed, etag};
-use crate::record::{Body, BucketRecord, ObjectRecord, PartRef, Reader, RecordAuth, put_len16};
+use crate::format::columns::OBJECT_ID_LEN;
+use crate::format::record::{
+    Body, BucketRecord, ObjectRecord, PartRef, Reader, RecordAuth, put_len16,
+};
+use crate::keys::data_keys::ResolvedRule;
+use crate::objects::api::TRUSTED;
+use crate::objects::operations::{SegmentFeed, etag};
 use crate::store::storage;
 use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -328,7 +330,7 @@ impl Store {
                 first,
                 &mut feed,
                 |index| part_segment_key(&prefix, index),
-                crate::staged_put::SegmentLog::Bounded,
+                crate::engine::staged_put::SegmentLog::Bounded,
             )?;
             if written.unflushed {
                 self.flush_segments()?;
@@ -467,7 +469,7 @@ impl Store {
                     from = prefix.clone();
                     from.extend_from_slice(&[0xFF; 5]);
                 }
-                let (_, end) = crate::columns::segment_range(&upload);
+                let (_, end) = crate::format::columns::segment_range(&upload);
                 batch.delete_range_cf(chunks, &from, &end);
                 Ok(())
             },
@@ -597,7 +599,7 @@ impl Store {
         batch.delete_cf(multipart, upload);
         let (start, end) = upload_parts_range(upload);
         batch.delete_range_cf(multipart, start, end);
-        let (start, end) = crate::columns::segment_range(upload);
+        let (start, end) = crate::format::columns::segment_range(upload);
         batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
         Ok(())
     }

@@ -35,10 +35,10 @@ use ring::hkdf;
 use rocksdb::{IteratorMode, WriteBatch};
 use zeroize::Zeroizing;
 
-use crate::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
-use crate::data_keys::{NewKey, ResolvedRule};
-use crate::recent::Recent;
-use crate::record::{BucketRecord, Reader, put_len16};
+use crate::engine::recent::Recent;
+use crate::format::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
+use crate::format::record::{BucketRecord, Reader, put_len16};
+use crate::keys::data_keys::{NewKey, ResolvedRule};
 use crate::store::storage;
 use crate::store::{DbRef, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -591,7 +591,7 @@ impl Store {
             if !raw_key.starts_with(&prefix) {
                 break;
             }
-            let (name, id) = crate::columns::split_bucket_key_key(&raw_key)
+            let (name, id) = crate::format::columns::split_bucket_key_key(&raw_key)
                 .ok_or_else(|| Error::CorruptRecord("bucket key key".into()))?;
             let record = self.inner.records.open_bucket_key(name, &id, &value)?;
             out.push((name.to_owned(), id, record));
@@ -661,7 +661,7 @@ impl Store {
 
     /// Whether the objects family holds no record under `bucket`'s prefix.
     fn holds_no_object(&self, bucket: &str) -> Result<bool> {
-        let prefix = crate::columns::object_key(bucket, "");
+        let prefix = crate::format::columns::object_key(bucket, "");
         let db = self.db()?;
         let mut iter = db.raw_iterator_cf(db.cf(ColumnFamily::Objects)?);
         iter.seek(&prefix);

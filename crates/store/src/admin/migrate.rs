@@ -18,10 +18,12 @@ use bytes::Bytes;
 use coffer_keyring::{KeyStore, Provider, SealedKeyStore, WrapAlgorithm, WrappedKey};
 use rocksdb::{IteratorMode, WriteBatch};
 
-use crate::columns::split_object_key;
-use crate::jobs::{JOB_MAGIC, JobStatus};
-use crate::record::{ObjectRecord, RecordAuth};
-use crate::settings::{AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD};
+use crate::admin::jobs::{JOB_MAGIC, JobStatus};
+use crate::format::columns::split_object_key;
+use crate::format::record::{ObjectRecord, RecordAuth};
+use crate::format::settings::{
+    AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD,
+};
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
