@@ -3,7 +3,7 @@
 //! threads by cloning. A bucket deleted while objects are put into it ends in
 //! the state that matches whichever way the race went.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

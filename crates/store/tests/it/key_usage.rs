@@ -3,7 +3,7 @@
 //! damaged record makes the report say it cannot prove anything about it;
 //! retirement once nothing is left under the old versions.
 
-mod common;
+use crate::common;
 
 use coffer_keyring::Caller;
 use coffer_store::test_util::raw_family;

@@ -2,7 +2,7 @@
 //! protection each get and head reports, ranges, streaming, listing, copying,
 //! and what a rule change does (nothing to stored objects).
 
-mod common;
+use crate::common;
 
 use std::io::{Cursor, Read, Seek, SeekFrom};
 

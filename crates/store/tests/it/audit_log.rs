@@ -7,7 +7,7 @@
 //! edited, planted, removed, put back or cut from the end of the log with the
 //! `rocksdb` crate is named by the next query and by `verify_audit_log`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -7,7 +7,7 @@
 //! deletion apply a rule that was in force while they ran, and never land in
 //! a deleted bucket.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Read;

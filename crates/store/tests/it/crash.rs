@@ -8,10 +8,8 @@
 //! number of rounds (12 by default):
 //!
 //! ```sh
-//! COFFER_CRASH_ROUNDS=200 cargo test --release -p coffer-store --test crash -- --nocapture
+//! COFFER_CRASH_ROUNDS=200 cargo test --release -p coffer-store --test it crash::killed -- --nocapture
 //! ```
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Cursor, Write};
@@ -125,7 +123,7 @@ struct Log {
 
 impl Log {
     fn read(&mut self, line: &str) {
-        // The harness prints "test crash_child ... " before the child's first line.
+        // The harness prints "test crash::crash_child ... " before the child's first line.
         let words: Vec<&str> = line
             .split_whitespace()
             .skip_while(|w| *w != "begin" && *w != "ack")
@@ -203,8 +201,15 @@ fn killed_at_random_moments_loses_nothing_acknowledged() {
     for round in 0..rounds {
         log.in_flight = None;
         log.acked = 0;
+        // The child is this test binary running only `crash_child`, named by its
+        // path in the binary that holds every integration test of the crate.
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .env("COFFER_CRASH_SEED", log.next_seed.to_string())
             .stdout(Stdio::piped())

@@ -4,7 +4,7 @@
 //! re-encryption) that never reverts a write landing while it copies; and the
 //! attributes kept with an object, through put, copy and sessions.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! a panic, never other bytes); untouched objects read as before; damaged key
 //! records stop the store from opening.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::ops::Range;

@@ -4,7 +4,7 @@
 //! carried their sealed material, so even the root key and a copy of the
 //! directory cannot bring them back.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

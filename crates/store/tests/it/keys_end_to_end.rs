@@ -2,7 +2,7 @@
 //! destroyed CMK; master key rotation and rewrap, proving the data segments are
 //! byte-identical afterwards.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! only the new one opens the store and the old sealed records are gone from
 //! its files.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

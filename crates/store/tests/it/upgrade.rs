@@ -8,7 +8,7 @@
 //! recorded (another one is refused), and from then on an old-format record
 //! planted from the old store is refused like any other edit.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@
 //! and no longer by the uploads of a deleted bucket (deleted with it, or
 //! dropped when the store opens).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! rule or its new one, and nothing orphaned. Without the flush, the second
 //! kill loses the segments the committed records name.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -62,9 +62,11 @@ fn job_crash_child() {
 /// Runs the child; kills it `after` its "started" line, or right after the
 /// job returned when `after` is `None`. Returns the lines it printed.
 fn run_child_and_kill(dir: &std::path::Path, cmk: &str, after: Option<Duration>) -> Vec<String> {
+    // This test binary running only `job_crash_child`, named by its path in
+    // the binary that holds every integration test of the crate.
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "job_crash_child",
+            "job_crash::job_crash_child",
             "--exact",
             "--nocapture",
             "--test-threads=1",

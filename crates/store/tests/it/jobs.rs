@@ -6,7 +6,7 @@
 //! limit too slow to represent is refused; a progress callback may pause the
 //! job it reports on.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

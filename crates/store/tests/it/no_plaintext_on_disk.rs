@@ -5,7 +5,7 @@
 //! themselves or an `encrypt-unencrypted` job encrypted them. An unencrypted
 //! object's pattern *is* found, which proves the scan sees the data.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! deleted bucket named by `verify`, holding nothing back, and removed when the
 //! store opens.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Read-your-writes against an in-memory model: random sequences of puts
 //! (every mode, inline and segmented), deletes, copies, gets and range reads.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! cn-hangzhou. No request expected to be denied succeeds, and no request
 //! expected to be allowed fails.
 
-mod common;
+use crate::common;
 
 use coffer_keyring::{Caller, CreateKeyOptions};
 use coffer_store::{Error, ListOptions, PolicyDocument, Principal, PutOptions, Session, Store};

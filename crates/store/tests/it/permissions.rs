@@ -5,7 +5,7 @@
 //! bucket (whether it exists, which CMK it defaults to) and makes the KMS
 //! create nothing.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use coffer_keyring::Caller;
@@ -17,7 +17,7 @@ use common::{ACCOUNT, data, fixture};
 macro_rules! fixture_policy {
     ($name:literal) => {
         policy(include_str!(concat!(
-            "../../policy/tests/fixtures/policies/",
+            "../../../policy/tests/fixtures/policies/",
             $name
         )))
     };

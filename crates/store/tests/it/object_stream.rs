@@ -4,7 +4,7 @@
 //! segment ends the stream with an integrity error naming the object, never
 //! with bytes; sessions need `oss:GetObject`.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use coffer_store::{

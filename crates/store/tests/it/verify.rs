@@ -4,7 +4,7 @@
 //! CMK: it names each damaged object with what is wrong, and no healthy one;
 //! one bucket's verification names only that bucket's objects.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 
