@@ -312,7 +312,7 @@ fn oss_guide_policies_govern_kms_calls() {
     macro_rules! fixture_policy {
         ($name:literal) => {
             PolicyDocument::parse(include_str!(concat!(
-                "../../policy/tests/fixtures/policies/",
+                "../../../policy/tests/fixtures/policies/",
                 $name
             )))
             .expect("parses")
