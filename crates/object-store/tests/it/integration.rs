@@ -3,7 +3,7 @@
 //! the most demanding arguments: updates supported, last writer wins. Once
 //! with the bucket's default rule `AES256`, once with `KMS`.
 
-mod common;
+use crate::common;
 
 use object_store::integration::*;
 use object_store::path::Path;

@@ -4,7 +4,7 @@
 //! naming the path (never bytes), large objects streamed a segment at a time,
 //! payloads of many chunks stored whole, bad requests refused.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use coffer_keyring::Caller;

@@ -2,7 +2,7 @@
 //! dev server (its clock cannot be moved, so the checks that need that stop
 //! where the suite says).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

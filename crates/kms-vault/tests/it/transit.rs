@@ -3,7 +3,7 @@
 //! no key ever created by accident, least-privilege tokens, namespaces, TLS with
 //! a CA file, and token files. Each test starts its own server.
 
-mod common;
+use crate::common;
 
 use coffer_keyring::DataKey;
 use coffer_kms_vault::{

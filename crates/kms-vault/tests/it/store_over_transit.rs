@@ -5,7 +5,7 @@
 //! KMS fail fast with `KmsUnavailable` and store nothing, and service resumes
 //! by itself.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! timeouts and retries, never a hang, and the next call works once the server
 //! is back. The stopped server is a real OpenBao under SIGSTOP.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
