@@ -11,7 +11,7 @@
 //! The final chunk is always shorter than 16 KiB (possibly empty), which marks the
 //! end of the message. The commitment is checked, in constant time, before any
 //! chunk is opened. This module holds the construction itself; coffer's header
-//! and the object identity it binds live in [`crate::payload`].
+//! and the object identity it binds are added by [`PayloadCipher`](crate::PayloadCipher).
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, Tag, UnboundKey};
 use ring::hkdf;

@@ -6,6 +6,10 @@
 //! store` prints the figures). Alone in its test binary, so nothing else runs
 //! in the process while it measures.
 
+// Not a module of `tests/it` with the other integration tests: VmHWM and
+// clear_refs are the whole process's, and there the other tests would run in
+// it at the same time. It shares their `common` module by path instead.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Read;
