@@ -23,6 +23,7 @@ mod authorization_matrix;
 mod bucket_keys;
 mod concurrency;
 mod conditional;
+mod conformance;
 mod crash;
 mod destroyed_keys;
 mod job_crash;

@@ -3,7 +3,7 @@
 //! everything, and as a principal with the suite's partial rights (each
 //! denial checked, and that it changed nothing).
 
-mod common;
+use crate::common;
 
 use coffer_keyring::{Caller, CreateKeyOptions};
 use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
