@@ -38,10 +38,11 @@ use zeroize::Zeroizing;
 use crate::admin::jobs::{JobKind, JobState, JobStatus, open_job_record, seal_job_record};
 use crate::engine::audit::chain::{ANCHOR_KEY, Anchor, AuditKey, Entry, HEAD_KEY, Head, Legacy};
 use crate::engine::audit::event::{self, LEGACY_FORMAT, SEALED_FORMAT, event_key};
+use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::{bucket_key_key, object_key, segment_key};
 use crate::format::record::{Attributes, Body, BucketRecord, ObjectRecord, PartRef, RecordAuth};
 use crate::format::settings::{KmsBinding, StoreSettings};
-use crate::keys::bucket_keys::{self, BucketKeyRecord, Secret, bucket_key_context};
+use crate::keys::bucket_keys::{self, Secret, bucket_key_context};
 use crate::objects::multipart::{
     PartRecord, UploadRecord, open_part_record, open_upload_record, part_key, part_segment_key,
     part_segment_prefix, seal_part_record, seal_upload_record,

@@ -31,7 +31,6 @@ use crate::format::settings::{
 use crate::keys::bucket_keys::BucketKeys;
 use crate::keys::key_cache::PayloadKeyCache;
 use crate::keys::pins::VersionPins;
-use crate::objects::api::TRUSTED;
 use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 use coffer_sse::validate_bucket;
@@ -961,6 +960,9 @@ pub(crate) fn storage(error: rocksdb::Error) -> Error {
     Error::Storage(crate::StorageError::new(error))
 }
 
+/// The caller of the store's own trusted forms of the object API.
+pub(crate) const TRUSTED: Caller = Caller::Trusted;
+
 pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {
     let mut id = [0u8; OBJECT_ID_LEN];
     SystemRandom::new()
@@ -1009,7 +1011,7 @@ fn check_put_condition(
             let current = raw
                 .get(1..=OBJECT_ID_LEN)
                 .and_then(|id| <[u8; OBJECT_ID_LEN]>::try_from(id).ok())
-                .map(|id| crate::objects::operations::etag(&id))
+                .map(|id| crate::format::columns::etag(&id))
                 .ok_or_else(|| Error::CorruptRecord("object id".into()))?;
             if *expected == current {
                 Ok(())

@@ -17,9 +17,9 @@ use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::staged_put::{SegmentLog, StagedPut};
 use crate::format::columns::{object_key, split_object_key};
 use crate::format::record::RecordAuth;
+use crate::objects::staged_put::{SegmentLog, StagedPut};
 use crate::store::millis;
 use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};

@@ -137,6 +137,15 @@ pub(crate) fn segment_range(object_id: &[u8; OBJECT_ID_LEN]) -> (Vec<u8>, Vec<u8
     (segment_key(object_id, 0).to_vec(), end)
 }
 
+/// The object id in hex, quoted (not a hash of the plaintext, which would leak
+/// whether two objects are equal).
+pub(crate) fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
+    let mut text = [b'"'; 2 * OBJECT_ID_LEN + 2];
+    hex::encode_to_slice(object_id, &mut text[1..=2 * OBJECT_ID_LEN])
+        .expect("two hex digits per byte");
+    String::from_utf8(text.to_vec()).expect("hex digits and quotes are ASCII")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

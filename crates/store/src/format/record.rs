@@ -34,9 +34,9 @@ use parking_lot::Mutex;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::recent::Recent;
+use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::OBJECT_ID_LEN;
-use crate::keys::bucket_keys::BucketKeyRecord;
+use crate::format::recent::Recent;
 use crate::{EncryptionRule, ProtectionMode};
 use crate::{Error, Result};
 
@@ -466,7 +466,7 @@ impl RecordAuth {
         record: &[u8],
     ) -> Result<hmac::Tag> {
         let mut context = hmac::Context::with_key(&self.key);
-        context.update(crate::keys::bucket_keys::RECORD_DOMAIN);
+        context.update(crate::format::bucket_key::RECORD_DOMAIN);
         let len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
         context.update(&len.to_le_bytes());
         context.update(bucket.as_bytes());

@@ -27,27 +27,22 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use coffer_cipher::DataKey;
-use coffer_keyring::{
-    Caller, EncryptionContext, MASTER_KEYRING_ID, Provider, WrapAlgorithm, WrappedKey,
-};
+use coffer_keyring::{Caller, EncryptionContext, MASTER_KEYRING_ID, WrapAlgorithm, WrappedKey};
 use parking_lot::Mutex;
 use ring::hkdf;
 use rocksdb::{IteratorMode, WriteBatch};
 use zeroize::Zeroizing;
 
-use crate::engine::recent::Recent;
+use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
-use crate::format::record::{BucketRecord, Reader, put_len16};
+use crate::format::recent::Recent;
+use crate::format::record::BucketRecord;
 use crate::keys::data_keys::{NewKey, ResolvedRule};
 use crate::store::storage;
 use crate::store::{DbRef, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{Protection, ProtectionMode};
 
-const RECORD_MAGIC: &[u8] = b"CFBK";
-const RECORD_VERSION: u8 = 1;
-/// What a bucket key record's tag is computed for.
-pub(crate) const RECORD_DOMAIN: &[u8] = b"coffer/bucket-key/v1";
 /// Prefixed to the id in the encryption context a bucket key is wrapped for,
 /// so it can never be an object's (whose ids are 16 bytes).
 const CONTEXT_PREFIX: &[u8] = b"coffer/bucket-key/";
@@ -107,66 +102,6 @@ impl BucketKeyOptions {
     pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
-    }
-}
-
-/// A bucket key as stored: no secret, its key is wrapped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BucketKeyRecord {
-    /// The bucket's incarnation when the key was made.
-    pub(crate) incarnation: u64,
-    pub(crate) created_ms: u64,
-    pub(crate) mode: ProtectionMode,
-    pub(crate) wrapped: WrappedKey,
-}
-
-impl BucketKeyRecord {
-    /// `"CFBK" ‖ u8 1 ‖ u64 incarnation ‖ u64 created ‖ u8 mode ‖ bytes16 wrapped`.
-    pub(crate) fn encode_unsealed(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(64 + self.wrapped.body().len());
-        out.extend_from_slice(RECORD_MAGIC);
-        out.push(RECORD_VERSION);
-        out.extend_from_slice(&self.incarnation.to_le_bytes());
-        out.extend_from_slice(&self.created_ms.to_le_bytes());
-        out.push(match self.mode {
-            ProtectionMode::Aes256 => 1,
-            _ => 2,
-        });
-        put_len16(&mut out, &self.wrapped.encode())?;
-        Ok(out)
-    }
-
-    /// Decodes what [`encode_unsealed`](Self::encode_unsealed) wrote.
-    pub(crate) fn decode(raw: &[u8]) -> Result<Self> {
-        let corrupt = || Error::CorruptRecord("bucket key record".into());
-        let mut r = Reader { raw, at: 0 };
-        if r.take(4).map_err(|_| corrupt())? != RECORD_MAGIC || r.u8()? != RECORD_VERSION {
-            return Err(corrupt());
-        }
-        let incarnation = r.u64()?;
-        let created_ms = r.u64()?;
-        let mode = match r.u8()? {
-            1 => ProtectionMode::Aes256,
-            2 => ProtectionMode::Kms,
-            _ => return Err(corrupt()),
-        };
-        let wrapped = WrappedKey::decode(r.bytes16()?)?;
-        if r.at != raw.len() {
-            return Err(corrupt());
-        }
-        let provider_agrees = match mode {
-            ProtectionMode::Aes256 => wrapped.provider() == Provider::MasterKeyring,
-            _ => wrapped.provider() == Provider::Kms,
-        };
-        if !provider_agrees || wrapped.algorithm() == WrapAlgorithm::BucketKey {
-            return Err(corrupt());
-        }
-        Ok(Self {
-            incarnation,
-            created_ms,
-            mode,
-            wrapped,
-        })
     }
 }
 
@@ -760,6 +695,8 @@ pub(crate) fn derive(secret: &Secret, id: &BucketKeyId, context: &EncryptionCont
 
 #[cfg(test)]
 mod tests {
+    use coffer_keyring::Provider;
+
     use super::*;
 
     fn secret(byte: u8) -> Secret {

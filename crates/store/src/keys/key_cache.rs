@@ -19,8 +19,8 @@ use std::sync::Arc;
 use coffer_cipher::PayloadKeys;
 use parking_lot::Mutex;
 
-use crate::engine::recent::Recent;
 use crate::format::columns::OBJECT_ID_LEN;
+use crate::format::recent::Recent;
 
 /// Keys derived for one payload, and the master key version behind them.
 pub(crate) struct CachedKeys {

@@ -18,9 +18,6 @@ use crate::{
     UploadedPart,
 };
 
-/// The caller of the store's own trusted forms.
-pub(crate) const TRUSTED: Caller = Caller::Trusted;
-
 impl ObjectApi for Store {
     type Reader = ObjectReader;
     type Stream = ObjectStream;

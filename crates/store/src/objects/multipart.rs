@@ -32,12 +32,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::ProtectionMode;
 use crate::format::columns::OBJECT_ID_LEN;
+use crate::format::columns::etag;
 use crate::format::record::{
     Body, BucketRecord, ObjectRecord, PartRef, Reader, RecordAuth, put_len16,
 };
 use crate::keys::data_keys::ResolvedRule;
-use crate::objects::api::TRUSTED;
-use crate::objects::operations::{SegmentFeed, etag};
+use crate::objects::operations::SegmentFeed;
+use crate::store::TRUSTED;
 use crate::store::storage;
 use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -330,7 +331,7 @@ impl Store {
                 first,
                 &mut feed,
                 |index| part_segment_key(&prefix, index),
-                crate::engine::staged_put::SegmentLog::Bounded,
+                crate::objects::staged_put::SegmentLog::Bounded,
             )?;
             if written.unflushed {
                 self.flush_segments()?;

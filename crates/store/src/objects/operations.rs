@@ -10,12 +10,12 @@ use coffer_cipher::{DataKey, PayloadCipher};
 use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 
-use crate::engine::staged_put::{SegmentLog, StagedPut};
-use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key, split_object_key};
+use crate::format::columns::{OBJECT_ID_LEN, etag, object_key, segment_key, split_object_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
 use crate::keys::data_keys::ResolvedRule;
-use crate::objects::api::TRUSTED;
 use crate::objects::reader::{ObjectReader, Parts, SegmentSource};
+use crate::objects::staged_put::{SegmentLog, StagedPut};
+use crate::store::TRUSTED;
 use crate::store::storage;
 use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
@@ -862,15 +862,6 @@ pub(crate) fn no_such_key(bucket: &str, key: &str) -> Error {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
     }
-}
-
-/// The object id in hex, quoted (not a hash of the plaintext, which would leak
-/// whether two objects are equal).
-pub(crate) fn etag(object_id: &[u8; OBJECT_ID_LEN]) -> String {
-    let mut text = [b'"'; 2 * OBJECT_ID_LEN + 2];
-    hex::encode_to_slice(object_id, &mut text[1..=2 * OBJECT_ID_LEN])
-        .expect("two hex digits per byte");
-    String::from_utf8(text.to_vec()).expect("hex digits and quotes are ASCII")
 }
 
 impl Store {
