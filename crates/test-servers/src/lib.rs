@@ -21,8 +21,10 @@
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// Where a server's binary is looked for: an environment variable naming it,
 /// then the virtualenv `scripts/install-test-servers` fills
@@ -114,7 +116,15 @@ impl ServerProcess {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut command = build(dir.path());
         let log = File::create(dir.path().join(log_name)).expect("log file");
+        // A process group of its own. In the test binary's group, a server a
+        // test stopped (`signal("STOP")`) was woken again by the kernel: where
+        // that group is orphaned (a run under `setsid`, as CI's), any member's
+        // exit while a member is stopped sends the group SIGHUP and SIGCONT
+        // (POSIX job control), and members exit all the time (the `kill` run
+        // by `signal` itself, other tests' servers). Stopped tests then saw
+        // the server answer.
         let child = command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -147,7 +157,9 @@ impl ServerProcess {
         self.dir.path()
     }
 
-    /// Sends `signal` (`STOP`, `CONT`) to the process with kill(1).
+    /// Sends `signal` (`STOP`, `CONT`) to the process with kill(1). After
+    /// `STOP`, returns once the process is stopped (its state in
+    /// `/proc/<pid>/stat` is `T`): the signal is delivered asynchronously.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
@@ -155,6 +167,24 @@ impl ServerProcess {
             .status()
             .expect("running kill");
         assert!(status.success(), "kill -{signal} {}", self.pid());
+        if signal == "STOP" {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.state() != Some('T') {
+                assert!(
+                    Instant::now() < deadline,
+                    "process {} did not stop",
+                    self.pid()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// The process's state letter from `/proc/<pid>/stat` (`R`, `S`, `T`, …).
+    fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // "pid (comm) state ...": the command may hold spaces and parentheses.
+        stat.rsplit_once(')')?.1.trim_start().chars().next()
     }
 }
 
