@@ -135,10 +135,10 @@ pub mod internals {
         mut value: impl FnMut(&str) -> Result<u64, rocksdb::Error>,
     ) -> crate::Result<()> {
         loop {
-            let busy = value("rocksdb.num-running-flushes").map_err(crate::store::storage)?
-                + value("rocksdb.num-running-compactions").map_err(crate::store::storage)?
-                + value("rocksdb.compaction-pending").map_err(crate::store::storage)?
-                + value("rocksdb.mem-table-flush-pending").map_err(crate::store::storage)?;
+            let busy = value("rocksdb.num-running-flushes").map_err(crate::engine::db::storage)?
+                + value("rocksdb.num-running-compactions").map_err(crate::engine::db::storage)?
+                + value("rocksdb.compaction-pending").map_err(crate::engine::db::storage)?
+                + value("rocksdb.mem-table-flush-pending").map_err(crate::engine::db::storage)?;
             if busy == 0 {
                 return Ok(());
             }

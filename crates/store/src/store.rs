@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -14,14 +13,14 @@ use coffer_keyring::{
     Caller, Clock, KeysLayout, Kms, KmsBackend, KmsOptions, LocalKms, LocalKmsOptions,
     MasterKeyring, SealedKeyStore,
 };
-use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
-use ring::rand::{SecureRandom, SystemRandom};
-use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, WriteBatch, WriteOptions};
+use parking_lot::{Mutex, RwLock};
+use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 use crate::EncryptionRule;
 use crate::PutCondition;
 use crate::engine::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
 use crate::engine::blob_relocation::BlobRelocation;
+use crate::engine::db::{DbRef, SharedDb, borrow_db, millis, open_db, random_id, storage};
 use crate::engine::keys_family::KeysFamily;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::format::record::{BucketRecord, ObjectRecord, RecordAuth};
@@ -46,9 +45,6 @@ const STRIPES: usize = 4096;
 pub(crate) const MASTER_KEY_ID: &str = "master";
 /// What the key that authenticates object and bucket records is derived for.
 const RECORD_KEY_PURPOSE: &[u8] = b"coffer/object-records/v2";
-
-/// The database, until [`Store::close`] takes it.
-pub(crate) type SharedDb = Arc<RwLock<Option<DB>>>;
 
 /// An open store. `Send + Sync` and cheap to clone: clones share everything.
 #[derive(Clone)]
@@ -104,31 +100,6 @@ pub(crate) struct Inner {
     /// Test hook: runs between the two scans of a key retirement.
     #[cfg(feature = "test-util")]
     pub(crate) between_retirement_scans: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
-}
-
-/// The open database, borrowed for one operation; [`Error::Closed`] once the
-/// store is closed.
-pub(crate) struct DbRef<'a>(MappedRwLockReadGuard<'a, DB>);
-
-impl Deref for DbRef<'_> {
-    type Target = DB;
-    fn deref(&self) -> &DB {
-        &self.0
-    }
-}
-
-impl DbRef<'_> {
-    pub(crate) fn cf(&self, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
-        cf(&self.0, family)
-    }
-}
-
-/// Borrows the database behind `shared`, unless the store was closed.
-pub(crate) fn borrow_db(shared: &SharedDb) -> Option<DbRef<'_>> {
-    // Recursive: an operation may borrow again while `close` waits.
-    RwLockReadGuard::try_map(shared.read_recursive(), Option::as_ref)
-        .ok()
-        .map(DbRef)
 }
 
 #[derive(Default)]
@@ -931,50 +902,14 @@ impl Drop for ReaderGuard {
     }
 }
 
-/// Opens the RocksDB database in `dir` with every column family, shared so
-/// that [`Store::close`] can take it.
-pub(crate) fn open_db(dir: &Path, tuning: &crate::Tuning, create: bool) -> Result<SharedDb> {
-    let cache = tuning.block_cache();
-    let families = ColumnFamily::ALL.iter().map(|&family| {
-        ColumnFamilyDescriptor::new(family.name(), tuning.column_family_options(family, &cache))
-    });
-    let mut db_options = tuning.db_options();
-    db_options.create_if_missing(create);
-    let db = DB::open_cf_descriptors(&db_options, dir, families).map_err(storage)?;
-    Ok(Arc::new(RwLock::new(Some(db))))
-}
-
 fn stripe_index(key: &[u8]) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut hasher);
     (hasher.finish() as usize) % STRIPES
 }
 
-pub(crate) fn cf(db: &DB, family: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
-    db.cf_handle(family.name())
-        .ok_or_else(|| Error::CorruptRecord(format!("column family {} is missing", family.name())))
-}
-
-/// RocksDB's error as the engine's [`Error::Storage`].
-pub(crate) fn storage(error: rocksdb::Error) -> Error {
-    Error::Storage(crate::StorageError::new(error))
-}
-
 /// The caller of the store's own trusted forms of the object API.
 pub(crate) const TRUSTED: Caller = Caller::Trusted;
-
-pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {
-    let mut id = [0u8; OBJECT_ID_LEN];
-    SystemRandom::new()
-        .fill(&mut id)
-        .map_err(|_| Error::Randomness)?;
-    Ok(id)
-}
-
-pub(crate) fn millis(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 fn bucket_info(record: BucketRecord) -> BucketInfo {
     BucketInfo {

@@ -39,7 +39,7 @@ pub fn raw_family(store: &Store, family: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>
     let mut out = Vec::new();
     let db = store.db()?;
     for item in db.iterator_cf(db.cf(family)?, rocksdb::IteratorMode::Start) {
-        let (key, value) = item.map_err(crate::store::storage)?;
+        let (key, value) = item.map_err(crate::engine::db::storage)?;
         out.push((key.to_vec(), value.to_vec()));
     }
     Ok(out)
@@ -86,7 +86,7 @@ pub fn raw_put(store: &Store, family: &str, key: &[u8], value: &[u8]) -> Result<
         .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
     let db = store.db()?;
     db.put_cf(db.cf(family)?, key, value)
-        .map_err(crate::store::storage)?;
+        .map_err(crate::engine::db::storage)?;
     Ok(())
 }
 
@@ -98,7 +98,7 @@ pub fn raw_delete(store: &Store, family: &str, key: &[u8]) -> Result<()> {
         .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
     let db = store.db()?;
     db.delete_cf(db.cf(family)?, key)
-        .map_err(crate::store::storage)?;
+        .map_err(crate::engine::db::storage)?;
     Ok(())
 }
 
@@ -110,5 +110,5 @@ pub fn raw_get(store: &Store, family: &str, key: &[u8]) -> Result<Option<Vec<u8>
         .ok_or_else(|| crate::Error::InvalidArgument(format!("no column family {family}")))?;
     let db = store.db()?;
     db.get_cf(db.cf(family)?, key)
-        .map_err(crate::store::storage)
+        .map_err(crate::engine::db::storage)
 }

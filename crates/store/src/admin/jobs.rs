@@ -17,11 +17,11 @@ use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::db::millis;
+use crate::engine::db::storage;
 use crate::format::columns::{object_key, split_object_key};
 use crate::format::record::RecordAuth;
 use crate::objects::staged_put::{SegmentLog, StagedPut};
-use crate::store::millis;
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{CopyOptions, PutCondition};
 use crate::{EncryptionRule, ProtectionMode};
@@ -201,7 +201,7 @@ impl Store {
         if kind == JobKind::EncryptUnencrypted && bucket_record.rule.is_none() {
             return Err(Error::NoSuchEncryptionRule(bucket.to_owned()));
         }
-        let id = hex::encode(crate::store::random_id()?);
+        let id = hex::encode(crate::engine::db::random_id()?);
         let status = JobStatus {
             id: id.clone(),
             bucket: bucket.to_owned(),

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use rocksdb::{Direction, IteratorMode};
 
 use crate::ProtectionMode;
+use crate::engine::db::storage;
 use crate::format::columns::{object_key, split_object_key};
-use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
 
 /// The objects protected by one key version.

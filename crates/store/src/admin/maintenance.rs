@@ -13,12 +13,12 @@ use coffer_keyring::{
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::ProtectionMode;
+use crate::engine::db::open_db;
+use crate::engine::db::storage;
 use crate::engine::keys_family::KeysFamily;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, split_object_key};
 use crate::format::record::Body;
 use crate::objects::operations::no_such_key;
-use crate::store::open_db;
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store, Tuning};
 
 /// What [`Store::check_consistency`] found.

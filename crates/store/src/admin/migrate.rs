@@ -19,12 +19,12 @@ use coffer_keyring::{KeyStore, Provider, SealedKeyStore, WrapAlgorithm, WrappedK
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::admin::jobs::{JOB_MAGIC, JobStatus};
+use crate::engine::db::storage;
 use crate::format::columns::split_object_key;
 use crate::format::record::{ObjectRecord, RecordAuth};
 use crate::format::settings::{
     AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD,
 };
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 const BATCH: usize = 1024;

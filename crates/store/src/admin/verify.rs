@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use rocksdb::{Direction, IteratorMode};
 
 use crate::GetConditions;
+use crate::engine::db::storage;
 use crate::format::columns::{object_key, split_object_key};
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// What is wrong with an object.

@@ -15,8 +15,8 @@
 use parking_lot::Mutex;
 use rocksdb::DB;
 
-use crate::store::cf;
-use crate::store::storage;
+use crate::engine::db::cf;
+use crate::engine::db::storage;
 use crate::{ColumnFamily, Result, Store};
 
 /// The chunks family's blob relocation cutoff and who is changing it.

@@ -4,7 +4,7 @@ use coffer_keyring::KeyStore;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 use crate::ColumnFamily;
-use crate::store::{DbRef, SharedDb, borrow_db};
+use crate::engine::db::{DbRef, SharedDb, borrow_db};
 
 /// [`KeyStore`] over the `keys` column family. Writes are synced, since losing a
 /// new key version would make objects wrapped under it unreadable; only wrap

@@ -33,13 +33,13 @@ use ring::hkdf;
 use rocksdb::{IteratorMode, WriteBatch};
 use zeroize::Zeroizing;
 
+use crate::engine::db::storage;
+use crate::engine::db::{DbRef, random_id};
 use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
 use crate::format::recent::Recent;
 use crate::format::record::BucketRecord;
 use crate::keys::data_keys::{NewKey, ResolvedRule};
-use crate::store::storage;
-use crate::store::{DbRef, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{Protection, ProtectionMode};
 
@@ -376,7 +376,7 @@ impl Store {
         };
         let record = Arc::new(BucketKeyRecord {
             incarnation: bucket.incarnation,
-            created_ms: crate::store::millis(now),
+            created_ms: crate::engine::db::millis(now),
             mode: name.mode,
             wrapped,
         });

@@ -33,8 +33,8 @@ use coffer_keyring::{
 use rocksdb::IteratorMode;
 
 use crate::ProtectionMode;
+use crate::engine::db::storage;
 use crate::format::columns::split_object_key;
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// A key version something stored depends on.

@@ -31,6 +31,8 @@ use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use crate::ProtectionMode;
+use crate::engine::db::storage;
+use crate::engine::db::{DbRef, millis, random_id};
 use crate::format::columns::OBJECT_ID_LEN;
 use crate::format::columns::etag;
 use crate::format::record::{
@@ -39,8 +41,6 @@ use crate::format::record::{
 use crate::keys::data_keys::ResolvedRule;
 use crate::objects::operations::SegmentFeed;
 use crate::store::TRUSTED;
-use crate::store::storage;
-use crate::store::{DbRef, millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};
 use crate::{ObjectAttributes, PutCondition, PutOptions, PutResult};

@@ -10,14 +10,14 @@ use coffer_cipher::{DataKey, PayloadCipher};
 use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 
+use crate::engine::db::storage;
+use crate::engine::db::{millis, random_id};
 use crate::format::columns::{OBJECT_ID_LEN, etag, object_key, segment_key, split_object_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
 use crate::keys::data_keys::ResolvedRule;
 use crate::objects::reader::{ObjectReader, Parts, SegmentSource};
 use crate::objects::staged_put::{SegmentLog, StagedPut};
 use crate::store::TRUSTED;
-use crate::store::storage;
-use crate::store::{millis, random_id};
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{
     CopyOptions, GetConditions, ListOptions, ListResult, Object, ObjectMeta, ObjectSummary,

@@ -106,7 +106,7 @@ impl Segmented {
                     db.cf(ColumnFamily::Chunks)?,
                     [&self.key_prefix[..], &index.to_be_bytes()].concat(),
                 )
-                .map_err(crate::store::storage)?
+                .map_err(crate::engine::db::storage)?
                 .ok_or_else(|| damaged("is missing"))?;
             if self.expected_len(index) != Some(value.len() as u64) {
                 return Err(damaged("is not the length its record says"));

@@ -16,13 +16,13 @@
 use bytes::Bytes;
 use coffer_keyring::Caller;
 
+use crate::engine::db::random_id;
+use crate::engine::db::storage;
 use crate::format::columns::etag;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
 use crate::keys::data_keys::{NewKey, ResolvedRule};
 use crate::objects::operations::{SEGMENT_PLAINTEXT, SegmentFeed};
-use crate::store::random_id;
-use crate::store::storage;
 use crate::{ColumnFamily, Result, Store};
 use crate::{PutCondition, PutOptions, PutResult};
 

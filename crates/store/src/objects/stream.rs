@@ -10,13 +10,13 @@ use coffer_cipher::{CHUNK_LEN, PayloadCipher, PayloadOpener, SEALED_CHUNK_LEN};
 use coffer_keyring::Caller;
 
 use crate::ObjectApi;
+use crate::engine::db::storage;
 use crate::format::columns::{OBJECT_ID_LEN, segment_key};
 use crate::format::record::Body;
 use crate::objects::operations::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT, check_read};
 use crate::objects::reader::Parts;
 use crate::store::ReaderGuard;
 use crate::store::TRUSTED;
-use crate::store::storage;
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{GetConditions, ObjectMeta};
 

@@ -7,7 +7,7 @@ use coffer_keyring::{AuditEvent, AuditOutcome};
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
-use crate::store::storage;
+use crate::engine::db::storage;
 use crate::{Error, Result};
 
 /// The JSON format of events written before the log was sealed.

@@ -17,8 +17,8 @@ use super::chain::{
 };
 use super::event::{SEALED_FORMAT, decode, encode, event_key, event_time, family_bytes, nanos};
 use super::query::{AuditPage, AuditQuery, AuditRetention, AuditVerification};
-use crate::store::storage;
-use crate::store::{DbRef, SharedDb, borrow_db};
+use crate::engine::db::storage;
+use crate::engine::db::{DbRef, SharedDb, borrow_db};
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// Appends between checks of the age limit.
