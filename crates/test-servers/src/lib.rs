@@ -1,7 +1,11 @@
 //! The plumbing of coffer's test servers (OpenBao for `coffer-kms-vault`,
 //! moto for `coffer-kms-aws`): finding the binary, a free loopback port, and a
 //! child process whose output goes to a log file and which is killed and
-//! reaped by its PID when dropped, so nothing is left running.
+//! reaped by its PID when dropped, so nothing is left running. Each server
+//! runs in a process group of its own (see [`ServerProcess::spawn_with`]), so
+//! a Ctrl-C in the terminal does not reach it: a test binary interrupted that
+//! way (before its servers are dropped) leaves them running; find them with
+//! `pgrep -f 'bao server|moto_server'`.
 //!
 //! For tests and benchmarks only (the backends' `dev-server` features).
 //!
