@@ -433,6 +433,12 @@ impl Store {
             }
             batch = next_batch(&mut keys)?;
         }
+        if status.kind == JobKind::Rewrap {
+            // An object under a bucket key has no wrapped key of its own: it
+            // moves with the bucket's keys (one KMS call each). Before the job
+            // is done, so that a failure leaves it to run again.
+            self.rewrap_bucket_keys(&status.bucket)?;
+        }
         self.checkpoint_job(&mut status, true)?;
         progress(&status);
         Ok(status)

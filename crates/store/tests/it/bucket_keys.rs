@@ -360,6 +360,44 @@ fn rewrap_moves_bucket_keys_not_objects() {
 }
 
 #[test]
+fn a_rewrap_job_moves_bucket_keys_too() {
+    let a = with(BucketKeyOptions::default());
+    let s = &a.f.store;
+    let cmk = kms_bucket(s, "bkt");
+    for i in 0..5u32 {
+        s.put_object(
+            "bkt",
+            &format!("k{i}"),
+            data(64, i as u8),
+            PutOptions::default(),
+        )
+        .expect("put");
+    }
+    let v2 = s.kms().rotate_key(&cmk, &TRUSTED).expect("rotate");
+    let id = s
+        .create_job("bkt", coffer_store::JobKind::Rewrap)
+        .expect("job");
+    let status = s
+        .run_job(&id, coffer_store::JobLimits::none(), |_| {})
+        .expect("runs");
+    assert_eq!(status.state, coffer_store::JobState::Done);
+    for i in 0..5u32 {
+        let object = s.get_object("bkt", &format!("k{i}")).expect("get");
+        assert_eq!(object.body, data(64, i as u8));
+        assert_eq!(
+            object.meta.protection.key_version,
+            Some(v2),
+            "the job rewrapped the bucket key the objects derive from"
+        );
+    }
+    assert_eq!(
+        s.rewrap_bucket("bkt").expect("rewrap"),
+        0,
+        "nothing left to move"
+    );
+}
+
+#[test]
 fn crypto_shredding_holds_for_bucket_key_objects() {
     let a = with(BucketKeyOptions::default());
     let s = &a.f.store;
