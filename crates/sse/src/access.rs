@@ -46,20 +46,18 @@ pub mod action {
 }
 
 /// The resource names of one store's buckets and objects:
-/// `acs:oss:<region>:<account>:<bucket>[/<key>]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resources {
-    region: String,
-    account: String,
+/// `acs:oss:<region>:<account>:<bucket>[/<key>]`. Borrows the region and
+/// account: made per request, it allocates only the names it builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources<'a> {
+    region: &'a str,
+    account: &'a str,
 }
 
-impl Resources {
+impl<'a> Resources<'a> {
     /// The names in `region` for `account`.
-    pub fn new(region: &str, account: &str) -> Self {
-        Self {
-            region: region.to_owned(),
-            account: account.to_owned(),
-        }
+    pub fn new(region: &'a str, account: &'a str) -> Self {
+        Self { region, account }
     }
 
     /// A bucket's resource name.

@@ -37,7 +37,7 @@ impl Store {
     }
 
     /// The resource names of this store's buckets and objects.
-    pub(crate) fn resources(&self) -> Resources {
+    pub(crate) fn resources(&self) -> Resources<'_> {
         Resources::new(self.region(), self.account())
     }
 
