@@ -14,6 +14,12 @@
 //! - [`Session`]: the same API bound to one caller, over any implementation.
 //! - [`access`]: the `oss:*` actions, resources and condition keys a
 //!   principal's request is checked against.
+//! - [`keys`]: data keys for each write (master keyring, KMS, bucket keys
+//!   with their bounds and cache, version pins) and for each read, and the
+//!   record key that authenticates what an engine stores ([`keys::Keys`]);
+//!   an engine keeps bucket key records through [`keys::KeyRecords`].
+//! - [`codec`], [`ids`], [`recent`]: the records' binary encoding, their ids
+//!   and times, and the bounded map the caches use.
 //! - The value types: rules and protection, put/get/copy/list options and
 //!   results, multipart parts and uploads, and the shared [`Error`].
 //! - `conformance` (feature `conformance`): the suite every implementation
@@ -21,12 +27,16 @@
 
 pub mod access;
 mod api;
+pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+pub mod ids;
+pub mod keys;
 mod multipart;
 mod names;
 mod object_types;
+pub mod recent;
 mod rule;
 mod session;
 

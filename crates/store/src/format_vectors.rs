@@ -38,16 +38,15 @@ use zeroize::Zeroizing;
 use crate::admin::jobs::{JobKind, JobState, JobStatus, open_job_record, seal_job_record};
 use crate::engine::audit::chain::{ANCHOR_KEY, Anchor, AuditKey, Entry, HEAD_KEY, Head, Legacy};
 use crate::engine::audit::event::{self, LEGACY_FORMAT, SEALED_FORMAT, event_key};
-use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::{bucket_key_key, object_key, segment_key};
 use crate::format::record::{Attributes, Body, BucketRecord, ObjectRecord, PartRef, RecordAuth};
 use crate::format::settings::{KmsBinding, StoreSettings};
-use crate::keys::bucket_keys::{self, Secret, bucket_key_context};
 use crate::objects::multipart::{
     PartRecord, UploadRecord, open_part_record, open_upload_record, part_key, part_segment_key,
     part_segment_prefix, seal_part_record, seal_upload_record,
 };
 use crate::{EncryptionRule, ProtectionMode};
+use coffer_sse::keys::{BucketKeyRecord, RecordKey, bucket_key_context, derive_object_key};
 
 // ---- the fixed values -------------------------------------------------------
 
@@ -171,6 +170,11 @@ fn unhex(constant: &str) -> Vec<u8> {
 
 fn auth() -> RecordAuth {
     RecordAuth::new(&RECORD_KEY, 0)
+}
+
+/// The core's record key, which tags bucket key records.
+fn record_key() -> RecordKey {
+    RecordKey::new(&RECORD_KEY)
 }
 
 fn hmac_of(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
@@ -581,7 +585,7 @@ fn bucket_key_records() {
         mode: ProtectionMode::Kms,
         wrapped: WrappedKey::decode(&unhex(WRAPPED_V1_KMS)).expect("decodes"),
     };
-    let sealed = auth()
+    let sealed = record_key()
         .seal_bucket_key(BUCKET, &BUCKET_KEY_ID, &record)
         .expect("encodes");
     assert_hex("bucket key record", &sealed, BUCKET_KEY_RECORD);
@@ -610,12 +614,12 @@ fn bucket_key_records() {
     );
     assert_eq!(sealed, [body, tag].concat());
 
-    let opened = auth()
+    let opened = record_key()
         .open_bucket_key(BUCKET, &BUCKET_KEY_ID, &unhex(BUCKET_KEY_RECORD))
         .expect("opens");
     assert_eq!(opened, record);
     assert!(
-        auth()
+        record_key()
             .open_bucket_key(BUCKET, &[0x98; 16], &unhex(BUCKET_KEY_RECORD))
             .is_err()
     );
@@ -637,8 +641,8 @@ fn bucket_key_derivation() {
     );
 
     let object = EncryptionContext::new(&STORE_ID, BUCKET, &OBJECT_ID);
-    let secret = Secret(Zeroizing::new([0x9A; 32]));
-    let derived = bucket_keys::derive(&secret, &BUCKET_KEY_ID, &object);
+    let secret = Zeroizing::new([0x9A; 32]);
+    let derived = derive_object_key(&secret, &BUCKET_KEY_ID, &object);
     assert_hex(
         "a data key derived from a bucket key",
         derived.expose_secret(),

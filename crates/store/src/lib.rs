@@ -30,7 +30,6 @@ mod engine;
 mod format;
 #[cfg(test)]
 mod format_vectors;
-mod keys;
 mod objects;
 mod options;
 mod store;
@@ -41,6 +40,7 @@ pub use coffer_keyring::{AuditEvent, AuditOutcome};
 pub use coffer_keyring::{Principal, RootKey, RotationPolicy};
 pub use coffer_policy::PolicyDocument;
 pub use coffer_sse::access::{SSE_CONDITION_KEY, SSE_KEY_ID_CONDITION_KEY};
+pub use coffer_sse::keys::BucketKeyOptions;
 /// The semantics every engine shares, re-exported: the object API, rules and
 /// protection, options and results, and the error type.
 pub use coffer_sse::{
@@ -52,7 +52,6 @@ pub use coffer_sse::{
 pub use engine::audit::{
     AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention, AuditVerification,
 };
-pub use keys::bucket_keys::BucketKeyOptions;
 /// The store as seen by one principal ([`Store::session`]).
 pub type Session = coffer_sse::Session<Store>;
 pub use admin::jobs::{JobKind, JobLimits, JobState, JobStatus};

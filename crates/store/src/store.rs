@@ -5,14 +5,14 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use coffer_cipher::PayloadCipher;
 use coffer_keyring::{
-    Caller, Clock, KeysLayout, Kms, KmsBackend, KmsOptions, LocalKms, LocalKmsOptions,
-    MasterKeyring, SealedKeyStore,
+    Caller, KeysLayout, Kms, KmsBackend, KmsOptions, LocalKms, LocalKmsOptions, MasterKeyring,
+    SealedKeyStore,
 };
+use coffer_sse::keys::{Keys, KeysConfig, RECORD_KEY_PURPOSE};
 use parking_lot::{Mutex, RwLock};
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
@@ -27,9 +27,6 @@ use crate::format::record::{BucketRecord, ObjectRecord, RecordAuth};
 use crate::format::settings::{
     AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings,
 };
-use crate::keys::bucket_keys::BucketKeys;
-use crate::keys::key_cache::PayloadKeyCache;
-use crate::keys::pins::VersionPins;
 use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
 use coffer_sse::validate_bucket;
@@ -41,10 +38,6 @@ pub(crate) const STORE_ID: &[u8] = b"store_id";
 /// (two cores ran at the speed of one). 4096 bytes of locks make that 1.6 %.
 /// Multipart uploads have locks of their own (`upload_stripe`).
 const STRIPES: usize = 4096;
-/// The key id of the store's master keyring in audit events.
-pub(crate) const MASTER_KEY_ID: &str = "master";
-/// What the key that authenticates object and bucket records is derived for.
-const RECORD_KEY_PURPOSE: &[u8] = b"coffer/object-records/v2";
 
 /// An open store. `Send + Sync` and cheap to clone: clones share everything.
 #[derive(Clone)]
@@ -53,37 +46,24 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    db: SharedDb,
+    pub(crate) db: SharedDb,
     closed: AtomicBool,
-    pub(crate) store_id: [u8; 16],
     pub(crate) settings: StoreSettings,
+    /// Data keys, bucket keys, pins, the KMS and the master keyring: the
+    /// core's part (`coffer_sse::keys`).
+    pub(crate) keys: Keys,
     /// Authenticates object and bucket records.
     pub(crate) records: RecordAuth,
-    pub(crate) cipher: PayloadCipher,
-    pub(crate) master: MasterKeyring,
-    pub(crate) kms: Kms,
     /// The persisted audit log (also the KMS layer's sink).
     pub(crate) audit: Arc<AuditLog>,
-    /// The newest master key version whose rotation the audit log has.
-    pub(crate) master_audited: AtomicU32,
-    /// Serializes recording master key rotations.
-    rotation_audit: Mutex<()>,
-    pub(crate) local_kms: Option<Arc<LocalKms>>,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) inline_threshold: usize,
     /// When compactions relocate segments out of old blob files.
-    pub(crate) blob_relocation: BlobRelocation,
+    pub(crate) blob_relocation: Arc<BlobRelocation>,
     pub(crate) write_options: WriteOptions,
     /// For segments a flush makes durable (see `staged_put`): no log.
     pub(crate) unlogged_write_options: WriteOptions,
     /// Serializes changes to job records (a run's checkpoint and a pause).
     pub(crate) jobs_lock: Mutex<()>,
-    /// Payload keys of recently read objects under the master keys.
-    pub(crate) payload_keys: PayloadKeyCache,
-    /// Bucket keys in memory.
-    pub(crate) bucket_keys: Arc<BucketKeys>,
-    /// Master key versions that writes in flight wrapped under.
-    pub(crate) pins: VersionPins,
     /// Serializes writers of one key: read the old record, commit the new one.
     stripes: Vec<Mutex<()>>,
     /// Locks of multipart uploads, by upload id.
@@ -209,10 +189,8 @@ impl Store {
             settings.check(options.region.as_deref(), options.account.as_deref())?;
         }
         settings.check_kms(&opened_kms)?;
-        let records = RecordAuth::new(
-            &sealed.derive_key(RECORD_KEY_PURPOSE),
-            options.payload_key_cache,
-        );
+        let record_key = sealed.derive_key(RECORD_KEY_PURPOSE);
+        let records = RecordAuth::new(&record_key, options.payload_key_cache);
         let master = MasterKeyring::open(
             Arc::clone(&keys),
             &options.root_key,
@@ -246,19 +224,6 @@ impl Store {
             Arc::clone(&options.clock),
             options.tuning.sync_writes,
         )?);
-        let bucket_keys = Arc::new(BucketKeys::new(options.bucket_keys));
-        let forget = Arc::clone(&bucket_keys);
-        let kms = Kms::new(
-            backend,
-            KmsOptions::default()
-                .with_account(&settings.region, &settings.account)
-                .with_audit(Arc::clone(&audit) as Arc<dyn coffer_keyring::AuditSink>)
-                .with_clock(Arc::clone(&options.clock))
-                .with_fail_fast_for(options.kms_fail_fast)
-                // A CMK the store's own layer disables or deletes takes its
-                // bucket keys with it at once, not after their cache TTL.
-                .with_revoked(Arc::new(move |key_id| forget.forget_cmk(key_id))),
-        );
         let store_id = {
             let guard = borrow_db(&db).ok_or(Error::Closed)?;
             let meta = guard.cf(ColumnFamily::Meta)?;
@@ -283,26 +248,32 @@ impl Store {
         let mut unlogged_write_options = WriteOptions::default();
         unlogged_write_options.disable_wal(true);
         let multipart_expiry = options.multipart_expiry;
+        let keys = Keys::new(KeysConfig {
+            store_id,
+            master,
+            kms_backend: backend,
+            local_kms,
+            kms_options: KmsOptions::default()
+                .with_account(&settings.region, &settings.account)
+                .with_clock(Arc::clone(&options.clock))
+                .with_fail_fast_for(options.kms_fail_fast),
+            audit: Arc::clone(&audit) as Arc<dyn coffer_keyring::AuditSink>,
+            record_key,
+            bucket_keys: options.bucket_keys,
+            payload_key_cache: options.payload_key_cache,
+            cipher_threads: options.threads,
+            clock: options.clock,
+        });
         let store = Self {
             inner: Arc::new(Inner {
                 db,
                 closed: AtomicBool::new(false),
-                store_id,
                 settings,
+                keys,
                 records,
-                cipher: PayloadCipher::new(options.threads),
-                master,
-                kms,
                 audit,
-                master_audited: AtomicU32::new(0),
-                rotation_audit: Mutex::new(()),
-                local_kms,
-                clock: options.clock,
                 inline_threshold: options.inline_threshold,
-                blob_relocation: BlobRelocation::new(options.tuning.blob_gc_age_cutoff),
-                payload_keys: PayloadKeyCache::new(options.payload_key_cache),
-                bucket_keys,
-                pins: VersionPins::default(),
+                blob_relocation: Arc::new(BlobRelocation::new(options.tuning.blob_gc_age_cutoff)),
                 write_options,
                 unlogged_write_options,
                 jobs_lock: Mutex::new(()),
@@ -318,10 +289,7 @@ impl Store {
         if store.inner.settings.outdated() {
             store.migrate(&sealed, opened_kms)?;
         }
-        store
-            .inner
-            .master_audited
-            .store(store.inner.master.current_version(), Ordering::Release);
+        store.inner.keys.rotations_recorded_to_current();
         store.load_buckets()?;
         store.remove_leftovers()?;
         store.drop_orphan_uploads()?;
@@ -372,7 +340,7 @@ impl Store {
 
     /// The store's id (part of every object's identity).
     pub fn id(&self) -> &[u8; 16] {
-        &self.inner.store_id
+        self.inner.keys.store_id()
     }
 
     /// The region the store was created in (in every resource name).
@@ -388,14 +356,14 @@ impl Store {
     /// The KMS the store uses, behind its policy checks and audit (the local
     /// one unless another backend was configured).
     pub fn kms(&self) -> &Kms {
-        &self.inner.kms
+        self.inner.keys.kms()
     }
 
     /// The built-in local KMS, unless an external KMS was configured. Calls
     /// made on it directly skip the policy checks and the audit log that
     /// [`Store::kms`] applies: use that for anything a caller asks for.
     pub fn local_kms(&self) -> Option<&Arc<LocalKms>> {
-        self.inner.local_kms.as_ref()
+        self.inner.keys.local_kms()
     }
 
     /// The master keyring of store-managed encryption, to read: its versions.
@@ -404,57 +372,14 @@ impl Store {
     /// keyring itself is never handed out, so neither can be done unaudited
     /// or unchecked.
     pub fn master_keys(&self) -> MasterKeys<'_> {
-        MasterKeys(&self.inner.master)
+        MasterKeys(self.inner.keys.master())
     }
 
     /// Rotates the master key now; returns the new version. Existing objects stay
     /// readable; [`Store::rewrap_bucket`] moves them to the new version.
     /// Recorded in the audit log as `coffer:RotateMasterKey`.
     pub fn rotate_master_key(&self) -> Result<u32> {
-        let _recording = self.inner.rotation_audit.lock();
-        let result = self.inner.master.rotate_now().map_err(Error::from);
-        self.audit_master("coffer:RotateMasterKey", &result)?;
-        if let Ok(version) = result {
-            self.inner
-                .master_audited
-                .fetch_max(version, Ordering::AcqRel);
-        }
-        result
-    }
-
-    /// Records a rotation the rotation policy made while wrapping (the first
-    /// wrap under a version newer than any recorded), before the write that
-    /// found it goes on: a rotation is never unaudited.
-    pub(crate) fn audit_automatic_rotation(&self, version: u32) -> Result<()> {
-        let _recording = self.inner.rotation_audit.lock();
-        if version <= self.inner.master_audited.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.audit_master("coffer:RotateMasterKeyAutomatically", &Ok(version))?;
-        self.inner
-            .master_audited
-            .fetch_max(version, Ordering::AcqRel);
-        Ok(())
-    }
-
-    /// Records an administration of the master keyring that ended with
-    /// `result` (a version on success).
-    pub(crate) fn audit_master(&self, action: &str, result: &Result<u32>) -> Result<()> {
-        use coffer_keyring::AuditOutcome;
-        let (key_version, outcome) = match result {
-            Ok(version) => (Some(*version), AuditOutcome::Allowed),
-            Err(error) => (None, AuditOutcome::Failed(error.to_string())),
-        };
-        self.audit(crate::engine::audit::StoreEvent {
-            caller: &Caller::Trusted,
-            action,
-            resource: None,
-            key_id: Some(MASTER_KEY_ID),
-            key_version,
-            bucket: None,
-            object_key: None,
-            outcome,
-        })
+        self.inner.keys.rotate_master_key()
     }
 
     // ---- buckets -------------------------------------------------------------
@@ -469,7 +394,7 @@ impl Store {
         }
         let record = BucketRecord {
             name: name.to_owned(),
-            created_ms: millis(self.inner.clock.now()),
+            created_ms: millis(self.inner.keys.clock().now()),
             rule: None,
             incarnation: u64::from_le_bytes(random_id()?[..8].try_into().expect("8 bytes")),
         };
@@ -567,7 +492,7 @@ impl Store {
         caller: &Caller,
     ) -> Result<()> {
         if let Some(key_id) = rule.kms_key_id() {
-            self.check_key_usable(key_id, caller)?;
+            self.inner.keys.check_key_usable(key_id, caller)?;
         }
         self.update_bucket(bucket, |record| record.rule = Some(rule))
     }
@@ -717,9 +642,19 @@ impl Store {
         bucket: &BucketRecord,
         write: impl FnOnce(&DbRef<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.gated_write_to(&bucket.name, bucket.incarnation, write)
+    }
+
+    /// [`Store::gated_write`] for the bucket `name` of `incarnation`.
+    pub(crate) fn gated_write_to<T>(
+        &self,
+        name: &str,
+        incarnation: u64,
+        write: impl FnOnce(&DbRef<'_>) -> Result<T>,
+    ) -> Result<T> {
         let _gate = self.inner.bucket_gate.read();
-        if self.bucket_record(&bucket.name)?.incarnation != bucket.incarnation {
-            return Err(Error::NoSuchBucket(bucket.name.clone()));
+        if self.bucket_record(name)?.incarnation != incarnation {
+            return Err(Error::NoSuchBucket(name.to_owned()));
         }
         write(&self.db()?)
     }

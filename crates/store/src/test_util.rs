@@ -18,8 +18,8 @@ pub fn data_key_bytes(store: &Store, bucket: &str, key: &str) -> Result<Option<[
 /// Every master key version's, every local CMK's and every bucket key's
 /// plaintext material.
 pub fn key_material(store: &Store) -> Vec<[u8; 32]> {
-    let mut keys = store.inner.master.export_material_for_test();
-    if let Some(kms) = &store.inner.local_kms {
+    let mut keys = store.inner.keys.master().export_material_for_test();
+    if let Some(kms) = &store.inner.keys.local_kms() {
         keys.extend(kms.export_material_for_test());
     }
     keys.extend(
@@ -69,8 +69,8 @@ pub fn between_retirement_scans(
 /// no usage scan, as the store itself never does: for tests of what a read
 /// does under a version retired anyway (it must fail, not use a kept key).
 pub fn rotate_and_retire_master_keys_unchecked(store: &Store) -> Result<u32> {
-    let version = store.inner.master.rotate_now()?;
-    store.inner.master.retire_versions_below(
+    let version = store.inner.keys.master().rotate_now()?;
+    store.inner.keys.master().retire_versions_below(
         version,
         coffer_keyring::NothingReferencesOlderVersions::after_scanning_every_wrapped_key(),
     )?;

@@ -17,6 +17,7 @@ use coffer_keyring::Caller;
 use rocksdb::IteratorMode;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::blob_relocation::BlobRelocation;
 use crate::engine::db::millis;
 use crate::engine::db::storage;
 use crate::format::columns::{object_key, split_object_key};
@@ -207,7 +208,7 @@ impl Store {
             bucket: bucket.to_owned(),
             kind,
             state: JobState::Running,
-            created_ms: millis(self.inner.clock.now()),
+            created_ms: millis(self.inner.keys.clock().now()),
             last_key: None,
             done: 0,
             skipped: 0,
@@ -342,9 +343,10 @@ impl Store {
         // relocation would move.
         let _relocation = match status.kind {
             JobKind::Rewrap => None,
-            JobKind::Reencrypt { .. } | JobKind::EncryptUnencrypted => {
-                Some(self.pause_blob_relocation()?)
-            }
+            JobKind::Reencrypt { .. } | JobKind::EncryptUnencrypted => Some(BlobRelocation::pause(
+                &self.inner.blob_relocation,
+                &self.inner.db,
+            )?),
         };
         let prefix = object_key(&status.bucket, "");
         let start = match &status.last_key {

@@ -175,10 +175,11 @@ impl Store {
         let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id))
             .with_object_key(key);
         let rewrapped = match wrapped.provider() {
-            Provider::MasterKeyring => self.inner.master.rewrap(&wrapped, &context)?,
+            Provider::MasterKeyring => self.inner.keys.master().rewrap(&wrapped, &context)?,
             _ => self
                 .inner
-                .kms
+                .keys
+                .kms()
                 .rewrap(&wrapped, &context, &Caller::Trusted)?,
         };
         let Some(rewrapped) = rewrapped else {
@@ -305,7 +306,9 @@ impl Store {
         let db = self.db()?;
         for family in ColumnFamily::ALL {
             if family == ColumnFamily::Chunks {
-                self.compact_relocating_everything(&db)?;
+                self.inner
+                    .blob_relocation
+                    .compact_relocating_everything(&db)?;
             } else {
                 crate::engine::blob_relocation::compact_everything(&db, family)?;
             }

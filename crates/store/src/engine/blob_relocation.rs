@@ -9,15 +9,16 @@
 //! both cores. So while such a job runs, relocation pauses (age cutoff 0); a
 //! blob file whose segments the job has all replaced goes once compaction drops
 //! their keys, without relocation. A full compaction
-//! ([`Store::flush_and_compact`]) collects every file (cutoff 1) whatever runs.
+//! (`Store::flush_and_compact`) collects every file (cutoff 1) whatever runs.
 //! The cutoff is an in-memory option: a reopened store starts from its tuning.
+
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rocksdb::DB;
 
-use crate::engine::db::cf;
-use crate::engine::db::storage;
-use crate::{ColumnFamily, Result, Store};
+use crate::engine::db::{SharedDb, borrow_db, cf, storage};
+use crate::{ColumnFamily, Error, Result};
 
 /// The chunks family's blob relocation cutoff and who is changing it.
 pub(crate) struct BlobRelocation {
@@ -55,59 +56,62 @@ impl BlobRelocation {
     }
 }
 
-/// Relocation paused for as long as this lives.
+/// Relocation paused for as long as this lives ([`BlobRelocation::pause`]).
 pub(crate) struct RelocationPause {
-    store: Store,
+    relocation: Arc<BlobRelocation>,
+    db: SharedDb,
 }
 
 impl Drop for RelocationPause {
     fn drop(&mut self) {
-        let relocation = &self.store.inner.blob_relocation;
+        let relocation = &self.relocation;
         let mut state = relocation.state.lock();
         state.pauses = state.pauses.saturating_sub(1);
-        let resumed = self
-            .store
-            .db()
-            .and_then(|db| apply_cutoff(&db, state.cutoff(relocation.configured)));
+        // A closed store has no database left to set: it reopens with its
+        // tuning's cutoff.
+        let resumed = match borrow_db(&self.db) {
+            Some(db) => apply_cutoff(&db, state.cutoff(relocation.configured)),
+            None => Ok(()),
+        };
         if let Err(error) = resumed {
             tracing::warn!(%error, "could not resume blob relocation; it resumes at the next open");
         }
     }
 }
 
-impl Store {
-    /// Pauses blob relocation until the returned guard drops.
-    pub(crate) fn pause_blob_relocation(&self) -> Result<RelocationPause> {
-        let relocation = &self.inner.blob_relocation;
+impl BlobRelocation {
+    /// Pauses blob relocation in the database behind `db` until the
+    /// returned guard drops ([`Error::Closed`] if the store is closed).
+    pub(crate) fn pause(relocation: &Arc<Self>, db: &SharedDb) -> Result<RelocationPause> {
         let mut state = relocation.state.lock();
         state.pauses += 1;
-        let paused = self
-            .db()
+        let paused = borrow_db(db)
+            .ok_or(Error::Closed)
             .and_then(|db| apply_cutoff(&db, state.cutoff(relocation.configured)));
         if let Err(error) = paused {
             state.pauses -= 1;
             return Err(error);
         }
         Ok(RelocationPause {
-            store: self.clone(),
+            relocation: Arc::clone(relocation),
+            db: Arc::clone(db),
         })
     }
 
     /// Compacts the chunks family with every blob file eligible for
     /// relocation, then restores the cutoff (paused, if a job still runs).
     pub(crate) fn compact_relocating_everything(&self, db: &DB) -> Result<()> {
-        let relocation = &self.inner.blob_relocation;
         let begun = {
-            let mut state = relocation.state.lock();
+            let mut state = self.state.lock();
             state.collecting_all += 1;
-            apply_cutoff(db, state.cutoff(relocation.configured))
+            apply_cutoff(db, state.cutoff(self.configured))
         };
         // Not under the lock: a job starting or ending meanwhile need not wait
         // for the compaction.
         let outcome = begun.and_then(|()| compact_everything(db, ColumnFamily::Chunks));
-        let mut state = relocation.state.lock();
+        let mut state = self.state.lock();
         state.collecting_all -= 1;
-        let restored = apply_cutoff(db, state.cutoff(relocation.configured));
+        let restored = apply_cutoff(db, state.cutoff(self.configured));
         outcome.and(restored)
     }
 }

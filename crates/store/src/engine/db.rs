@@ -5,13 +5,10 @@
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
-use ring::rand::{SecureRandom, SystemRandom};
 use rocksdb::{ColumnFamilyDescriptor, DB};
 
-use crate::format::columns::OBJECT_ID_LEN;
 use crate::{ColumnFamily, Error, Result};
 
 /// The database, until [`Store::close`] takes it.
@@ -66,17 +63,5 @@ pub(crate) fn storage(error: rocksdb::Error) -> Error {
     Error::Storage(crate::StorageError::new(error))
 }
 
-/// 16 random bytes: an object, upload, job or bucket key id.
-pub(crate) fn random_id() -> Result<[u8; OBJECT_ID_LEN]> {
-    let mut id = [0u8; OBJECT_ID_LEN];
-    SystemRandom::new()
-        .fill(&mut id)
-        .map_err(|_| Error::Randomness)?;
-    Ok(id)
-}
-
-/// Milliseconds since the Unix epoch, as records keep times.
-pub(crate) fn millis(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+/// Ids and times: the core's.
+pub(crate) use coffer_sse::ids::{millis, random_id};

@@ -30,22 +30,19 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use coffer_sse::codec::{Reader, put_len16, put_len32};
+use coffer_sse::keys::{RecordKey, TAG_LEN, split_tag, tags_equal};
+use coffer_sse::recent::Recent;
 use parking_lot::Mutex;
-use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use crate::format::bucket_key::BucketKeyRecord;
 use crate::format::columns::OBJECT_ID_LEN;
-use crate::format::recent::Recent;
 use crate::{EncryptionRule, ProtectionMode};
 use crate::{Error, Result};
 
 const VERSION_1: u8 = 1;
 const VERSION: u8 = 2;
-const TAG_LEN: usize = 32;
-const MAC_DOMAIN: &[u8] = b"coffer/object-record/v2";
 const BUCKET_MAGIC: &[u8] = b"CFB2";
-const BUCKET_MAC_DOMAIN: &[u8] = b"coffer/bucket-record/v2";
 /// How much of an encrypted inline payload the tag covers: its prefix.
 const AUTHENTICATED_PREFIX: usize = coffer_cipher::PAYLOAD_PREFIX_LEN;
 
@@ -191,22 +188,6 @@ fn corrupt(what: &str) -> Error {
     Error::CorruptRecord(what.to_owned())
 }
 
-pub(crate) fn put_len16(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
-    let len = u16::try_from(bytes.len())
-        .map_err(|_| Error::InvalidArgument("a name or value exceeds 65535 bytes".into()))?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
-fn put_len32(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
-    let len = u32::try_from(bytes.len())
-        .map_err(|_| Error::InvalidArgument("a value exceeds 4 GiB".into()))?;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
 fn mode_byte(mode: ProtectionMode) -> u8 {
     match mode {
         ProtectionMode::None => 0,
@@ -230,15 +211,16 @@ struct Layout {
     tag_at: usize,
 }
 
-/// Authenticates object records: the store's record key, bound to each
-/// record's bucket and object key.
+/// Authenticates object and bucket records: the store's record key (the
+/// core's [`RecordKey`], which says what each tag binds), over this engine's
+/// layout of the records.
 ///
 /// Records verified recently are remembered byte for byte (what the tag
 /// covers, and the tag), so reading one again compares bytes instead of
 /// computing HMAC-SHA256 (a tenth of a small get). Only an identical byte
 /// string, for the same bucket and key, counts as verified.
 pub(crate) struct RecordAuth {
-    key: hmac::Key,
+    key: RecordKey,
     verified: Mutex<Recent<[u8; OBJECT_ID_LEN], Verified>>,
 }
 
@@ -256,7 +238,7 @@ impl RecordAuth {
     /// `remembered` verified records (`0`: none).
     pub(crate) fn new(key: &[u8; 32], remembered: usize) -> Self {
         Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            key: RecordKey::new(key),
             verified: Mutex::new(Recent::new(remembered)),
         }
     }
@@ -266,8 +248,8 @@ impl RecordAuth {
         let mut out = record.encode_unsealed()?;
         let layout = parse(&out, false)?;
         let (covered, prefix) = covered(&out, &layout, record.mode);
-        let tag = self.tag(bucket, key, covered, prefix)?;
-        out.extend_from_slice(tag.as_ref());
+        let tag = self.key.object_tag(bucket, key, covered, prefix)?;
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 
@@ -325,8 +307,8 @@ impl RecordAuth {
         if seen {
             return Ok(());
         }
-        let expected = self.tag(bucket, key, covered, prefix)?;
-        if !tags_equal(expected.as_ref(), tag) {
+        let expected = self.key.object_tag(bucket, key, covered, prefix)?;
+        if !tags_equal(&expected, tag) {
             return Err(tampered());
         }
         if !remember {
@@ -349,8 +331,8 @@ impl RecordAuth {
     /// `"coffer/bucket-record/v2" ‖ str16 name ‖ JSON`.
     pub(crate) fn seal_bucket(&self, record: &BucketRecord) -> Result<Vec<u8>> {
         let json = serde_json::to_vec(record).map_err(|e| corrupt(&e.to_string()))?;
-        let tag = self.bucket_tag(&record.name, &json)?;
-        Ok([BUCKET_MAGIC, &json[..], tag.as_ref()].concat())
+        let tag = self.key.bucket_tag(&record.name, &json)?;
+        Ok([BUCKET_MAGIC, &json[..], &tag[..]].concat())
     }
 
     /// Authenticates and decodes the record of bucket `name`.
@@ -362,9 +344,9 @@ impl RecordAuth {
         };
         let json = raw
             .strip_prefix(BUCKET_MAGIC)
-            .and_then(|rest| rest.len().checked_sub(TAG_LEN).map(|at| rest.split_at(at)))
+            .and_then(split_tag)
             .ok_or_else(tampered)?;
-        if !tags_equal(self.bucket_tag(name, json.0)?.as_ref(), json.1) {
+        if !tags_equal(&self.key.bucket_tag(name, json.0)?, json.1) {
             return Err(tampered());
         }
         let record: BucketRecord =
@@ -375,21 +357,18 @@ impl RecordAuth {
         Ok(record)
     }
 
-    /// `body ‖ tag`, the tag an HMAC-SHA256 of `domain ‖ (u16 len ‖ part) for
-    /// each part of `binding` ‖ body`: a record bound to what names it.
+    /// `body ‖ tag` ([`RecordKey::seal_tagged`]): upload, part and job records.
     pub(crate) fn seal_tagged(
         &self,
         domain: &[u8],
         binding: &[&[u8]],
-        mut body: Vec<u8>,
+        body: Vec<u8>,
     ) -> Result<Vec<u8>> {
-        let tag = self.tagged(domain, binding, &body)?;
-        body.extend_from_slice(tag.as_ref());
-        Ok(body)
+        self.key.seal_tagged(domain, binding, body)
     }
 
-    /// The body of a record [`RecordAuth::seal_tagged`] sealed with the same
-    /// domain and binding; [`Error::Integrity`] naming `what` otherwise.
+    /// The body of a record [`RecordAuth::seal_tagged`] sealed
+    /// ([`RecordKey::open_tagged`]).
     pub(crate) fn open_tagged<'a>(
         &self,
         domain: &[u8],
@@ -397,82 +376,7 @@ impl RecordAuth {
         raw: &'a [u8],
         what: impl FnOnce() -> String,
     ) -> Result<&'a [u8]> {
-        let split = raw.len().checked_sub(TAG_LEN).map(|at| raw.split_at(at));
-        match split {
-            Some((body, tag)) if tags_equal(self.tagged(domain, binding, body)?.as_ref(), tag) => {
-                Ok(body)
-            }
-            _ => Err(Error::Integrity(format!(
-                "the record of {} failed to authenticate: it was edited, moved or planted",
-                what()
-            ))),
-        }
-    }
-
-    fn tagged(&self, domain: &[u8], binding: &[&[u8]], body: &[u8]) -> Result<hmac::Tag> {
-        let mut context = hmac::Context::with_key(&self.key);
-        context.update(domain);
-        for part in binding {
-            let len = u16::try_from(part.len()).map_err(|_| corrupt("record name"))?;
-            context.update(&len.to_le_bytes());
-            context.update(part);
-        }
-        context.update(body);
-        Ok(context.sign())
-    }
-
-    /// A bucket key record's bytes: the record ‖ tag, the tag an HMAC-SHA256
-    /// of `"coffer/bucket-key/v1" ‖ str16 bucket ‖ id ‖ record`.
-    pub(crate) fn seal_bucket_key(
-        &self,
-        bucket: &str,
-        id: &[u8; OBJECT_ID_LEN],
-        record: &BucketKeyRecord,
-    ) -> Result<Vec<u8>> {
-        let mut out = record.encode_unsealed()?;
-        let tag = self.bucket_key_tag(bucket, id, &out)?;
-        out.extend_from_slice(tag.as_ref());
-        Ok(out)
-    }
-
-    /// Authenticates and decodes the record of bucket key `id` of `bucket`.
-    pub(crate) fn open_bucket_key(
-        &self,
-        bucket: &str,
-        id: &[u8; OBJECT_ID_LEN],
-        raw: &[u8],
-    ) -> Result<BucketKeyRecord> {
-        let tampered = || {
-            Error::Integrity(format!(
-                "the record of bucket key {} of bucket {bucket} failed to authenticate: it was edited, moved or planted",
-                hex::encode(id)
-            ))
-        };
-        let (record, tag) = raw
-            .len()
-            .checked_sub(TAG_LEN)
-            .map(|at| raw.split_at(at))
-            .ok_or_else(tampered)?;
-        if !tags_equal(self.bucket_key_tag(bucket, id, record)?.as_ref(), tag) {
-            return Err(tampered());
-        }
-        BucketKeyRecord::decode(record)
-    }
-
-    fn bucket_key_tag(
-        &self,
-        bucket: &str,
-        id: &[u8; OBJECT_ID_LEN],
-        record: &[u8],
-    ) -> Result<hmac::Tag> {
-        let mut context = hmac::Context::with_key(&self.key);
-        context.update(crate::format::bucket_key::RECORD_DOMAIN);
-        let len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
-        context.update(&len.to_le_bytes());
-        context.update(bucket.as_bytes());
-        context.update(id);
-        context.update(record);
-        Ok(context.sign())
+        self.key.open_tagged(domain, binding, raw, what)
     }
 
     /// Decodes a bucket record written before version 2 (plain JSON), for the
@@ -484,30 +388,6 @@ impl RecordAuth {
         serde_json::from_slice(raw)
             .map(Some)
             .map_err(|e| corrupt(&e.to_string()))
-    }
-
-    fn bucket_tag(&self, name: &str, json: &[u8]) -> Result<hmac::Tag> {
-        let mut context = hmac::Context::with_key(&self.key);
-        context.update(BUCKET_MAC_DOMAIN);
-        let len = u16::try_from(name.len()).map_err(|_| corrupt("bucket name"))?;
-        context.update(&len.to_le_bytes());
-        context.update(name.as_bytes());
-        context.update(json);
-        Ok(context.sign())
-    }
-
-    fn tag(&self, bucket: &str, key: &str, covered: &[u8], prefix: &[u8]) -> Result<hmac::Tag> {
-        let mut context = hmac::Context::with_key(&self.key);
-        context.update(MAC_DOMAIN);
-        let bucket_len = u16::try_from(bucket.len()).map_err(|_| corrupt("bucket name"))?;
-        context.update(&bucket_len.to_le_bytes());
-        context.update(bucket.as_bytes());
-        let key_len = u32::try_from(key.len()).map_err(|_| corrupt("object key"))?;
-        context.update(&key_len.to_le_bytes());
-        context.update(key.as_bytes());
-        context.update(covered);
-        context.update(prefix);
-        Ok(context.sign())
     }
 }
 
@@ -524,16 +404,10 @@ fn covered<'a>(unsealed: &'a [u8], layout: &Layout, mode: ProtectionMode) -> (&'
     }
 }
 
-/// Constant-time comparison of two tags.
-fn tags_equal(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.ct_eq(b))
-}
-
 /// Finds the inline payload and the tag of an encoded record (version 1 or 2),
 /// checking only that every length fits.
 fn parse(raw: &[u8], with_tag: bool) -> Result<Layout> {
-    let mut r = Reader { raw, at: 0 };
+    let mut r = Reader::new(raw);
     let version = r.u8()?;
     if version != VERSION && version != VERSION_1 {
         return Err(corrupt("unknown object record version"));
@@ -667,7 +541,7 @@ impl ObjectRecord {
     /// Decodes a record of `version`; an inline payload is sliced out of `raw`
     /// without copying. The caller has authenticated version-2 records.
     fn decode(raw: Bytes, version: u8) -> Result<Self> {
-        let mut r = Reader { raw: &raw, at: 0 };
+        let mut r = Reader::new(&raw);
         if r.u8()? != version {
             return Err(corrupt("unexpected object record version"));
         }
@@ -775,44 +649,6 @@ impl ObjectRecord {
             .and_then(|id| id.try_into().ok())
             .ok_or_else(|| corrupt("object id"))?;
         Ok(Some(id))
-    }
-}
-
-/// Reads the little-endian fields of a record, every length checked.
-pub(crate) struct Reader<'a> {
-    pub(crate) raw: &'a [u8],
-    pub(crate) at: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(len).ok_or_else(|| corrupt("length"))?;
-        let slice = self
-            .raw
-            .get(self.at..end)
-            .ok_or_else(|| corrupt("truncated"))?;
-        self.at = end;
-        Ok(slice)
-    }
-    pub(crate) fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
-    }
-    pub(crate) fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().map_err(|_| corrupt("u32"))?,
-        ))
-    }
-    pub(crate) fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().map_err(|_| corrupt("u64"))?,
-        ))
-    }
-    pub(crate) fn bytes16(&mut self) -> Result<&'a [u8]> {
-        let len = u16::from_le_bytes(self.take(2)?.try_into().map_err(|_| corrupt("u16"))?);
-        self.take(usize::from(len))
-    }
-    fn str16(&mut self) -> Result<String> {
-        String::from_utf8(self.bytes16()?.to_vec()).map_err(|_| corrupt("string"))
     }
 }
 

@@ -11,8 +11,8 @@ use coffer_sse::validate_key;
 
 use crate::engine::audit::StoreEvent;
 use crate::format::record::BucketRecord;
-use crate::keys::data_keys::ResolvedRule;
 use crate::{EncryptionRule, Error, Result, Session, Store};
+use coffer_sse::keys::ResolvedRule;
 
 impl Store {
     /// The store's operations on behalf of `principal`, policies enforced.

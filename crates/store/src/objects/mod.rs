@@ -1,10 +1,11 @@
 //! The object operations: the object API's implementation and its
-//! authorization, put/get/head/list/delete/copy, staged writes (a put's
+//! authorization, the keys of each write and read, put/get/head/list/delete/copy, staged writes (a put's
 //! payload written before its record), the reader, the stream and multipart
 //! uploads.
 
 pub(crate) mod api;
 pub(crate) mod authorize;
+pub(crate) mod keys;
 pub(crate) mod multipart;
 pub(crate) mod operations;
 pub(crate) mod reader;

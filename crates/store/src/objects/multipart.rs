@@ -35,15 +35,14 @@ use crate::engine::db::storage;
 use crate::engine::db::{DbRef, millis, random_id};
 use crate::format::columns::OBJECT_ID_LEN;
 use crate::format::columns::etag;
-use crate::format::record::{
-    Body, BucketRecord, ObjectRecord, PartRef, Reader, RecordAuth, put_len16,
-};
-use crate::keys::data_keys::ResolvedRule;
+use crate::format::record::{Body, BucketRecord, ObjectRecord, PartRef, RecordAuth};
 use crate::objects::operations::SegmentFeed;
 use crate::store::TRUSTED;
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};
 use crate::{ObjectAttributes, PutCondition, PutOptions, PutResult};
+use coffer_sse::codec::{Reader, put_len16};
+use coffer_sse::keys::ResolvedRule;
 
 const UPLOAD_MAGIC: &[u8] = b"CFMU";
 const PART_MAGIC: &[u8] = b"CFMP";
@@ -127,7 +126,7 @@ impl PartRecord {
 
     fn decode(raw: &[u8]) -> Result<Self> {
         let corrupt = || Error::CorruptRecord("part record".into());
-        let mut r = Reader { raw, at: 0 };
+        let mut r = Reader::new(raw);
         if r.take(4)? != PART_MAGIC {
             return Err(corrupt());
         }
@@ -177,7 +176,7 @@ pub(crate) fn part_identity(
     number: u32,
 ) -> ObjectIdentity {
     ObjectIdentity::new(
-        &store.inner.store_id,
+        store.inner.keys.store_id(),
         bucket,
         &[&object_id[..], &number.to_be_bytes()].concat(),
     )
@@ -229,7 +228,7 @@ impl Store {
             bucket: bucket.name.clone(),
             key: key.to_owned(),
             incarnation: bucket.incarnation,
-            created_ms: millis(self.inner.clock.now()),
+            created_ms: millis(self.inner.keys.clock().now()),
             mode: match new_key.protection.mode {
                 ProtectionMode::None => 0,
                 ProtectionMode::Aes256 => 1,
@@ -319,7 +318,8 @@ impl Store {
                 .as_ref()
                 .map(|k| {
                     self.inner
-                        .cipher
+                        .keys
+                        .cipher()
                         .sealer(k, &part_identity(self, bucket, &upload, part_number))
                 })
                 .transpose()?;
@@ -435,7 +435,7 @@ impl Store {
         let object = ObjectRecord {
             object_id: upload,
             size,
-            modified_ms: millis(self.inner.clock.now()),
+            modified_ms: millis(self.inner.keys.clock().now()),
             mode,
             key_id: record.key_id.clone(),
             key_version: record.key_version,
@@ -519,7 +519,7 @@ impl Store {
     /// Aborts every upload created longer than `older_than` ago; returns how
     /// many. Also run when the store opens, with the store's multipart expiry.
     pub fn sweep_multipart_uploads(&self, older_than: Duration) -> Result<usize> {
-        let now = self.inner.clock.now();
+        let now = self.inner.keys.clock().now();
         let swept = self.drop_uploads_where(|record| {
             let created = SystemTime::UNIX_EPOCH + Duration::from_millis(record.created_ms);
             now.duration_since(created)

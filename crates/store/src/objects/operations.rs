@@ -14,7 +14,6 @@ use crate::engine::db::storage;
 use crate::engine::db::{millis, random_id};
 use crate::format::columns::{OBJECT_ID_LEN, etag, object_key, segment_key, split_object_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
-use crate::keys::data_keys::ResolvedRule;
 use crate::objects::reader::{ObjectReader, Parts, SegmentSource};
 use crate::objects::staged_put::{SegmentLog, StagedPut};
 use crate::store::TRUSTED;
@@ -24,6 +23,7 @@ use crate::{
     PutCondition, PutOptions, PutResult,
 };
 use crate::{GetOptions, ObjectApi, PutPayload};
+use coffer_sse::keys::ResolvedRule;
 use coffer_sse::validate_key;
 
 /// Plaintext bytes per segment of a large object: 64 chunks.
@@ -331,7 +331,8 @@ impl Store {
         let sealer = data_key
             .map(|key| {
                 self.inner
-                    .cipher
+                    .keys
+                    .cipher()
                     .sealer(key, &self.identity(bucket, object_id))
             })
             .transpose()?;
@@ -427,14 +428,14 @@ impl Store {
         &self,
         object_id: [u8; OBJECT_ID_LEN],
         size: u64,
-        new_key: &crate::keys::data_keys::NewKey,
+        new_key: &coffer_sse::keys::NewKey,
         options: PutOptions,
         body: Body,
     ) -> ObjectRecord {
         ObjectRecord {
             object_id,
             size,
-            modified_ms: millis(self.inner.clock.now()),
+            modified_ms: millis(self.inner.keys.clock().now()),
             mode: new_key.protection.mode,
             key_id: new_key.protection.kms_key_id.clone().unwrap_or_default(),
             key_version: new_key.protection.key_version.unwrap_or(0),
@@ -540,7 +541,11 @@ impl Store {
         let body = match record.body {
             // The record was read into a buffer of its own: open it there.
             Body::Inline(payload) => match &keys {
-                Some(keys) => self.inner.cipher.open_with_keys(&keys.keys, payload)?,
+                Some(keys) => self
+                    .inner
+                    .keys
+                    .cipher()
+                    .open_with_keys(&keys.keys, payload)?,
                 None => payload,
             },
             Body::Segmented { segments, .. } => {
@@ -557,7 +562,8 @@ impl Store {
                 let opener = keys
                     .map(|keys| {
                         self.inner
-                            .cipher
+                            .keys
+                            .cipher()
                             .opener_with_keys(&keys.keys, PayloadCipher::payload_len(record.size)?)
                     })
                     .transpose()?;
@@ -659,7 +665,7 @@ impl Store {
             }
         };
         ObjectReader::new(
-            &self.inner.cipher,
+            self.inner.keys.cipher(),
             data_key.as_ref(),
             &identity,
             source,

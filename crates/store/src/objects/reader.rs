@@ -310,7 +310,12 @@ impl Parts {
                 Some(key) => {
                     let identity =
                         part_identity(&self.store, &self.bucket, &self.object_id, part.number);
-                    let reader = self.store.inner.cipher.reader(key, &identity, source)?;
+                    let reader = self
+                        .store
+                        .inner
+                        .keys
+                        .cipher()
+                        .reader(key, &identity, source)?;
                     if reader.claimed_len() != part.size {
                         return Err(Error::Integrity(format!(
                             "part {} does not match its record",

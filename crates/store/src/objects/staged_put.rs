@@ -21,10 +21,10 @@ use crate::engine::db::storage;
 use crate::format::columns::etag;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
-use crate::keys::data_keys::{NewKey, ResolvedRule};
 use crate::objects::operations::{SEGMENT_PLAINTEXT, SegmentFeed};
 use crate::{ColumnFamily, Result, Store};
 use crate::{PutCondition, PutOptions, PutResult};
+use coffer_sse::keys::{NewKey, ResolvedRule};
 
 /// How a streamed write's segments go to the chunks family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,7 +133,8 @@ impl Store {
                 .as_ref()
                 .map(|k| {
                     self.inner
-                        .cipher
+                        .keys
+                        .cipher()
                         .sealer(k, &self.identity(&bucket.name, &object_id))
                 })
                 .transpose()?;
@@ -190,7 +191,7 @@ impl Store {
     ) -> Result<StagedPut> {
         let size = body.len() as u64;
         let body = match &new_key.data_key {
-            Some(data_key) => Body::Inline(self.inner.cipher.seal(
+            Some(data_key) => Body::Inline(self.inner.keys.cipher().seal(
                 data_key,
                 &self.identity(&bucket.name, &object_id),
                 body,

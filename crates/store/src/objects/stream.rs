@@ -288,7 +288,8 @@ impl Store {
                 let body = match &keys {
                     Some(keys) => self
                         .inner
-                        .cipher
+                        .keys
+                        .cipher()
                         .open_with_keys(&keys.keys, payload.clone())?,
                     None => payload.clone(),
                 };
@@ -309,7 +310,8 @@ impl Store {
                     .payload_keys(bucket, key, &record, prefix, caller)?
                     .map(|keys| {
                         self.inner
-                            .cipher
+                            .keys
+                            .cipher()
                             .opener_with_keys(&keys.keys, PayloadCipher::payload_len(record.size)?)
                     })
                     .transpose()?;

@@ -20,5 +20,5 @@ mod log;
 mod query;
 
 pub(crate) use chain::{AUDIT_KEY_PURPOSE, AuditKey};
-pub(crate) use log::{AuditLog, LogState, StoreEvent};
+pub(crate) use log::{AuditLog, LogState, Prune, StoreEvent};
 pub use query::{AuditOutcomeKind, AuditPage, AuditQuery, AuditRetention, AuditVerification};

@@ -24,7 +24,7 @@ use parking_lot::{Condvar, Mutex};
 
 /// The versions wraps in flight use, and the wraps still running.
 #[derive(Default)]
-pub(crate) struct VersionPins {
+pub struct VersionPins {
     state: Arc<Mutex<PinState>>,
     /// Signalled whenever a wrap in flight ends.
     wrapped: Arc<Condvar>,
@@ -42,7 +42,7 @@ struct PinState {
 type Pinned = (String, u32);
 
 /// A pinned version, released when dropped.
-pub(crate) struct Pin {
+pub struct Pin {
     state: Arc<Mutex<PinState>>,
     key: Pinned,
 }
@@ -66,7 +66,7 @@ impl VersionPins {
     /// id, not an alias), which returns the key it wrapped under and the
     /// version, and pins that version: one step as [`VersionPins::floor`]
     /// sees it. No lock is held while `wrap` runs.
-    pub(crate) fn wrap_and_pin<T, E>(
+    pub fn wrap_and_pin<T, E>(
         &self,
         key: &str,
         wrap: impl FnOnce() -> Result<(T, String, u32), E>,
@@ -101,7 +101,7 @@ impl VersionPins {
     /// uses it or a later version) or the lowest version of it pinned by a
     /// write in flight, once every wrap under `key` that was running when
     /// `current` was read has ended.
-    pub(crate) fn floor(&self, key: &str, current: impl FnOnce() -> u32) -> u32 {
+    pub fn floor(&self, key: &str, current: impl FnOnce() -> u32) -> u32 {
         let current = current();
         let mut state = self.state.lock();
         let horizon = state.next_ticket;

@@ -1,31 +1,34 @@
-//! Bucket key records (the `bucket_keys` column family): a bucket key as
-//! stored, its secret wrapped; the tag over it is `RecordAuth`'s
+//! Bucket key records: a bucket key as an engine stores it, its secret
+//! wrapped; the tag over it is [`RecordKey`](crate::keys::RecordKey)'s
 //! (`docs/format.md`, *Bucket keys*).
 
 use coffer_keyring::{Provider, WrapAlgorithm, WrappedKey};
 
 use crate::ProtectionMode;
-use crate::format::record::{Reader, put_len16};
+use crate::codec::{Reader, put_len16};
 use crate::{Error, Result};
 
 const RECORD_MAGIC: &[u8] = b"CFBK";
 const RECORD_VERSION: u8 = 1;
 /// What a bucket key record's tag is computed for.
-pub(crate) const RECORD_DOMAIN: &[u8] = b"coffer/bucket-key/v1";
+pub(crate) const BUCKET_KEY_DOMAIN: &[u8] = b"coffer/bucket-key/v1";
 
 /// A bucket key as stored: no secret, its key is wrapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BucketKeyRecord {
+pub struct BucketKeyRecord {
     /// The bucket's incarnation when the key was made.
-    pub(crate) incarnation: u64,
-    pub(crate) created_ms: u64,
-    pub(crate) mode: ProtectionMode,
-    pub(crate) wrapped: WrappedKey,
+    pub incarnation: u64,
+    /// When it was made (ms since the epoch).
+    pub created_ms: u64,
+    /// Store-managed (the master keyring) or KMS.
+    pub mode: ProtectionMode,
+    /// The bucket key, wrapped.
+    pub wrapped: WrappedKey,
 }
 
 impl BucketKeyRecord {
     /// `"CFBK" ‖ u8 1 ‖ u64 incarnation ‖ u64 created ‖ u8 mode ‖ bytes16 wrapped`.
-    pub(crate) fn encode_unsealed(&self) -> Result<Vec<u8>> {
+    pub fn encode_unsealed(&self) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(64 + self.wrapped.body().len());
         out.extend_from_slice(RECORD_MAGIC);
         out.push(RECORD_VERSION);
@@ -40,9 +43,9 @@ impl BucketKeyRecord {
     }
 
     /// Decodes what [`encode_unsealed`](Self::encode_unsealed) wrote.
-    pub(crate) fn decode(raw: &[u8]) -> Result<Self> {
+    pub fn decode(raw: &[u8]) -> Result<Self> {
         let corrupt = || Error::CorruptRecord("bucket key record".into());
-        let mut r = Reader { raw, at: 0 };
+        let mut r = Reader::new(raw);
         if r.take(4).map_err(|_| corrupt())? != RECORD_MAGIC || r.u8()? != RECORD_VERSION {
             return Err(corrupt());
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 /// See the module documentation.
-pub(crate) struct Recent<K, V> {
+pub struct Recent<K, V> {
     /// Entries per generation; `0` keeps nothing.
     generation_len: usize,
     current: HashMap<K, V>,
@@ -16,7 +16,7 @@ pub(crate) struct Recent<K, V> {
 
 impl<K: Hash + Eq + Copy, V> Recent<K, V> {
     /// A map of at most `entries` entries.
-    pub(crate) fn new(entries: usize) -> Self {
+    pub fn new(entries: usize) -> Self {
         Self {
             generation_len: entries / 2,
             current: HashMap::new(),
@@ -25,7 +25,7 @@ impl<K: Hash + Eq + Copy, V> Recent<K, V> {
     }
 
     /// The entry for `key`, made most recently used.
-    pub(crate) fn get(&mut self, key: &K) -> Option<&V> {
+    pub fn get(&mut self, key: &K) -> Option<&V> {
         if self.generation_len == 0 {
             return None;
         }
@@ -37,7 +37,7 @@ impl<K: Hash + Eq + Copy, V> Recent<K, V> {
     }
 
     /// Keeps `value` for `key`.
-    pub(crate) fn insert(&mut self, key: K, value: V) {
+    pub fn insert(&mut self, key: K, value: V) {
         if self.generation_len == 0 {
             return;
         }
@@ -48,20 +48,24 @@ impl<K: Hash + Eq + Copy, V> Recent<K, V> {
     }
 
     /// Keeps only the entries for which `keep` holds.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
         self.current.retain(|key, value| keep(key, value));
         self.previous.retain(|key, value| keep(key, value));
     }
 
     /// Drops every entry.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.current.clear();
         self.previous.clear();
     }
 
     /// Entries held now.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.current.len() + self.previous.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

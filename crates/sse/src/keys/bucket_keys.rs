@@ -2,7 +2,8 @@
 //! per object.
 //!
 //! A bucket key is a data key from the KMS (or the master keyring), wrapped
-//! once and stored once in the `bucket_keys` family. Each object's data key is
+//! once and stored once by the engine (its
+//! `KeyRecords`). Each object's data key is
 //! derived from it and the object's identity, so every object still has a key
 //! of its own and the payload format is unchanged:
 //!
@@ -30,26 +31,19 @@ use coffer_cipher::DataKey;
 use coffer_keyring::{Caller, EncryptionContext, MASTER_KEYRING_ID, WrapAlgorithm, WrappedKey};
 use parking_lot::Mutex;
 use ring::hkdf;
-use rocksdb::{IteratorMode, WriteBatch};
 use zeroize::Zeroizing;
 
-use crate::engine::db::storage;
-use crate::engine::db::{DbRef, random_id};
-use crate::format::bucket_key::BucketKeyRecord;
-use crate::format::columns::{OBJECT_ID_LEN, bucket_key_key, bucket_key_prefix};
-use crate::format::recent::Recent;
-use crate::format::record::BucketRecord;
-use crate::keys::data_keys::{NewKey, ResolvedRule};
-use crate::{ColumnFamily, Error, Result, Store};
-use crate::{Protection, ProtectionMode};
+use crate::ids::{millis, random_id};
+use crate::keys::{
+    BucketKeyId, BucketKeyRecord, BucketRef, KeyRecords, Keys, NewKey, ResolvedRule,
+};
+use crate::recent::Recent;
+use crate::{Error, Protection, ProtectionMode, Result};
 
 /// Prefixed to the id in the encryption context a bucket key is wrapped for,
 /// so it can never be an object's (whose ids are 16 bytes).
 const CONTEXT_PREFIX: &[u8] = b"coffer/bucket-key/";
 const DERIVE_INFO: &[u8] = b"coffer/bucket-key-object/v1";
-
-/// The id of a bucket key: 16 random bytes.
-pub(crate) type BucketKeyId = [u8; OBJECT_ID_LEN];
 
 /// How long bucket keys serve and are kept: [`BucketKeyOptions::default`] and
 /// the `with_` methods.
@@ -233,12 +227,12 @@ impl BucketKeys {
     }
 }
 
-impl Store {
+impl Keys {
     /// The CMK a bucket-key rule names, resolved to its id and checked usable
     /// (once per cache TTL); the caller's `kms:DescribeKey` is checked every time.
     pub(crate) fn resolve_for_bucket_keys(&self, given: &str, caller: &Caller) -> Result<String> {
-        let keys = &self.inner.bucket_keys;
-        let now = self.inner.clock.now();
+        let keys = &self.bucket_keys;
+        let now = self.clock().now();
         let known = keys
             .resolved
             .lock()
@@ -246,7 +240,7 @@ impl Store {
             .filter(|(_, until)| now < *until)
             .map(|(id, _)| id.clone());
         if let Some(id) = known {
-            self.inner.kms.authorize(caller, "kms:DescribeKey", &id)?;
+            self.kms().authorize(caller, "kms:DescribeKey", &id)?;
             return Ok(id);
         }
         let id = self.check_key_usable(given, caller)?;
@@ -260,8 +254,9 @@ impl Store {
     /// rule write with now (made when there is none).
     pub(crate) fn new_bucket_key_data_key(
         &self,
-        bucket: &BucketRecord,
-        object_id: &[u8; OBJECT_ID_LEN],
+        records: &dyn KeyRecords,
+        bucket: BucketRef<'_>,
+        object_id: &[u8; crate::keys::OBJECT_ID_LEN],
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<NewKey> {
@@ -275,13 +270,13 @@ impl Store {
             }
         };
         let name = ActiveName {
-            bucket: bucket.name.clone(),
+            bucket: bucket.name.to_owned(),
             incarnation: bucket.incarnation,
             mode,
             key_id: key_id.to_owned(),
         };
-        let (id, secret, record) = self.writing_bucket_key(bucket, &name, caller)?;
-        let context = EncryptionContext::from_identity(self.identity(&bucket.name, object_id));
+        let (id, secret, record) = self.writing_bucket_key(records, bucket, &name, caller)?;
+        let context = EncryptionContext::from_identity(self.identity(bucket.name, object_id));
         let version = record.wrapped.key_version();
         let reference = WrappedKey::opaque(
             record.wrapped.provider(),
@@ -299,7 +294,7 @@ impl Store {
                 key_version: Some(version),
                 bucket_key: true,
             },
-            _pin: None,
+            pin: None,
         })
     }
 
@@ -308,37 +303,39 @@ impl Store {
     /// caller's `kms:GenerateDataKey` is checked on every use.
     fn writing_bucket_key(
         &self,
-        bucket: &BucketRecord,
+        records: &dyn KeyRecords,
+        bucket: BucketRef<'_>,
         name: &ActiveName,
         caller: &Caller,
     ) -> Result<Usable> {
-        let keys = &self.inner.bucket_keys;
-        let now = self.inner.clock.now();
+        let keys = &self.bucket_keys;
+        let now = self.clock().now();
         if name.mode == ProtectionMode::Kms {
-            self.inner
-                .kms
+            self.kms()
                 .authorize(caller, "kms:GenerateDataKey", &name.key_id)?;
         }
-        if let Some(found) = self.active_bucket_key(name, now)? {
+        if let Some(found) = self.active_bucket_key(records, name, now)? {
             return Ok(found);
         }
         let making = keys.making_lock(name);
         let _making = making.lock();
-        if let Some(found) = self.active_bucket_key(name, now)? {
+        if let Some(found) = self.active_bucket_key(records, name, now)? {
             return Ok(found);
         }
-        self.make_bucket_key(bucket, name, caller, now)
+        self.make_bucket_key(records, bucket, name, caller, now)
     }
 
-    /// The active key of `name`, if it still serves: its secret from memory,
-    /// or unwrapped again by the store (which checks that the CMK is still
-    /// usable; the caller's own policy was checked already).
-    fn active_bucket_key(&self, name: &ActiveName, now: SystemTime) -> Result<Option<Usable>> {
-        let keys = &self.inner.bucket_keys;
+    fn active_bucket_key(
+        &self,
+        records: &dyn KeyRecords,
+        name: &ActiveName,
+        now: SystemTime,
+    ) -> Result<Option<Usable>> {
+        let keys = &self.bucket_keys;
         let Some(id) = keys.take_use(name, now) else {
             return Ok(None);
         };
-        let record = self.bucket_key_record(&name.bucket, &id)?;
+        let record = self.bucket_key_record(records, &name.bucket, &id)?;
         let secret = match keys.secret(&id, now) {
             Some(secret) => secret,
             None => match self.unwrap_bucket_key(&name.bucket, &id, &record, &Caller::Trusted) {
@@ -357,33 +354,31 @@ impl Store {
     /// key or CMK version stays pinned until the record is written.
     fn make_bucket_key(
         &self,
-        bucket: &BucketRecord,
+        records: &dyn KeyRecords,
+        bucket: BucketRef<'_>,
         name: &ActiveName,
         caller: &Caller,
         now: SystemTime,
     ) -> Result<Usable> {
         let id = random_id()?;
-        let context = bucket_key_context(&self.inner.store_id, &bucket.name, &id);
+        let context = bucket_key_context(self.store_id(), bucket.name, &id);
         let ((data_key, wrapped), _pin) = match name.mode {
-            ProtectionMode::Aes256 => {
-                let (generated, pin) = self.master_data_key(&context)?;
-                (generated, Some(pin))
-            }
-            _ => {
-                let (generated, pin) = self.kms_data_key(&name.key_id, &context, caller)?;
-                (generated, Some(pin))
-            }
+            ProtectionMode::Aes256 => self.master_data_key(&context)?,
+            _ => self.kms_data_key(&name.key_id, &context, caller)?,
         };
         let record = Arc::new(BucketKeyRecord {
             incarnation: bucket.incarnation,
-            created_ms: crate::engine::db::millis(now),
+            created_ms: millis(now),
             mode: name.mode,
             wrapped,
         });
-        self.write_bucket_key(bucket, &id, &record)?;
-        let keys = &self.inner.bucket_keys;
+        let sealed = self
+            .record_key()
+            .seal_bucket_key(bucket.name, &id, &record)?;
+        records.put_bucket_key(bucket, &id, sealed)?;
+        let keys = &self.bucket_keys;
         let secret = Arc::new(Secret(Zeroizing::new(*data_key.expose_secret())));
-        keys.remember(&bucket.name, id, Arc::clone(&record));
+        keys.remember(bucket.name, id, Arc::clone(&record));
         keys.keep(id, &record, Arc::clone(&secret), now);
         keys.active.lock().insert(
             name.clone(),
@@ -403,13 +398,14 @@ impl Store {
     /// master keyring) unwraps it, as the caller.
     pub(crate) fn bucket_key_data_key(
         &self,
+        records: &dyn KeyRecords,
         bucket: &str,
         reference: &WrappedKey,
         context: &EncryptionContext,
         caller: &Caller,
     ) -> Result<(DataKey, u32)> {
         let id = reference_id(reference)?;
-        let record = self.bucket_key_record(bucket, &id)?;
+        let record = self.bucket_key_record(records, bucket, &id)?;
         if record.wrapped.provider() != reference.provider()
             || record.wrapped.key_id() != reference.key_id()
         {
@@ -417,12 +413,11 @@ impl Store {
                 "an object's bucket key is not the key its record names".into(),
             ));
         }
-        let now = self.inner.clock.now();
-        let secret = match self.inner.bucket_keys.secret(&id, now) {
+        let now = self.clock().now();
+        let secret = match self.bucket_keys.secret(&id, now) {
             Some(secret) => {
                 if record.mode == ProtectionMode::Kms {
-                    self.inner
-                        .kms
+                    self.kms()
                         .authorize(caller, "kms:Decrypt", record.wrapped.key_id())?;
                 }
                 secret
@@ -433,9 +428,17 @@ impl Store {
     }
 
     /// The version the bucket key a reference names is wrapped under now.
-    pub(crate) fn bucket_key_version(&self, bucket: &str, reference: &WrappedKey) -> Result<u32> {
+    pub(crate) fn bucket_key_version(
+        &self,
+        records: &dyn KeyRecords,
+        bucket: &str,
+        reference: &WrappedKey,
+    ) -> Result<u32> {
         let id = reference_id(reference)?;
-        Ok(self.bucket_key_record(bucket, &id)?.wrapped.key_version())
+        Ok(self
+            .bucket_key_record(records, bucket, &id)?
+            .wrapped
+            .key_version())
     }
 
     /// Unwraps a bucket key (the KMS checks `caller`) and keeps it for the TTL.
@@ -446,231 +449,103 @@ impl Store {
         record: &BucketKeyRecord,
         caller: &Caller,
     ) -> Result<Arc<Secret>> {
-        let context = bucket_key_context(&self.inner.store_id, bucket, id);
+        let context = bucket_key_context(self.store_id(), bucket, id);
         let data_key = match record.mode {
-            ProtectionMode::Aes256 => self.inner.master.unwrap(&record.wrapped, &context)?,
-            _ => self.inner.kms.decrypt(&record.wrapped, &context, caller)?,
+            ProtectionMode::Aes256 => self.master().unwrap(&record.wrapped, &context)?,
+            _ => self.kms().decrypt(&record.wrapped, &context, caller)?,
         };
         let secret = Arc::new(Secret(Zeroizing::new(*data_key.expose_secret())));
-        self.inner
-            .bucket_keys
-            .keep(*id, record, Arc::clone(&secret), self.inner.clock.now());
+        self.bucket_keys
+            .keep(*id, record, Arc::clone(&secret), self.clock().now());
         Ok(secret)
     }
 
     /// The record of bucket key `id` of `bucket`, authenticated: from memory,
-    /// else from the `bucket_keys` family. A missing or forged one is
+    /// else from the engine's records. A missing or forged one is
     /// [`Error::Integrity`].
-    pub(crate) fn bucket_key_record(
+    pub fn bucket_key_record(
         &self,
+        records: &dyn KeyRecords,
         bucket: &str,
         id: &BucketKeyId,
     ) -> Result<Arc<BucketKeyRecord>> {
-        if let Some((owner, record)) = self.inner.bucket_keys.records.lock().get(id)
+        if let Some((owner, record)) = self.bucket_keys.records.lock().get(id)
             && owner == bucket
         {
             return Ok(Arc::clone(record));
         }
-        let db = self.db()?;
-        let raw = db
-            .get_cf(db.cf(ColumnFamily::BucketKeys)?, bucket_key_key(bucket, id))
-            .map_err(storage)?
-            .ok_or_else(|| {
-                Error::Integrity(format!(
-                    "bucket {bucket}: bucket key {} is missing",
-                    hex::encode(id)
-                ))
-            })?;
-        let record = Arc::new(self.inner.records.open_bucket_key(bucket, id, &raw)?);
-        self.inner
-            .bucket_keys
-            .remember(bucket, *id, Arc::clone(&record));
+        let raw = records.bucket_key(bucket, id)?.ok_or_else(|| {
+            Error::Integrity(format!(
+                "bucket {bucket}: bucket key {} is missing",
+                hex::encode(id)
+            ))
+        })?;
+        let record = Arc::new(self.record_key().open_bucket_key(bucket, id, &raw)?);
+        self.bucket_keys.remember(bucket, *id, Arc::clone(&record));
         Ok(record)
     }
 
-    /// Writes a bucket key record, under the bucket gate: one made or
-    /// rewrapped while its bucket is deleted never outlives it.
-    fn write_bucket_key(
-        &self,
-        bucket: &BucketRecord,
-        id: &BucketKeyId,
-        record: &BucketKeyRecord,
-    ) -> Result<()> {
-        self.gated_write(bucket, |db| {
-            db.put_cf_opt(
-                db.cf(ColumnFamily::BucketKeys)?,
-                bucket_key_key(&bucket.name, id),
-                self.inner
-                    .records
-                    .seal_bucket_key(&bucket.name, id, record)?,
-                &self.inner.write_options,
-            )
-            .map_err(storage)?;
-            Ok(())
-        })
-    }
-
-    /// Every bucket key of `bucket` (or of every bucket), authenticated.
-    pub(crate) fn bucket_keys_of(
-        &self,
-        bucket: Option<&str>,
-    ) -> Result<Vec<(String, BucketKeyId, BucketKeyRecord)>> {
-        let db = self.db()?;
-        let prefix = bucket.map(bucket_key_prefix).unwrap_or_default();
-        let mut out = Vec::new();
-        for item in db.iterator_cf(
-            db.cf(ColumnFamily::BucketKeys)?,
-            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-        ) {
-            let (raw_key, value) = item.map_err(storage)?;
-            if !raw_key.starts_with(&prefix) {
-                break;
-            }
-            let (name, id) = crate::format::columns::split_bucket_key_key(&raw_key)
-                .ok_or_else(|| Error::CorruptRecord("bucket key key".into()))?;
-            let record = self.inner.records.open_bucket_key(name, &id, &value)?;
-            out.push((name.to_owned(), id, record));
-        }
-        Ok(out)
-    }
-
     /// Moves every bucket key of `bucket` to the current master key version or
-    /// CMK material: one KMS call per bucket key, none per object. Returns how
-    /// many changed.
-    pub(crate) fn rewrap_bucket_keys(&self, bucket: &str) -> Result<usize> {
+    /// CMK material: one KMS call per bucket key, none per object. Bucket keys
+    /// of another incarnation (orphans) are left. Returns how many changed.
+    pub fn rewrap_bucket_keys(
+        &self,
+        records: &dyn KeyRecords,
+        bucket: BucketRef<'_>,
+    ) -> Result<usize> {
         // A bucket key made meanwhile is wrapped under the current version
         // (or, made across a rotation, under the one before: retirement
         // counts it, and the next rewrap moves it).
-        let _rewrapping = self.inner.bucket_keys.rewrapping.lock();
-        let bucket_record = self.bucket_record(bucket)?;
+        let _rewrapping = self.bucket_keys.rewrapping.lock();
         let mut changed = 0;
-        for (name, id, mut record) in self.bucket_keys_of(Some(bucket))? {
-            if record.incarnation != bucket_record.incarnation {
-                continue; // an orphan: removed at the next open
+        for (id, raw) in records.bucket_keys(bucket.name)? {
+            let mut record = self.record_key().open_bucket_key(bucket.name, &id, &raw)?;
+            if record.incarnation != bucket.incarnation {
+                continue; // an orphan: the engine removes it
             }
-            let context = bucket_key_context(&self.inner.store_id, &name, &id);
+            let context = bucket_key_context(self.store_id(), bucket.name, &id);
             let rewrapped = match record.mode {
-                ProtectionMode::Aes256 => self.inner.master.rewrap(&record.wrapped, &context)?,
+                ProtectionMode::Aes256 => self.master().rewrap(&record.wrapped, &context)?,
                 _ => self
-                    .inner
-                    .kms
+                    .kms()
                     .rewrap(&record.wrapped, &context, &Caller::Trusted)?,
             };
             if let Some(rewrapped) = rewrapped {
                 record.wrapped = rewrapped;
-                self.write_bucket_key(&bucket_record, &id, &record)?;
-                self.inner.bucket_keys.remember(&name, id, Arc::new(record));
+                let sealed = self
+                    .record_key()
+                    .seal_bucket_key(bucket.name, &id, &record)?;
+                records.put_bucket_key(bucket, &id, sealed)?;
+                self.bucket_keys.remember(bucket.name, id, Arc::new(record));
                 changed += 1;
             }
         }
         Ok(changed)
     }
 
-    /// Every bucket key's plaintext (feature `test-util` only).
+    /// Forgets the bucket keys writes to a deleted bucket used.
+    pub fn forget_bucket(&self, bucket: &str) {
+        self.bucket_keys.forget_bucket(bucket);
+    }
+
+    /// A bucket key's plaintext (feature `test-util` only: tests that look
+    /// for key material on disk).
     #[cfg(feature = "test-util")]
-    pub(crate) fn bucket_key_material_for_test(&self) -> Result<Vec<[u8; 32]>> {
-        self.bucket_keys_of(None)?
-            .iter()
-            .map(|(bucket, id, record)| {
-                let secret = self.unwrap_bucket_key(bucket, id, record, &Caller::Trusted)?;
-                Ok(*secret.0)
-            })
-            .collect()
-    }
-
-    /// Whether a bucket key of `bucket` is an orphan: its bucket is gone
-    /// (deleted, or deleted and created again). No object refers to one,
-    /// since an object lands only in the bucket incarnation it was written
-    /// for, and so does the bucket key it derives its key from.
-    ///
-    /// Only a bucket key of a bucket that holds no object is taken for one:
-    /// a bucket record lost or rolled back (an edit from outside) must not
-    /// take its objects' keys with it.
-    fn is_orphan(&self, bucket: &str, record: &BucketKeyRecord) -> bool {
-        let gone = match self.bucket_record(bucket) {
-            Ok(live) => live.incarnation != record.incarnation,
-            Err(error) => matches!(error, Error::NoSuchBucket(_)),
-        };
-        gone && self.holds_no_object(bucket).unwrap_or(false)
-    }
-
-    /// Whether the objects family holds no record under `bucket`'s prefix.
-    fn holds_no_object(&self, bucket: &str) -> Result<bool> {
-        let prefix = crate::format::columns::object_key(bucket, "");
-        let db = self.db()?;
-        let mut iter = db.raw_iterator_cf(db.cf(ColumnFamily::Objects)?);
-        iter.seek(&prefix);
-        let empty = !iter.key().is_some_and(|key| key.starts_with(&prefix));
-        iter.status().map_err(storage)?;
-        Ok(empty)
-    }
-
-    /// Every bucket key record whose bucket is gone: (bucket, id).
-    pub(crate) fn orphan_bucket_keys(&self) -> Result<Vec<(String, BucketKeyId)>> {
-        Ok(self
-            .bucket_keys_of(None)?
-            .into_iter()
-            .filter(|(bucket, _, record)| self.is_orphan(bucket, record))
-            .map(|(bucket, id, _)| (bucket, id))
-            .collect())
-    }
-
-    /// Every bucket key an object may use (orphans left out): what key
-    /// retirement must keep the versions of.
-    pub(crate) fn live_bucket_keys(&self) -> Result<Vec<(String, BucketKeyId, BucketKeyRecord)>> {
-        let mut keys = self.bucket_keys_of(None)?;
-        keys.retain(|(bucket, _, record)| !self.is_orphan(bucket, record));
-        Ok(keys)
-    }
-
-    /// Removes the bucket keys [`Store::orphan_bucket_keys`] finds (left by a
-    /// bucket key made while its bucket was deleted, before such writes went
-    /// under the bucket gate). Run when the store opens; returns how many.
-    pub(crate) fn drop_orphan_bucket_keys(&self) -> Result<usize> {
-        let orphans = self.orphan_bucket_keys()?;
-        if orphans.is_empty() {
-            return Ok(0);
-        }
-        let db = self.db()?;
-        let family = db.cf(ColumnFamily::BucketKeys)?;
-        let mut batch = WriteBatch::default();
-        for (bucket, id) in &orphans {
-            batch.delete_cf(family, bucket_key_key(bucket, id));
-        }
-        db.write_opt(batch, &self.inner.write_options)
-            .map_err(storage)?;
-        tracing::info!(
-            count = orphans.len(),
-            "removed bucket keys of deleted buckets"
-        );
-        Ok(orphans.len())
-    }
-
-    /// Adds the deletion of every bucket key of `bucket` to `batch`.
-    pub(crate) fn drop_bucket_keys(
+    pub fn bucket_key_material_for_test(
         &self,
-        db: &DbRef<'_>,
-        batch: &mut WriteBatch,
         bucket: &str,
-    ) -> Result<()> {
-        let start = bucket_key_prefix(bucket);
-        let mut end = start.clone();
-        if let Some(last) = end.last_mut() {
-            *last = 1;
-        }
-        batch.delete_range_cf(db.cf(ColumnFamily::BucketKeys)?, start, end);
-        self.inner.bucket_keys.forget_bucket(bucket);
-        Ok(())
+        id: &BucketKeyId,
+        record: &BucketKeyRecord,
+    ) -> Result<[u8; 32]> {
+        Ok(*self
+            .unwrap_bucket_key(bucket, id, record, &Caller::Trusted)?
+            .0)
     }
 }
 
 /// The encryption context a bucket key is wrapped for: its bucket, and its id
 /// behind a prefix no object id has.
-pub(crate) fn bucket_key_context(
-    store_id: &[u8],
-    bucket: &str,
-    id: &BucketKeyId,
-) -> EncryptionContext {
+pub fn bucket_key_context(store_id: &[u8], bucket: &str, id: &BucketKeyId) -> EncryptionContext {
     EncryptionContext::new(store_id, bucket, &[CONTEXT_PREFIX, &id[..]].concat())
 }
 
@@ -681,9 +556,18 @@ fn reference_id(reference: &WrappedKey) -> Result<BucketKeyId> {
         .map_err(|_| Error::Integrity("an object's bucket key reference is not 16 bytes".into()))
 }
 
-/// An object's data key, from its bucket key and its encryption context.
-pub(crate) fn derive(secret: &Secret, id: &BucketKeyId, context: &EncryptionContext) -> DataKey {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, id).extract(&secret.0[..]);
+fn derive(secret: &Secret, id: &BucketKeyId, context: &EncryptionContext) -> DataKey {
+    derive_object_key(&secret.0, id, context)
+}
+
+/// An object's data key, from the bucket key `secret` (its plaintext), the
+/// bucket key's id and the object's encryption context.
+pub fn derive_object_key(
+    secret: &[u8; 32],
+    id: &BucketKeyId,
+    context: &EncryptionContext,
+) -> DataKey {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, id).extract(&secret[..]);
     let context = context.to_bytes();
     let info = [DERIVE_INFO, &context[..]];
     let mut key = Zeroizing::new([0u8; 32]);

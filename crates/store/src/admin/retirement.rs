@@ -55,27 +55,30 @@ impl Store {
     /// minimum version.
     pub fn retire_unused_master_keys(&self) -> Result<u32> {
         let result = self.retire_unused_master_keys_unaudited();
-        self.audit_master("coffer:RetireMasterKeys", &result)?;
+        self.inner
+            .keys
+            .audit_master("coffer:RetireMasterKeys", &result)?;
         result
     }
 
     fn retire_unused_master_keys_unaudited(&self) -> Result<u32> {
         let floor = self
             .inner
-            .pins
-            .floor("", || self.inner.master.current_version());
+            .keys
+            .pins()
+            .floor("", || self.inner.keys.master().current_version());
         let min = self
             .versions_in_use()?
             .iter()
             .filter(|used| used.provider == Provider::MasterKeyring)
             .map(|used| used.version)
             .fold(floor, u32::min);
-        self.inner.master.retire_versions_below(
+        self.inner.keys.master().retire_versions_below(
             min,
             NothingReferencesOlderVersions::after_scanning_every_wrapped_key(),
         )?;
         // Kept keys check the version on use; this also frees their memory.
-        self.inner.payload_keys.clear();
+        self.inner.keys.forget_payload_keys();
         Ok(min)
     }
 
@@ -100,15 +103,19 @@ impl Store {
     pub fn retire_unused_kms_versions(&self, key_id: &str) -> Result<u32> {
         let trusted = &Caller::Trusted;
         let operation = AdminOperation::SetMinDecryptionVersion;
-        if !self.inner.kms.supports(operation) {
+        if !self.inner.keys.kms().supports(operation) {
             return Err(Error::Unsupported {
-                backend: self.inner.kms.backend_name().to_owned(),
+                backend: self.inner.keys.kms().backend_name().to_owned(),
                 operation: operation.action().to_owned(),
             });
         }
-        let metadata = self.inner.kms.describe_key(key_id, trusted)?;
+        let metadata = self.inner.keys.kms().describe_key(key_id, trusted)?;
         let id = metadata.key_id;
-        let floor = self.inner.pins.floor(&id, || metadata.current_version);
+        let floor = self
+            .inner
+            .keys
+            .pins()
+            .floor(&id, || metadata.current_version);
         let oldest = self
             .versions_in_use()?
             .iter()
@@ -120,7 +127,8 @@ impl Store {
             return Ok(metadata.min_decryption_version);
         }
         self.inner
-            .kms
+            .keys
+            .kms()
             .set_min_decryption_version(&id, oldest, trusted)?;
         Ok(oldest)
     }

@@ -19,13 +19,15 @@ use std::sync::Arc;
 use coffer_cipher::PayloadKeys;
 use parking_lot::Mutex;
 
-use crate::format::columns::OBJECT_ID_LEN;
-use crate::format::recent::Recent;
+use crate::keys::OBJECT_ID_LEN;
+use crate::recent::Recent;
 
 /// Keys derived for one payload, and the master key version behind them.
-pub(crate) struct CachedKeys {
-    pub(crate) keys: PayloadKeys,
-    pub(crate) master_version: u32,
+pub struct CachedKeys {
+    /// The payload's keys.
+    pub keys: PayloadKeys,
+    /// The master key version (or CMK version) the data key was wrapped under.
+    pub master_version: u32,
 }
 
 /// What, besides the object id, a payload's keys were derived from.
