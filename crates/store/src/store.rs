@@ -1,11 +1,10 @@
 //! The store: opening, buckets and their encryption rules, and the shared
 //! machinery objects use (data keys, atomic commits, readers of replaced objects).
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use coffer_keyring::{
@@ -13,15 +12,16 @@ use coffer_keyring::{
     SealedKeyStore,
 };
 use coffer_sse::keys::{Keys, KeysConfig, RECORD_KEY_PURPOSE};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 use crate::EncryptionRule;
 use crate::PutCondition;
 use crate::engine::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
 use crate::engine::blob_relocation::BlobRelocation;
-use crate::engine::db::{DbRef, SharedDb, borrow_db, millis, open_db, random_id, storage};
+use crate::engine::db::{DbRef, borrow_db, millis, open_db, random_id, storage};
 use crate::engine::keys_family::KeysFamily;
+use crate::engine::state::{Engine, stripe_index};
 use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_range};
 use crate::format::record::{BucketRecord, ObjectRecord, RecordAuth};
 use crate::format::settings::{
@@ -32,13 +32,6 @@ use crate::{ColumnFamily, Error, Result, StoreOptions};
 use coffer_sse::validate_bucket;
 
 pub(crate) const STORE_ID: &[u8] = b"store_id";
-/// Locks that serialize writers of the same key (by hash of the key). A rewrap
-/// holds up to 64 at once while it batches; with 256, another worker's next
-/// key hit one of them about one time in five and waited for the whole batch
-/// (two cores ran at the speed of one). 4096 bytes of locks make that 1.6 %.
-/// Multipart uploads have locks of their own (`upload_stripe`).
-const STRIPES: usize = 4096;
-
 /// An open store. `Send + Sync` and cheap to clone: clones share everything.
 #[derive(Clone)]
 pub struct Store {
@@ -46,46 +39,18 @@ pub struct Store {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: SharedDb,
-    closed: AtomicBool,
-    pub(crate) settings: StoreSettings,
+    /// The database and everything that orders access to it.
+    pub(crate) engine: Engine,
     /// Data keys, bucket keys, pins, the KMS and the master keyring: the
     /// core's part (`coffer_sse::keys`).
     pub(crate) keys: Keys,
+    pub(crate) settings: StoreSettings,
     /// Authenticates object and bucket records.
     pub(crate) records: RecordAuth,
-    /// The persisted audit log (also the KMS layer's sink).
-    pub(crate) audit: Arc<AuditLog>,
     pub(crate) inline_threshold: usize,
-    /// When compactions relocate segments out of old blob files.
-    pub(crate) blob_relocation: Arc<BlobRelocation>,
-    pub(crate) write_options: WriteOptions,
-    /// For segments a flush makes durable (see `staged_put`): no log.
-    pub(crate) unlogged_write_options: WriteOptions,
-    /// Serializes changes to job records (a run's checkpoint and a pause).
-    pub(crate) jobs_lock: Mutex<()>,
-    /// Serializes writers of one key: read the old record, commit the new one.
-    stripes: Vec<Mutex<()>>,
-    /// Locks of multipart uploads, by upload id.
-    upload_stripes: Vec<Mutex<()>>,
-    /// Object ids with open readers, and those replaced while being read.
-    readers: Mutex<Readers>,
-    /// Object commits hold it shared, `delete_bucket` exclusively, so that no
-    /// object lands in a bucket being deleted.
-    bucket_gate: RwLock<()>,
-    /// Every bucket, loaded at open. Only this process writes buckets (RocksDB's
-    /// lock), and it writes the database and this map under the map's write
-    /// lock, so the map is never older than the database.
-    buckets: RwLock<HashMap<String, BucketRecord>>,
     /// Test hook: runs between the two scans of a key retirement.
     #[cfg(feature = "test-util")]
     pub(crate) between_retirement_scans: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
-}
-
-#[derive(Default)]
-struct Readers {
-    open: HashMap<[u8; OBJECT_ID_LEN], usize>,
-    deferred: HashSet<[u8; OBJECT_ID_LEN]>,
 }
 
 /// The store's master keyring, read-only ([`Store::master_keys`]).
@@ -243,10 +208,6 @@ impl Store {
                 }
             }
         };
-        let mut write_options = WriteOptions::default();
-        write_options.set_sync(options.tuning.sync_writes);
-        let mut unlogged_write_options = WriteOptions::default();
-        unlogged_write_options.disable_wal(true);
         let multipart_expiry = options.multipart_expiry;
         let keys = Keys::new(KeysConfig {
             store_id,
@@ -264,24 +225,19 @@ impl Store {
             cipher_threads: options.threads,
             clock: options.clock,
         });
+        let engine = Engine::new(
+            db,
+            audit,
+            BlobRelocation::new(options.tuning.blob_gc_age_cutoff),
+            options.tuning.sync_writes,
+        );
         let store = Self {
             inner: Arc::new(Inner {
-                db,
-                closed: AtomicBool::new(false),
-                settings,
+                engine,
                 keys,
+                settings,
                 records,
-                audit,
                 inline_threshold: options.inline_threshold,
-                blob_relocation: Arc::new(BlobRelocation::new(options.tuning.blob_gc_age_cutoff)),
-                write_options,
-                unlogged_write_options,
-                jobs_lock: Mutex::new(()),
-                stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-                upload_stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-                readers: Mutex::new(Readers::default()),
-                bucket_gate: RwLock::new(()),
-                buckets: RwLock::new(HashMap::new()),
                 #[cfg(feature = "test-util")]
                 between_retirement_scans: Mutex::new(None),
             }),
@@ -324,8 +280,8 @@ impl Store {
     /// store, its clones, sessions and open readers then fail with
     /// [`Error::Closed`]; calls in progress finish first.
     pub fn close(&self) -> Result<()> {
-        self.inner.closed.store(true, Ordering::Release);
-        let Some(db) = self.inner.db.write().take() else {
+        self.inner.engine.closed.store(true, Ordering::Release);
+        let Some(db) = self.inner.engine.db.write().take() else {
             return Ok(());
         };
         let mut flushed = Ok(());
@@ -388,7 +344,7 @@ impl Store {
     /// [`Error::BucketAlreadyExists`] if it exists.
     pub fn create_bucket(&self, name: &str) -> Result<()> {
         validate_bucket(name)?;
-        let mut buckets = self.inner.buckets.write();
+        let mut buckets = self.inner.engine.buckets.write();
         if buckets.contains_key(name) {
             return Err(Error::BucketAlreadyExists(name.to_owned()));
         }
@@ -415,11 +371,11 @@ impl Store {
             stripes.dedup();
             let _held: Vec<_> = stripes
                 .iter()
-                .map(|&at| self.inner.upload_stripes[at].lock())
+                .map(|&at| self.inner.engine.upload_stripes[at].lock())
                 .collect();
             // No object commit, upload creation or bucket key may land while
             // the bucket is checked empty and removed.
-            let _gate = self.inner.bucket_gate.write();
+            let _gate = self.inner.engine.bucket_gate.write();
             let now = self.uploads_into(name)?;
             if now.iter().all(|id| uploads.contains(id)) {
                 return self.delete_bucket_gated(name, &now);
@@ -430,7 +386,7 @@ impl Store {
     /// [`Store::delete_bucket`] with the gate and the locks of `uploads`
     /// held.
     fn delete_bucket_gated(&self, name: &str, uploads: &[[u8; OBJECT_ID_LEN]]) -> Result<()> {
-        let mut buckets = self.inner.buckets.write();
+        let mut buckets = self.inner.engine.buckets.write();
         if !buckets.contains_key(name) {
             return Err(Error::NoSuchBucket(name.to_owned()));
         }
@@ -451,7 +407,7 @@ impl Store {
         for upload in uploads {
             self.drop_upload_into(&db, &mut batch, upload)?;
         }
-        db.write_opt(batch, &self.inner.write_options)
+        db.write_opt(batch, &self.inner.engine.write_options)
             .map_err(storage)?;
         buckets.remove(name);
         Ok(())
@@ -462,6 +418,7 @@ impl Store {
         self.db()?;
         let mut out: Vec<_> = self
             .inner
+            .engine
             .buckets
             .read()
             .values()
@@ -514,17 +471,18 @@ impl Store {
 
     /// The database for one operation ([`Error::Closed`] after [`Store::close`]).
     pub(crate) fn db(&self) -> Result<DbRef<'_>> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.inner.engine.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
-        borrow_db(&self.inner.db).ok_or(Error::Closed)
+        borrow_db(&self.inner.engine.db).ok_or(Error::Closed)
     }
 
     pub(crate) fn bucket_record(&self, name: &str) -> Result<BucketRecord> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        if self.inner.engine.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         self.inner
+            .engine
             .buckets
             .read()
             .get(name)
@@ -533,7 +491,7 @@ impl Store {
     }
 
     fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketRecord)) -> Result<()> {
-        let mut buckets = self.inner.buckets.write();
+        let mut buckets = self.inner.engine.buckets.write();
         let mut record = buckets
             .get(name)
             .cloned()
@@ -553,7 +511,7 @@ impl Store {
             db.cf(ColumnFamily::Buckets)?,
             record.name.as_bytes(),
             self.inner.records.seal_bucket(&record)?,
-            &self.inner.write_options,
+            &self.inner.engine.write_options,
         )
         .map_err(storage)?;
         buckets.insert(record.name.clone(), record);
@@ -562,7 +520,7 @@ impl Store {
 
     fn load_buckets(&self) -> Result<()> {
         let db = self.db()?;
-        let mut buckets = self.inner.buckets.write();
+        let mut buckets = self.inner.engine.buckets.write();
         for item in db.iterator_cf(db.cf(ColumnFamily::Buckets)?, IteratorMode::Start) {
             let (name, value) = item.map_err(storage)?;
             let name = String::from_utf8(name.to_vec())
@@ -574,14 +532,14 @@ impl Store {
     }
 
     pub(crate) fn stripe(&self, key: &[u8]) -> &Mutex<()> {
-        &self.inner.stripes[stripe_index(key)]
+        self.inner.engine.stripe(key)
     }
 
     /// The lock of a multipart upload: apart from the keys' locks, and always
     /// taken before a key's (completing an upload commits its object), so the
     /// two never wait on each other in a cycle, nor one on itself.
     pub(crate) fn upload_stripe(&self, upload_id: &[u8]) -> &Mutex<()> {
-        &self.inner.upload_stripes[stripe_index(upload_id)]
+        self.inner.engine.upload_stripe(upload_id)
     }
 
     /// Reads and authenticates the record of bucket/key.
@@ -652,7 +610,7 @@ impl Store {
         incarnation: u64,
         write: impl FnOnce(&DbRef<'_>) -> Result<T>,
     ) -> Result<T> {
-        let _gate = self.inner.bucket_gate.read();
+        let _gate = self.inner.engine.bucket_gate.read();
         if self.bucket_record(name)?.incarnation != incarnation {
             return Err(Error::NoSuchBucket(name.to_owned()));
         }
@@ -699,7 +657,7 @@ impl Store {
         {
             self.dispose_segments(db, &mut batch, &old_id)?;
         }
-        db.write_opt(batch, &self.inner.write_options)
+        db.write_opt(batch, &self.inner.engine.write_options)
             .map_err(storage)?;
         Ok(())
     }
@@ -710,7 +668,7 @@ impl Store {
         batch: &mut WriteBatch,
         object_id: &[u8; OBJECT_ID_LEN],
     ) -> Result<()> {
-        let mut readers = self.inner.readers.lock();
+        let mut readers = self.inner.engine.readers.lock();
         if readers.open.contains_key(object_id) {
             readers.deferred.insert(*object_id);
             batch.put_cf(db.cf(ColumnFamily::Garbage)?, object_id, []);
@@ -755,6 +713,7 @@ impl Store {
             | crate::format::record::Body::Multipart { .. } => {
                 *self
                     .inner
+                    .engine
                     .readers
                     .lock()
                     .open
@@ -792,7 +751,7 @@ impl Store {
             }
             if count > 0 {
                 tracing::info!(count, family = family.name(), "removing leftover segments");
-                db.write_opt(batch, &self.inner.write_options)
+                db.write_opt(batch, &self.inner.engine.write_options)
                     .map_err(storage)?;
             }
         }
@@ -809,7 +768,7 @@ pub(crate) struct ReaderGuard {
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         let release = {
-            let mut readers = self.store.inner.readers.lock();
+            let mut readers = self.store.inner.engine.readers.lock();
             let count = readers.open.entry(self.object_id).or_default();
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -826,7 +785,7 @@ impl Drop for ReaderGuard {
                 let (start, end) = segment_range(&self.object_id);
                 batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
                 batch.delete_cf(db.cf(ColumnFamily::Garbage)?, self.object_id);
-                db.write_opt(batch, &self.store.inner.write_options)
+                db.write_opt(batch, &self.store.inner.engine.write_options)
                     .map_err(storage)?;
                 Ok(())
             })();
@@ -835,12 +794,6 @@ impl Drop for ReaderGuard {
             }
         }
     }
-}
-
-fn stripe_index(key: &[u8]) -> usize {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut hasher);
-    (hasher.finish() as usize) % STRIPES
 }
 
 /// The caller of the store's own trusted forms of the object API.

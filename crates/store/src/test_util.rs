@@ -50,6 +50,7 @@ pub fn raw_family(store: &Store, family: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>
 pub fn fail_audit_appends(store: &Store, fail: bool) {
     store
         .inner
+        .engine
         .audit
         .fail_appends
         .store(fail, std::sync::atomic::Ordering::Relaxed);

@@ -16,7 +16,7 @@ impl Store {
     /// prune) or a gap where events were removed (see [`Store::audit_log`] to
     /// read around one).
     pub fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
-        let page = self.inner.audit.query(query)?;
+        let page = self.inner.engine.audit.query(query)?;
         match page.damaged.into_iter().next() {
             Some(damaged) => Err(Error::CorruptRecord(damaged)),
             None => Ok(page.events),
@@ -27,14 +27,14 @@ impl Store {
     /// that the store did not write, and the gaps: an edited or planted event
     /// hides nothing after it.
     pub fn audit_log(&self, query: &AuditQuery) -> Result<AuditPage> {
-        self.inner.audit.query(query)
+        self.inner.engine.audit.query(query)
     }
 
     /// Checks the whole audit log: every event's tag, every link from one
     /// event to the next, the anchor where the chain starts and the head at
     /// its end. What it finds is in [`AuditVerification::problems`].
     pub fn verify_audit_log(&self) -> Result<AuditVerification> {
-        self.inner.audit.verify()
+        self.inner.engine.audit.verify()
     }
 
     /// Removes the audit events beyond `retention` now (the store also applies
@@ -44,6 +44,7 @@ impl Store {
     /// remove that record only by recording itself.
     pub fn prune_audit_log(&self, retention: &AuditRetention) -> Result<u64> {
         self.inner
+            .engine
             .audit
             .prune(retention, self.inner.keys.clock().now(), Prune::Requested)
     }
@@ -66,6 +67,7 @@ impl Store {
             outcome: event.outcome,
         };
         self.inner
+            .engine
             .audit
             .record(&event)
             .map_err(|error| Error::AuditFailed {

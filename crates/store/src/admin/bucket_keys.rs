@@ -112,7 +112,7 @@ impl Store {
         for (bucket, id) in &orphans {
             batch.delete_cf(family, bucket_key_key(bucket, id));
         }
-        db.write_opt(batch, &self.inner.write_options)
+        db.write_opt(batch, &self.inner.engine.write_options)
             .map_err(storage)?;
         tracing::info!(
             count = orphans.len(),

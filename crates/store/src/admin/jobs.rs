@@ -291,7 +291,7 @@ impl Store {
     }
 
     fn set_job_state(&self, id: &str, state: JobState) -> Result<JobStatus> {
-        let _lock = self.inner.jobs_lock.lock();
+        let _lock = self.inner.engine.jobs_lock.lock();
         let mut status = self.job_status(id)?;
         if matches!(status.state, JobState::Done | JobState::Cancelled) {
             return Err(Error::InvalidArgument(format!(
@@ -317,7 +317,7 @@ impl Store {
             db.cf(ColumnFamily::Jobs)?,
             status.id.as_bytes(),
             value,
-            &self.inner.write_options,
+            &self.inner.engine.write_options,
         )
         .map_err(storage)?;
         Ok(())
@@ -344,8 +344,8 @@ impl Store {
         let _relocation = match status.kind {
             JobKind::Rewrap => None,
             JobKind::Reencrypt { .. } | JobKind::EncryptUnencrypted => Some(BlobRelocation::pause(
-                &self.inner.blob_relocation,
-                &self.inner.db,
+                &self.inner.engine.blob_relocation,
+                &self.inner.engine.db,
             )?),
         };
         let prefix = object_key(&status.bucket, "");
@@ -449,7 +449,7 @@ impl Store {
     /// Saves a run's progress with the state stored now (a pause or a cancel
     /// made meanwhile wins; a running job that `finished` is done).
     fn checkpoint_job(&self, status: &mut JobStatus, finished: bool) -> Result<()> {
-        let _lock = self.inner.jobs_lock.lock();
+        let _lock = self.inner.engine.jobs_lock.lock();
         status.state = match self.job_status(&status.id)?.state {
             JobState::Running if finished => JobState::Done,
             other => other,

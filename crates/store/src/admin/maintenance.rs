@@ -61,7 +61,7 @@ impl Store {
             db.cf(ColumnFamily::Objects)?,
             raw_key,
             sealed,
-            &self.inner.write_options,
+            &self.inner.engine.write_options,
         )
         .map_err(storage)?;
         Ok((true, size))
@@ -138,7 +138,7 @@ impl Store {
                 for (raw_key, sealed) in &batch.records {
                     write.put_cf(family, raw_key, sealed);
                 }
-                db.write_opt(write, &self.inner.write_options)
+                db.write_opt(write, &self.inner.engine.write_options)
                     .map_err(storage)?;
                 Ok(())
             });
@@ -307,6 +307,7 @@ impl Store {
         for family in ColumnFamily::ALL {
             if family == ColumnFamily::Chunks {
                 self.inner
+                    .engine
                     .blob_relocation
                     .compact_relocating_everything(&db)?;
             } else {

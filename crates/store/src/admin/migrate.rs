@@ -82,7 +82,7 @@ impl Store {
             );
             migrated += 1;
             if batch.len() >= BATCH {
-                db.write_opt(std::mem::take(&mut batch), &self.inner.write_options)
+                db.write_opt(std::mem::take(&mut batch), &self.inner.engine.write_options)
                     .map_err(storage)?;
             }
         }

@@ -166,7 +166,7 @@ impl KeyRecords for Store {
                 db.cf(ColumnFamily::BucketKeys)?,
                 bucket_key_key(bucket.name, id),
                 sealed,
-                &self.inner.write_options,
+                &self.inner.engine.write_options,
             )
             .map_err(storage)
         })

@@ -251,7 +251,7 @@ impl Store {
                 db.cf(ColumnFamily::Multipart)?,
                 upload,
                 self.seal_upload(&upload, &record)?,
-                &self.inner.write_options,
+                &self.inner.engine.write_options,
             )
             .map_err(storage)?;
             Ok(())
@@ -362,7 +362,7 @@ impl Store {
                 part_key(&upload, part_number),
                 self.seal_part(&upload, part_number, &part)?,
             );
-            db.write_opt(batch, &self.inner.write_options)
+            db.write_opt(batch, &self.inner.engine.write_options)
                 .map_err(storage)?;
             Ok(part)
         });
@@ -583,7 +583,7 @@ impl Store {
         let db = self.db()?;
         let mut batch = WriteBatch::default();
         self.drop_upload_into(&db, &mut batch, upload)?;
-        db.write_opt(batch, &self.inner.write_options)
+        db.write_opt(batch, &self.inner.engine.write_options)
             .map_err(storage)?;
         Ok(())
     }
@@ -638,7 +638,7 @@ impl Store {
             end.extend_from_slice(&[0xFF; 5]);
             let mut batch = WriteBatch::default();
             batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, prefix, &end[..]);
-            db.write_opt(batch, &self.inner.write_options)
+            db.write_opt(batch, &self.inner.engine.write_options)
                 .map_err(storage)?;
             Ok(())
         })();

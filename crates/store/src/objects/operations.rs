@@ -378,9 +378,9 @@ impl Store {
                     key_of(index),
                     sealed,
                     if unlogged {
-                        &self.inner.unlogged_write_options
+                        &self.inner.engine.unlogged_write_options
                     } else {
-                        &self.inner.write_options
+                        &self.inner.engine.write_options
                     },
                 )
                 .map_err(storage)?;
@@ -490,7 +490,7 @@ impl Store {
             let (start, end) = crate::format::columns::segment_range(object_id);
             batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
             batch.delete_cf(db.cf(ColumnFamily::Uploads)?, object_id);
-            db.write_opt(batch, &self.inner.write_options)
+            db.write_opt(batch, &self.inner.engine.write_options)
                 .map_err(storage)?;
             Ok(())
         })();

@@ -123,7 +123,7 @@ impl Store {
                 db.cf(ColumnFamily::Uploads)?,
                 object_id,
                 object_key(&bucket.name, key),
-                &self.inner.write_options,
+                &self.inner.engine.write_options,
             )
             .map_err(storage)?;
         }
