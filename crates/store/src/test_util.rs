@@ -9,7 +9,7 @@ use crate::{Result, Store};
 pub fn data_key_bytes(store: &Store, bucket: &str, key: &str) -> Result<Option<[u8; 32]>> {
     let record = store
         .read_record(bucket, key)?
-        .ok_or_else(|| crate::objects::operations::no_such_key(bucket, key))?;
+        .ok_or_else(|| crate::objects::get::no_such_key(bucket, key))?;
     Ok(store
         .data_key(bucket, key, &record, &Caller::Trusted)?
         .map(|k| *k.expose_secret()))

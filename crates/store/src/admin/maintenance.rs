@@ -18,7 +18,7 @@ use crate::engine::db::storage;
 use crate::engine::keys_family::KeysFamily;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, split_object_key};
 use crate::format::record::Body;
-use crate::objects::operations::no_such_key;
+use crate::objects::get::no_such_key;
 use crate::{ColumnFamily, Error, Result, Store, Tuning};
 
 /// What [`Store::check_consistency`] found.

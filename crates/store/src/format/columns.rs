@@ -83,6 +83,10 @@ impl ColumnFamily {
 
 /// Length of an object id.
 pub(crate) const OBJECT_ID_LEN: usize = 16;
+/// Plaintext bytes per segment of a large object: 64 chunks.
+pub(crate) const SEGMENT_PLAINTEXT: usize = 1 << 20;
+/// Payload chunks (64 KiB of plaintext each) per segment.
+pub(crate) const CHUNKS_PER_SEGMENT: u64 = 64;
 
 /// `bucket ‖ 0x00 ‖ key` (bucket names never contain 0x00).
 pub(crate) fn object_key(bucket: &str, key: &str) -> Vec<u8> {

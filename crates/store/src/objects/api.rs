@@ -10,7 +10,7 @@ use coffer_keyring::Caller;
 use coffer_policy::Request;
 use coffer_sse::access::action;
 
-use crate::objects::operations::{BytesFeed, ReaderFeed};
+use crate::objects::put::{BytesFeed, ReaderFeed};
 use crate::{
     BucketInfo, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions, ListOptions,
     ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, ObjectRead, ObjectReader,

@@ -36,7 +36,7 @@ use crate::engine::db::{DbRef, millis, random_id};
 use crate::format::columns::OBJECT_ID_LEN;
 use crate::format::columns::etag;
 use crate::format::record::{Body, BucketRecord, ObjectRecord, PartRef, RecordAuth};
-use crate::objects::operations::SegmentFeed;
+use crate::objects::put::SegmentFeed;
 use crate::store::TRUSTED;
 use crate::{ColumnFamily, Error, Result, Store};
 use crate::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, ObjectApi, PutPayload, UploadedPart};

@@ -10,9 +10,9 @@ use coffer_cipher::{DataKey, ObjectIdentity, PayloadCipher, PayloadReader};
 
 use crate::ObjectMeta;
 use crate::format::columns::OBJECT_ID_LEN;
+use crate::format::columns::SEGMENT_PLAINTEXT;
 use crate::format::record::PartRef;
 use crate::objects::multipart::{part_identity, part_segment_prefix};
-use crate::objects::operations::SEGMENT_PLAINTEXT;
 use crate::store::ReaderGuard;
 use crate::{ColumnFamily, Error, Result, Store};
 

@@ -18,10 +18,11 @@ use coffer_keyring::Caller;
 
 use crate::engine::db::random_id;
 use crate::engine::db::storage;
+use crate::format::columns::SEGMENT_PLAINTEXT;
 use crate::format::columns::etag;
 use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_key};
 use crate::format::record::{Body, BucketRecord, ObjectRecord};
-use crate::objects::operations::{SEGMENT_PLAINTEXT, SegmentFeed};
+use crate::objects::put::SegmentFeed;
 use crate::{ColumnFamily, Result, Store};
 use crate::{PutCondition, PutOptions, PutResult};
 use coffer_sse::keys::{NewKey, ResolvedRule};
@@ -127,7 +128,7 @@ impl Store {
             )
             .map_err(storage)?;
         }
-        let upload = (|| -> Result<(Vec<u8>, crate::objects::operations::Written)> {
+        let upload = (|| -> Result<(Vec<u8>, crate::objects::put::Written)> {
             let sealer = new_key
                 .data_key
                 .as_ref()

@@ -11,9 +11,10 @@ use coffer_keyring::Caller;
 
 use crate::ObjectApi;
 use crate::engine::db::storage;
+use crate::format::columns::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT};
 use crate::format::columns::{OBJECT_ID_LEN, segment_key};
 use crate::format::record::Body;
-use crate::objects::operations::{CHUNKS_PER_SEGMENT, SEGMENT_PLAINTEXT, check_read};
+use crate::objects::get::check_read;
 use crate::objects::reader::Parts;
 use crate::store::ReaderGuard;
 use crate::store::TRUSTED;
