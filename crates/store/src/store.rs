@@ -1,11 +1,10 @@
-//! The store: opening, buckets and their encryption rules, and the shared
-//! machinery objects use (data keys, atomic commits, readers of replaced objects).
+//! The store: `Store` and its `Inner` (the engine's state beside the core's
+//! keys), opening (with recovery: migration, leftovers, orphans, expired
+//! uploads) and closing, and the accessors every operation starts from.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use coffer_keyring::{
     Caller, KeysLayout, Kms, KmsBackend, KmsOptions, LocalKms, LocalKmsOptions, MasterKeyring,
@@ -15,21 +14,17 @@ use coffer_sse::keys::{Keys, KeysConfig, RECORD_KEY_PURPOSE};
 use parking_lot::Mutex;
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
-use crate::EncryptionRule;
-use crate::PutCondition;
 use crate::engine::audit::{AUDIT_KEY_PURPOSE, AuditKey, AuditLog, LogState};
 use crate::engine::blob_relocation::BlobRelocation;
-use crate::engine::db::{DbRef, borrow_db, millis, open_db, random_id, storage};
+use crate::engine::db::{DbRef, borrow_db, open_db, random_id, storage};
 use crate::engine::keys_family::KeysFamily;
-use crate::engine::state::{Engine, stripe_index};
-use crate::format::columns::{OBJECT_ID_LEN, object_key, segment_range};
-use crate::format::record::{BucketRecord, ObjectRecord, RecordAuth};
+use crate::engine::state::Engine;
+use crate::format::columns::{OBJECT_ID_LEN, segment_range};
+use crate::format::record::{BucketRecord, RecordAuth};
 use crate::format::settings::{
     AUDIT_LOG, JOB_RECORDS, KmsBinding, OBJECT_RECORDS, SETTINGS_RECORD, StoreSettings,
 };
-use crate::{BucketInfo, ObjectApi};
 use crate::{ColumnFamily, Error, Result, StoreOptions};
-use coffer_sse::validate_bucket;
 
 pub(crate) const STORE_ID: &[u8] = b"store_id";
 /// An open store. `Send + Sync` and cheap to clone: clones share everything.
@@ -338,137 +333,6 @@ impl Store {
         self.inner.keys.rotate_master_key()
     }
 
-    // ---- buckets -------------------------------------------------------------
-
-    /// Creates a bucket. [`Error::InvalidArgument`] for a bad name,
-    /// [`Error::BucketAlreadyExists`] if it exists.
-    pub fn create_bucket(&self, name: &str) -> Result<()> {
-        validate_bucket(name)?;
-        let mut buckets = self.inner.engine.buckets.write();
-        if buckets.contains_key(name) {
-            return Err(Error::BucketAlreadyExists(name.to_owned()));
-        }
-        let record = BucketRecord {
-            name: name.to_owned(),
-            created_ms: millis(self.inner.keys.clock().now()),
-            rule: None,
-            incarnation: u64::from_le_bytes(random_id()?[..8].try_into().expect("8 bytes")),
-        };
-        self.write_bucket(&mut buckets, record)
-    }
-
-    /// Deletes an empty bucket ([`Error::BucketNotEmpty`] otherwise), with
-    /// its bucket keys and the multipart uploads in progress into it (which
-    /// could never complete).
-    pub fn delete_bucket(&self, name: &str) -> Result<()> {
-        // The uploads' locks come before the gate, as when an upload
-        // completes; an upload created before the gate closed is seen by the
-        // look under it, and then the locks are taken again.
-        loop {
-            let uploads = self.uploads_into(name)?;
-            let mut stripes: Vec<usize> = uploads.iter().map(|id| stripe_index(id)).collect();
-            stripes.sort_unstable();
-            stripes.dedup();
-            let _held: Vec<_> = stripes
-                .iter()
-                .map(|&at| self.inner.engine.upload_stripes[at].lock())
-                .collect();
-            // No object commit, upload creation or bucket key may land while
-            // the bucket is checked empty and removed.
-            let _gate = self.inner.engine.bucket_gate.write();
-            let now = self.uploads_into(name)?;
-            if now.iter().all(|id| uploads.contains(id)) {
-                return self.delete_bucket_gated(name, &now);
-            }
-        }
-    }
-
-    /// [`Store::delete_bucket`] with the gate and the locks of `uploads`
-    /// held.
-    fn delete_bucket_gated(&self, name: &str, uploads: &[[u8; OBJECT_ID_LEN]]) -> Result<()> {
-        let mut buckets = self.inner.engine.buckets.write();
-        if !buckets.contains_key(name) {
-            return Err(Error::NoSuchBucket(name.to_owned()));
-        }
-        let db = self.db()?;
-        let prefix = object_key(name, "");
-        let mut iter = db.iterator_cf(
-            db.cf(ColumnFamily::Objects)?,
-            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-        );
-        if let Some(item) = iter.next()
-            && item.map_err(storage)?.0.starts_with(&prefix)
-        {
-            return Err(Error::BucketNotEmpty(name.to_owned()));
-        }
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(db.cf(ColumnFamily::Buckets)?, name.as_bytes());
-        self.drop_bucket_keys(&db, &mut batch, name)?;
-        for upload in uploads {
-            self.drop_upload_into(&db, &mut batch, upload)?;
-        }
-        db.write_opt(batch, &self.inner.engine.write_options)
-            .map_err(storage)?;
-        buckets.remove(name);
-        Ok(())
-    }
-
-    /// Every bucket, by name.
-    pub fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
-        self.db()?;
-        let mut out: Vec<_> = self
-            .inner
-            .engine
-            .buckets
-            .read()
-            .values()
-            .cloned()
-            .map(bucket_info)
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
-    }
-
-    /// One bucket ([`Error::NoSuchBucket`] if missing).
-    pub fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
-        self.bucket_record(name).map(bucket_info)
-    }
-
-    /// Sets the bucket's default encryption. A named CMK must exist and be
-    /// enabled ([`Error::KeyNotFound`], [`Error::KeyDisabled`],
-    /// [`Error::KeyPendingDeletion`]). Objects already stored are not touched.
-    pub fn put_bucket_encryption(&self, bucket: &str, rule: EncryptionRule) -> Result<()> {
-        ObjectApi::put_bucket_encryption_as(self, bucket, rule, &TRUSTED)
-    }
-
-    /// Sets the rule, a named CMK checked for `caller`.
-    pub(crate) fn set_bucket_encryption(
-        &self,
-        bucket: &str,
-        rule: EncryptionRule,
-        caller: &Caller,
-    ) -> Result<()> {
-        if let Some(key_id) = rule.kms_key_id() {
-            self.inner.keys.check_key_usable(key_id, caller)?;
-        }
-        self.update_bucket(bucket, |record| record.rule = Some(rule))
-    }
-
-    /// The bucket's default encryption ([`Error::NoSuchEncryptionRule`] if none).
-    pub fn get_bucket_encryption(&self, bucket: &str) -> Result<EncryptionRule> {
-        self.bucket_record(bucket)?
-            .rule
-            .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.to_owned()))
-    }
-
-    /// Removes the bucket's default encryption; objects already stored keep
-    /// theirs. Succeeds if there was none.
-    pub fn delete_bucket_encryption(&self, bucket: &str) -> Result<()> {
-        self.update_bucket(bucket, |record| record.rule = None)
-    }
-
-    // ---- shared machinery ----------------------------------------------------
-
     /// The database for one operation ([`Error::Closed`] after [`Store::close`]).
     pub(crate) fn db(&self) -> Result<DbRef<'_>> {
         if self.inner.engine.closed.load(Ordering::Acquire) {
@@ -490,47 +354,6 @@ impl Store {
             .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))
     }
 
-    fn update_bucket(&self, name: &str, change: impl FnOnce(&mut BucketRecord)) -> Result<()> {
-        let mut buckets = self.inner.engine.buckets.write();
-        let mut record = buckets
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))?;
-        change(&mut record);
-        self.write_bucket(&mut buckets, record)
-    }
-
-    /// Writes a bucket record, then the map: called with the map's write lock.
-    fn write_bucket(
-        &self,
-        buckets: &mut HashMap<String, BucketRecord>,
-        record: BucketRecord,
-    ) -> Result<()> {
-        let db = self.db()?;
-        db.put_cf_opt(
-            db.cf(ColumnFamily::Buckets)?,
-            record.name.as_bytes(),
-            self.inner.records.seal_bucket(&record)?,
-            &self.inner.engine.write_options,
-        )
-        .map_err(storage)?;
-        buckets.insert(record.name.clone(), record);
-        Ok(())
-    }
-
-    fn load_buckets(&self) -> Result<()> {
-        let db = self.db()?;
-        let mut buckets = self.inner.engine.buckets.write();
-        for item in db.iterator_cf(db.cf(ColumnFamily::Buckets)?, IteratorMode::Start) {
-            let (name, value) = item.map_err(storage)?;
-            let name = String::from_utf8(name.to_vec())
-                .map_err(|_| Error::CorruptRecord("bucket name".into()))?;
-            let record = self.inner.records.open_bucket(&name, &value)?;
-            buckets.insert(name, record);
-        }
-        Ok(())
-    }
-
     pub(crate) fn stripe(&self, key: &[u8]) -> &Mutex<()> {
         self.inner.engine.stripe(key)
     }
@@ -540,193 +363,6 @@ impl Store {
     /// two never wait on each other in a cycle, nor one on itself.
     pub(crate) fn upload_stripe(&self, upload_id: &[u8]) -> &Mutex<()> {
         self.inner.engine.upload_stripe(upload_id)
-    }
-
-    /// Reads and authenticates the record of bucket/key.
-    pub(crate) fn read_record(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>> {
-        self.read_record_with(bucket, key, RecordAuth::open)
-    }
-
-    /// [`Store::read_record`] for a scan: authenticated, not remembered.
-    pub(crate) fn read_record_scanned(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<ObjectRecord>> {
-        self.read_record_with(bucket, key, RecordAuth::open_scanned)
-    }
-
-    fn read_record_with(
-        &self,
-        bucket: &str,
-        key: &str,
-        open: fn(&RecordAuth, &str, &str, bytes::Bytes) -> Result<ObjectRecord>,
-    ) -> Result<Option<ObjectRecord>> {
-        let db = self.db()?;
-        match db
-            .get_cf(db.cf(ColumnFamily::Objects)?, object_key(bucket, key))
-            .map_err(storage)?
-        {
-            Some(raw) => open(&self.inner.records, bucket, key, raw.into()).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Writes `record` for bucket/key in one batch with `extra` (segments, upload
-    /// markers), dropping the replaced object's segments (or deferring that to
-    /// its last reader), if `condition` holds for what is there — checked
-    /// under the key's lock, so no other writer of the key comes between. The
-    /// bucket must still be the one the write began in (not deleted, nor
-    /// deleted and created again).
-    pub(crate) fn commit(
-        &self,
-        bucket: &BucketRecord,
-        key: &str,
-        record: Option<&ObjectRecord>,
-        condition: &PutCondition,
-        extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
-    ) -> Result<()> {
-        self.gated_write(bucket, |db| {
-            self.commit_gated(db, bucket, key, record, condition, extra)
-        })
-    }
-
-    /// Runs `write` under the bucket gate if `bucket` is still the one the
-    /// write began in (not deleted, nor deleted and created again;
-    /// [`Error::NoSuchBucket`] otherwise): whatever lands in a bucket (an
-    /// object, an upload, a bucket key) never lands in one being deleted.
-    pub(crate) fn gated_write<T>(
-        &self,
-        bucket: &BucketRecord,
-        write: impl FnOnce(&DbRef<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.gated_write_to(&bucket.name, bucket.incarnation, write)
-    }
-
-    /// [`Store::gated_write`] for the bucket `name` of `incarnation`.
-    pub(crate) fn gated_write_to<T>(
-        &self,
-        name: &str,
-        incarnation: u64,
-        write: impl FnOnce(&DbRef<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let _gate = self.inner.engine.bucket_gate.read();
-        if self.bucket_record(name)?.incarnation != incarnation {
-            return Err(Error::NoSuchBucket(name.to_owned()));
-        }
-        write(&self.db()?)
-    }
-
-    fn commit_gated(
-        &self,
-        db: &DbRef<'_>,
-        bucket: &BucketRecord,
-        key: &str,
-        record: Option<&ObjectRecord>,
-        condition: &PutCondition,
-        extra: impl FnOnce(&mut WriteBatch, &DbRef<'_>) -> Result<()>,
-    ) -> Result<()> {
-        let name = bucket.name.as_str();
-        let raw_key = object_key(name, key);
-        let _guard = self.stripe(&raw_key).lock();
-        let objects = db.cf(ColumnFamily::Objects)?;
-        let old = db.get_pinned_cf(objects, &raw_key).map_err(storage)?;
-        check_put_condition(condition, old.as_deref(), name, key, &self.inner.records)?;
-        let old_segmented = match old {
-            // The old record names the segments to drop: only trust it if it
-            // authenticates. A damaged one leaves its segments to
-            // `check_consistency` rather than drop another object's.
-            Some(raw) => match ObjectRecord::segmented_id(&raw) {
-                Ok(Some(id)) if self.inner.records.verify(name, key, &raw).is_ok() => Some(id),
-                _ => None,
-            },
-            None => None,
-        };
-        let mut batch = WriteBatch::default();
-        extra(&mut batch, db)?;
-        match record {
-            Some(record) => batch.put_cf(
-                objects,
-                &raw_key,
-                self.inner.records.seal(name, key, record)?,
-            ),
-            None => batch.delete_cf(objects, &raw_key),
-        }
-        if let Some(old_id) = old_segmented
-            && record.is_none_or(|r| r.object_id != old_id)
-        {
-            self.dispose_segments(db, &mut batch, &old_id)?;
-        }
-        db.write_opt(batch, &self.inner.engine.write_options)
-            .map_err(storage)?;
-        Ok(())
-    }
-
-    fn dispose_segments(
-        &self,
-        db: &DbRef<'_>,
-        batch: &mut WriteBatch,
-        object_id: &[u8; OBJECT_ID_LEN],
-    ) -> Result<()> {
-        let mut readers = self.inner.engine.readers.lock();
-        if readers.open.contains_key(object_id) {
-            readers.deferred.insert(*object_id);
-            batch.put_cf(db.cf(ColumnFamily::Garbage)?, object_id, []);
-        } else {
-            let (start, end) = segment_range(object_id);
-            batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
-        }
-        Ok(())
-    }
-
-    /// Reads a record and, if its payload is in segments, registers a reader so
-    /// that the segments outlive a concurrent overwrite or delete.
-    pub(crate) fn read_record_for_reading(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(ObjectRecord, Option<ReaderGuard>)> {
-        let missing = || {
-            self.bucket_record(bucket)?;
-            Err(Error::NoSuchKey {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            })
-        };
-        // An inline record is the whole object, read in one atomic get.
-        match self.read_record(bucket, key)? {
-            Some(record) if matches!(record.body, crate::format::record::Body::Inline(_)) => {
-                return Ok((record, None));
-            }
-            Some(_) => {}
-            None => return missing(),
-        }
-        // Segments are read later: register as a reader under the key's lock, so
-        // that a concurrent overwrite keeps them until this reader is done.
-        let raw_key = object_key(bucket, key);
-        let _guard = self.stripe(&raw_key).lock();
-        let Some(record) = self.read_record(bucket, key)? else {
-            return missing();
-        };
-        let guard = match record.body {
-            crate::format::record::Body::Segmented { .. }
-            | crate::format::record::Body::Multipart { .. } => {
-                *self
-                    .inner
-                    .engine
-                    .readers
-                    .lock()
-                    .open
-                    .entry(record.object_id)
-                    .or_default() += 1;
-                Some(ReaderGuard {
-                    store: self.clone(),
-                    object_id: record.object_id,
-                })
-            }
-            crate::format::record::Body::Inline(_) => None,
-        };
-        Ok((record, guard))
     }
 
     /// Drops segments of interrupted uploads and of objects replaced while being
@@ -759,88 +395,5 @@ impl Store {
     }
 }
 
-/// Keeps an object's segments alive while it is being read.
-pub(crate) struct ReaderGuard {
-    store: Store,
-    object_id: [u8; OBJECT_ID_LEN],
-}
-
-impl Drop for ReaderGuard {
-    fn drop(&mut self) {
-        let release = {
-            let mut readers = self.store.inner.engine.readers.lock();
-            let count = readers.open.entry(self.object_id).or_default();
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                readers.open.remove(&self.object_id);
-                readers.deferred.remove(&self.object_id)
-            } else {
-                false
-            }
-        };
-        if release {
-            let result = (|| -> Result<()> {
-                let db = self.store.db()?;
-                let mut batch = WriteBatch::default();
-                let (start, end) = segment_range(&self.object_id);
-                batch.delete_range_cf(db.cf(ColumnFamily::Chunks)?, start, end);
-                batch.delete_cf(db.cf(ColumnFamily::Garbage)?, self.object_id);
-                db.write_opt(batch, &self.store.inner.engine.write_options)
-                    .map_err(storage)?;
-                Ok(())
-            })();
-            if let Err(error) = result {
-                tracing::warn!(%error, "could not drop a replaced object's segments; they go at the next open");
-            }
-        }
-    }
-}
-
 /// The caller of the store's own trusted forms of the object API.
 pub(crate) const TRUSTED: Caller = Caller::Trusted;
-
-fn bucket_info(record: BucketRecord) -> BucketInfo {
-    BucketInfo {
-        name: record.name,
-        created_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(record.created_ms),
-        encryption: record.rule,
-    }
-}
-
-/// Whether a write under `condition` may replace `old` (the raw record there,
-/// if any): [`Error::AlreadyExists`] or [`Error::PreconditionFailed`] if not,
-/// [`Error::Integrity`] if the record there does not authenticate.
-fn check_put_condition(
-    condition: &PutCondition,
-    old: Option<&[u8]>,
-    bucket: &str,
-    key: &str,
-    records: &RecordAuth,
-) -> Result<()> {
-    let failed = |condition: &str| Error::PreconditionFailed {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        condition: condition.to_owned(),
-    };
-    match (condition, old) {
-        (PutCondition::None, _) | (PutCondition::IfNotExists, None) => Ok(()),
-        (PutCondition::IfNotExists, Some(_)) => Err(Error::AlreadyExists {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-        }),
-        (PutCondition::IfMatch(_), None) => Err(failed("If-Match: there is no object")),
-        (PutCondition::IfMatch(expected), Some(raw)) => {
-            records.verify(bucket, key, raw)?;
-            let current = raw
-                .get(1..=OBJECT_ID_LEN)
-                .and_then(|id| <[u8; OBJECT_ID_LEN]>::try_from(id).ok())
-                .map(|id| crate::format::columns::etag(&id))
-                .ok_or_else(|| Error::CorruptRecord("object id".into()))?;
-            if *expected == current {
-                Ok(())
-            } else {
-                Err(failed("If-Match"))
-            }
-        }
-    }
-}

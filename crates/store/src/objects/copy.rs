@@ -20,7 +20,7 @@ impl Store {
     /// objects get encrypted or re-encrypted; such a copy commits only if the
     /// object still has the ETag it was read with (unless `options` set
     /// another condition), so a write that lands meanwhile is never reverted
-    /// ([`Error::PreconditionFailed`]: read it again and retry).
+    /// ([`Error::PreconditionFailed`](crate::Error::PreconditionFailed): read it again and retry).
     pub fn copy_object(
         &self,
         source: (&str, &str),

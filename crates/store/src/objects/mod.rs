@@ -1,10 +1,12 @@
 //! The object operations: the object API's implementation and its
-//! authorization, the keys of each write and read, one file per verb (put,
+//! authorization, buckets, commits, the keys of each write and read, one file per verb (put,
 //! get and head, list, delete, copy), staged writes (a put's payload written
 //! before its record), the reader, the stream and multipart uploads.
 
 pub(crate) mod api;
 pub(crate) mod authorize;
+pub(crate) mod buckets;
+pub(crate) mod commit;
 pub(crate) mod copy;
 pub(crate) mod delete;
 pub(crate) mod get;

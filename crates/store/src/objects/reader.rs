@@ -12,8 +12,8 @@ use crate::ObjectMeta;
 use crate::format::columns::OBJECT_ID_LEN;
 use crate::format::columns::SEGMENT_PLAINTEXT;
 use crate::format::record::PartRef;
+use crate::objects::commit::ReaderGuard;
 use crate::objects::multipart::{part_identity, part_segment_prefix};
-use crate::store::ReaderGuard;
 use crate::{ColumnFamily, Error, Result, Store};
 
 /// Sealed bytes in every segment but the last: 64 chunks of 16 KiB + tag.
