@@ -2,10 +2,9 @@
 //! per object.
 //!
 //! A bucket key is a data key from the KMS (or the master keyring), wrapped
-//! once and stored once by the engine (its
-//! `KeyRecords`). Each object's data key is
-//! derived from it and the object's identity, so every object still has a key
-//! of its own and the payload format is unchanged:
+//! once and stored once by the engine ([`KeyRecords`]). Each object's data key
+//! is derived from it and the object's identity, so every object still has a
+//! key of its own and the payload format is unchanged:
 //!
 //! ```text
 //! object data key = HKDF-SHA256(salt = bucket key id, ikm = bucket key,

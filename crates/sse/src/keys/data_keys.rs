@@ -67,6 +67,22 @@ impl ResolvedRule {
     }
 }
 
+/// What a stored object's record says of its key: enough to report its
+/// protection and to unwrap it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredKey<'a> {
+    /// How the object is protected.
+    pub mode: ProtectionMode,
+    /// The object's id, which its data key is bound to.
+    pub object_id: &'a [u8; OBJECT_ID_LEN],
+    /// The CMK's id (KMS objects), as the record names it.
+    pub key_id: &'a str,
+    /// The master key or CMK version the record was written under.
+    pub key_version: u32,
+    /// The wrapped-key record (a bucket key reference for bucket-key objects).
+    pub wrapped_key: &'a [u8],
+}
+
 /// How an object with no encryption is protected.
 pub const UNPROTECTED: Protection = Protection {
     mode: ProtectionMode::None,
@@ -435,23 +451,25 @@ impl Keys {
         Ok((data_key, wrapped.key_version()))
     }
 
-    /// The payload keys of the encrypted object bucket/key (`mode`, its id
-    /// and wrapped key as its record has them) whose payload starts with
-    /// `prefix`: from the cache for the trusted path and objects under the
-    /// master keys, otherwise unwrapped (by the KMS, with its checks) and
-    /// derived. `None` if the object is unencrypted.
-    #[allow(clippy::too_many_arguments)]
+    /// The payload keys of the object bucket/key stored under `stored`,
+    /// whose payload starts with `prefix`: from the cache for the trusted
+    /// path and objects under the master keys, otherwise unwrapped (by the
+    /// KMS, with its checks) and derived. `None` if the object is unencrypted.
     pub fn payload_keys(
         &self,
         records: &dyn KeyRecords,
         bucket: &str,
         key: &str,
-        mode: ProtectionMode,
-        object_id: &[u8; OBJECT_ID_LEN],
-        wrapped_key: &[u8],
+        stored: StoredKey<'_>,
         prefix: &[u8],
         caller: &Caller,
     ) -> Result<Option<Arc<CachedKeys>>> {
+        let StoredKey {
+            mode,
+            object_id,
+            wrapped_key,
+            ..
+        } = stored;
         if mode == ProtectionMode::None {
             return Ok(None);
         }
@@ -484,31 +502,29 @@ impl Keys {
         Ok(Some(keys))
     }
 
-    /// How a stored object is protected, as get and head report it, from
-    /// its record's mode, CMK id, key version and wrapped key: for a
-    /// bucket-key object, the version its bucket key is wrapped under now.
+    /// How an object of `bucket` stored under `stored` is protected, as get
+    /// and head report it: for a bucket-key object, the version its bucket
+    /// key is wrapped under now.
     pub fn protection_of(
         &self,
         records: &dyn KeyRecords,
         bucket: &str,
-        mode: ProtectionMode,
-        key_id: &str,
-        key_version: u32,
-        wrapped_key: &[u8],
+        stored: StoredKey<'_>,
     ) -> Result<Protection> {
+        let mode = stored.mode;
         if mode == ProtectionMode::None {
             return Ok(UNPROTECTED);
         }
-        let (key_version, bucket_key) = match WrappedKey::peek_algorithm(wrapped_key) {
+        let (key_version, bucket_key) = match WrappedKey::peek_algorithm(stored.wrapped_key) {
             Some(WrapAlgorithm::BucketKey) => {
-                let reference = WrappedKey::decode(wrapped_key)?;
+                let reference = WrappedKey::decode(stored.wrapped_key)?;
                 (self.bucket_key_version(records, bucket, &reference)?, true)
             }
-            _ => (key_version, false),
+            _ => (stored.key_version, false),
         };
         Ok(Protection {
             mode,
-            kms_key_id: (mode == ProtectionMode::Kms).then(|| key_id.to_owned()),
+            kms_key_id: (mode == ProtectionMode::Kms).then(|| stored.key_id.to_owned()),
             key_version: Some(key_version),
             bucket_key,
         })

@@ -22,7 +22,9 @@ mod record_key;
 
 pub use bucket_key_record::BucketKeyRecord;
 pub use bucket_keys::{BucketKeyOptions, bucket_key_context, derive_object_key};
-pub use data_keys::{Keys, KeysConfig, MASTER_KEY_ID, NewKey, ResolvedRule, UNPROTECTED};
+pub use data_keys::{
+    Keys, KeysConfig, MASTER_KEY_ID, NewKey, ResolvedRule, StoredKey, UNPROTECTED,
+};
 pub use payload_key_cache::CachedKeys;
 pub use pins::{Pin, VersionPins};
 pub use record_key::{RECORD_KEY_PURPOSE, RecordKey, TAG_LEN, Tag, split_tag, tags_equal};

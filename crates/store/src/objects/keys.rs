@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use coffer_cipher::{DataKey, ObjectIdentity};
 use coffer_keyring::Caller;
-use coffer_sse::keys::{BucketKeyId, BucketRef, CachedKeys, KeyRecords, NewKey, ResolvedRule};
+use coffer_sse::keys::{
+    BucketKeyId, BucketRef, CachedKeys, KeyRecords, NewKey, ResolvedRule, StoredKey,
+};
 use rocksdb::IteratorMode;
 
 use crate::engine::db::storage;
@@ -104,28 +106,27 @@ impl Store {
         prefix: &[u8],
         caller: &Caller,
     ) -> Result<Option<Arc<CachedKeys>>> {
-        self.inner.keys.payload_keys(
-            self,
-            bucket,
-            key,
-            record.mode,
-            &record.object_id,
-            &record.wrapped_key,
-            prefix,
-            caller,
-        )
+        self.inner
+            .keys
+            .payload_keys(self, bucket, key, stored_key(record), prefix, caller)
     }
 
     /// How a stored object is protected, as get and head report it.
     pub(crate) fn protection_of(&self, bucket: &str, record: &ObjectRecord) -> Result<Protection> {
-        self.inner.keys.protection_of(
-            self,
-            bucket,
-            record.mode,
-            &record.key_id,
-            record.key_version,
-            &record.wrapped_key,
-        )
+        self.inner
+            .keys
+            .protection_of(self, bucket, stored_key(record))
+    }
+}
+
+/// What an object's record says of its key, as the core reads it.
+pub(crate) fn stored_key(record: &ObjectRecord) -> StoredKey<'_> {
+    StoredKey {
+        mode: record.mode,
+        object_id: &record.object_id,
+        key_id: &record.key_id,
+        key_version: record.key_version,
+        wrapped_key: &record.wrapped_key,
     }
 }
 
