@@ -4,7 +4,11 @@
 //! same request whatever engine serves it; the `kms:*` actions are the KMS
 //! layer's (`coffer_keyring::Kms`).
 
+use coffer_keyring::Caller;
 use coffer_policy::Request;
+
+use crate::keys::{Keys, ResolvedRule};
+use crate::{EncryptionRule, Error, Result, validate_key};
 
 /// The condition key carrying a put's effective encryption (`AES256` or `KMS`;
 /// absent when the object would be stored unencrypted).
@@ -108,6 +112,72 @@ pub fn put_object_request(
         }
     }
     request
+}
+
+/// The rule a put to bucket/key applies, resolved once for `caller` and,
+/// for a principal, checked as `oss:PutObject`: the same value is checked,
+/// given to the KMS and stored. `bucket_default` is the bucket's default
+/// rule (`None`: there is no such bucket); `authorize` is the engine's check
+/// of one request, which records a denial.
+///
+/// `oss:PutObject` is checked first, on the rule as written (the put's own,
+/// else the bucket's default): a principal that may not put learns nothing
+/// else, neither whether the bucket exists nor which CMK it defaults to, and
+/// nothing is created for it (no default CMK) nor refused at the KMS (no
+/// `kms:DescribeKey` denial). Where that check fails, a CMK the rule names
+/// by alias or ARN is resolved (unaudited: no key is used) and checked once
+/// more, since a condition may name the key id it resolves to. Only then is
+/// the rule resolved with the caller's `kms:DescribeKey` and checked again
+/// with the resolved id.
+#[allow(clippy::too_many_arguments)]
+pub fn authorize_put(
+    keys: &Keys,
+    resources: &Resources<'_>,
+    bucket: &str,
+    key: &str,
+    own: Option<&EncryptionRule>,
+    bucket_default: Option<Option<&EncryptionRule>>,
+    caller: &Caller,
+    authorize: &dyn Fn(Request) -> Result<()>,
+) -> Result<ResolvedRule> {
+    let no_bucket = || Error::NoSuchBucket(bucket.to_owned());
+    let Caller::Principal(principal) = caller else {
+        validate_key(key)?;
+        let default = bucket_default.ok_or_else(no_bucket)?;
+        return keys.resolve_rule(own, default, caller);
+    };
+    let resource = resources.object(bucket, key);
+    let written = own.or(bucket_default.flatten());
+    let put = |rule: Option<&EncryptionRule>, resolved: Option<&str>| {
+        put_object_request(
+            &resource,
+            rule.map(EncryptionRule::algorithm),
+            rule.and_then(EncryptionRule::kms_key_id),
+            resolved,
+        )
+    };
+    if !principal.evaluate(&put(written, None)).is_allowed() {
+        // A condition may name the key id an alias resolves to: resolve a
+        // named CMK (nothing is created for a default one) and check once
+        // more, recording a denial.
+        let resolved = match (written.and_then(EncryptionRule::kms_key_id), bucket_default) {
+            (Some(given), Some(_)) => keys.kms().canonical_key_id(given).ok(),
+            _ => None,
+        };
+        authorize(put(written, resolved.as_deref()))?;
+    }
+    validate_key(key)?;
+    let default = bucket_default.ok_or_else(no_bucket)?;
+    let rule = keys.resolve_rule(own, default, caller)?;
+    let request = match &rule {
+        ResolvedRule::None => put_object_request(&resource, None, None, None),
+        ResolvedRule::Managed { .. } => put_object_request(&resource, Some("AES256"), None, None),
+        ResolvedRule::Kms { given, key_id, .. } => {
+            put_object_request(&resource, Some("KMS"), given.as_deref(), Some(key_id))
+        }
+    };
+    authorize(request)?;
+    Ok(rule)
 }
 
 #[cfg(test)]

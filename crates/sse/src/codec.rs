@@ -3,7 +3,9 @@
 //! length. Reading checks every length against what is there, so a damaged
 //! record is an error, never a panic or a read past its end.
 
-use crate::{Error, Result};
+use std::collections::BTreeMap;
+
+use crate::{Error, ObjectAttributes, ProtectionMode, Result};
 
 fn corrupt(what: &str) -> Error {
     Error::CorruptRecord(what.to_owned())
@@ -26,6 +28,76 @@ pub fn put_len32(out: &mut Vec<u8>, bytes: &[u8]) -> Result<()> {
         .map_err(|_| Error::InvalidArgument("a value exceeds 4 GiB".into()))?;
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The protection mode as records number it: 0 none, 1 AES256, 2 KMS.
+pub fn mode_byte(mode: ProtectionMode) -> u8 {
+    match mode {
+        ProtectionMode::None => 0,
+        ProtectionMode::Aes256 => 1,
+        ProtectionMode::Kms => 2,
+    }
+}
+
+/// The protection mode of record number `byte`.
+pub fn mode_from_byte(byte: u8) -> Result<ProtectionMode> {
+    match byte {
+        0 => Ok(ProtectionMode::None),
+        1 => Ok(ProtectionMode::Aes256),
+        2 => Ok(ProtectionMode::Kms),
+        _ => Err(corrupt("unknown protection mode")),
+    }
+}
+
+/// The attributes with their record numbers.
+fn attribute_fields(attributes: &ObjectAttributes) -> [(u8, &Option<String>); 5] {
+    [
+        (1, &attributes.content_type),
+        (2, &attributes.content_disposition),
+        (3, &attributes.content_encoding),
+        (4, &attributes.content_language),
+        (5, &attributes.cache_control),
+    ]
+}
+
+/// The attribute of record number `id`.
+fn attribute_field_mut(attributes: &mut ObjectAttributes, id: u8) -> Option<&mut Option<String>> {
+    match id {
+        1 => Some(&mut attributes.content_type),
+        2 => Some(&mut attributes.content_disposition),
+        3 => Some(&mut attributes.content_encoding),
+        4 => Some(&mut attributes.content_language),
+        5 => Some(&mut attributes.cache_control),
+        _ => None,
+    }
+}
+
+/// Appends the attributes that are set: a `u8` count, then each as its
+/// record number (`u8`: 1 content type, 2 disposition, 3 encoding,
+/// 4 language, 5 cache control) and a `str16`.
+pub fn put_attributes(out: &mut Vec<u8>, attributes: &ObjectAttributes) -> Result<()> {
+    let set: Vec<_> = attribute_fields(attributes)
+        .into_iter()
+        .filter_map(|(id, value)| value.as_ref().map(|v| (id, v)))
+        .collect();
+    out.push(set.len() as u8);
+    for (id, value) in set {
+        out.push(id);
+        put_len16(out, value.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Appends user metadata: a `u32` count, then each name as `str16` and
+/// value as `bytes32`, in name order.
+pub fn put_user_metadata(out: &mut Vec<u8>, metadata: &BTreeMap<String, String>) -> Result<()> {
+    let count = u32::try_from(metadata.len()).map_err(|_| corrupt("metadata count"))?;
+    out.extend_from_slice(&count.to_le_bytes());
+    for (name, value) in metadata {
+        put_len16(out, name.as_bytes())?;
+        put_len32(out, value.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -83,6 +155,32 @@ impl<'a> Reader<'a> {
     /// A `str16` (UTF-8).
     pub fn str16(&mut self) -> Result<String> {
         String::from_utf8(self.bytes16()?.to_vec()).map_err(|_| corrupt("string"))
+    }
+
+    /// Attributes as [`put_attributes`] wrote them.
+    pub fn attributes(&mut self) -> Result<ObjectAttributes> {
+        let mut attributes = ObjectAttributes::default();
+        for _ in 0..self.u8()? {
+            let id = self.u8()?;
+            let value = self.str16()?;
+            *attribute_field_mut(&mut attributes, id)
+                .ok_or_else(|| corrupt("unknown attribute"))? = Some(value);
+        }
+        Ok(attributes)
+    }
+
+    /// User metadata as [`put_user_metadata`] wrote it.
+    pub fn user_metadata(&mut self) -> Result<BTreeMap<String, String>> {
+        let count = self.u32()?;
+        let mut metadata = BTreeMap::new();
+        for _ in 0..count {
+            let name = self.str16()?;
+            let len = self.u32()? as usize;
+            let value = String::from_utf8(self.take(len)?.to_vec())
+                .map_err(|_| corrupt("metadata value"))?;
+            metadata.insert(name, value);
+        }
+        Ok(metadata)
     }
 
     /// Whether every byte was read.

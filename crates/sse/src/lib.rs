@@ -44,7 +44,7 @@ pub use api::{ObjectApi, ObjectRead, PlaintextStream, PutPayload};
 pub use coffer_keyring::{Caller, Principal};
 pub use error::{Error, Result, StorageError};
 pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
-pub use names::{validate_bucket, validate_key};
+pub use names::{validate_bucket, validate_key, validate_name_part};
 pub use object_types::{
     BucketInfo, CopyOptions, GetConditions, GetOptions, ListOptions, ListResult, Object,
     ObjectAttributes, ObjectMeta, ObjectSummary, PutCondition, PutOptions, PutResult,

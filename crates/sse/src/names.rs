@@ -34,6 +34,22 @@ pub fn validate_key(key: &str) -> Result<()> {
     }
 }
 
+/// Checks a region or account for use in resource names (`acs:oss:<region>:<account>:…`).
+pub fn validate_name_part(what: &str, value: &str) -> Result<()> {
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{what} {value:?} must be 1 to 64 letters, digits, '-' or '_'"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

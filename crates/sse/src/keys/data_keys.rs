@@ -203,6 +203,12 @@ impl Keys {
         &self.records
     }
 
+    /// Where key events are recorded (and an engine without a log of its
+    /// own records its denials).
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock

@@ -30,7 +30,9 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use coffer_sse::codec::{Reader, put_len16, put_len32};
+use coffer_sse::codec::{
+    Reader, mode_byte, mode_from_byte, put_attributes, put_len16, put_len32, put_user_metadata,
+};
 use coffer_sse::keys::{RecordKey, TAG_LEN, split_tag, tags_equal};
 use coffer_sse::recent::Recent;
 use parking_lot::Mutex;
@@ -76,29 +78,6 @@ pub(crate) struct PartRef {
 /// The HTTP-style attributes S3 and OSS keep with an object, as records
 /// number them.
 pub(crate) type Attributes = crate::ObjectAttributes;
-
-/// The attributes with their record numbers.
-fn attribute_fields(attributes: &Attributes) -> [(u8, &Option<String>); 5] {
-    [
-        (1, &attributes.content_type),
-        (2, &attributes.content_disposition),
-        (3, &attributes.content_encoding),
-        (4, &attributes.content_language),
-        (5, &attributes.cache_control),
-    ]
-}
-
-/// The attribute of record number `id`.
-fn attribute_field_mut(attributes: &mut Attributes, id: u8) -> Option<&mut Option<String>> {
-    match id {
-        1 => Some(&mut attributes.content_type),
-        2 => Some(&mut attributes.content_disposition),
-        3 => Some(&mut attributes.content_encoding),
-        4 => Some(&mut attributes.content_language),
-        5 => Some(&mut attributes.cache_control),
-        _ => None,
-    }
-}
 
 /// Everything the store keeps about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,14 +165,6 @@ impl From<BucketRecord> for StoredBucket {
 
 fn corrupt(what: &str) -> Error {
     Error::CorruptRecord(what.to_owned())
-}
-
-fn mode_byte(mode: ProtectionMode) -> u8 {
-    match mode {
-        ProtectionMode::None => 0,
-        ProtectionMode::Aes256 => 1,
-        ProtectionMode::Kms => 2,
-    }
 }
 
 /// The protection mode byte of an encoded object record (0 none, 1 AES256,
@@ -485,22 +456,8 @@ impl ObjectRecord {
         put_len16(&mut out, self.key_id.as_bytes())?;
         out.extend_from_slice(&self.key_version.to_le_bytes());
         put_len16(&mut out, &self.wrapped_key)?;
-        let attributes: Vec<_> = attribute_fields(&self.attributes)
-            .into_iter()
-            .filter_map(|(id, value)| value.as_ref().map(|v| (id, v)))
-            .collect();
-        out.push(attributes.len() as u8);
-        for (id, value) in attributes {
-            out.push(id);
-            put_len16(&mut out, value.as_bytes())?;
-        }
-        let count =
-            u32::try_from(self.user_metadata.len()).map_err(|_| corrupt("metadata count"))?;
-        out.extend_from_slice(&count.to_le_bytes());
-        for (name, value) in &self.user_metadata {
-            put_len16(&mut out, name.as_bytes())?;
-            put_len32(&mut out, value.as_bytes())?;
-        }
+        put_attributes(&mut out, &self.attributes)?;
+        put_user_metadata(&mut out, &self.user_metadata)?;
         match &self.body {
             Body::Inline(payload) => {
                 out.push(0);
@@ -551,12 +508,7 @@ impl ObjectRecord {
             .map_err(|_| corrupt("object id"))?;
         let size = r.u64()?;
         let modified_ms = r.u64()?;
-        let mode = match r.u8()? {
-            0 => ProtectionMode::None,
-            1 => ProtectionMode::Aes256,
-            2 => ProtectionMode::Kms,
-            _ => return Err(corrupt("unknown protection mode")),
-        };
+        let mode = mode_from_byte(r.u8()?)?;
         let key_id = r.str16()?;
         let key_version = r.u32()?;
         let wrapped_key = r.bytes16()?.to_vec();
@@ -565,22 +517,9 @@ impl ObjectRecord {
             let content_type = r.str16()?;
             attributes.content_type = (!content_type.is_empty()).then_some(content_type);
         } else {
-            for _ in 0..r.u8()? {
-                let id = r.u8()?;
-                let value = r.str16()?;
-                *attribute_field_mut(&mut attributes, id)
-                    .ok_or_else(|| corrupt("unknown attribute"))? = Some(value);
-            }
+            attributes = r.attributes()?;
         }
-        let count = r.u32()?;
-        let mut user_metadata = BTreeMap::new();
-        for _ in 0..count {
-            let name = r.str16()?;
-            let len = r.u32()? as usize;
-            let value =
-                String::from_utf8(r.take(len)?.to_vec()).map_err(|_| corrupt("metadata value"))?;
-            user_metadata.insert(name, value);
-        }
+        let user_metadata = r.user_metadata()?;
         let body = match r.u8()? {
             0 => {
                 let len = r.u32()? as usize;

@@ -112,16 +112,5 @@ impl StoreSettings {
 
 /// Checks a region or account for use in resource names (`acs:oss:<region>:<account>:…`).
 pub(crate) fn validate_name_part(what: &str, value: &str) -> Result<()> {
-    let valid = !value.is_empty()
-        && value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "{what} {value:?} must be 1 to 64 letters, digits, '-' or '_'"
-        )))
-    }
+    coffer_sse::validate_name_part(what, value)
 }

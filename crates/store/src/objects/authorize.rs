@@ -6,8 +6,7 @@
 
 use coffer_keyring::{AuditOutcome, Caller, Principal};
 use coffer_policy::Request;
-use coffer_sse::access::{Resources, put_object_request};
-use coffer_sse::validate_key;
+use coffer_sse::access::{Resources, authorize_put};
 
 use crate::engine::audit::StoreEvent;
 use crate::format::record::BucketRecord;
@@ -90,18 +89,8 @@ impl Store {
     }
 
     /// The bucket and the rule a put to bucket/key applies, resolved once for
-    /// `caller` and, for a principal, checked as `oss:PutObject`: the same
-    /// value is checked, given to the KMS and stored.
-    ///
-    /// `oss:PutObject` is checked first, on the rule as written (the put's
-    /// own, else the bucket's default): a principal that may not put learns
-    /// nothing else, neither whether the bucket exists nor which CMK it
-    /// defaults to, and nothing is created for it (no default CMK) nor
-    /// refused at the KMS (no `kms:DescribeKey` denial). Where that check
-    /// fails, a CMK the rule names by alias or ARN is resolved (unaudited:
-    /// no key is used) and checked once more, since a condition may name the
-    /// key id it resolves to. Only then is the rule resolved with the
-    /// caller's `kms:DescribeKey` and checked again with the resolved id.
+    /// `caller` and, for a principal, checked as `oss:PutObject`
+    /// ([`coffer_sse::access::authorize_put`]).
     pub(crate) fn prepare_put(
         &self,
         bucket: &str,
@@ -109,46 +98,25 @@ impl Store {
         own: Option<&EncryptionRule>,
         caller: &Caller,
     ) -> Result<(BucketRecord, ResolvedRule)> {
-        let Caller::Principal(principal) = caller else {
-            validate_key(key)?;
-            let record = self.bucket_record(bucket)?;
-            let rule = self.resolve_rule(own, &record, caller)?;
-            return Ok((record, rule));
-        };
-        let resource = self.resources().object(bucket, key);
         let record = self.bucket_record(bucket);
-        let written = own.or_else(|| record.as_ref().ok().and_then(|r| r.rule.as_ref()));
-        let put = |rule: Option<&EncryptionRule>, resolved: Option<&str>| {
-            put_object_request(
-                &resource,
-                rule.map(EncryptionRule::algorithm),
-                rule.and_then(EncryptionRule::kms_key_id),
-                resolved,
-            )
-        };
-        if !principal.evaluate(&put(written, None)).is_allowed() {
-            // A condition may name the key id an alias resolves to: resolve a
-            // named CMK (nothing is created for a default one) and check once
-            // more, recording a denial.
-            let resolved = match (written.and_then(EncryptionRule::kms_key_id), &record) {
-                (Some(given), Ok(_)) => self.kms().canonical_key_id(given).ok(),
-                _ => None,
-            };
-            self.authorize(caller, put(written, resolved.as_deref()))?;
+        let default = record.as_ref().ok().map(|r| r.rule.as_ref());
+        let rule = authorize_put(
+            &self.inner.keys,
+            &self.resources(),
+            bucket,
+            key,
+            own,
+            default,
+            caller,
+            &|request| self.authorize(caller, request),
+        );
+        match (record, rule) {
+            (Ok(record), Ok(rule)) => Ok((record, rule)),
+            // The store's own reason the bucket is not there (closed, or no
+            // such bucket), once the caller may learn it.
+            (Err(error), Err(Error::NoSuchBucket(_))) => Err(error),
+            (_, Err(error)) => Err(error),
+            (Err(error), Ok(_)) => Err(error),
         }
-        validate_key(key)?;
-        let record = record?;
-        let rule = self.resolve_rule(own, &record, caller)?;
-        let request = match &rule {
-            ResolvedRule::None => put_object_request(&resource, None, None, None),
-            ResolvedRule::Managed { .. } => {
-                put_object_request(&resource, Some("AES256"), None, None)
-            }
-            ResolvedRule::Kms { given, key_id, .. } => {
-                put_object_request(&resource, Some("KMS"), given.as_deref(), Some(key_id))
-            }
-        };
-        self.authorize(caller, request)?;
-        Ok((record, rule))
     }
 }

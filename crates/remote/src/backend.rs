@@ -1,0 +1,332 @@
+//! The object store underneath, called from the blocking object API: each
+//! call runs on a small runtime of the engine's own, so it works from any
+//! thread (a plain one, tokio's blocking pool, even an async task, which it
+//! blocks but never panics), and the backend's errors become coffer's.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use coffer_sse::{Error, Result, StorageError};
+use object_store::path::Path;
+use object_store::{
+    GetOptions, GetRange, GetResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
+    PutMode, PutOptions, PutPayload, PutResult,
+};
+
+/// Where coffer keeps its own records in the backend: the keyring, bucket
+/// records, bucket keys, uploads in progress. No object key starts with it.
+pub const RESERVED_PREFIX: &str = ".coffer";
+
+/// The backend and the runtime its calls run on.
+pub(crate) struct Backend {
+    store: Arc<dyn ObjectStore>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// What the backend's error means for coffer.
+pub(crate) fn storage(error: object_store::Error) -> Error {
+    Error::Storage(StorageError::new(error))
+}
+
+impl Backend {
+    /// `store`, with a runtime of `threads` workers for its calls.
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, threads: usize) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("coffer-remote")
+            .enable_all()
+            .build()
+            .map_err(Error::Io)?;
+        Ok(Self { store, runtime })
+    }
+
+    /// The object store itself.
+    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Runs `future` on the engine's runtime and waits for it.
+    pub(crate) fn block<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = sender.send(future.await);
+        });
+        receiver.recv().map_err(|_| Error::WorkerLost)
+    }
+
+    /// The object at `path`: all of it, or `options.range`, if its
+    /// conditions hold.
+    pub(crate) fn get(&self, path: &Path, options: GetOptions) -> Result<Fetched> {
+        let store = Arc::clone(&self.store);
+        let path = path.clone();
+        let result = self.block(async move {
+            let result: GetResult = store.get_opts(&path, options).await?;
+            let meta = result.meta.clone();
+            let bytes = result.bytes().await?;
+            Ok::<_, object_store::Error>((meta, bytes))
+        })?;
+        match result {
+            Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
+            Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
+            Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
+            Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
+    /// The last `len` bytes of the object at `path` (all of it if shorter).
+    pub(crate) fn get_tail(&self, path: &Path, len: u64, options: GetOptions) -> Result<Fetched> {
+        self.get(
+            path,
+            GetOptions {
+                range: Some(GetRange::Suffix(len)),
+                ..options
+            },
+        )
+    }
+
+    /// Writes `bytes` at `path` under `mode`; `Ok(None)` if the mode's
+    /// condition did not hold (created already, or changed since).
+    pub(crate) fn put(
+        &self,
+        path: &Path,
+        payload: PutPayload,
+        mode: PutMode,
+    ) -> Result<Option<PutResult>> {
+        let store = Arc::clone(&self.store);
+        let path = path.clone();
+        let options = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match self.block(async move { store.put_opts(&path, payload, options).await })? {
+            Ok(result) => Ok(Some(result)),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(None),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
+    /// Deletes the object at `path`; succeeds if there is none.
+    pub(crate) fn delete(&self, path: &Path) -> Result<()> {
+        let store = Arc::clone(&self.store);
+        let path = path.clone();
+        match self.block(async move { store.delete(&path).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(storage(error)),
+        }
+    }
+
+    /// Every object under `prefix` (a whole path segment), in path order.
+    pub(crate) fn list(&self, prefix: &Path, offset: Option<&Path>) -> Result<Vec<ObjectMeta>> {
+        use futures_util::TryStreamExt;
+        let store = Arc::clone(&self.store);
+        let prefix = prefix.clone();
+        let offset = offset.cloned();
+        let mut listed = self
+            .block(async move {
+                let stream = match &offset {
+                    Some(offset) => store.list_with_offset(Some(&prefix), offset),
+                    None => store.list(Some(&prefix)),
+                };
+                stream.try_collect::<Vec<_>>().await
+            })?
+            .map_err(storage)?;
+        listed.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(listed)
+    }
+    /// Starts a multipart write of the object at `path`, in backend parts
+    /// of `part_len` bytes (the last one shorter).
+    pub(crate) fn write_parts(&self, path: &Path, part_len: usize) -> Result<PartWriter<'_>> {
+        let store = Arc::clone(&self.store);
+        let path = path.clone();
+        let upload = self
+            .block(async move { store.put_multipart(&path).await })?
+            .map_err(storage)?;
+        Ok(PartWriter {
+            backend: self,
+            upload: Some(upload),
+            part_len,
+            buffer: BytesMut::new(),
+            in_flight: VecDeque::new(),
+        })
+    }
+}
+
+/// Parts in flight at once in a [`PartWriter`].
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// An object written part by part, every part but the last of the same
+/// length (at least 5 MiB, as S3 asks), the parts uploading while the next
+/// is filled. Dropped unfinished, it aborts the upload: nothing appears.
+pub(crate) struct PartWriter<'a> {
+    backend: &'a Backend,
+    upload: Option<Box<dyn MultipartUpload>>,
+    part_len: usize,
+    buffer: BytesMut,
+    in_flight: VecDeque<tokio::task::JoinHandle<object_store::Result<()>>>,
+}
+
+impl PartWriter<'_> {
+    /// Appends `data`, uploading each part as it fills.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.buffer.extend_from_slice(data);
+        while self.buffer.len() >= self.part_len {
+            let part = self.buffer.split_to(self.part_len).freeze();
+            self.upload_part(part)?;
+        }
+        Ok(())
+    }
+
+    fn upload_part(&mut self, part: Bytes) -> Result<()> {
+        let upload = self.upload.as_mut().ok_or(Error::WorkerLost)?;
+        let future = upload.put_part(PutPayload::from(part));
+        self.in_flight.push_back(self.backend.runtime.spawn(future));
+        while self.in_flight.len() > PARTS_IN_FLIGHT {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn wait_oldest(&mut self) -> Result<()> {
+        if let Some(handle) = self.in_flight.pop_front() {
+            self.backend
+                .block(handle)?
+                .map_err(|_| Error::WorkerLost)?
+                .map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Uploads what is left as the last part and completes the object.
+    pub(crate) fn finish(mut self) -> Result<PutResult> {
+        let rest = std::mem::take(&mut self.buffer).freeze();
+        self.upload_part(rest)?;
+        while !self.in_flight.is_empty() {
+            self.wait_oldest()?;
+        }
+        let mut upload = self.upload.take().ok_or(Error::WorkerLost)?;
+        self.backend
+            .block(async move { upload.complete().await })?
+            .map_err(storage)
+    }
+}
+
+impl Drop for PartWriter<'_> {
+    fn drop(&mut self) {
+        if let Some(mut upload) = self.upload.take() {
+            for handle in self.in_flight.drain(..) {
+                handle.abort();
+            }
+            if let Err(error) = self.backend.block(async move { upload.abort().await }) {
+                tracing::warn!(%error, "could not abort an unfinished upload");
+            }
+        }
+    }
+}
+
+/// An object written as it comes: in one request if it stays within one
+/// part, else as a multipart write. The mode's condition holds only for
+/// the first kind: a multipart write completes unconditionally, so a
+/// conditional one is refused as soon as it outgrows a part.
+pub(crate) struct ObjectWriter<'a> {
+    backend: &'a Backend,
+    path: Path,
+    part_len: usize,
+    mode: PutMode,
+    buffer: BytesMut,
+    parts: Option<PartWriter<'a>>,
+}
+
+impl<'a> ObjectWriter<'a> {
+    /// Starts writing the object at `path` under `mode`.
+    pub(crate) fn new(backend: &'a Backend, path: &Path, part_len: usize, mode: PutMode) -> Self {
+        Self {
+            backend,
+            path: path.clone(),
+            part_len,
+            mode,
+            buffer: BytesMut::new(),
+            parts: None,
+        }
+    }
+
+    /// Appends `data`.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
+        if let Some(parts) = &mut self.parts {
+            return parts.write(data);
+        }
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() > self.part_len {
+            if !matches!(self.mode, PutMode::Overwrite) {
+                return Err(Error::InvalidArgument(format!(
+                    "a conditional write of more than {} bytes: an object store completes a multipart write without conditions; write it unconditionally or in one part",
+                    self.part_len
+                )));
+            }
+            let mut parts = self.backend.write_parts(&self.path, self.part_len)?;
+            parts.write(&std::mem::take(&mut self.buffer))?;
+            self.parts = Some(parts);
+        }
+        Ok(())
+    }
+
+    /// Completes the object; `None` if the mode's condition did not hold.
+    pub(crate) fn finish(self) -> Result<Option<PutResult>> {
+        match self.parts {
+            Some(parts) => parts.finish().map(Some),
+            None => self.backend.put(
+                &self.path,
+                PutPayload::from(self.buffer.freeze()),
+                self.mode,
+            ),
+        }
+    }
+}
+
+/// What a get found.
+pub(crate) enum Fetched {
+    /// The object's metadata and the bytes asked for.
+    Found(ObjectMeta, Bytes),
+    /// Nothing at that path.
+    Missing,
+    /// An `If-Match` or `If-Unmodified-Since` did not hold.
+    PreconditionFailed,
+    /// An `If-None-Match` or `If-Modified-Since` did not hold.
+    NotModified,
+}
+
+/// The backend path of coffer's own record `name` (segments under
+/// [`RESERVED_PREFIX`]).
+pub(crate) fn reserved(segments: &[&str]) -> Path {
+    let mut path = Path::from(RESERVED_PREFIX);
+    for segment in segments {
+        path = path.join(*segment);
+    }
+    path
+}
+
+/// The backend prefix of bucket `name`'s objects.
+pub(crate) fn bucket_prefix(name: &str) -> Result<Path> {
+    Path::parse(name).map_err(|_| Error::InvalidArgument(format!("bucket name {name:?}")))
+}
+
+/// The backend path of object bucket/key: `bucket/key`, as the key is
+/// written ([`Error::InvalidArgument`] for a key the backend's paths cannot
+/// hold as it is: an empty segment, `.` or `..`, a trailing `/`).
+pub(crate) fn object_path(bucket: &str, key: &str) -> Result<Path> {
+    let raw = format!("{bucket}/{key}");
+    match Path::parse(&raw) {
+        Ok(path) if path.as_ref() == raw => Ok(path),
+        _ => Err(Error::InvalidArgument(format!(
+            "object key {key:?}: an object store path cannot hold it as written (empty segment, `.`, `..` or a trailing `/`)"
+        ))),
+    }
+}

@@ -1,0 +1,356 @@
+//! Buckets: their records in generations under `.coffer/buckets/<name>/`
+//! ([`crate::generations`]: creation time, incarnation, default rule,
+//! tagged with the generation), each change a new generation, a
+//! cache of them with a short lifetime, and the bucket key records under
+//! `.coffer/bucket-keys/<bucket>/<id>` that the core keeps through
+//! [`KeyRecords`].
+//!
+//! ```text
+//! bucket record = u8 version (1) ‖ u64 created (ms) ‖ u64 incarnation
+//!                 ‖ u8 rule (0 none, 1 AES256, 2 KMS) ‖ str16 CMK (empty: default)
+//!                 ‖ u8 bucket key (0 or 1) ‖ tag
+//! tag = HMAC-SHA256(record key, "coffer/remote-bucket/v1" ‖ u16 len ‖ name
+//!                   ‖ u16 len ‖ generation (u64) ‖ record)
+//! ```
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use bytes::Bytes;
+use coffer_keyring::Caller;
+use coffer_sse::codec::{Reader, put_len16};
+use coffer_sse::ids::{millis, random_id};
+use coffer_sse::keys::{BucketKeyId, BucketRef, KeyRecords};
+use coffer_sse::{BucketInfo, EncryptionRule, Error, Result, validate_bucket};
+use object_store::{GetOptions, PutMode};
+use parking_lot::Mutex;
+
+use crate::RemoteStore;
+use crate::backend::{Fetched, reserved};
+use crate::generations;
+
+const VERSION: u8 = 1;
+const DOMAIN: &[u8] = b"coffer/remote-bucket/v1";
+
+/// A bucket as its record has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BucketRecord {
+    pub(crate) name: String,
+    pub(crate) created_ms: u64,
+    pub(crate) incarnation: u64,
+    pub(crate) rule: Option<EncryptionRule>,
+}
+
+impl BucketRecord {
+    fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = vec![VERSION];
+        out.extend_from_slice(&self.created_ms.to_le_bytes());
+        out.extend_from_slice(&self.incarnation.to_le_bytes());
+        let (kind, key_id, bucket_key) = match &self.rule {
+            None => (0, "", false),
+            Some(EncryptionRule::Managed { bucket_key }) => (1, "", *bucket_key),
+            Some(EncryptionRule::Kms { key_id, bucket_key }) => {
+                (2, key_id.as_deref().unwrap_or(""), *bucket_key)
+            }
+        };
+        out.push(kind);
+        put_len16(&mut out, key_id.as_bytes())?;
+        out.push(u8::from(bucket_key));
+        Ok(out)
+    }
+
+    fn decode(name: &str, raw: &[u8]) -> Result<Self> {
+        let corrupt = |what: &str| Error::CorruptRecord(format!("bucket record {name}: {what}"));
+        let mut r = Reader::new(raw);
+        if r.u8()? != VERSION {
+            return Err(corrupt("unknown version"));
+        }
+        let created_ms = r.u64()?;
+        let incarnation = r.u64()?;
+        let kind = r.u8()?;
+        let key_id = r.str16()?;
+        let bucket_key = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(corrupt("bucket key flag")),
+        };
+        let rule = match kind {
+            0 => None,
+            1 => Some(EncryptionRule::managed().with_bucket_key(bucket_key)),
+            2 => Some(
+                EncryptionRule::kms((!key_id.is_empty()).then_some(key_id.as_str()))
+                    .with_bucket_key(bucket_key),
+            ),
+            _ => return Err(corrupt("unknown rule")),
+        };
+        if !r.at_end() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            created_ms,
+            incarnation,
+            rule,
+        })
+    }
+
+    fn info(&self) -> BucketInfo {
+        BucketInfo {
+            name: self.name.clone(),
+            created_at: UNIX_EPOCH + Duration::from_millis(self.created_ms),
+            encryption: self.rule.clone(),
+        }
+    }
+}
+
+/// Bucket records read recently, each trusted for the cache's lifetime.
+pub(crate) struct BucketCache {
+    ttl: Duration,
+    records: Mutex<HashMap<String, (BucketRecord, Instant)>>,
+}
+
+impl BucketCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            records: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl RemoteStore {
+    /// Bucket `name`'s record, from the cache while it is fresh.
+    pub(crate) fn bucket(&self, name: &str) -> Result<Option<BucketRecord>> {
+        let cache = &self.inner.buckets;
+        if let Some((record, at)) = cache.records.lock().get(name)
+            && at.elapsed() < cache.ttl
+        {
+            return Ok(Some(record.clone()));
+        }
+        Ok(self.read_bucket(name)?.map(|(record, _)| record))
+    }
+
+    /// Bucket `name`'s record as stored now, with its generation.
+    fn read_bucket(&self, name: &str) -> Result<Option<(BucketRecord, u64)>> {
+        let dir = reserved(&["buckets", name]);
+        let Some((generation, raw)) = generations::latest(&self.inner.backend, &dir)? else {
+            self.inner.buckets.records.lock().remove(name);
+            return Ok(None);
+        };
+        let body = self.inner.keys.record_key().open_tagged(
+            DOMAIN,
+            &[name.as_bytes(), &generation.to_le_bytes()],
+            &raw,
+            || format!("bucket {name}"),
+        )?;
+        let record = BucketRecord::decode(name, body)?;
+        self.remember(&record);
+        Ok(Some((record, generation)))
+    }
+
+    /// Writes `record` as generation `generation`; `false` if another
+    /// writer took it.
+    fn write_bucket(&self, record: &BucketRecord, generation: u64) -> Result<bool> {
+        let sealed = self.inner.keys.record_key().seal_tagged(
+            DOMAIN,
+            &[record.name.as_bytes(), &generation.to_le_bytes()],
+            record.encode()?,
+        )?;
+        let dir = reserved(&["buckets", &record.name]);
+        let written = generations::create(&self.inner.backend, &dir, generation, sealed.into())?;
+        if written {
+            self.remember(record);
+        }
+        Ok(written)
+    }
+
+    fn remember(&self, record: &BucketRecord) {
+        self.inner
+            .buckets
+            .records
+            .lock()
+            .insert(record.name.clone(), (record.clone(), Instant::now()));
+    }
+
+    pub(crate) fn create_bucket(&self, name: &str) -> Result<()> {
+        validate_bucket(name)?;
+        let id = random_id()?;
+        let record = BucketRecord {
+            name: name.to_owned(),
+            created_ms: millis(self.inner.keys.clock().now()),
+            incarnation: u64::from_le_bytes([
+                id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7],
+            ]),
+            rule: None,
+        };
+        if self.write_bucket(&record, 1)? {
+            Ok(())
+        } else {
+            Err(Error::BucketAlreadyExists(name.to_owned()))
+        }
+    }
+
+    pub(crate) fn delete_bucket(&self, name: &str) -> Result<()> {
+        if self.read_bucket(name)?.is_none() {
+            return Err(Error::NoSuchBucket(name.to_owned()));
+        }
+        if !self
+            .inner
+            .backend
+            .list(&crate::backend::bucket_prefix(name)?, None)?
+            .is_empty()
+        {
+            return Err(Error::BucketNotEmpty(name.to_owned()));
+        }
+        for upload in self
+            .inner
+            .backend
+            .list(&reserved(&["uploads", name]), None)?
+        {
+            self.inner.backend.delete(&upload.location)?;
+        }
+        for record in self
+            .inner
+            .backend
+            .list(&reserved(&["bucket-keys", name]), None)?
+        {
+            self.inner.backend.delete(&record.location)?;
+        }
+        generations::remove(&self.inner.backend, &reserved(&["buckets", name]))?;
+        self.inner.buckets.records.lock().remove(name);
+        self.inner.keys.forget_bucket(name);
+        Ok(())
+    }
+
+    pub(crate) fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
+        self.bucket(name)?
+            .map(|record| record.info())
+            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))
+    }
+
+    pub(crate) fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let mut out = Vec::new();
+        let mut names: Vec<String> = self
+            .inner
+            .backend
+            .list(&reserved(&["buckets"]), None)?
+            .iter()
+            .filter_map(|meta| meta.location.parts().nth(2).map(|p| p.as_ref().to_owned()))
+            .collect();
+        names.dedup();
+        for name in names {
+            if let Some((record, _)) = self.read_bucket(&name)? {
+                out.push(record.info());
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub(crate) fn set_bucket_encryption(
+        &self,
+        bucket: &str,
+        rule: Option<EncryptionRule>,
+        caller: &Caller,
+    ) -> Result<()> {
+        if let Some(key_id) = rule.as_ref().and_then(EncryptionRule::kms_key_id) {
+            self.inner.keys.check_key_usable(key_id, caller)?;
+        }
+        // The generation after the one read: a change another process made
+        // in between is read again and this one applied on top.
+        loop {
+            let (mut record, generation) = self
+                .read_bucket(bucket)?
+                .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?;
+            record.rule = rule.clone();
+            if self.write_bucket(&record, generation + 1)? {
+                return Ok(());
+            }
+        }
+    }
+
+    pub(crate) fn get_bucket_encryption(&self, bucket: &str) -> Result<EncryptionRule> {
+        self.bucket(bucket)?
+            .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?
+            .rule
+            .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.to_owned()))
+    }
+
+    /// The bucket `name` exactly: [`Error::NoSuchBucket`] if it is not there.
+    pub(crate) fn bucket_or_missing(&self, name: &str) -> Result<BucketRecord> {
+        self.bucket(name)?
+            .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))
+    }
+}
+
+/// The reference the core binds a bucket's keys to.
+pub(crate) fn bucket_ref(record: &BucketRecord) -> BucketRef<'_> {
+    BucketRef {
+        name: &record.name,
+        incarnation: record.incarnation,
+    }
+}
+
+fn bucket_key_path(bucket: &str, id: &BucketKeyId) -> object_store::path::Path {
+    reserved(&["bucket-keys", bucket, &hex::encode(id)])
+}
+
+fn parse_hex_id(text: &str) -> Option<BucketKeyId> {
+    hex::decode(text).ok()?.try_into().ok()
+}
+
+impl KeyRecords for RemoteStore {
+    fn bucket_key(&self, bucket: &str, id: &BucketKeyId) -> Result<Option<Vec<u8>>> {
+        match self
+            .inner
+            .backend
+            .get(&bucket_key_path(bucket, id), GetOptions::default())?
+        {
+            Fetched::Found(_, raw) => Ok(Some(raw.to_vec())),
+            _ => Ok(None),
+        }
+    }
+
+    fn bucket_keys(&self, bucket: &str) -> Result<Vec<(BucketKeyId, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for meta in self
+            .inner
+            .backend
+            .list(&reserved(&["bucket-keys", bucket]), None)?
+        {
+            let Some(id) = meta.location.filename().and_then(parse_hex_id) else {
+                continue;
+            };
+            if let Some(raw) = self.bucket_key(bucket, &id)? {
+                out.push((id, raw));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_bucket_key(
+        &self,
+        bucket: BucketRef<'_>,
+        id: &BucketKeyId,
+        sealed: Vec<u8>,
+    ) -> Result<()> {
+        let current = |store: &Self| -> Result<bool> {
+            Ok(store
+                .read_bucket(bucket.name)?
+                .is_some_and(|(record, _)| record.incarnation == bucket.incarnation))
+        };
+        if !current(self)? {
+            return Err(Error::NoSuchBucket(bucket.name.to_owned()));
+        }
+        let path = bucket_key_path(bucket.name, id);
+        self.inner
+            .backend
+            .put(&path, Bytes::from(sealed).into(), PutMode::Overwrite)?;
+        // A bucket deleted meanwhile must not keep it.
+        if !current(self)? {
+            self.inner.backend.delete(&path)?;
+            return Err(Error::NoSuchBucket(bucket.name.to_owned()));
+        }
+        Ok(())
+    }
+}

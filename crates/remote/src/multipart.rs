@@ -1,0 +1,344 @@
+//! Multipart uploads: each part sealed as it arrives (in any order, several
+//! at once) under the upload's data key and bound to its number, kept under
+//! `.coffer/uploads/<bucket>/<id>/` until completion writes the object, its
+//! parts in the order listed followed by the trailer. The upload's id is the
+//! object's id.
+//!
+//! ```text
+//! .coffer/uploads/<bucket>/<id>/upload      = str16 key ‖ upload record ‖ tag
+//! .coffer/uploads/<bucket>/<id>/part-<n:05> = sealed chunks ‖ part table entry
+//! ```
+//! Completion copies the parts' stored bytes into the object (no part is
+//! opened or sealed again); every part but the last must hold at least
+//! 1 MiB.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use coffer_keyring::Caller;
+use coffer_sse::codec::{Reader, put_len16};
+use coffer_sse::ids::random_id;
+use coffer_sse::keys::{OBJECT_ID_LEN, ResolvedRule};
+use coffer_sse::{
+    CompletedPart, Error, MAX_PART_NUMBER, MultipartUpload, ProtectionMode, PutCondition,
+    PutOptions, PutPayload, PutResult, Result, UploadedPart,
+};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, PutMode};
+
+use crate::RemoteStore;
+use crate::backend::{Fetched, ObjectWriter, object_path, reserved};
+use crate::buckets::{BucketRecord, bucket_ref};
+use crate::layout::{ENTRY_LEN, MIN_PART_LEN, PartEntry, decode_table, encode_table, part_len};
+use crate::object_record::ObjectRecord;
+use crate::parts::seal_streamed;
+use crate::put::{Feed, NewObject, condition_failed, new_record, put_mode};
+use crate::read::quoted;
+
+/// Stored bytes copied per read while completing.
+const COPY_LEN: u64 = 8 << 20;
+
+fn upload_dir(bucket: &str, id: &str) -> Path {
+    reserved(&["uploads", bucket, id])
+}
+
+fn part_path(bucket: &str, id: &str, number: u32) -> Path {
+    upload_dir(bucket, id).join(format!("part-{number:05}"))
+}
+
+/// An upload in progress, as its record has it.
+struct Upload {
+    id: String,
+    object_id: [u8; OBJECT_ID_LEN],
+    record: ObjectRecord,
+}
+
+impl RemoteStore {
+    pub(crate) fn create_upload(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        options: PutOptions,
+        rule: &ResolvedRule,
+        caller: &Caller,
+    ) -> Result<String> {
+        object_path(&bucket.name, key)?;
+        let object_id = random_id()?;
+        let id = hex::encode(object_id);
+        let new_key = self.inner.keys.new_data_key(
+            self,
+            bucket_ref(bucket),
+            key,
+            &object_id,
+            rule,
+            caller,
+        )?;
+        let record = new_record(object_id, &new_key, &options);
+        let mut body = Vec::new();
+        put_len16(&mut body, key.as_bytes())?;
+        body.extend_from_slice(&record.seal_upload(
+            self.inner.keys.record_key(),
+            &bucket.name,
+            key,
+        )?);
+        let path = upload_dir(&bucket.name, &id).join("upload");
+        self.inner
+            .backend
+            .put(&path, Bytes::from(body).into(), PutMode::Create)?
+            .ok_or_else(|| Error::Integrity(format!("upload id {id} drawn twice")))?;
+        Ok(id)
+    }
+
+    /// The upload `id` into bucket/key ([`Error::NoSuchUpload`] if there is
+    /// none, or it goes to another key).
+    fn upload(&self, bucket: &str, key: &str, id: &str) -> Result<Upload> {
+        let no_such = || Error::NoSuchUpload(id.to_owned());
+        let object_id: [u8; OBJECT_ID_LEN] = hex::decode(id)
+            .ok()
+            .and_then(|raw| raw.try_into().ok())
+            .ok_or_else(no_such)?;
+        let path = upload_dir(bucket, id).join("upload");
+        let Fetched::Found(_, raw) = self.inner.backend.get(&path, GetOptions::default())? else {
+            return Err(no_such());
+        };
+        let mut r = Reader::new(&raw);
+        if r.str16()? != key {
+            return Err(no_such());
+        }
+        let record =
+            ObjectRecord::open_upload(self.inner.keys.record_key(), bucket, key, &raw[r.at..])?;
+        if record.object_id != object_id {
+            return Err(Error::Integrity(format!(
+                "the record of upload {id} names another upload"
+            )));
+        }
+        Ok(Upload {
+            id: id.to_owned(),
+            object_id,
+            record,
+        })
+    }
+
+    pub(crate) fn upload_part(
+        &self,
+        (bucket, key): (&str, &str),
+        id: &str,
+        number: u32,
+        payload: PutPayload<'_>,
+        caller: &Caller,
+    ) -> Result<UploadedPart> {
+        if !(1..=MAX_PART_NUMBER).contains(&number) {
+            return Err(Error::InvalidArgument(format!(
+                "part number {number}: use 1 to {MAX_PART_NUMBER}"
+            )));
+        }
+        let upload = self.upload(bucket, key, id)?;
+        let data_key = match upload.record.mode {
+            ProtectionMode::None => None,
+            _ => Some(
+                self.inner
+                    .keys
+                    .unwrap_data_key(
+                        self,
+                        bucket,
+                        key,
+                        &upload.object_id,
+                        &upload.record.wrapped_key,
+                        caller,
+                    )?
+                    .0,
+            ),
+        };
+        let path = part_path(bucket, id, number);
+        let mut writer = ObjectWriter::new(
+            &self.inner.backend,
+            &path,
+            self.inner.part_size,
+            PutMode::Overwrite,
+        );
+        let mut feed = Feed::of(payload);
+        let entry = seal_streamed(
+            &self.inner.keys,
+            data_key.as_ref(),
+            bucket,
+            &upload.object_id,
+            number,
+            &mut |limit| feed.next(limit),
+            &mut |sealed| writer.write(sealed),
+        )?;
+        writer.write(&encode_table(std::slice::from_ref(&entry)))?;
+        let written = writer
+            .finish()?
+            .ok_or_else(|| Error::Integrity("an unconditional write was refused".into()))?;
+        // Aborted meanwhile: the part must not outlive its upload.
+        if self.upload(bucket, key, id).is_err() {
+            self.inner.backend.delete(&path)?;
+            return Err(Error::NoSuchUpload(id.to_owned()));
+        }
+        Ok(UploadedPart {
+            part_number: number,
+            etag: quoted(written.e_tag.as_deref()),
+            size: entry.size,
+        })
+    }
+
+    pub(crate) fn complete_upload(
+        &self,
+        (bucket, key): (&str, &str),
+        id: &str,
+        listed: &[CompletedPart],
+        condition: &PutCondition,
+    ) -> Result<PutResult> {
+        let upload = self.upload(bucket, key, id)?;
+        if listed.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "upload {id}: name at least one part to complete it"
+            )));
+        }
+        if listed
+            .windows(2)
+            .any(|pair| pair[0].part_number >= pair[1].part_number)
+        {
+            return Err(Error::InvalidPartOrder {
+                upload_id: id.to_owned(),
+            });
+        }
+        let encrypted = upload.record.mode != ProtectionMode::None;
+        // Each part as uploaded: its stored bytes' length and ETag, and its
+        // table entry.
+        let mut parts = Vec::with_capacity(listed.len());
+        for (index, wanted) in listed.iter().enumerate() {
+            let invalid = || Error::InvalidPart {
+                upload_id: id.to_owned(),
+                part_number: wanted.part_number,
+            };
+            let path = part_path(bucket, id, wanted.part_number);
+            let tail = GetOptions {
+                range: Some(GetRange::Suffix(ENTRY_LEN as u64)),
+                ..GetOptions::default()
+            };
+            let Fetched::Found(meta, raw) = self.inner.backend.get(&path, tail)? else {
+                return Err(invalid());
+            };
+            let etag = quoted(meta.e_tag.as_deref());
+            if etag.trim_matches('"') != wanted.etag.trim_matches('"') {
+                return Err(invalid());
+            }
+            let entry = decode_table(&raw)
+                .pop()
+                .filter(|entry| entry.number == wanted.part_number)
+                .filter(|entry| part_len(entry.size, encrypted) + ENTRY_LEN as u64 == meta.size)
+                .ok_or_else(|| {
+                    Error::Integrity(format!(
+                        "upload {id}: part {} is damaged",
+                        wanted.part_number
+                    ))
+                })?;
+            if index + 1 < listed.len() && entry.size < MIN_PART_LEN {
+                return Err(Error::InvalidArgument(format!(
+                    "upload {id}: part {} holds {} bytes; every part but the last must hold at least {MIN_PART_LEN}",
+                    wanted.part_number, entry.size
+                )));
+            }
+            parts.push((path, meta.e_tag, entry));
+        }
+        let object_path = object_path(bucket, key)?;
+        let mut writer = ObjectWriter::new(
+            &self.inner.backend,
+            &object_path,
+            self.inner.part_size,
+            put_mode(condition),
+        );
+        let mut parts_len = 0;
+        for (path, e_tag, entry) in &parts {
+            let len = part_len(entry.size, encrypted);
+            let mut at = 0;
+            while at < len {
+                let end = (at + COPY_LEN).min(len);
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(at..end)),
+                    if_match: e_tag.clone(),
+                    ..GetOptions::default()
+                };
+                let Fetched::Found(_, bytes) = self.inner.backend.get(path, options)? else {
+                    return Err(Error::InvalidPart {
+                        upload_id: id.to_owned(),
+                        part_number: entry.number,
+                    });
+                };
+                writer.write(&bytes)?;
+                at = end;
+            }
+            parts_len += len;
+        }
+        let entries: Vec<PartEntry> = parts.iter().map(|(_, _, entry)| entry.clone()).collect();
+        let object = NewObject {
+            bucket,
+            key,
+            record: upload.record.clone(),
+        };
+        writer.write(&object.trailer(self, &entries, parts_len)?)?;
+        let Some(written) = writer.finish()? else {
+            return Err(condition_failed(condition, bucket, key));
+        };
+        self.drop_upload(bucket, &upload.id)?;
+        let protection = self
+            .inner
+            .keys
+            .protection_of(self, bucket, upload.record.stored_key())?;
+        Ok(PutResult {
+            etag: quoted(written.e_tag.as_deref()),
+            protection,
+        })
+    }
+
+    pub(crate) fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<()> {
+        self.upload(bucket, key, id)?;
+        self.drop_upload(bucket, id)
+    }
+
+    /// Removes an upload's record, then its parts.
+    fn drop_upload(&self, bucket: &str, id: &str) -> Result<()> {
+        let dir = upload_dir(bucket, id);
+        self.inner.backend.delete(&dir.clone().join("upload"))?;
+        for meta in self.inner.backend.list(&dir, None)? {
+            self.inner.backend.delete(&meta.location)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn list_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>> {
+        self.bucket_or_missing(bucket)?;
+        let mut out = Vec::new();
+        for meta in self
+            .inner
+            .backend
+            .list(&reserved(&["uploads", bucket]), None)?
+        {
+            if meta.location.filename() != Some("upload") {
+                continue;
+            }
+            let Some(id) = meta.location.parts().nth(3) else {
+                continue;
+            };
+            let id = id.as_ref().to_owned();
+            let Fetched::Found(_, raw) = self
+                .inner
+                .backend
+                .get(&meta.location, GetOptions::default())?
+            else {
+                continue; // completed or aborted since it was listed
+            };
+            let key = Reader::new(&raw).str16()?;
+            if self.upload(bucket, &key, &id).is_ok() {
+                out.push(MultipartUpload {
+                    upload_id: id,
+                    key,
+                    initiated: SystemTime::from(meta.last_modified),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.key, a.initiated).cmp(&(&b.key, b.initiated)));
+        Ok(out)
+    }
+}

@@ -1,0 +1,347 @@
+//! Reading: a remote object's trailer fetched and authenticated (with its
+//! length, which the record's size fixes), then the chunks that cover what
+//! is asked, fetched pinned to the same ETag; get, head, and the reader and
+//! stream over the same.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use coffer_cipher::DataKey;
+use coffer_keyring::Caller;
+use coffer_sse::{Error, GetConditions, Object, ObjectMeta, ProtectionMode, Result};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange};
+
+use crate::RemoteStore;
+use crate::backend::{Fetched, object_path};
+use crate::layout::{FOOTER_LEN, Footer, PartEntry, part_len, stored_len};
+use crate::object_record::ObjectRecord;
+use crate::parts::{open_part, sealed_span};
+
+/// How much of a body's end a first read fetches: the record area and a
+/// part table of 50 entries; a longer table is fetched in a second read.
+const TAIL_LEN: u64 = 8 << 10;
+/// Bodies up to this length are fetched whole by a get.
+const WHOLE_BELOW: u64 = 256 << 10;
+
+/// A remote object as its trailer describes it, authenticated.
+pub(crate) struct StoredObject {
+    pub(crate) path: Path,
+    pub(crate) record: ObjectRecord,
+    pub(crate) parts: Vec<PartEntry>,
+    pub(crate) meta: ObjectMeta,
+    /// The backend's ETag, as it spells it (for pinned reads).
+    pub(crate) backend_etag: Option<String>,
+    /// The body's length.
+    pub(crate) stored_len: u64,
+    /// Where each part starts, in the body and in the plaintext.
+    stored_starts: Vec<u64>,
+    plain_starts: Vec<u64>,
+    /// The whole body, when it was fetched whole.
+    body: Option<Bytes>,
+}
+
+/// The ETag coffer reports for a backend's: quoted, as HTTP has it.
+pub(crate) fn quoted(e_tag: Option<&str>) -> String {
+    match e_tag {
+        Some(tag) if tag.starts_with('"') || tag.starts_with("W/") => tag.to_owned(),
+        Some(tag) => format!("\"{tag}\""),
+        None => "\"\"".to_owned(),
+    }
+}
+
+fn changed_meanwhile(bucket: &str, key: &str) -> Error {
+    Error::PreconditionFailed {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        condition: "the object was replaced while it was read; read it again".into(),
+    }
+}
+
+impl StoredObject {
+    /// The plaintext bytes of `range`, every byte authenticated.
+    pub(crate) fn read(
+        &self,
+        store: &RemoteStore,
+        data_key: Option<&DataKey>,
+        range: Range<u64>,
+    ) -> Result<Bytes> {
+        let (bucket, key) = (self.meta.bucket.as_str(), self.meta.key.as_str());
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let encrypted = self.record.mode != ProtectionMode::None;
+        let mut out = BytesMut::with_capacity((range.end - range.start) as usize);
+        for (index, entry) in self.parts.iter().enumerate() {
+            let start = self.plain_starts[index];
+            let end = start + entry.size;
+            let wanted = range.start.max(start)..range.end.min(end);
+            if wanted.start >= wanted.end {
+                continue;
+            }
+            let local = wanted.start - start..wanted.end - start;
+            let (span, first_chunk, first_plain) = sealed_span(entry, encrypted, local.clone());
+            let at = self.stored_starts[index];
+            let sealed = match &self.body {
+                Some(body) => body.slice((at + span.start) as usize..(at + span.end) as usize),
+                None => store.fetch_pinned(self, at + span.start..at + span.end)?,
+            };
+            let mut plain = BytesMut::new();
+            open_part(
+                &store.inner.keys,
+                data_key,
+                (bucket, key),
+                &self.record.object_id,
+                entry.number,
+                entry,
+                first_chunk,
+                sealed,
+                &mut plain,
+            )?;
+            let from = (local.start - first_plain) as usize;
+            let to = (local.end - first_plain) as usize;
+            out.extend_from_slice(&plain[from..to]);
+        }
+        Ok(out.freeze())
+    }
+}
+
+impl RemoteStore {
+    /// The object at bucket/key, authenticated, if `conditions` hold; with
+    /// its body when `whole` and the body is small enough to fetch at once.
+    pub(crate) fn fetch_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        whole: bool,
+    ) -> Result<StoredObject> {
+        let path = object_path(bucket, key)?;
+        let missing = || Error::NoSuchKey {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+        };
+        let first = if whole && conditions.is_empty() {
+            self.inner.backend.get(&path, GetOptions::default())?
+        } else {
+            self.inner
+                .backend
+                .get_tail(&path, TAIL_LEN, GetOptions::default())?
+        };
+        let (meta, tail) = match first {
+            Fetched::Found(meta, bytes) => (meta, bytes),
+            _ => return Err(missing()),
+        };
+        let object = self.authenticate(bucket, key, path, meta, tail, Some(conditions))?;
+        let mut object = object;
+        let stored = object.stored_len;
+        if whole && object.body.is_none() && stored <= WHOLE_BELOW {
+            object.body = Some(self.fetch_pinned(&object, 0..stored)?);
+        }
+        Ok(object)
+    }
+
+    /// The object whose body ends with `tail` (all of it, or its last
+    /// bytes), authenticated as bucket/key's, if `conditions` hold.
+    pub(crate) fn authenticate(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: Path,
+        meta: object_store::ObjectMeta,
+        mut tail: Bytes,
+        conditions: Option<&GetConditions>,
+    ) -> Result<StoredObject> {
+        let stored = meta.size;
+        let what = format!("object {bucket}/{key}");
+        let footer = Footer::decode(&tail, stored, &what)?;
+        let trailer_len = footer.trailer_len();
+        let etag = quoted(meta.e_tag.as_deref());
+        let last_modified = SystemTime::from(meta.last_modified);
+        if let Some(Err((condition, not_modified))) =
+            conditions.map(|c| c.check(&etag, last_modified))
+        {
+            return Err(if not_modified {
+                Error::NotModified {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                }
+            } else {
+                Error::PreconditionFailed {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    condition: condition.to_owned(),
+                }
+            });
+        }
+        let mut object = StoredObject {
+            path,
+            stored_len: stored,
+            record: placeholder_record(),
+            parts: Vec::new(),
+            meta: ObjectMeta {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                size: 0,
+                etag,
+                last_modified,
+                attributes: Default::default(),
+                user_metadata: Default::default(),
+                protection: coffer_sse::keys::UNPROTECTED,
+            },
+            backend_etag: meta.e_tag.clone(),
+            stored_starts: Vec::new(),
+            plain_starts: Vec::new(),
+            body: None,
+        };
+        if (tail.len() as u64) < trailer_len {
+            tail = self.fetch_pinned(&object, stored - trailer_len..stored)?;
+        }
+        let sealed = &tail[tail.len() - trailer_len as usize..tail.len() - FOOTER_LEN];
+        let (record, parts) = ObjectRecord::open(
+            self.inner.keys.record_key(),
+            bucket,
+            key,
+            sealed,
+            footer.part_count,
+        )?;
+        let encrypted = record.mode != ProtectionMode::None;
+        let total: u64 = parts.iter().map(|p| p.size).sum();
+        let parts_len: u64 = parts.iter().map(|p| part_len(p.size, encrypted)).sum();
+        if total != record.size
+            || stored_len(record.size)? != stored
+            || parts_len + trailer_len > stored
+        {
+            return Err(Error::Integrity(format!(
+                "{what}: its length ({stored} bytes) is not the one its record gives: it was cut or padded"
+            )));
+        }
+        let (mut at, mut plain) = (0, 0);
+        for part in &parts {
+            object.stored_starts.push(at);
+            object.plain_starts.push(plain);
+            at += part_len(part.size, encrypted);
+            plain += part.size;
+        }
+        if tail.len() as u64 == stored {
+            object.body = Some(tail);
+        }
+        object.meta.size = record.size;
+        object.meta.attributes = record.attributes.clone();
+        object.meta.user_metadata = record.user_metadata.clone();
+        object.meta.protection =
+            self.inner
+                .keys
+                .protection_of(self, bucket, record.stored_key())?;
+        object.record = record;
+        object.parts = parts;
+        Ok(object)
+    }
+
+    /// Bytes `range` of the body `object` was read from; an error if the
+    /// object was replaced since.
+    pub(crate) fn fetch_pinned(&self, object: &StoredObject, range: Range<u64>) -> Result<Bytes> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: object.backend_etag.clone(),
+            ..GetOptions::default()
+        };
+        match self.inner.backend.get(&object.path, options)? {
+            Fetched::Found(_, bytes) => Ok(bytes),
+            _ => Err(changed_meanwhile(&object.meta.bucket, &object.meta.key)),
+        }
+    }
+
+    /// The data key of a stored object, for `caller` (`None` if unencrypted).
+    pub(crate) fn data_key(
+        &self,
+        object: &StoredObject,
+        caller: &Caller,
+    ) -> Result<Option<DataKey>> {
+        if object.record.mode == ProtectionMode::None {
+            return Ok(None);
+        }
+        let (data_key, _) = self.inner.keys.unwrap_data_key(
+            self,
+            &object.meta.bucket,
+            &object.meta.key,
+            &object.record.object_id,
+            &object.record.wrapped_key,
+            caller,
+        )?;
+        Ok(Some(data_key))
+    }
+
+    /// Reads an object, or `range` of it.
+    pub(crate) fn read_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<Range<u64>>,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Object> {
+        let object = self.fetch_object(bucket, key, conditions, range.is_none())?;
+        let size = object.meta.size;
+        let range = range.unwrap_or(0..size);
+        if range.start > range.end || range.end > size {
+            return Err(Error::InvalidRange {
+                start: range.start,
+                end: range.end,
+                size,
+            });
+        }
+        let data_key = self.data_key(&object, caller)?;
+        let body = object.read(self, data_key.as_ref(), range)?;
+        Ok(Object {
+            body,
+            meta: object.meta,
+        })
+    }
+}
+
+/// The record of a `StoredObject` under construction.
+fn placeholder_record() -> ObjectRecord {
+    ObjectRecord {
+        object_id: [0; 16],
+        size: 0,
+        mode: ProtectionMode::None,
+        key_id: String::new(),
+        key_version: 0,
+        wrapped_key: Vec::new(),
+        attributes: Default::default(),
+        user_metadata: Default::default(),
+    }
+}
+
+/// An opened object: what [`RemoteReader`](crate::RemoteReader) and
+/// [`RemoteStream`](crate::RemoteStream) read from.
+pub(crate) struct Opened {
+    pub(crate) store: RemoteStore,
+    pub(crate) object: StoredObject,
+    pub(crate) data_key: Option<DataKey>,
+}
+
+impl Opened {
+    pub(crate) fn open(
+        store: &RemoteStore,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Arc<Self>> {
+        let object = store.fetch_object(bucket, key, conditions, false)?;
+        let data_key = store.data_key(&object, caller)?;
+        Ok(Arc::new(Self {
+            store: store.clone(),
+            object,
+            data_key,
+        }))
+    }
+
+    pub(crate) fn read(&self, range: Range<u64>) -> Result<Bytes> {
+        self.object.read(&self.store, self.data_key.as_ref(), range)
+    }
+}

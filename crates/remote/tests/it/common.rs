@@ -1,0 +1,50 @@
+//! A remote store over a backend, with a CMK and an alias.
+
+use std::sync::Arc;
+
+use coffer_keyring::{Caller, CreateKeyOptions, RootKey};
+use coffer_remote::{RemoteOptions, RemoteStore};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+
+pub const ACCOUNT: &str = "1416614965931234";
+
+/// The backends every test runs over: one in memory, one in a directory.
+pub fn backends() -> Vec<(
+    &'static str,
+    Arc<dyn ObjectStore>,
+    Option<tempfile::TempDir>,
+)> {
+    let dir = tempfile::tempdir().expect("a directory");
+    let local = LocalFileSystem::new_with_prefix(dir.path()).expect("a local store");
+    vec![
+        ("in-memory", Arc::new(InMemory::new()), None),
+        ("local", Arc::new(local), Some(dir)),
+    ]
+}
+
+/// The root key tests open their stores with.
+pub fn root_key() -> RootKey {
+    RootKey::from_bytes([0x44; 32])
+}
+
+pub fn options() -> RemoteOptions {
+    RemoteOptions::new(root_key())
+        .with_account("cn-hangzhou", ACCOUNT)
+        .with_threads(2)
+}
+
+/// A new store over `backend`, a CMK and its alias.
+pub fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, String) {
+    let store = RemoteStore::create(backend, options()).expect("a store");
+    let kms = store.kms();
+    let cmk = kms
+        .create_key(CreateKeyOptions::default(), &Caller::Trusted)
+        .expect("a CMK")
+        .key_id;
+    let alias = "alias/conformance".to_owned();
+    kms.create_alias(&alias, &cmk, &Caller::Trusted)
+        .expect("an alias");
+    (store, cmk, alias)
+}
