@@ -116,6 +116,65 @@ pub struct MasterKeyring {
     rotation: parking_lot::Mutex<()>,
 }
 
+/// The key versions `store` holds; a record of layout 1 (material sealed on
+/// its own) is opened with `legacy` and its version listed for rewriting.
+fn read_keks(
+    store: &dyn KeyStore,
+    legacy: Option<&crate::root_key::RecordSealer>,
+) -> Result<(BTreeMap<u32, Kek>, Vec<u32>)> {
+    let mut keks = BTreeMap::new();
+    let mut converted = Vec::new();
+    for (name, value) in store.scan("master/kek/")? {
+        let value = Zeroizing::new(value);
+        let record: KekRecord =
+            serde_json::from_slice(&value).map_err(|e| Error::Storage(e.into()))?;
+        let material = match (&record.material, &record.sealed, legacy) {
+            (Some(hex), _, _) => {
+                crate::sealed_store::material_from_hex(hex, "a master key record")?
+            }
+            (None, Some(sealed), Some(legacy)) => {
+                converted.push(record.version);
+                let sealed = hex::decode(sealed).map_err(|e| Error::Storage(e.into()))?;
+                legacy
+                    .open_key(&name, &sealed)
+                    .map_err(|_| Error::WrongRootKey)?
+            }
+            _ => {
+                return Err(Error::Integrity("a master key record has no material"));
+            }
+        };
+        keks.insert(
+            record.version,
+            Kek {
+                material,
+                created_at: from_millis(record.created_at_ms),
+                wraps: AtomicU64::new(record.wraps.saturating_add(2 * COUNT_FLUSH_EVERY)),
+            },
+        );
+    }
+    Ok((keks, converted))
+}
+
+/// The keyring's state as `store` records it, over `keks`.
+fn read_state(store: &dyn KeyStore, keks: BTreeMap<u32, Kek>) -> Result<State> {
+    Ok(match store.get(STATE)? {
+        Some(bytes) => {
+            let record: StateRecord =
+                serde_json::from_slice(&bytes).map_err(|e| Error::Storage(e.into()))?;
+            State {
+                keks,
+                current: record.current,
+                min_decryption_version: record.min_decryption_version,
+            }
+        }
+        None => State {
+            keks,
+            current: 0,
+            min_decryption_version: 1,
+        },
+    })
+}
+
 pub(crate) fn kek_name(version: u32) -> String {
     format!("master/kek/{version:010}")
 }
@@ -134,52 +193,8 @@ impl MasterKeyring {
         let (sealed, _) = SealedKeyStore::open(store, root)?;
         let store: Arc<dyn KeyStore> = Arc::new(sealed);
         let legacy = root.sealer();
-        let mut keks = BTreeMap::new();
-        let mut converted = Vec::new();
-        for (name, value) in store.scan("master/kek/")? {
-            let value = Zeroizing::new(value);
-            let record: KekRecord =
-                serde_json::from_slice(&value).map_err(|e| Error::Storage(e.into()))?;
-            let material = match (&record.material, &record.sealed) {
-                (Some(hex), _) => {
-                    crate::sealed_store::material_from_hex(hex, "a master key record")?
-                }
-                (None, Some(sealed)) => {
-                    converted.push(record.version);
-                    let sealed = hex::decode(sealed).map_err(|e| Error::Storage(e.into()))?;
-                    legacy
-                        .open_key(&name, &sealed)
-                        .map_err(|_| Error::WrongRootKey)?
-                }
-                (None, None) => {
-                    return Err(Error::Integrity("a master key record has no material"));
-                }
-            };
-            keks.insert(
-                record.version,
-                Kek {
-                    material,
-                    created_at: from_millis(record.created_at_ms),
-                    wraps: AtomicU64::new(record.wraps.saturating_add(2 * COUNT_FLUSH_EVERY)),
-                },
-            );
-        }
-        let state = match store.get(STATE)? {
-            Some(bytes) => {
-                let record: StateRecord =
-                    serde_json::from_slice(&bytes).map_err(|e| Error::Storage(e.into()))?;
-                State {
-                    keks,
-                    current: record.current,
-                    min_decryption_version: record.min_decryption_version,
-                }
-            }
-            None => State {
-                keks,
-                current: 0,
-                min_decryption_version: 1,
-            },
-        };
+        let (keks, converted) = read_keks(store.as_ref(), Some(&legacy))?;
+        let state = read_state(store.as_ref(), keks)?;
         let keyring = Self {
             store,
             clock,
@@ -205,6 +220,23 @@ impl MasterKeyring {
             keyring.rotate_now()?;
         }
         Ok(keyring)
+    }
+
+    /// Reads the keyring again from its store: the versions that another
+    /// process sharing the store rotated to or retired since this one read
+    /// it. Wrap counts already counted here are kept where they are higher.
+    pub fn reload(&self) -> Result<()> {
+        let (keks, _) = read_keks(self.store.as_ref(), None)?;
+        let fresh = read_state(self.store.as_ref(), keks)?;
+        let mut state = self.state.write();
+        for (version, kek) in &fresh.keks {
+            if let Some(known) = state.keks.get(version) {
+                kek.wraps
+                    .fetch_max(known.wraps.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+        *state = fresh;
+        Ok(())
     }
 
     /// The version that wraps new data keys.

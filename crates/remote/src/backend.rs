@@ -110,6 +110,11 @@ impl Backend {
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
             ) => Ok(None),
+            Err(object_store::Error::NotImplemented { operation, .. }) => {
+                Err(Error::InvalidArgument(format!(
+                    "this object store does not offer {operation} (a conditional write it cannot make atomically)"
+                )))
+            }
             Err(error) => Err(storage(error)),
         }
     }

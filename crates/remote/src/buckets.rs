@@ -223,8 +223,8 @@ impl RemoteStore {
     }
 
     pub(crate) fn head_bucket(&self, name: &str) -> Result<BucketInfo> {
-        self.bucket(name)?
-            .map(|record| record.info())
+        self.read_bucket(name)?
+            .map(|(record, _)| record.info())
             .ok_or_else(|| Error::NoSuchBucket(name.to_owned()))
     }
 
@@ -269,9 +269,12 @@ impl RemoteStore {
         }
     }
 
+    /// The rule as stored now (what a put applies may be up to the cache's
+    /// lifetime older where another process changed it).
     pub(crate) fn get_bucket_encryption(&self, bucket: &str) -> Result<EncryptionRule> {
-        self.bucket(bucket)?
+        self.read_bucket(bucket)?
             .ok_or_else(|| Error::NoSuchBucket(bucket.to_owned()))?
+            .0
             .rule
             .ok_or_else(|| Error::NoSuchEncryptionRule(bucket.to_owned()))
     }

@@ -28,7 +28,7 @@ use object_store::{GetOptions, GetRange, PutMode};
 
 use crate::RemoteStore;
 use crate::backend::{Fetched, ObjectWriter, object_path, reserved};
-use crate::buckets::{BucketRecord, bucket_ref};
+use crate::buckets::BucketRecord;
 use crate::layout::{ENTRY_LEN, MIN_PART_LEN, PartEntry, decode_table, encode_table, part_len};
 use crate::object_record::ObjectRecord;
 use crate::parts::seal_streamed;
@@ -65,14 +65,7 @@ impl RemoteStore {
         object_path(&bucket.name, key)?;
         let object_id = random_id()?;
         let id = hex::encode(object_id);
-        let new_key = self.inner.keys.new_data_key(
-            self,
-            bucket_ref(bucket),
-            key,
-            &object_id,
-            rule,
-            caller,
-        )?;
+        let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         let record = new_record(object_id, &new_key, &options);
         let mut body = Vec::new();
         put_len16(&mut body, key.as_bytes())?;

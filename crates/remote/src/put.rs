@@ -21,6 +21,7 @@ use crate::layout::{ENTRY_LEN, Footer, MAX_PARTS, PartEntry, trailer};
 use crate::object_record::ObjectRecord;
 use crate::parts::seal_part;
 use crate::read::quoted;
+use crate::shared_keys::is_conflict;
 
 /// What a written object is made of, besides its parts: where it goes and
 /// its record (whose size the parts give).
@@ -146,6 +147,27 @@ impl<'a> Feed<'a> {
 }
 
 impl RemoteStore {
+    /// A data key for a write of bucket/key under `rule`. A rotation that
+    /// the rotation policy started here and another process made first is
+    /// read from the shared keyring, and the key drawn again.
+    pub(crate) fn new_data_key(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        object_id: &[u8; OBJECT_ID_LEN],
+        rule: &ResolvedRule,
+        caller: &Caller,
+    ) -> Result<NewKey> {
+        let keys = &self.inner.keys;
+        match keys.new_data_key(self, bucket_ref(bucket), key, object_id, rule, caller) {
+            Err(error) if is_conflict(&error) => {
+                self.refresh_keyring()?;
+                keys.new_data_key(self, bucket_ref(bucket), key, object_id, rule, caller)
+            }
+            result => result,
+        }
+    }
+
     /// Puts `payload` under a rule resolved already.
     pub(crate) fn put_resolved(
         &self,
@@ -158,14 +180,7 @@ impl RemoteStore {
     ) -> Result<PutResult> {
         let path = object_path(&bucket.name, key)?;
         let object_id = random_id()?;
-        let new_key = self.inner.keys.new_data_key(
-            self,
-            bucket_ref(bucket),
-            key,
-            &object_id,
-            rule,
-            caller,
-        )?;
+        let new_key = self.new_data_key(bucket, key, &object_id, rule, caller)?;
         let object = NewObject {
             bucket: &bucket.name,
             key,

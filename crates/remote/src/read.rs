@@ -263,6 +263,12 @@ impl RemoteStore {
         if object.record.mode == ProtectionMode::None {
             return Ok(None);
         }
+        if object.record.mode == ProtectionMode::Aes256
+            && object.record.key_version > self.inner.keys.master().current_version()
+        {
+            // Written under a master key another process rotated to.
+            self.refresh_keyring()?;
+        }
         let (data_key, _) = self.inner.keys.unwrap_data_key(
             self,
             &object.meta.bucket,

@@ -63,6 +63,15 @@ impl std::fmt::Display for KeyringConflict {
 
 impl std::error::Error for KeyringConflict {}
 
+/// Whether `error` is a [`KeyringConflict`].
+pub(crate) fn is_conflict(error: &coffer_sse::Error) -> bool {
+    matches!(
+        error,
+        coffer_sse::Error::Key(coffer_keyring::Error::Storage(inner))
+            if inner.downcast_ref::<KeyringConflict>().is_some()
+    )
+}
+
 fn storage(error: impl std::error::Error + Send + Sync + 'static) -> coffer_keyring::Error {
     coffer_keyring::Error::Storage(Box::new(error))
 }

@@ -15,7 +15,7 @@ use object_store::ObjectStore;
 use crate::RemoteOptions;
 use crate::backend::Backend;
 use crate::buckets::BucketCache;
-use crate::shared_keys::SharedKeys;
+use crate::shared_keys::{SharedKeys, is_conflict};
 
 /// The keyring record that holds the store's settings.
 const SETTINGS_RECORD: &str = "remote/settings";
@@ -37,6 +37,8 @@ pub struct RemoteStore {
 
 pub(crate) struct Inner {
     pub(crate) backend: Arc<Backend>,
+    /// The keyring's records, shared with every process that opens the store.
+    pub(crate) shared: Arc<SharedKeys>,
     pub(crate) keys: Keys,
     pub(crate) settings: Settings,
     pub(crate) buckets: BucketCache,
@@ -104,7 +106,7 @@ impl RemoteStore {
         if !shared.exists() && !options.create_if_missing {
             return Err(Error::StoreNotFound(PathBuf::from(described)));
         }
-        let records: Arc<dyn KeyStore> = shared;
+        let records: Arc<dyn KeyStore> = Arc::clone(&shared) as Arc<dyn KeyStore>;
         let kms_backend = match &options.kms {
             Some(kms) => kms.backend_name().to_owned(),
             None => LocalKms::BACKEND.to_owned(),
@@ -190,6 +192,7 @@ impl RemoteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                shared,
                 keys,
                 settings,
                 buckets: BucketCache::new(options.bucket_cache_ttl),
@@ -234,10 +237,27 @@ impl RemoteStore {
     }
 
     /// Rotates the master key now (recorded as `coffer:RotateMasterKey`);
-    /// the new version. Fails, changing nothing, if another process changed
-    /// the keyring first (reopen and retry).
+    /// the new version. Fails with a [`KeyringConflict`](crate::KeyringConflict)
+    /// (inside [`Error::Key`]), changing nothing, if another process changed
+    /// the keyring first; this handle then holds that process's keyring, and
+    /// a retry rotates from there.
     pub fn rotate_master_key(&self) -> Result<u32> {
-        self.inner.keys.rotate_master_key()
+        let rotated = self.inner.keys.rotate_master_key();
+        if let Err(error) = &rotated
+            && is_conflict(error)
+        {
+            self.refresh_keyring()?;
+        }
+        rotated
+    }
+
+    /// Reads the shared keyring again: master key versions other processes
+    /// rotated to or retired. Reads do it by themselves when they meet a
+    /// version this handle does not know yet.
+    pub fn refresh_keyring(&self) -> Result<()> {
+        self.inner.shared.refresh()?;
+        self.inner.keys.master().reload()?;
+        Ok(())
     }
 
     /// The object store underneath.

@@ -8,10 +8,10 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
-pub const ACCOUNT: &str = "1416614965931234";
+pub(crate) const ACCOUNT: &str = "1416614965931234";
 
 /// The backends every test runs over: one in memory, one in a directory.
-pub fn backends() -> Vec<(
+pub(crate) fn backends() -> Vec<(
     &'static str,
     Arc<dyn ObjectStore>,
     Option<tempfile::TempDir>,
@@ -25,18 +25,18 @@ pub fn backends() -> Vec<(
 }
 
 /// The root key tests open their stores with.
-pub fn root_key() -> RootKey {
+pub(crate) fn root_key() -> RootKey {
     RootKey::from_bytes([0x44; 32])
 }
 
-pub fn options() -> RemoteOptions {
+pub(crate) fn options() -> RemoteOptions {
     RemoteOptions::new(root_key())
         .with_account("cn-hangzhou", ACCOUNT)
         .with_threads(2)
 }
 
 /// A new store over `backend`, a CMK and its alias.
-pub fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, String) {
+pub(crate) fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, String) {
     let store = RemoteStore::create(backend, options()).expect("a store");
     let kms = store.kms();
     let cmk = kms

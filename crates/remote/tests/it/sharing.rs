@@ -42,3 +42,75 @@ fn what_one_handle_writes_the_other_reads() {
         );
     }
 }
+
+#[test]
+fn rotations_from_two_handles_leave_one_keyring_and_every_object_readable() {
+    for (name, backend, _dir) in common::backends() {
+        let (first, _, _) = common::store(Arc::clone(&backend));
+        let second = RemoteStore::open(Arc::clone(&backend), common::options()).expect("open");
+        let (a, b) = (
+            Session::trusted(first.clone()),
+            Session::trusted(second.clone()),
+        );
+        a.create_bucket("rotations").expect("bucket");
+        a.put_object(
+            "rotations",
+            "v1",
+            Bytes::from_static(b"one"),
+            PutOptions::managed(),
+        )
+        .expect("put");
+
+        // Both rotate from version 1: the version A took is not taken
+        // again; B's rotation fails, changing nothing, and B then holds A's
+        // keyring, from which a retry rotates.
+        assert_eq!(first.rotate_master_key().expect("rotate"), 2);
+        let raced = second.rotate_master_key();
+        assert!(
+            matches!(&raced, Err(Error::Key(coffer_keyring::Error::Storage(inner))) if inner.to_string().contains("another process")),
+            "{name}: {raced:?}"
+        );
+        assert_eq!(second.master_key_version(), 2, "{name}");
+        let put = a
+            .put_object(
+                "rotations",
+                "v2",
+                Bytes::from_static(b"two"),
+                PutOptions::managed(),
+            )
+            .expect("put");
+        assert_eq!(put.protection.key_version, Some(2));
+        assert_eq!(
+            b.get_object("rotations", "v2").expect("get").body,
+            "two",
+            "{name}"
+        );
+        assert_eq!(second.rotate_master_key().expect("a retry rotates"), 3);
+        let put = b
+            .put_object(
+                "rotations",
+                "v3",
+                Bytes::from_static(b"three"),
+                PutOptions::managed(),
+            )
+            .expect("put");
+        assert_eq!(put.protection.key_version, Some(3));
+        // A meets version 3 in a read and reads the keyring again.
+        for (key, body) in [("v1", "one"), ("v2", "two"), ("v3", "three")] {
+            assert_eq!(
+                a.get_object("rotations", key).expect("get").body,
+                body,
+                "{name}: {key}"
+            );
+            assert_eq!(
+                b.get_object("rotations", key).expect("get").body,
+                body,
+                "{name}: {key}"
+            );
+        }
+        assert_eq!(first.master_key_version(), 3, "{name}");
+        // A third handle opened now sees the one keyring both wrote.
+        let third = RemoteStore::open(backend, common::options()).expect("open");
+        assert_eq!(third.master_key_version(), 3, "{name}");
+    }
+}

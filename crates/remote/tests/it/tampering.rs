@@ -239,9 +239,10 @@ fn wrong_root_keys_and_foreign_records_are_refused() {
         Session::trusted(other)
             .create_bucket("planted")
             .expect("bucket");
-        let record = Raw::new(other_backend).get(".coffer/buckets/planted");
+        let first = ".coffer/buckets/planted/00000000000000000001";
+        let record = Raw::new(other_backend).get(first);
         let raw = Raw::new(Arc::clone(&backend));
-        raw.put(".coffer/buckets/planted", record);
+        raw.put(first, record);
         integrity(
             Session::trusted(store.clone()).head_bucket("planted"),
             "planted",
