@@ -9,6 +9,7 @@
 //! | `NotModified` | `NotModified` |
 //! | `AccessDenied`, and every KMS refusal: `KmsDenied`, `KeyDisabled`, `KeyPendingDeletion`, `KeyPendingImport`, `KeyNotFound`, `KeyDestroyed`, `ManagedKey` | `PermissionDenied` |
 //! | `Unsupported` | `NotSupported` |
+//! | `NotImplemented` (by the engine's storage) | `NotImplemented` |
 //! | anything else (an integrity failure among them) | `Generic`, whose message names the object |
 //!
 //! The coffer error is kept as the source: `downcast_ref::<coffer_sse::Error>`
@@ -41,6 +42,10 @@ impl std::error::Error for ObjectError {
 pub(crate) fn to_object_store(error: Error, path: &str) -> object_store::Error {
     let path = path.to_owned();
     let kind = Kind::of(&error);
+    let not_implemented = match &error {
+        Error::NotImplemented { operation, engine } => Some((operation.clone(), engine.clone())),
+        _ => None,
+    };
     let source = Box::new(ObjectError {
         path: path.clone(),
         error,
@@ -52,6 +57,13 @@ pub(crate) fn to_object_store(error: Error, path: &str) -> object_store::Error {
         Kind::NotModified => object_store::Error::NotModified { path, source },
         Kind::PermissionDenied => object_store::Error::PermissionDenied { path, source },
         Kind::NotSupported => object_store::Error::NotSupported { source },
+        Kind::NotImplemented => {
+            let (operation, implementer) = not_implemented.unwrap_or_default();
+            object_store::Error::NotImplemented {
+                operation,
+                implementer,
+            }
+        }
         Kind::Generic => object_store::Error::Generic {
             store: crate::STORE_NAME,
             source,
@@ -66,6 +78,7 @@ enum Kind {
     NotModified,
     PermissionDenied,
     NotSupported,
+    NotImplemented,
     Generic,
 }
 
@@ -87,6 +100,7 @@ impl Kind {
             | Error::KeyDestroyed(_)
             | Error::ManagedKey(_) => Self::PermissionDenied,
             Error::Unsupported { .. } => Self::NotSupported,
+            Error::NotImplemented { .. } => Self::NotImplemented,
             _ => Self::Generic,
         }
     }

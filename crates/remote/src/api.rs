@@ -198,7 +198,7 @@ impl ObjectApi for RemoteStore {
         caller: &Caller,
     ) -> Result<PutResult> {
         self.authorize_on(caller, action::PUT_OBJECT, bucket, Some(key))?;
-        self.complete_upload((bucket, key), upload_id, parts, condition)
+        self.complete_upload((bucket, key), upload_id, parts, condition, caller)
     }
 
     fn abort_multipart_upload_as(

@@ -22,7 +22,18 @@ pub const RESERVED_PREFIX: &str = ".coffer";
 /// The backend and the runtime its calls run on.
 pub(crate) struct Backend {
     store: Arc<dyn ObjectStore>,
-    runtime: tokio::runtime::Runtime,
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Backend {
+    /// Without waiting: the last handle may be dropped on an async task,
+    /// where a runtime must not block to shut down.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// What the backend's error means for coffer.
@@ -39,7 +50,16 @@ impl Backend {
             .enable_all()
             .build()
             .map_err(Error::Io)?;
-        Ok(Self { store, runtime })
+        Ok(Self {
+            store,
+            runtime: Some(runtime),
+        })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the backend")
     }
 
     /// The object store itself.
@@ -53,7 +73,7 @@ impl Backend {
         future: impl Future<Output = T> + Send + 'static,
     ) -> Result<T> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
+        self.runtime().spawn(async move {
             let _ = sender.send(future.await);
         });
         receiver.recv().map_err(|_| Error::WorkerLost)
@@ -110,11 +130,13 @@ impl Backend {
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
             ) => Ok(None),
-            Err(object_store::Error::NotImplemented { operation, .. }) => {
-                Err(Error::InvalidArgument(format!(
-                    "this object store does not offer {operation} (a conditional write it cannot make atomically)"
-                )))
-            }
+            Err(object_store::Error::NotImplemented {
+                operation,
+                implementer,
+            }) => Err(Error::NotImplemented {
+                operation,
+                engine: implementer,
+            }),
             Err(error) => Err(storage(error)),
         }
     }
@@ -193,7 +215,8 @@ impl PartWriter<'_> {
     fn upload_part(&mut self, part: Bytes) -> Result<()> {
         let upload = self.upload.as_mut().ok_or(Error::WorkerLost)?;
         let future = upload.put_part(PutPayload::from(part));
-        self.in_flight.push_back(self.backend.runtime.spawn(future));
+        self.in_flight
+            .push_back(self.backend.runtime().spawn(future));
         while self.in_flight.len() > PARTS_IN_FLIGHT {
             self.wait_oldest()?;
         }

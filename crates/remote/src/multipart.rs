@@ -31,7 +31,7 @@ use crate::backend::{Fetched, ObjectWriter, object_path, reserved};
 use crate::buckets::BucketRecord;
 use crate::layout::{ENTRY_LEN, MIN_PART_LEN, PartEntry, decode_table, encode_table, part_len};
 use crate::object_record::ObjectRecord;
-use crate::parts::seal_streamed;
+use crate::parts::{seal_part, seal_streamed};
 use crate::put::{Feed, NewObject, condition_failed, new_record, put_mode};
 use crate::read::quoted;
 
@@ -126,22 +126,7 @@ impl RemoteStore {
             )));
         }
         let upload = self.upload(bucket, key, id)?;
-        let data_key = match upload.record.mode {
-            ProtectionMode::None => None,
-            _ => Some(
-                self.inner
-                    .keys
-                    .unwrap_data_key(
-                        self,
-                        bucket,
-                        key,
-                        &upload.object_id,
-                        &upload.record.wrapped_key,
-                        caller,
-                    )?
-                    .0,
-            ),
-        };
+        let data_key = self.upload_data_key((bucket, key), &upload, caller)?;
         let path = part_path(bucket, id, number);
         let mut writer = ObjectWriter::new(
             &self.inner.backend,
@@ -181,12 +166,11 @@ impl RemoteStore {
         id: &str,
         listed: &[CompletedPart],
         condition: &PutCondition,
+        caller: &Caller,
     ) -> Result<PutResult> {
         let upload = self.upload(bucket, key, id)?;
         if listed.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "upload {id}: name at least one part to complete it"
-            )));
+            return self.complete_empty((bucket, key), &upload, condition, caller);
         }
         if listed
             .windows(2)
@@ -274,15 +258,77 @@ impl RemoteStore {
         let Some(written) = writer.finish()? else {
             return Err(condition_failed(condition, bucket, key));
         };
+        self.completed(bucket, &upload, written.e_tag.as_deref())
+    }
+
+    /// What completing `upload` gives, once its object is written.
+    fn completed(&self, bucket: &str, upload: &Upload, e_tag: Option<&str>) -> Result<PutResult> {
         self.drop_upload(bucket, &upload.id)?;
         let protection = self
             .inner
             .keys
             .protection_of(self, bucket, upload.record.stored_key())?;
         Ok(PutResult {
-            etag: quoted(written.e_tag.as_deref()),
+            etag: quoted(e_tag),
             protection,
         })
+    }
+
+    /// Completes an upload with no parts: an empty object (its one empty
+    /// part sealed now, under the upload's key).
+    fn complete_empty(
+        &self,
+        (bucket, key): (&str, &str),
+        upload: &Upload,
+        condition: &PutCondition,
+        caller: &Caller,
+    ) -> Result<PutResult> {
+        let data_key = self.upload_data_key((bucket, key), upload, caller)?;
+        let (entry, sealed) = seal_part(
+            &self.inner.keys,
+            data_key.as_ref(),
+            bucket,
+            &upload.object_id,
+            1,
+            Bytes::new(),
+        )?;
+        let object = NewObject {
+            bucket,
+            key,
+            record: upload.record.clone(),
+        };
+        let trailer = object.trailer(self, std::slice::from_ref(&entry), sealed.len() as u64)?;
+        let payload = object_store::PutPayload::from_iter([sealed, trailer]);
+        let path = object_path(bucket, key)?;
+        let Some(written) = self
+            .inner
+            .backend
+            .put(&path, payload, put_mode(condition))?
+        else {
+            return Err(condition_failed(condition, bucket, key));
+        };
+        self.completed(bucket, upload, written.e_tag.as_deref())
+    }
+
+    /// The data key of `upload`, for `caller` (`None` if unencrypted).
+    fn upload_data_key(
+        &self,
+        (bucket, key): (&str, &str),
+        upload: &Upload,
+        caller: &Caller,
+    ) -> Result<Option<coffer_cipher::DataKey>> {
+        if upload.record.mode == ProtectionMode::None {
+            return Ok(None);
+        }
+        let (data_key, _) = self.inner.keys.unwrap_data_key(
+            self,
+            bucket,
+            key,
+            &upload.object_id,
+            &upload.record.wrapped_key,
+            caller,
+        )?;
+        Ok(Some(data_key))
     }
 
     pub(crate) fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<()> {

@@ -123,6 +123,16 @@ pub enum Error {
         /// What was asked.
         operation: String,
     },
+    /// The storage engine underneath cannot do this (an object store
+    /// without conditional replacement asked for an `If-Match` write, say).
+    /// Nothing was changed.
+    #[error("the {engine} storage does not offer {operation}")]
+    NotImplemented {
+        /// What was asked.
+        operation: String,
+        /// The storage: an object store's name.
+        engine: String,
+    },
     /// The KMS did not answer (after its retries), or calls fail fast for a
     /// moment after it did not. Nothing was stored or changed; retry later.
     /// Reads of objects whose bucket keys are kept in memory go on working.

@@ -4,5 +4,6 @@
 
 mod common;
 mod conformance;
+mod integration;
 mod sharing;
 mod tampering;
