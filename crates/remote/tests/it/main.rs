@@ -5,5 +5,6 @@
 mod common;
 mod conformance;
 mod integration;
+mod moto;
 mod sharing;
 mod tampering;
