@@ -152,19 +152,12 @@ impl Backend {
     }
 
     /// Every object under `prefix` (a whole path segment), in path order.
-    pub(crate) fn list(&self, prefix: &Path, offset: Option<&Path>) -> Result<Vec<ObjectMeta>> {
+    pub(crate) fn list(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
         use futures_util::TryStreamExt;
         let store = Arc::clone(&self.store);
         let prefix = prefix.clone();
-        let offset = offset.cloned();
         let mut listed = self
-            .block(async move {
-                let stream = match &offset {
-                    Some(offset) => store.list_with_offset(Some(&prefix), offset),
-                    None => store.list(Some(&prefix)),
-                };
-                stream.try_collect::<Vec<_>>().await
-            })?
+            .block(async move { store.list(Some(&prefix)).try_collect::<Vec<_>>().await })?
             .map_err(storage)?;
         listed.sort_by(|a, b| a.location.cmp(&b.location));
         Ok(listed)
@@ -260,28 +253,38 @@ impl Drop for PartWriter<'_> {
     }
 }
 
-/// An object written as it comes: in one request if it stays within one
-/// part, else as a multipart write. The mode's condition holds only for
-/// the first kind: a multipart write completes unconditionally, so a
-/// conditional one is refused as soon as it outgrows a part.
+/// An object written as it comes. Unconditionally: in one request if it
+/// stays within one part, else as a multipart write. Under a condition
+/// (`Create`, `Update`): always in one request, because an object store
+/// completes a multipart write without conditions; so a conditional write
+/// is held in memory, and refused once it outgrows `conditional_limit`.
 pub(crate) struct ObjectWriter<'a> {
     backend: &'a Backend,
     path: Path,
     part_len: usize,
+    conditional_limit: usize,
     mode: PutMode,
-    buffer: BytesMut,
+    buffer: Vec<Bytes>,
+    buffered: usize,
     parts: Option<PartWriter<'a>>,
 }
 
 impl<'a> ObjectWriter<'a> {
     /// Starts writing the object at `path` under `mode`.
-    pub(crate) fn new(backend: &'a Backend, path: &Path, part_len: usize, mode: PutMode) -> Self {
+    pub(crate) fn new(
+        backend: &'a Backend,
+        path: &Path,
+        (part_len, conditional_limit): (usize, usize),
+        mode: PutMode,
+    ) -> Self {
         Self {
             backend,
             path: path.clone(),
             part_len,
+            conditional_limit,
             mode,
-            buffer: BytesMut::new(),
+            buffer: Vec::new(),
+            buffered: 0,
             parts: None,
         }
     }
@@ -291,16 +294,20 @@ impl<'a> ObjectWriter<'a> {
         if let Some(parts) = &mut self.parts {
             return parts.write(data);
         }
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() > self.part_len {
-            if !matches!(self.mode, PutMode::Overwrite) {
-                return Err(Error::InvalidArgument(format!(
-                    "a conditional write of more than {} bytes: an object store completes a multipart write without conditions; write it unconditionally or in one part",
-                    self.part_len
-                )));
-            }
+        self.buffered += data.len();
+        self.buffer.push(Bytes::copy_from_slice(data));
+        let conditional = !matches!(self.mode, PutMode::Overwrite);
+        if conditional && self.buffered > self.conditional_limit {
+            return Err(Error::TooLarge(format!(
+                "a conditional write of more than {} bytes (an object store takes a conditional write in one request, which coffer holds in memory; RemoteOptions::with_max_conditional_write raises the bound)",
+                self.conditional_limit
+            )));
+        }
+        if !conditional && self.buffered > self.part_len {
             let mut parts = self.backend.write_parts(&self.path, self.part_len)?;
-            parts.write(&std::mem::take(&mut self.buffer))?;
+            for piece in std::mem::take(&mut self.buffer) {
+                parts.write(&piece)?;
+            }
             self.parts = Some(parts);
         }
         Ok(())
@@ -310,11 +317,9 @@ impl<'a> ObjectWriter<'a> {
     pub(crate) fn finish(self) -> Result<Option<PutResult>> {
         match self.parts {
             Some(parts) => parts.finish().map(Some),
-            None => self.backend.put(
-                &self.path,
-                PutPayload::from(self.buffer.freeze()),
-                self.mode,
-            ),
+            None => self
+                .backend
+                .put(&self.path, PutPayload::from_iter(self.buffer), self.mode),
         }
     }
 }

@@ -197,23 +197,15 @@ impl RemoteStore {
         if !self
             .inner
             .backend
-            .list(&crate::backend::bucket_prefix(name)?, None)?
+            .list(&crate::backend::bucket_prefix(name)?)?
             .is_empty()
         {
             return Err(Error::BucketNotEmpty(name.to_owned()));
         }
-        for upload in self
-            .inner
-            .backend
-            .list(&reserved(&["uploads", name]), None)?
-        {
+        for upload in self.inner.backend.list(&reserved(&["uploads", name]))? {
             self.inner.backend.delete(&upload.location)?;
         }
-        for record in self
-            .inner
-            .backend
-            .list(&reserved(&["bucket-keys", name]), None)?
-        {
+        for record in self.inner.backend.list(&reserved(&["bucket-keys", name]))? {
             self.inner.backend.delete(&record.location)?;
         }
         generations::remove(&self.inner.backend, &reserved(&["buckets", name]))?;
@@ -233,7 +225,7 @@ impl RemoteStore {
         let mut names: Vec<String> = self
             .inner
             .backend
-            .list(&reserved(&["buckets"]), None)?
+            .list(&reserved(&["buckets"]))?
             .iter()
             .filter_map(|meta| meta.location.parts().nth(2).map(|p| p.as_ref().to_owned()))
             .collect();
@@ -319,7 +311,7 @@ impl KeyRecords for RemoteStore {
         for meta in self
             .inner
             .backend
-            .list(&reserved(&["bucket-keys", bucket]), None)?
+            .list(&reserved(&["bucket-keys", bucket]))?
         {
             let Some(id) = meta.location.filename().and_then(parse_hex_id) else {
                 continue;

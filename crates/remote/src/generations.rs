@@ -18,7 +18,7 @@ pub(crate) fn latest(backend: &Backend, dir: &Path) -> Result<Option<(u64, Bytes
     // A generation removed between the listing and the read: list again.
     for _ in 0..8 {
         let newest = backend
-            .list(dir, None)?
+            .list(dir)?
             .into_iter()
             .filter_map(|meta| meta.location.filename().and_then(|n| n.parse::<u64>().ok()))
             .max();
@@ -45,7 +45,7 @@ pub(crate) fn create(backend: &Backend, dir: &Path, generation: u64, bytes: Byte
     {
         return Ok(false);
     }
-    for meta in backend.list(dir, None)? {
+    for meta in backend.list(dir)? {
         let old = meta.location.filename().and_then(|n| n.parse::<u64>().ok());
         if old.is_some_and(|old| old + 1 < generation) {
             backend.delete(&meta.location)?;
@@ -56,7 +56,7 @@ pub(crate) fn create(backend: &Backend, dir: &Path, generation: u64, bytes: Byte
 
 /// Removes every generation under `dir`.
 pub(crate) fn remove(backend: &Backend, dir: &Path) -> Result<()> {
-    for meta in backend.list(dir, None)? {
+    for meta in backend.list(dir)? {
         backend.delete(&meta.location)?;
     }
     Ok(())

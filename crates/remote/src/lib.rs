@@ -11,6 +11,11 @@
 //!   suite and the `object_store` face (`coffer-object-store`) work over it.
 //! - [`RemoteOptions`]: the root key, the KMS, the part size.
 //! - [`RemoteReader`], [`RemoteStream`]: an object read a window at a time.
+//! - Keys after a rotation: [`RemoteStore::rewrap_prefix`] ([`RewrapReport`]),
+//!   [`RemoteStore::reencrypt_prefix`] ([`ReencryptReport`]) and
+//!   [`RemoteStore::key_usage`], which shows a rotation complete.
+//! - [`MeteredStore`]: a layer over any object store counting its requests
+//!   and bytes ([`Requests`]), to see what coffer's reads and writes cost.
 //! - The layout (`docs/format.md`, "Remote objects"): one backend object per
 //!   coffer object at `bucket/key`, its parts' sealed chunks followed by a
 //!   trailer whose authenticated record is bound to the path; coffer's own
@@ -25,6 +30,8 @@ mod copy;
 mod generations;
 pub mod layout;
 mod list;
+mod maintenance;
+mod metered;
 mod multipart;
 mod object_record;
 mod options;
@@ -36,7 +43,9 @@ mod shared_keys;
 mod store;
 
 pub use backend::RESERVED_PREFIX;
-pub use options::{DEFAULT_PART_SIZE, RemoteOptions};
+pub use maintenance::{ReencryptReport, RewrapReport};
+pub use metered::{MeteredStore, Requests};
+pub use options::{DEFAULT_MAX_CONDITIONAL_WRITE, DEFAULT_PART_SIZE, RemoteOptions};
 pub use reader::{RemoteReader, RemoteStream};
 pub use shared_keys::KeyringConflict;
 pub use store::{DEFAULT_ACCOUNT, DEFAULT_REGION, RemoteStore};

@@ -131,7 +131,7 @@ impl RemoteStore {
         let mut writer = ObjectWriter::new(
             &self.inner.backend,
             &path,
-            self.inner.part_size,
+            self.inner.write_limits(),
             PutMode::Overwrite,
         );
         let mut feed = Feed::of(payload);
@@ -223,7 +223,7 @@ impl RemoteStore {
         let mut writer = ObjectWriter::new(
             &self.inner.backend,
             &object_path,
-            self.inner.part_size,
+            self.inner.write_limits(),
             put_mode(condition),
         );
         let mut parts_len = 0;
@@ -340,7 +340,7 @@ impl RemoteStore {
     fn drop_upload(&self, bucket: &str, id: &str) -> Result<()> {
         let dir = upload_dir(bucket, id);
         self.inner.backend.delete(&dir.clone().join("upload"))?;
-        for meta in self.inner.backend.list(&dir, None)? {
+        for meta in self.inner.backend.list(&dir)? {
             self.inner.backend.delete(&meta.location)?;
         }
         Ok(())
@@ -349,11 +349,7 @@ impl RemoteStore {
     pub(crate) fn list_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>> {
         self.bucket_or_missing(bucket)?;
         let mut out = Vec::new();
-        for meta in self
-            .inner
-            .backend
-            .list(&reserved(&["uploads", bucket]), None)?
-        {
+        for meta in self.inner.backend.list(&reserved(&["uploads", bucket]))? {
             if meta.location.filename() != Some("upload") {
                 continue;
             }

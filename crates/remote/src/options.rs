@@ -21,12 +21,19 @@ pub struct RemoteOptions {
     pub(crate) bucket_keys: BucketKeyOptions,
     pub(crate) kms_fail_fast: Duration,
     pub(crate) part_size: usize,
+    pub(crate) max_conditional_write: usize,
     pub(crate) bucket_cache_ttl: Duration,
 }
 
 /// Streamed bodies are sealed and uploaded in parts of this many plaintext
 /// bytes (above S3's 5 MiB minimum) by default.
 pub const DEFAULT_PART_SIZE: usize = 8 << 20;
+
+/// A conditional write (`If-None-Match: *`, `If-Match`, and the rewrites of
+/// rewrap and re-encryption, which must not overwrite a concurrent write)
+/// goes in one request, held in memory: at most this many stored bytes by
+/// default.
+pub const DEFAULT_MAX_CONDITIONAL_WRITE: usize = 256 << 20;
 
 impl RemoteOptions {
     /// Opens an existing store with `root_key` (the key every process
@@ -45,6 +52,7 @@ impl RemoteOptions {
             bucket_keys: BucketKeyOptions::default(),
             kms_fail_fast: Duration::from_secs(5),
             part_size: DEFAULT_PART_SIZE,
+            max_conditional_write: DEFAULT_MAX_CONDITIONAL_WRITE,
             bucket_cache_ttl: Duration::from_secs(2),
         }
     }
@@ -111,6 +119,13 @@ impl RemoteOptions {
     /// S3 asks at least 5 MiB of every part but the last).
     pub fn with_part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(crate::layout::MIN_PART_LEN as usize);
+        self
+    }
+
+    /// The most stored bytes a conditional write may take (it is held in
+    /// memory and sent in one request; S3 takes at most 5 GiB in one).
+    pub fn with_max_conditional_write(mut self, bytes: usize) -> Self {
+        self.max_conditional_write = bytes;
         self
     }
 

@@ -205,8 +205,12 @@ impl RemoteStore {
         condition: &PutCondition,
     ) -> Result<String> {
         let part_size = self.inner.part_size;
-        let mut writer =
-            ObjectWriter::new(&self.inner.backend, path, part_size, put_mode(condition));
+        let mut writer = ObjectWriter::new(
+            &self.inner.backend,
+            path,
+            self.inner.write_limits(),
+            put_mode(condition),
+        );
         let mut parts = Vec::new();
         let mut parts_len = 0;
         loop {

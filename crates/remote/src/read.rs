@@ -108,6 +108,26 @@ impl StoredObject {
     }
 }
 
+impl StoredObject {
+    /// How many bytes its parts take, from the body's start.
+    pub(crate) fn parts_len(&self) -> u64 {
+        let encrypted = self.record.mode != ProtectionMode::None;
+        match (self.stored_starts.last(), self.parts.last()) {
+            (Some(start), Some(last)) => start + part_len(last.size, encrypted),
+            _ => 0,
+        }
+    }
+
+    /// Bytes `range` of its body as stored: from the body fetched whole, or
+    /// fetched pinned to its ETag.
+    pub(crate) fn stored_bytes(&self, store: &RemoteStore, range: Range<u64>) -> Result<Bytes> {
+        match &self.body {
+            Some(body) => Ok(body.slice(range.start as usize..range.end as usize)),
+            None => store.fetch_pinned(self, range),
+        }
+    }
+}
+
 impl RemoteStore {
     /// The object at bucket/key, authenticated, if `conditions` hold; with
     /// its body when `whole` and the body is small enough to fetch at once.

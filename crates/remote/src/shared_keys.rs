@@ -63,6 +63,14 @@ impl std::fmt::Display for KeyringConflict {
 
 impl std::error::Error for KeyringConflict {}
 
+impl KeyringConflict {
+    /// Whether `error` is a keyring change another process made first
+    /// (then nothing was changed here, and a retry starts from theirs).
+    pub fn caused(error: &coffer_sse::Error) -> bool {
+        is_conflict(error)
+    }
+}
+
 /// Whether `error` is a [`KeyringConflict`].
 pub(crate) fn is_conflict(error: &coffer_sse::Error) -> bool {
     matches!(

@@ -43,6 +43,14 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) buckets: BucketCache,
     pub(crate) part_size: usize,
+    pub(crate) max_conditional_write: usize,
+}
+
+impl Inner {
+    /// A writer's part length and the most a conditional write may hold.
+    pub(crate) fn write_limits(&self) -> (usize, usize) {
+        (self.part_size, self.max_conditional_write)
+    }
 }
 
 /// What a store is created with and every process opens it with.
@@ -197,6 +205,7 @@ impl RemoteStore {
                 settings,
                 buckets: BucketCache::new(options.bucket_cache_ttl),
                 part_size: options.part_size,
+                max_conditional_write: options.max_conditional_write,
             }),
         })
     }

@@ -20,6 +20,8 @@
 //!   an engine keeps bucket key records through [`keys::KeyRecords`].
 //! - [`codec`], [`ids`], [`recent`]: the records' binary encoding, their ids
 //!   and times, and the bounded map the caches use.
+//! - [`KeyUsageReport`]: the objects each key version protects, as every
+//!   engine's `key_usage` counts them ([`KeyUsageTally`]).
 //! - The value types: rules and protection, put/get/copy/list options and
 //!   results, multipart parts and uploads, and the shared [`Error`].
 //! - `conformance` (feature `conformance`): the suite every implementation
@@ -32,6 +34,7 @@ pub mod codec;
 pub mod conformance;
 mod error;
 pub mod ids;
+mod key_usage;
 pub mod keys;
 mod multipart;
 mod names;
@@ -43,6 +46,7 @@ mod session;
 pub use api::{ObjectApi, ObjectRead, PlaintextStream, PutPayload};
 pub use coffer_keyring::{Caller, Principal};
 pub use error::{Error, Result, StorageError};
+pub use key_usage::{KeyUsage, KeyUsageReport, KeyUsageTally};
 pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
 pub use names::{validate_bucket, validate_key, validate_name_part};
 pub use object_types::{

@@ -55,9 +55,9 @@ pub use engine::audit::{
 /// The store as seen by one principal ([`Store::session`]).
 pub type Session = coffer_sse::Session<Store>;
 pub use admin::jobs::{JobKind, JobLimits, JobState, JobStatus};
-pub use admin::key_usage::{KeyUsage, KeyUsageReport};
 pub use admin::maintenance::ConsistencyReport;
 pub use admin::verify::{ProblemKind, VerifyProblem, VerifyProgress, VerifyReport};
+pub use coffer_sse::{KeyUsage, KeyUsageReport};
 pub(crate) use format::columns::ColumnFamily;
 pub use format::settings::{DEFAULT_ACCOUNT, DEFAULT_REGION};
 pub use objects::reader::ObjectReader;

@@ -1,11 +1,12 @@
 //! The plumbing of coffer's test servers (OpenBao for `coffer-kms-vault`,
-//! moto for `coffer-kms-aws`): finding the binary, a free loopback port, and a
+//! moto for `coffer-kms-aws` and `coffer-remote`, SeaweedFS for
+//! `coffer-remote`: [`seaweedfs::SeaweedServer`]): finding the binary, a free loopback port, and a
 //! child process whose output goes to a log file and which is killed and
 //! reaped by its PID when dropped, so nothing is left running. Each server
 //! runs in a process group of its own (see [`ServerProcess::spawn_with`]), so
 //! a Ctrl-C in the terminal does not reach it: a test binary interrupted that
 //! way (before its servers are dropped) leaves them running; find them with
-//! `pgrep -f 'bao server|moto_server'`.
+//! `pgrep -f 'bao server|moto_server|weed mini'`.
 //!
 //! For tests and benchmarks only (the backends' `dev-server` features).
 //!
@@ -22,6 +23,8 @@
 //! let mut server = ServerProcess::spawn(command, "bao.log");
 //! assert!(server.exited().is_none());
 //! ```
+
+pub mod seaweedfs;
 
 use std::fs::File;
 use std::net::TcpListener;

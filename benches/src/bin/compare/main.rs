@@ -2,11 +2,11 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|jobs|keys|kms|object-store|store|sustained> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|jobs|keys|kms|object-store|remote|store|sustained> [--quick]
 //! ```
 //!
 //! `kms` starts an OpenBao dev server the way the tests do (and says how to
-//! install `bao` when it is missing).
+//! install `bao` when it is missing); `remote` starts SeaweedFS likewise.
 //!
 //! `--size=<bytes>` limits `store` to one object size and skips its streaming
 //! case (for profiling one path). `--tuning=<name>=<value>,...` runs `store`
@@ -24,6 +24,7 @@ mod keys;
 mod kms;
 mod measure;
 mod object_store_trait;
+mod remote;
 mod store;
 mod store_memory;
 mod sustained;
@@ -70,7 +71,7 @@ fn main() -> ExitCode {
         .collect();
     if cases.is_empty() {
         eprintln!(
-            "usage: compare <cipher|jobs|keys|kms|object-store|store|sustained>... [--quick] [--size=<bytes>]"
+            "usage: compare <cipher|jobs|keys|kms|object-store|remote|store|sustained>... [--quick] [--size=<bytes>]"
         );
         return ExitCode::FAILURE;
     }
@@ -82,11 +83,12 @@ fn main() -> ExitCode {
             "jobs" => jobs::run(quick, only, objects, &tuning),
             "kms" => kms::run(quick),
             "object-store" => object_store_trait::run(&budget, quick),
+            "remote" => remote::run(&budget, quick),
             "sustained" => sustained::run(quick, &tuning),
             "store" => store::run(&budget, quick, size, &tuning),
             other => {
                 eprintln!(
-                    "unknown comparison {other:?}; known: cipher, jobs, keys, kms, object-store, store, sustained"
+                    "unknown comparison {other:?}; known: cipher, jobs, keys, kms, object-store, remote, store, sustained"
                 );
                 return ExitCode::FAILURE;
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use coffer_keyring::{Caller, CreateKeyOptions, RootKey};
 use coffer_remote::{RemoteOptions, RemoteStore};
 use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
@@ -47,4 +48,22 @@ pub(crate) fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, Stri
     kms.create_alias(&alias, &cmk, &Caller::Trusted)
         .expect("an alias");
     (store, cmk, alias)
+}
+
+/// Bucket `bucket` of the S3 server at `endpoint` (moto, SeaweedFS: neither
+/// checks the credentials here) through `object_store`'s `AmazonS3`, with
+/// conditional puts by ETag and copy-if-not-exists by multipart upload.
+pub(crate) fn s3(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
+    let s3 = AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name(bucket)
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
+        .build()
+        .expect("an S3 client");
+    Arc::new(s3)
 }

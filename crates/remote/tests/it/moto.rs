@@ -14,7 +14,6 @@ use coffer_remote::RemoteStore;
 use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
 use coffer_sse::{EncryptionRule, ObjectApi, PutOptions, Session};
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::integration::*;
 
 use crate::common;
@@ -31,6 +30,12 @@ fn start() -> Option<(std::sync::MutexGuard<'static, ()>, MotoServer)> {
 
 /// A fresh S3 bucket on `server`, as `object_store` reaches it.
 pub(crate) fn bucket(server: &MotoServer) -> Arc<dyn ObjectStore> {
+    bucket_named(server).1
+}
+
+/// A fresh S3 bucket on `server`: its name, and the bucket as `object_store`
+/// reaches it.
+pub(crate) fn bucket_named(server: &MotoServer) -> (String, Arc<dyn ObjectStore>) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "coffer-{}-{}",
@@ -41,18 +46,8 @@ pub(crate) fn bucket(server: &MotoServer) -> Arc<dyn ObjectStore> {
     ureq::put(&format!("{}/{name}", server.endpoint()))
         .send_empty()
         .expect("the bucket is created");
-    let s3 = AmazonS3Builder::new()
-        .with_endpoint(server.endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name(&name)
-        .with_access_key_id("testing")
-        .with_secret_access_key("testing")
-        .with_conditional_put(S3ConditionalPut::ETagMatch)
-        .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
-        .build()
-        .expect("an S3 client");
-    Arc::new(s3)
+    let s3 = common::s3(server.endpoint(), &name);
+    (name, s3)
 }
 
 fn principal(name: &str, policy: &str) -> coffer_sse::Principal {
@@ -87,6 +82,23 @@ fn the_conformance_suite_passes_over_s3() {
             conformance::run_full_rights(&harness);
         }
     }
+}
+
+#[test]
+fn rotations_complete_by_rewrap_over_s3() {
+    let Some((_one, server)) = start() else {
+        return;
+    };
+    crate::maintenance::rotations_complete_by_rewrap(bucket(&server));
+}
+
+#[test]
+fn boto3_and_the_aws_cli_see_no_plaintext_and_their_tampering_is_caught() {
+    let Some((_one, server)) = start() else {
+        return;
+    };
+    let (name, backend) = bucket_named(&server);
+    crate::outside::seen_from_outside(server.endpoint(), &name, backend);
 }
 
 #[test]

@@ -457,6 +457,30 @@ impl Keys {
         Ok((data_key, wrapped.key_version()))
     }
 
+    /// The wrapped-key record of bucket/key, bound to `object_id`, moved to
+    /// the current master key version or CMK material, without touching the
+    /// data key it wraps; `None` if it is there already, or if the data key
+    /// comes from a bucket key (rewrap the bucket key instead:
+    /// [`Keys::rewrap_bucket_keys`]).
+    pub fn rewrap_data_key(
+        &self,
+        bucket: &str,
+        key: &str,
+        object_id: &[u8; OBJECT_ID_LEN],
+        wrapped_key: &[u8],
+    ) -> Result<Option<WrappedKey>> {
+        let wrapped = WrappedKey::decode(wrapped_key)?;
+        if wrapped.algorithm() == WrapAlgorithm::BucketKey {
+            return Ok(None);
+        }
+        let context =
+            EncryptionContext::from_identity(self.identity(bucket, object_id)).with_object_key(key);
+        Ok(match wrapped.provider() {
+            Provider::MasterKeyring => self.master.rewrap(&wrapped, &context)?,
+            _ => self.kms.rewrap(&wrapped, &context, &Caller::Trusted)?,
+        })
+    }
+
     /// The payload keys of the object bucket/key stored under `stored`,
     /// whose payload starts with `prefix`: from the cache for the trusted
     /// path and objects under the master keys, otherwise unwrapped (by the

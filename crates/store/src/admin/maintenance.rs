@@ -6,10 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use coffer_keyring::{
-    Caller, EncryptionContext, KeyStore, Provider, RootKey, SealedKeyStore, WrapAlgorithm,
-    WrappedKey,
-};
+use coffer_keyring::{KeyStore, RootKey, SealedKeyStore};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use crate::ProtectionMode;
@@ -167,21 +164,10 @@ impl Store {
         if record.mode == ProtectionMode::None {
             return Ok((None, size));
         }
-        let wrapped = WrappedKey::decode(&record.wrapped_key)?;
-        if wrapped.algorithm() == WrapAlgorithm::BucketKey {
-            // Its bucket key is rewrapped instead (`rewrap_bucket`).
-            return Ok((None, size));
-        }
-        let context = EncryptionContext::from_identity(self.identity(bucket, &record.object_id))
-            .with_object_key(key);
-        let rewrapped = match wrapped.provider() {
-            Provider::MasterKeyring => self.inner.keys.master().rewrap(&wrapped, &context)?,
-            _ => self
-                .inner
+        let rewrapped =
+            self.inner
                 .keys
-                .kms()
-                .rewrap(&wrapped, &context, &Caller::Trusted)?,
-        };
+                .rewrap_data_key(bucket, key, &record.object_id, &record.wrapped_key)?;
         let Some(rewrapped) = rewrapped else {
             return Ok((None, size));
         };
