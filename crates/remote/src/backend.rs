@@ -264,6 +264,8 @@ pub(crate) struct ObjectWriter<'a> {
     part_len: usize,
     conditional_limit: usize,
     mode: PutMode,
+    /// Held and sent in one request even without a condition.
+    one_request: bool,
     buffer: Vec<Bytes>,
     buffered: usize,
     parts: Option<PartWriter<'a>>,
@@ -283,10 +285,18 @@ impl<'a> ObjectWriter<'a> {
             part_len,
             conditional_limit,
             mode,
+            one_request: false,
             buffer: Vec::new(),
             buffered: 0,
             parts: None,
         }
+    }
+
+    /// Sends the object in one request whatever the mode (the caller knows
+    /// it fits `conditional_limit`).
+    pub(crate) fn in_one_request(mut self, one: bool) -> Self {
+        self.one_request = one;
+        self
     }
 
     /// Appends `data`.
@@ -296,7 +306,7 @@ impl<'a> ObjectWriter<'a> {
         }
         self.buffered += data.len();
         self.buffer.push(Bytes::copy_from_slice(data));
-        let conditional = !matches!(self.mode, PutMode::Overwrite);
+        let conditional = self.one_request || !matches!(self.mode, PutMode::Overwrite);
         if conditional && self.buffered > self.conditional_limit {
             return Err(Error::TooLarge(format!(
                 "a conditional write of more than {} bytes (an object store takes a conditional write in one request, which coffer holds in memory; RemoteOptions::with_max_conditional_write raises the bound)",

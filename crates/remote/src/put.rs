@@ -1,7 +1,8 @@
 //! Put: a body sealed part by part under a fresh data key and written as
-//! one remote object, with its trailer last: in one request up to the part
-//! size, as a multipart write above it (each part sealed while the previous
-//! one uploads). Nothing is visible until the write completes.
+//! one remote object, with its trailer last: in one request when the body is
+//! in memory (up to `max_conditional_write`) or streamed within one part, as
+//! a multipart write otherwise (each part sealed while the previous one
+//! uploads). Nothing is visible until the write completes.
 
 use std::io::Read;
 
@@ -205,12 +206,21 @@ impl RemoteStore {
         condition: &PutCondition,
     ) -> Result<String> {
         let part_size = self.inner.part_size;
+        // A body all in memory goes in one request when its stored bytes fit
+        // what a conditional write may hold: a multipart write costs two
+        // requests more, and on SeaweedFS a quarter of the throughput at 16 MiB.
+        let whole = match &feed {
+            Feed::Bytes(body) => crate::layout::stored_len(body.len() as u64)
+                .is_ok_and(|len| len <= self.inner.max_conditional_write as u64),
+            Feed::Reader(_) => false,
+        };
         let mut writer = ObjectWriter::new(
             &self.inner.backend,
             path,
             self.inner.write_limits(),
             put_mode(condition),
-        );
+        )
+        .in_one_request(whole);
         let mut parts = Vec::new();
         let mut parts_len = 0;
         loop {

@@ -1,5 +1,6 @@
-//! [`RemoteReader`] (`Read + Seek`) and [`RemoteStream`] (buffers) over an
-//! opened remote object: each fetches a window of chunks at a time, pinned to
+//! [`RemoteReader`] (`Read + Seek`, 1 MiB windows) and [`RemoteStream`]
+//! (buffers, 8 MiB windows) over an opened remote object: each fetches a
+//! window of chunks at a time, pinned to
 //! the ETag the object was opened at, so memory stays bounded and a replaced
 //! object is an error, never a mix of two.
 
@@ -12,8 +13,11 @@ use coffer_sse::{Error, ObjectMeta, ObjectRead, PlaintextStream, Result};
 
 use crate::read::Opened;
 
-/// Plaintext fetched per window: a whole number of chunks.
+/// Plaintext a reader fetches per window: a whole number of chunks.
 const WINDOW: u64 = 1 << 20;
+/// Plaintext a stream fetches (and yields) per window: one request per part
+/// of a put's default size, so a whole get makes few requests in a row.
+const STREAM_WINDOW: u64 = crate::DEFAULT_PART_SIZE as u64;
 
 /// A remote object opened for reading.
 pub struct RemoteReader {
@@ -120,7 +124,7 @@ impl Iterator for RemoteStream {
         if self.next >= self.range.end {
             return None;
         }
-        let end = ((self.next / WINDOW + 1) * WINDOW).min(self.range.end);
+        let end = ((self.next / STREAM_WINDOW + 1) * STREAM_WINDOW).min(self.range.end);
         let read = self.opened.read(self.next..end);
         self.next = if read.is_ok() { end } else { self.range.end };
         Some(read)

@@ -41,7 +41,7 @@ fn open(endpoint: &str, bucket: &str) -> RemoteStore {
 }
 
 /// The body of `key`: anyone can check it from the key alone. Every tenth is
-/// larger than a part, so it is a multipart write.
+/// larger than a part, and streamed, so it is a multipart write.
 fn body_of(key: &str, i: usize) -> Bytes {
     let len = if i % 10 == 9 { 9 << 20 } else { 100 + 997 * i };
     key.bytes().chain(*b"|").cycle().take(len).collect()
@@ -101,9 +101,14 @@ pub(crate) fn play(role: &str) {
             _ => PutOptions::default()
                 .with_encryption(Some(EncryptionRule::kms(Some(&cmk)).with_bucket_key(true))),
         };
-        session
-            .put_object("shared", &key, body_of(&key, i), options)
-            .expect("put");
+        let body = body_of(&key, i);
+        if body.len() > 8 << 20 {
+            // Streamed: sealed and uploaded as a multipart write.
+            session.put_object_from_reader("shared", &key, &body[..], options)
+        } else {
+            session.put_object("shared", &key, body, options)
+        }
+        .expect("put");
         append(&acks, &format!("{key} {i}"));
         if i % 8 == 4 {
             // The other side rotates too: a conflict is told, and retried.
