@@ -94,8 +94,16 @@ impl MeteredStore {
 
     /// The counts so far.
     pub fn requests(&self) -> Requests {
+        self.snapshot(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// The counts so far, and zero from here on.
+    pub fn take(&self) -> Requests {
+        self.snapshot(|c| c.swap(0, Ordering::Relaxed))
+    }
+
+    fn snapshot(&self, read: impl Fn(&AtomicU64) -> u64) -> Requests {
         let m = &self.meter;
-        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Requests {
             gets: read(&m.gets),
             get_bytes: read(&m.get_bytes),
@@ -107,24 +115,6 @@ impl MeteredStore {
             lists: read(&m.lists),
             copies: read(&m.copies),
             deletes: read(&m.deletes),
-        }
-    }
-
-    /// The counts so far, and zero from here on.
-    pub fn take(&self) -> Requests {
-        let m = &self.meter;
-        let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
-        Requests {
-            gets: take(&m.gets),
-            get_bytes: take(&m.get_bytes),
-            puts: take(&m.puts),
-            multipart_uploads: take(&m.multipart_uploads),
-            parts: take(&m.parts),
-            put_bytes: take(&m.put_bytes),
-            completions: take(&m.completions),
-            lists: take(&m.lists),
-            copies: take(&m.copies),
-            deletes: take(&m.deletes),
         }
     }
 }

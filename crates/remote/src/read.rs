@@ -84,10 +84,7 @@ impl StoredObject {
             let local = wanted.start - start..wanted.end - start;
             let (span, first_chunk, first_plain) = sealed_span(entry, encrypted, local.clone());
             let at = self.stored_starts[index];
-            let sealed = match &self.body {
-                Some(body) => body.slice((at + span.start) as usize..(at + span.end) as usize),
-                None => store.fetch_pinned(self, at + span.start..at + span.end)?,
-            };
+            let sealed = self.stored_bytes(store, at + span.start..at + span.end)?;
             let mut plain = BytesMut::new();
             open_part(
                 &store.inner.keys,

@@ -67,3 +67,37 @@ pub(crate) fn s3(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
         .expect("an S3 client");
     Arc::new(s3)
 }
+
+/// The conformance suite three times over fresh stores in `backend()`:
+/// trusted, as a principal allowed everything, and as one with partial
+/// rights; objects under `prefix`.
+pub(crate) fn conformance_runs(backend: impl Fn() -> Arc<dyn ObjectStore>, prefix: &str) {
+    use coffer_sse::Session;
+    use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
+    let principal = |name: &str, policy: &str| {
+        coffer_sse::Principal::new(name, ACCOUNT)
+            .with_policy(coffer_policy::PolicyDocument::parse(policy).expect("the policy parses"))
+    };
+    let everything = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
+    for run in ["trusted", "full", "partial"] {
+        let (store, cmk, cmk_alias) = store(backend());
+        let session = match run {
+            "trusted" => Session::trusted(store.clone()),
+            "full" => Session::new(store.clone(), principal("admin", everything)),
+            _ => Session::new(store.clone(), principal("reader", PARTIAL_RIGHTS_POLICY)),
+        };
+        let trusted = Session::trusted(store.clone());
+        let harness = Harness {
+            session: &session,
+            trusted: &trusted,
+            cmk,
+            cmk_alias,
+            prefix: format!("{prefix}-{run}"),
+        };
+        if run == "partial" {
+            conformance::partial_rights_are_enforced(&harness);
+        } else {
+            conformance::run_full_rights(&harness);
+        }
+    }
+}

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use coffer_kms_aws::dev_server::MotoServer;
 use coffer_object_store::CofferObjectStore;
 use coffer_remote::RemoteStore;
-use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
 use coffer_sse::{EncryptionRule, ObjectApi, PutOptions, Session};
 use object_store::ObjectStore;
 use object_store::integration::*;
@@ -50,38 +49,12 @@ pub(crate) fn bucket_named(server: &MotoServer) -> (String, Arc<dyn ObjectStore>
     (name, s3)
 }
 
-fn principal(name: &str, policy: &str) -> coffer_sse::Principal {
-    coffer_sse::Principal::new(name, common::ACCOUNT)
-        .with_policy(coffer_policy::PolicyDocument::parse(policy).expect("the policy parses"))
-}
-
 #[test]
 fn the_conformance_suite_passes_over_s3() {
     let Some((_one, server)) = start() else {
         return;
     };
-    let everything = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
-    for run in ["trusted", "full", "partial"] {
-        let (store, cmk, cmk_alias) = common::store(bucket(&server));
-        let session = match run {
-            "trusted" => Session::trusted(store.clone()),
-            "full" => Session::new(store.clone(), principal("admin", everything)),
-            _ => Session::new(store.clone(), principal("reader", PARTIAL_RIGHTS_POLICY)),
-        };
-        let trusted = Session::trusted(store.clone());
-        let harness = Harness {
-            session: &session,
-            trusted: &trusted,
-            cmk,
-            cmk_alias,
-            prefix: format!("moto-{run}"),
-        };
-        if run == "partial" {
-            conformance::partial_rights_are_enforced(&harness);
-        } else {
-            conformance::run_full_rights(&harness);
-        }
-    }
+    common::conformance_runs(|| bucket(&server), "moto");
 }
 
 #[test]

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use coffer_object_store::CofferObjectStore;
-use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
-use coffer_sse::{EncryptionRule, ObjectApi, Session};
+use coffer_sse::{EncryptionRule, ObjectApi};
 use coffer_test_servers::seaweedfs::SeaweedServer;
 use object_store::ObjectStore;
 use object_store::integration::*;
@@ -44,11 +43,6 @@ impl Weed {
     }
 }
 
-fn principal(name: &str, policy: &str) -> coffer_sse::Principal {
-    coffer_sse::Principal::new(name, common::ACCOUNT)
-        .with_policy(coffer_policy::PolicyDocument::parse(policy).expect("the policy parses"))
-}
-
 /// The test's name, for the processes it runs again as one side each.
 const TEST_NAME: &str = "seaweed::over_seaweedfs";
 
@@ -65,7 +59,7 @@ fn over_seaweedfs() {
     let Some(weed) = Weed::start() else {
         return;
     };
-    conformance_suite(&weed);
+    common::conformance_runs(|| weed.bucket(), "weed");
     integration_functions(&weed);
     crate::maintenance::rotations_complete_by_rewrap(weed.bucket());
     let (name, backend) = weed.bucket_named();
@@ -76,31 +70,6 @@ fn over_seaweedfs() {
     };
     let (name, _) = weed.bucket_named();
     crate::processes::two_processes_share_a_bucket(TEST_NAME, &weed.endpoint, &name, &bao);
-}
-
-fn conformance_suite(weed: &Weed) {
-    let everything = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
-    for run in ["trusted", "full", "partial"] {
-        let (store, cmk, cmk_alias) = common::store(weed.bucket());
-        let session = match run {
-            "trusted" => Session::trusted(store.clone()),
-            "full" => Session::new(store.clone(), principal("admin", everything)),
-            _ => Session::new(store.clone(), principal("reader", PARTIAL_RIGHTS_POLICY)),
-        };
-        let trusted = Session::trusted(store.clone());
-        let harness = Harness {
-            session: &session,
-            trusted: &trusted,
-            cmk,
-            cmk_alias,
-            prefix: format!("weed-{run}"),
-        };
-        if run == "partial" {
-            conformance::partial_rights_are_enforced(&harness);
-        } else {
-            conformance::run_full_rights(&harness);
-        }
-    }
 }
 
 fn integration_functions(weed: &Weed) {
