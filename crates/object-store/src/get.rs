@@ -12,10 +12,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use coffer_sse::{GetConditions, ObjectApi, PlaintextStream};
+use coffer_sse::{ByteRange, GetConditions, ObjectApi, PlaintextStream};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use object_store::path::Path;
-use object_store::{Extensions, GetOptions, GetResult, GetResultPayload, ObjectMeta};
+use object_store::{Extensions, GetOptions, GetRange, GetResult, GetResultPayload, ObjectMeta};
 
 use crate::error::to_object_store;
 use crate::{CofferObjectStore, attributes, blocking};
@@ -48,27 +48,19 @@ impl<A: ObjectApi + 'static> CofferObjectStore<A> {
             .await?;
             return Ok(self.result(location, &meta, 0..meta.size, stream::empty().boxed()));
         }
-        let range = options.range.clone();
+        let range = options.range.as_ref().map(byte_range);
         let opened = blocking(move || {
             let inner = &this.inner;
             let stream = inner
                 .api
-                .get_object_stream_as(&inner.bucket, &path, &conditions, &inner.caller)
+                .get_object_stream_range_as(
+                    &inner.bucket,
+                    &path,
+                    range.as_ref(),
+                    &conditions,
+                    &inner.caller,
+                )
                 .map_err(|e| to_object_store(e, &path))?;
-            let stream = match &range {
-                Some(range) => {
-                    let wanted = range.as_range(stream.meta().size).map_err(|e| {
-                        object_store::Error::Generic {
-                            store: crate::STORE_NAME,
-                            source: format!("{path}: {e}").into(),
-                        }
-                    })?;
-                    stream
-                        .with_range(wanted)
-                        .map_err(|e| to_object_store(e, &path))?
-                }
-                None => stream,
-            };
             Opened::read_first(stream, &path)
         })
         .await?;
@@ -139,6 +131,15 @@ impl<S: PlaintextStream + 'static> Opened<S> {
             receiver.recv().await.map(|buffer| (buffer, receiver))
         });
         first.chain(rest).boxed()
+    }
+}
+
+/// `object_store`'s range as coffer spells it (resolved the same way).
+fn byte_range(range: &GetRange) -> ByteRange {
+    match range {
+        GetRange::Bounded(range) => ByteRange::Bounded(range.clone()),
+        GetRange::Offset(start) => ByteRange::From(*start),
+        GetRange::Suffix(n) => ByteRange::Suffix(*n),
     }
 }
 

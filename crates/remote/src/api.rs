@@ -6,12 +6,13 @@ use coffer_keyring::Caller;
 use coffer_policy::Request;
 use coffer_sse::access::action;
 use coffer_sse::{
-    BucketInfo, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions, ListOptions,
-    ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, PutCondition, PutOptions,
-    PutPayload, PutResult, Result, UploadedPart,
+    BucketInfo, ByteRange, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions,
+    ListOptions, ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, PlaintextStream,
+    PutCondition, PutOptions, PutPayload, PutResult, Result, UploadedPart,
 };
 
-use crate::read::Opened;
+use crate::read::{First, Opened, TAIL_LEN};
+use crate::reader::stream_first;
 use crate::{RemoteReader, RemoteStore, RemoteStream};
 
 impl ObjectApi for RemoteStore {
@@ -100,8 +101,9 @@ impl ObjectApi for RemoteStore {
     ) -> Result<RemoteReader> {
         self.authorize_on(caller, action::GET_OBJECT, bucket, Some(key))?;
         self.bucket_or_missing(bucket)?;
+        let first = First::Last(TAIL_LEN);
         Ok(RemoteReader::new(Opened::open(
-            self, bucket, key, conditions, caller,
+            self, bucket, key, first, conditions, caller,
         )?))
     }
 
@@ -114,9 +116,31 @@ impl ObjectApi for RemoteStore {
     ) -> Result<RemoteStream> {
         self.authorize_on(caller, action::GET_OBJECT, bucket, Some(key))?;
         self.bucket_or_missing(bucket)?;
-        Ok(RemoteStream::new(Opened::open(
-            self, bucket, key, conditions, caller,
-        )?))
+        self.get_object_stream_range_as(bucket, key, None, conditions, caller)
+    }
+
+    /// One request for an object of up to 8 MiB, whole, or for a suffix
+    /// range (the trailer and the chunks under it); the trailer first for
+    /// other ranges.
+    fn get_object_stream_range_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<&ByteRange>,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<RemoteStream> {
+        self.authorize_on(caller, action::GET_OBJECT, bucket, Some(key))?;
+        self.bucket_or_missing(bucket)?;
+        let first = stream_first(range, conditions);
+        let stream = RemoteStream::new(Opened::open(self, bucket, key, first, conditions, caller)?);
+        match range {
+            Some(range) => {
+                let wanted = range.resolve(stream.meta().size)?;
+                stream.with_range(wanted)
+            }
+            None => Ok(stream),
+        }
     }
 
     fn head_object_as(

@@ -36,6 +36,26 @@ impl Drop for Backend {
     }
 }
 
+/// A call running on the engine's runtime: [`Pending::wait`] for its result.
+/// Dropped unwaited (a reader that stopped early), the call is cancelled.
+pub(crate) struct Pending<T> {
+    receiver: std::sync::mpsc::Receiver<T>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T> Pending<T> {
+    /// Its result, once the call has finished.
+    pub(crate) fn wait(&self) -> Result<T> {
+        self.receiver.recv().map_err(|_| Error::WorkerLost)
+    }
+}
+
+impl<T> Drop for Pending<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// What the backend's error means for coffer.
 pub(crate) fn storage(error: object_store::Error) -> Error {
     Error::Storage(StorageError::new(error))
@@ -72,31 +92,46 @@ impl Backend {
         &self,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Result<T> {
+        self.start(future).wait()
+    }
+
+    /// Starts `future` on the engine's runtime without waiting for it.
+    pub(crate) fn start<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Pending<T> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        self.runtime().spawn(async move {
+        let task = self.runtime().spawn(async move {
             let _ = sender.send(future.await);
         });
-        receiver.recv().map_err(|_| Error::WorkerLost)
+        Pending { receiver, task }
     }
 
     /// The object at `path`: all of it, or `options.range`, if its
     /// conditions hold.
     pub(crate) fn get(&self, path: &Path, options: GetOptions) -> Result<Fetched> {
+        self.start_get(path, options).wait()?
+    }
+
+    /// [`Backend::get`], started: what a reader fetches ahead.
+    pub(crate) fn start_get(&self, path: &Path, options: GetOptions) -> Pending<Result<Fetched>> {
         let store = Arc::clone(&self.store);
         let path = path.clone();
-        let result = self.block(async move {
-            let result: GetResult = store.get_opts(&path, options).await?;
-            let meta = result.meta.clone();
-            let bytes = result.bytes().await?;
-            Ok::<_, object_store::Error>((meta, bytes))
-        })?;
-        match result {
-            Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
-            Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
-            Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
-            Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
-            Err(error) => Err(storage(error)),
-        }
+        self.start(async move {
+            let result = async {
+                let result: GetResult = store.get_opts(&path, options).await?;
+                let meta = result.meta.clone();
+                let bytes = result.bytes().await?;
+                Ok::<_, object_store::Error>((meta, bytes))
+            };
+            match result.await {
+                Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
+                Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
+                Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
+                Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
+                Err(error) => Err(storage(error)),
+            }
+        })
     }
 
     /// The last `len` bytes of the object at `path` (all of it if shorter).

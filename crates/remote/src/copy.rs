@@ -13,7 +13,7 @@ use crate::RemoteStore;
 use crate::backend::object_path;
 use crate::buckets::BucketRecord;
 use crate::read::Opened;
-use crate::reader::RemoteReader;
+use crate::reader::{RemoteReader, stream_first};
 
 impl RemoteStore {
     pub(crate) fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
@@ -30,13 +30,9 @@ impl RemoteStore {
         rule: &ResolvedRule,
         caller: &Caller,
     ) -> Result<PutResult> {
-        let opened = Opened::open(
-            self,
-            source_bucket,
-            source_key,
-            &GetConditions::new(),
-            caller,
-        )?;
+        let conditions = GetConditions::new();
+        let first = stream_first(None, &conditions);
+        let opened = Opened::open(self, source_bucket, source_key, first, &conditions, caller)?;
         let meta = opened.object.meta.clone();
         let (attributes, user_metadata) = options
             .replace_metadata

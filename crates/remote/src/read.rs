@@ -8,21 +8,21 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
-use coffer_cipher::DataKey;
+use coffer_cipher::{CHUNK_LEN, DataKey, SEALED_CHUNK_LEN};
 use coffer_keyring::Caller;
 use coffer_sse::{Error, GetConditions, Object, ObjectMeta, ProtectionMode, Result};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange};
 
 use crate::RemoteStore;
-use crate::backend::{Fetched, object_path};
+use crate::backend::{Fetched, Pending, object_path};
 use crate::layout::{FOOTER_LEN, Footer, PartEntry, part_len, stored_len};
 use crate::object_record::ObjectRecord;
 use crate::parts::{open_part, sealed_span};
 
 /// How much of a body's end a first read fetches: the record area and a
 /// part table of 50 entries; a longer table is fetched in a second read.
-const TAIL_LEN: u64 = 8 << 10;
+pub(crate) const TAIL_LEN: u64 = 8 << 10;
 /// Bodies up to this length are fetched whole by a get.
 const WHOLE_BELOW: u64 = 256 << 10;
 
@@ -39,8 +39,31 @@ pub(crate) struct StoredObject {
     /// Where each part starts, in the body and in the plaintext.
     stored_starts: Vec<u64>,
     plain_starts: Vec<u64>,
-    /// The whole body, when it was fetched whole.
-    body: Option<Bytes>,
+    /// The body's last bytes as the first read fetched them (all of it,
+    /// when it was fetched whole): reads inside them fetch nothing.
+    cached: Bytes,
+    /// Where `cached` starts in the body.
+    cached_from: u64,
+}
+
+/// What a read fetches first: the body whole, or its last bytes, which hold
+/// the trailer (and, when asked for more, the chunks a read will want).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum First {
+    Whole,
+    Last(u64),
+}
+
+/// What a read opens in one part: the stored chunks that cover a range of
+/// its plaintext, and which of their plaintext bytes the range keeps.
+pub(crate) struct Piece {
+    index: usize,
+    /// The chunks' bytes in the body.
+    pub(crate) stored: Range<u64>,
+    first_chunk: u64,
+    /// Plaintext bytes of the first chunk before the range.
+    skip: usize,
+    len: usize,
 }
 
 /// The ETag coffer reports for a backend's: quoted, as HTTP has it.
@@ -68,23 +91,52 @@ impl StoredObject {
         data_key: Option<&DataKey>,
         range: Range<u64>,
     ) -> Result<Bytes> {
-        let (bucket, key) = (self.meta.bucket.as_str(), self.meta.key.as_str());
-        if range.is_empty() {
-            return Ok(Bytes::new());
-        }
+        let pieces = self.pieces(range);
+        self.open_pieces(store, data_key, &pieces, |piece| {
+            self.stored_bytes(store, piece.stored.clone())
+        })
+    }
+
+    /// The pieces `range` of the plaintext is read from, in order.
+    pub(crate) fn pieces(&self, range: Range<u64>) -> Vec<Piece> {
         let encrypted = self.record.mode != ProtectionMode::None;
-        let mut out = BytesMut::with_capacity((range.end - range.start) as usize);
+        let mut pieces = Vec::new();
+        if range.is_empty() {
+            return pieces;
+        }
         for (index, entry) in self.parts.iter().enumerate() {
             let start = self.plain_starts[index];
-            let end = start + entry.size;
-            let wanted = range.start.max(start)..range.end.min(end);
+            let wanted = range.start.max(start)..range.end.min(start + entry.size);
             if wanted.start >= wanted.end {
                 continue;
             }
             let local = wanted.start - start..wanted.end - start;
             let (span, first_chunk, first_plain) = sealed_span(entry, encrypted, local.clone());
             let at = self.stored_starts[index];
-            let sealed = self.stored_bytes(store, at + span.start..at + span.end)?;
+            pieces.push(Piece {
+                index,
+                stored: at + span.start..at + span.end,
+                first_chunk,
+                skip: (local.start - first_plain) as usize,
+                len: (local.end - local.start) as usize,
+            });
+        }
+        pieces
+    }
+
+    /// The plaintext of `pieces`, each opened from the stored bytes
+    /// `sealed` gives for it.
+    pub(crate) fn open_pieces(
+        &self,
+        store: &RemoteStore,
+        data_key: Option<&DataKey>,
+        pieces: &[Piece],
+        mut sealed: impl FnMut(&Piece) -> Result<Bytes>,
+    ) -> Result<Bytes> {
+        let (bucket, key) = (self.meta.bucket.as_str(), self.meta.key.as_str());
+        let mut out = BytesMut::with_capacity(pieces.iter().map(|p| p.len).sum());
+        for piece in pieces {
+            let entry = &self.parts[piece.index];
             let mut plain = BytesMut::new();
             open_part(
                 &store.inner.keys,
@@ -93,13 +145,11 @@ impl StoredObject {
                 &self.record.object_id,
                 entry.number,
                 entry,
-                first_chunk,
-                sealed,
+                piece.first_chunk,
+                sealed(piece)?,
                 &mut plain,
             )?;
-            let from = (local.start - first_plain) as usize;
-            let to = (local.end - first_plain) as usize;
-            out.extend_from_slice(&plain[from..to]);
+            out.extend_from_slice(&plain[piece.skip..piece.skip + piece.len]);
         }
         Ok(out.freeze())
     }
@@ -115,11 +165,44 @@ impl StoredObject {
         }
     }
 
-    /// Bytes `range` of its body as stored: from the body fetched whole, or
-    /// fetched pinned to its ETag.
+    /// Where the plaintext starts that the cached bytes alone open: from
+    /// there on, a read fetches nothing.
+    pub(crate) fn cached_plain_from(&self) -> u64 {
+        let encrypted = self.record.mode != ProtectionMode::None;
+        let mut from = self.meta.size;
+        for (index, entry) in self.parts.iter().enumerate().rev() {
+            let at = self.stored_starts[index];
+            if at >= self.cached_from {
+                from = self.plain_starts[index];
+                continue;
+            }
+            if encrypted && at + part_len(entry.size, true) > self.cached_from {
+                let chunk = (self.cached_from - at).div_ceil(SEALED_CHUNK_LEN as u64);
+                let plain = chunk * CHUNK_LEN as u64;
+                if plain < entry.size {
+                    from = self.plain_starts[index] + plain;
+                }
+            }
+            break;
+        }
+        from
+    }
+
+    /// Bytes `range` of its body as stored, if the first read fetched them.
+    pub(crate) fn cached_bytes(&self, range: &Range<u64>) -> Option<Bytes> {
+        let cached = self.cached_from..self.cached_from + self.cached.len() as u64;
+        (range.start >= cached.start && range.end <= cached.end).then(|| {
+            let at = (range.start - cached.start) as usize;
+            self.cached
+                .slice(at..at + (range.end - range.start) as usize)
+        })
+    }
+
+    /// Bytes `range` of its body as stored: from what the first read
+    /// fetched, or fetched pinned to its ETag.
     pub(crate) fn stored_bytes(&self, store: &RemoteStore, range: Range<u64>) -> Result<Bytes> {
-        match &self.body {
-            Some(body) => Ok(body.slice(range.start as usize..range.end as usize)),
+        match self.cached_bytes(&range) {
+            Some(bytes) => Ok(bytes),
             None => store.fetch_pinned(self, range),
         }
     }
@@ -135,29 +218,47 @@ impl RemoteStore {
         conditions: &GetConditions,
         whole: bool,
     ) -> Result<StoredObject> {
-        let path = object_path(bucket, key)?;
-        let missing = || Error::NoSuchKey {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-        };
         let first = if whole && conditions.is_empty() {
-            self.inner.backend.get(&path, GetOptions::default())?
+            First::Whole
         } else {
-            self.inner
-                .backend
-                .get_tail(&path, TAIL_LEN, GetOptions::default())?
+            First::Last(TAIL_LEN)
         };
-        let (meta, tail) = match first {
-            Fetched::Found(meta, bytes) => (meta, bytes),
-            _ => return Err(missing()),
-        };
-        let object = self.authenticate(bucket, key, path, meta, tail, Some(conditions))?;
-        let mut object = object;
+        let mut object = self.fetch_first(bucket, key, conditions, first)?;
         let stored = object.stored_len;
-        if whole && object.body.is_none() && stored <= WHOLE_BELOW {
-            object.body = Some(self.fetch_pinned(&object, 0..stored)?);
+        if whole && object.cached_from > 0 && stored <= WHOLE_BELOW {
+            object.cached = self.fetch_pinned(&object, 0..stored)?;
+            object.cached_from = 0;
         }
         Ok(object)
+    }
+
+    /// The object at bucket/key, authenticated, if `conditions` hold, from
+    /// what `first` fetches (and its trailer, if that was not all of it).
+    pub(crate) fn fetch_first(
+        &self,
+        bucket: &str,
+        key: &str,
+        conditions: &GetConditions,
+        first: First,
+    ) -> Result<StoredObject> {
+        let path = object_path(bucket, key)?;
+        let fetched = match first {
+            First::Whole => self.inner.backend.get(&path, GetOptions::default())?,
+            First::Last(len) => {
+                self.inner
+                    .backend
+                    .get_tail(&path, len.max(TAIL_LEN), GetOptions::default())?
+            }
+        };
+        match fetched {
+            Fetched::Found(meta, tail) => {
+                self.authenticate(bucket, key, path, meta, tail, Some(conditions))
+            }
+            _ => Err(Error::NoSuchKey {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            }),
+        }
     }
 
     /// The object whose body ends with `tail` (all of it, or its last
@@ -211,7 +312,8 @@ impl RemoteStore {
             backend_etag: meta.e_tag.clone(),
             stored_starts: Vec::new(),
             plain_starts: Vec::new(),
-            body: None,
+            cached: Bytes::new(),
+            cached_from: stored,
         };
         if (tail.len() as u64) < trailer_len {
             tail = self.fetch_pinned(&object, stored - trailer_len..stored)?;
@@ -242,9 +344,8 @@ impl RemoteStore {
             at += part_len(part.size, encrypted);
             plain += part.size;
         }
-        if tail.len() as u64 == stored {
-            object.body = Some(tail);
-        }
+        object.cached_from = stored - tail.len() as u64;
+        object.cached = tail;
         object.meta.size = record.size;
         object.meta.attributes = record.attributes.clone();
         object.meta.user_metadata = record.user_metadata.clone();
@@ -260,15 +361,22 @@ impl RemoteStore {
     /// Bytes `range` of the body `object` was read from; an error if the
     /// object was replaced since.
     pub(crate) fn fetch_pinned(&self, object: &StoredObject, range: Range<u64>) -> Result<Bytes> {
+        let fetch = self.start_fetch_pinned(object, range);
+        pinned_bytes(object, fetch.wait()?)
+    }
+
+    /// [`RemoteStore::fetch_pinned`], started; [`pinned_bytes`] of its result.
+    pub(crate) fn start_fetch_pinned(
+        &self,
+        object: &StoredObject,
+        range: Range<u64>,
+    ) -> Pending<Result<Fetched>> {
         let options = GetOptions {
             range: Some(GetRange::Bounded(range)),
             if_match: object.backend_etag.clone(),
             ..GetOptions::default()
         };
-        match self.inner.backend.get(&object.path, options)? {
-            Fetched::Found(_, bytes) => Ok(bytes),
-            _ => Err(changed_meanwhile(&object.meta.bucket, &object.meta.key)),
-        }
+        self.inner.backend.start_get(&object.path, options)
     }
 
     /// The data key of a stored object, for `caller` (`None` if unencrypted).
@@ -325,6 +433,14 @@ impl RemoteStore {
     }
 }
 
+/// The bytes a pinned fetch of `object`'s body found.
+pub(crate) fn pinned_bytes(object: &StoredObject, fetched: Result<Fetched>) -> Result<Bytes> {
+    match fetched? {
+        Fetched::Found(_, bytes) => Ok(bytes),
+        _ => Err(changed_meanwhile(&object.meta.bucket, &object.meta.key)),
+    }
+}
+
 /// The record of a `StoredObject` under construction.
 fn placeholder_record() -> ObjectRecord {
     ObjectRecord {
@@ -348,14 +464,17 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
+    /// The object at bucket/key, opened from what `first` fetches, with its
+    /// data key for `caller`.
     pub(crate) fn open(
         store: &RemoteStore,
         bucket: &str,
         key: &str,
+        first: First,
         conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<Arc<Self>> {
-        let object = store.fetch_object(bucket, key, conditions, false)?;
+        let object = store.fetch_first(bucket, key, conditions, first)?;
         let data_key = store.data_key(&object, caller)?;
         Ok(Arc::new(Self {
             store: store.clone(),

@@ -1,23 +1,56 @@
 //! [`RemoteReader`] (`Read + Seek`, 1 MiB windows) and [`RemoteStream`]
 //! (buffers, 8 MiB windows) over an opened remote object: each fetches a
-//! window of chunks at a time, pinned to
-//! the ETag the object was opened at, so memory stays bounded and a replaced
-//! object is an error, never a mix of two.
+//! window of chunks at a time, pinned to the ETag the object was opened at,
+//! so memory stays bounded and a replaced object is an error, never a mix of
+//! two.
+//!
+//! A stream is opened by one request that fits what it will yield: the last
+//! window of the body for a whole object (all of it, for an object of up to
+//! a window: one request), the trailer for a range. It fetches the windows
+//! before the cached end while it yields, [`STREAMS_AHEAD`] at once, so a
+//! large object's requests overlap each other and the caller's work.
 
+use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use coffer_sse::{Error, ObjectMeta, ObjectRead, PlaintextStream, Result};
+use coffer_cipher::{CHUNK_LEN, SEALED_CHUNK_LEN};
+use coffer_sse::{
+    ByteRange, Error, GetConditions, ObjectMeta, ObjectRead, PlaintextStream, Result,
+};
 
-use crate::read::Opened;
+use crate::backend::{Fetched, Pending};
+use crate::layout::stored_len;
+use crate::read::{First, Opened, Piece, TAIL_LEN, pinned_bytes};
 
 /// Plaintext a reader fetches per window: a whole number of chunks.
 const WINDOW: u64 = 1 << 20;
 /// Plaintext a stream fetches (and yields) per window: one request per part
 /// of a put's default size, so a whole get makes few requests in a row.
 const STREAM_WINDOW: u64 = crate::DEFAULT_PART_SIZE as u64;
+/// Windows a stream has in flight while it yields.
+pub(crate) const STREAMS_AHEAD: usize = 2;
+
+/// What a stream of `range` (all of the object for `None`) fetches first.
+/// A revalidation (`If-None-Match`, `If-Modified-Since`), which is often
+/// answered with no body at all, fetches only the trailer.
+pub(crate) fn stream_first(range: Option<&ByteRange>, conditions: &GetConditions) -> First {
+    if conditions.if_none_match.is_some() || conditions.if_modified_since.is_some() {
+        return First::Last(TAIL_LEN);
+    }
+    match range {
+        // All of an object of up to a window.
+        None => First::Last(stored_len(STREAM_WINDOW).unwrap_or(STREAM_WINDOW + TAIL_LEN)),
+        Some(ByteRange::Suffix(n)) => {
+            // The chunks under the plaintext's last n bytes, tags included.
+            let sealed = n + n / CHUNK_LEN as u64 * 16 + 2 * SEALED_CHUNK_LEN as u64;
+            First::Last(TAIL_LEN + sealed.min(STREAM_WINDOW))
+        }
+        Some(_) => First::Last(TAIL_LEN),
+    }
+}
 
 /// A remote object opened for reading.
 pub struct RemoteReader {
@@ -100,19 +133,114 @@ impl ObjectRead for RemoteReader {
 pub struct RemoteStream {
     opened: Arc<Opened>,
     range: Range<u64>,
+    /// Where the next window to yield starts.
     next: u64,
+    /// Where the next window to fetch starts.
+    planned: u64,
+    /// Windows fetched ahead, in order.
+    ahead: VecDeque<Window>,
+    /// Where the plaintext the open cached starts (within the range): the
+    /// bytes before it are fetched in windows of `window_len`, those after
+    /// it yielded as one window.
+    cut: u64,
+    window_len: u64,
     started: bool,
+}
+
+/// A window of a stream: its pieces, and the fetch of those the open did
+/// not cache.
+struct Window {
+    end: u64,
+    pieces: Vec<Piece>,
+    fetch: Option<(u64, Pending<Result<Fetched>>)>,
 }
 
 impl RemoteStream {
     pub(crate) fn new(opened: Arc<Opened>) -> Self {
         let size = opened.object.meta.size;
-        Self {
+        let mut stream = Self {
             opened,
             range: 0..size,
             next: 0,
+            planned: 0,
+            ahead: VecDeque::new(),
+            cut: 0,
+            window_len: STREAM_WINDOW,
             started: false,
-        }
+        };
+        stream.set_range(0..size);
+        stream
+    }
+
+    /// Yields `range`: the windows before the cached bytes split evenly, in
+    /// whole chunks, none much longer than [`STREAM_WINDOW`] (no short
+    /// window costs a request of its own).
+    fn set_range(&mut self, range: Range<u64>) {
+        let cut = self
+            .opened
+            .object
+            .cached_plain_from()
+            .clamp(range.start, range.end);
+        let before = cut - range.start;
+        let windows = ((before + STREAM_WINDOW / 2) / STREAM_WINDOW).max(1);
+        let chunk = CHUNK_LEN as u64;
+        self.window_len = before.div_ceil(windows).div_ceil(chunk).max(1) * chunk;
+        self.cut = cut;
+        self.next = range.start;
+        self.planned = range.start;
+        self.range = range;
+    }
+
+    /// Starts fetching the window at `self.planned`.
+    fn plan(&mut self) {
+        let start = self.planned;
+        let end = if start < self.cut {
+            (start + self.window_len).min(self.cut)
+        } else {
+            self.range.end
+        };
+        let object = &self.opened.object;
+        let pieces = object.pieces(start..end);
+        let missing = pieces
+            .iter()
+            .filter(|piece| object.cached_bytes(&piece.stored).is_none())
+            .map(|piece| piece.stored.clone())
+            .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end));
+        let fetch = missing.map(|span| {
+            let at = span.start;
+            (at, self.opened.store.start_fetch_pinned(object, span))
+        });
+        self.ahead.push_back(Window { end, pieces, fetch });
+        self.planned = end;
+    }
+
+    /// The plaintext of `window`, once its fetch is in.
+    fn open(&self, window: Window) -> Result<Bytes> {
+        let object = &self.opened.object;
+        let fetched = match &window.fetch {
+            Some((at, fetch)) => Some((*at, pinned_bytes(object, fetch.wait()?)?)),
+            None => None,
+        };
+        object.open_pieces(
+            &self.opened.store,
+            self.opened.data_key.as_ref(),
+            &window.pieces,
+            |piece| {
+                if let Some(bytes) = object.cached_bytes(&piece.stored) {
+                    return Ok(bytes);
+                }
+                let (at, bytes) = fetched.as_ref().expect("a piece not cached was fetched");
+                let from = (piece.stored.start - at) as usize;
+                let to = (piece.stored.end - at) as usize;
+                if to > bytes.len() {
+                    return Err(Error::Integrity(format!(
+                        "object {}/{}: the backend returned fewer bytes than asked for",
+                        object.meta.bucket, object.meta.key
+                    )));
+                }
+                Ok(bytes.slice(from..to))
+            },
+        )
     }
 }
 
@@ -124,9 +252,19 @@ impl Iterator for RemoteStream {
         if self.next >= self.range.end {
             return None;
         }
-        let end = ((self.next / STREAM_WINDOW + 1) * STREAM_WINDOW).min(self.range.end);
-        let read = self.opened.read(self.next..end);
-        self.next = if read.is_ok() { end } else { self.range.end };
+        while self.ahead.len() < STREAMS_AHEAD && self.planned < self.range.end {
+            self.plan();
+        }
+        let window = self.ahead.pop_front()?;
+        let end = window.end;
+        let read = self.open(window);
+        if read.is_ok() {
+            self.next = end;
+        } else {
+            // An error ends the stream; what was in flight is cancelled.
+            self.next = self.range.end;
+            self.ahead.clear();
+        }
         Some(read)
     }
 }
@@ -154,8 +292,7 @@ impl PlaintextStream for RemoteStream {
                 "the stream has yielded already; set its range first".into(),
             ));
         }
-        self.next = range.start;
-        self.range = range;
+        self.set_range(range);
         Ok(self)
     }
 }

@@ -20,9 +20,9 @@ use bytes::Bytes;
 use coffer_keyring::Caller;
 
 use crate::{
-    BucketInfo, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions, ListOptions,
-    ListResult, MultipartUpload, Object, ObjectMeta, PutCondition, PutOptions, PutResult, Result,
-    UploadedPart,
+    BucketInfo, ByteRange, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions,
+    ListOptions, ListResult, MultipartUpload, Object, ObjectMeta, PutCondition, PutOptions,
+    PutResult, Result, UploadedPart,
 };
 
 /// The body of a put or of a part: bytes in memory, or a stream of any size
@@ -169,6 +169,29 @@ pub trait ObjectApi: Send + Sync {
         conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<Self::Stream>;
+
+    /// Opens `range` of an object (all of it for `None`) as a stream,
+    /// checked as a get: `range` is resolved against the object's size once
+    /// the conditions have held. Provided: [`ObjectApi::get_object_stream_as`]
+    /// narrowed with [`PlaintextStream::with_range`]; an engine that fetches
+    /// over a network overrides it so that its first request fits the range.
+    fn get_object_stream_range_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<&ByteRange>,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Self::Stream> {
+        let stream = self.get_object_stream_as(bucket, key, conditions, caller)?;
+        match range {
+            Some(range) => {
+                let wanted = range.resolve(stream.meta().size)?;
+                stream.with_range(wanted)
+            }
+            None => Ok(stream),
+        }
+    }
 
     /// An object's metadata and protection, decrypting nothing
     /// (`oss:GetObject`).

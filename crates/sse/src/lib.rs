@@ -50,7 +50,7 @@ pub use key_usage::{KeyUsage, KeyUsageReport, KeyUsageTally};
 pub use multipart::{CompletedPart, MAX_PART_NUMBER, MultipartUpload, UploadedPart};
 pub use names::{validate_bucket, validate_key, validate_name_part};
 pub use object_types::{
-    BucketInfo, CopyOptions, GetConditions, GetOptions, ListOptions, ListResult, Object,
+    BucketInfo, ByteRange, CopyOptions, GetConditions, GetOptions, ListOptions, ListResult, Object,
     ObjectAttributes, ObjectMeta, ObjectSummary, PutCondition, PutOptions, PutResult,
 };
 pub use rule::{EncryptionRule, Protection, ProtectionMode};

@@ -306,6 +306,37 @@ impl GetOptions {
     }
 }
 
+/// A byte range as HTTP's `Range` header and `object_store` spell it, before
+/// the object's size is known: what a stream is opened for, so an engine
+/// that fetches over a network can make its first request fit it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `start..end`; an end past the object's end stops at it.
+    Bounded(Range<u64>),
+    /// From an offset to the end.
+    From(u64),
+    /// The last `n` bytes (all of them if the object is shorter).
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The range in an object of `size` bytes, as `object_store` resolves
+    /// it; [`crate::Error::InvalidRange`] if it is empty or starts at or past
+    /// the object's end.
+    pub fn resolve(&self, size: u64) -> crate::Result<Range<u64>> {
+        let invalid = |start, end| crate::Error::InvalidRange { start, end, size };
+        match self {
+            Self::Bounded(range) if range.start >= range.end || range.start >= size => {
+                Err(invalid(range.start, range.end))
+            }
+            Self::Bounded(range) => Ok(range.start..range.end.min(size)),
+            Self::From(start) if *start >= size => Err(invalid(*start, size)),
+            Self::From(start) => Ok(*start..size),
+            Self::Suffix(n) => Ok(size.saturating_sub(*n)..size),
+        }
+    }
+}
+
 /// An object's metadata, as head and get report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -423,6 +454,29 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn byte_ranges_resolve_as_object_store_resolves_them() {
+        assert_eq!(ByteRange::Bounded(2..5).resolve(10).unwrap(), 2..5);
+        assert_eq!(ByteRange::Bounded(8..50).resolve(10).unwrap(), 8..10);
+        assert_eq!(ByteRange::From(3).resolve(10).unwrap(), 3..10);
+        assert_eq!(ByteRange::Suffix(4).resolve(10).unwrap(), 6..10);
+        assert_eq!(ByteRange::Suffix(40).resolve(10).unwrap(), 0..10);
+        assert_eq!(ByteRange::Suffix(4).resolve(0).unwrap(), 0..0);
+        for refused in [
+            ByteRange::Bounded(5..5),
+            ByteRange::Bounded(10..12),
+            ByteRange::From(10),
+        ] {
+            assert!(
+                matches!(
+                    refused.resolve(10),
+                    Err(crate::Error::InvalidRange { size: 10, .. })
+                ),
+                "{refused:?}"
+            );
+        }
+    }
 
     const ETAG: &str = "\"00112233445566778899aabbccddeeff\"";
 

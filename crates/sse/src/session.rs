@@ -7,9 +7,9 @@ use bytes::Bytes;
 use coffer_keyring::{Caller, Principal};
 
 use crate::{
-    BucketInfo, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions, ListOptions,
-    ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, PutCondition, PutOptions,
-    PutPayload, PutResult, Result, UploadedPart,
+    BucketInfo, ByteRange, CompletedPart, CopyOptions, EncryptionRule, GetConditions, GetOptions,
+    ListOptions, ListResult, MultipartUpload, Object, ObjectApi, ObjectMeta, PutCondition,
+    PutOptions, PutPayload, PutResult, Result, UploadedPart,
 };
 
 /// An engine as seen by one caller, usually a principal: every [`ObjectApi`]
@@ -193,6 +193,19 @@ impl<A: ObjectApi> Session<A> {
     ) -> Result<A::Stream> {
         self.api
             .get_object_stream_as(bucket, key, conditions, &self.caller)
+    }
+
+    /// [`ObjectApi::get_object_stream_range_as`], checked as
+    /// [`Session::get_object`].
+    pub fn get_object_stream_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<&ByteRange>,
+        conditions: &GetConditions,
+    ) -> Result<A::Stream> {
+        self.api
+            .get_object_stream_range_as(bucket, key, range, conditions, &self.caller)
     }
 
     /// [`ObjectApi::head_object_as`], action `oss:GetObject` (no decryption).

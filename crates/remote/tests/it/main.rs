@@ -13,6 +13,7 @@ mod moto;
 mod outside;
 mod parquet_files;
 mod processes;
+mod requests;
 mod seaweed;
 mod sharing;
 mod tampering;
