@@ -111,8 +111,11 @@ impl<S: PlaintextStream + 'static> Opened<S> {
     }
 
     fn into_body(self, path: String) -> BoxStream<'static, object_store::Result<Bytes>> {
+        let wanted = self.range.end - self.range.start;
+        let done = self.first.as_ref().map_or(0, |first| first.len() as u64) >= wanted;
         let first = stream::iter(self.first.map(Ok));
-        if self.stream.range().is_empty() {
+        // All of it in the first buffer: no task to read the rest.
+        if done {
             return first.boxed();
         }
         let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);

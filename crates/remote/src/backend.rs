@@ -1,7 +1,9 @@
 //! The object store underneath, called from the blocking object API: each
-//! call runs on a small runtime of the engine's own, so it works from any
-//! thread (a plain one, tokio's blocking pool, even an async task, which it
-//! blocks but never panics), and the backend's errors become coffer's.
+//! call runs on the calling thread in the context of a small runtime of the
+//! engine's own (whose workers drive its I/O and the fetches a reader starts
+//! ahead), so it works from any thread (a plain one, tokio's blocking pool,
+//! even an async task, which it blocks but never panics), and the backend's
+//! errors become coffer's.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -33,6 +35,23 @@ impl Drop for Backend {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// The object at `path` in `store`, as [`Backend::get`] reports it.
+async fn get(store: Arc<dyn ObjectStore>, path: Path, options: GetOptions) -> Result<Fetched> {
+    let result = async {
+        let result: GetResult = store.get_opts(&path, options).await?;
+        let meta = result.meta.clone();
+        let bytes = result.bytes().await?;
+        Ok::<_, object_store::Error>((meta, bytes))
+    };
+    match result.await {
+        Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
+        Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
+        Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
+        Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
+        Err(error) => Err(storage(error)),
     }
 }
 
@@ -87,12 +106,15 @@ impl Backend {
         &self.store
     }
 
-    /// Runs `future` on the engine's runtime and waits for it.
+    /// Runs `future` to its end on the calling thread, in the engine
+    /// runtime's context (its I/O is driven by the runtime's workers, which
+    /// wake this thread): no hop to a worker and back for each call.
     pub(crate) fn block<T: Send + 'static>(
         &self,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Result<T> {
-        self.start(future).wait()
+        let _context = self.runtime().enter();
+        Ok(futures_executor::block_on(future))
     }
 
     /// Starts `future` on the engine's runtime without waiting for it.
@@ -110,28 +132,12 @@ impl Backend {
     /// The object at `path`: all of it, or `options.range`, if its
     /// conditions hold.
     pub(crate) fn get(&self, path: &Path, options: GetOptions) -> Result<Fetched> {
-        self.start_get(path, options).wait()?
+        self.block(get(Arc::clone(&self.store), path.clone(), options))?
     }
 
     /// [`Backend::get`], started: what a reader fetches ahead.
     pub(crate) fn start_get(&self, path: &Path, options: GetOptions) -> Pending<Result<Fetched>> {
-        let store = Arc::clone(&self.store);
-        let path = path.clone();
-        self.start(async move {
-            let result = async {
-                let result: GetResult = store.get_opts(&path, options).await?;
-                let meta = result.meta.clone();
-                let bytes = result.bytes().await?;
-                Ok::<_, object_store::Error>((meta, bytes))
-            };
-            match result.await {
-                Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
-                Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
-                Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
-                Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
-                Err(error) => Err(storage(error)),
-            }
-        })
+        self.start(get(Arc::clone(&self.store), path.clone(), options))
     }
 
     /// The last `len` bytes of the object at `path` (all of it if shorter).

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use coffer_cipher::{CHUNK_LEN, DataKey, SEALED_CHUNK_LEN};
 use coffer_keyring::Caller;
 use coffer_sse::{Error, GetConditions, Object, ObjectMeta, ProtectionMode, Result};
@@ -134,10 +134,13 @@ impl StoredObject {
         mut sealed: impl FnMut(&Piece) -> Result<Bytes>,
     ) -> Result<Bytes> {
         let (bucket, key) = (self.meta.bucket.as_str(), self.meta.key.as_str());
-        let mut out = BytesMut::with_capacity(pieces.iter().map(|p| p.len).sum());
+        // Opened straight into the buffer returned: only the first piece
+        // starts inside a chunk, and only the last ends inside one.
+        let capacity: usize = pieces.iter().map(|p| p.skip + p.len).sum();
+        let mut out = BytesMut::with_capacity(capacity + CHUNK_LEN);
         for piece in pieces {
             let entry = &self.parts[piece.index];
-            let mut plain = BytesMut::new();
+            let before = out.len();
             open_part(
                 &store.inner.keys,
                 data_key,
@@ -147,9 +150,18 @@ impl StoredObject {
                 entry,
                 piece.first_chunk,
                 sealed(piece)?,
-                &mut plain,
+                &mut out,
             )?;
-            out.extend_from_slice(&plain[piece.skip..piece.skip + piece.len]);
+            out.truncate(before + piece.skip + piece.len);
+            if piece.skip > 0 {
+                let opened = out.split_off(before);
+                if before == 0 {
+                    out = opened;
+                    out.advance(piece.skip);
+                } else {
+                    out.extend_from_slice(&opened[piece.skip..]);
+                }
+            }
         }
         Ok(out.freeze())
     }

@@ -26,7 +26,7 @@ use coffer_sse::{EncryptionRule, PutOptions, Session};
 use coffer_test_servers::seaweedfs::SeaweedServer;
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::measure::{Budget, interleaved_rounds, ops_per_s_settled, report_rates, round};
 
@@ -170,8 +170,24 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                 }),
             ],
         );
-        let mut next = [0usize; 2];
-        let [c, p] = &mut next;
+        // The plain client asking for the same range as coffer's first
+        // request (the body's last window): what a ranged GET costs the
+        // server, beside a whole one.
+        let first_request =
+            coffer_remote::layout::stored_len(coffer_remote::DEFAULT_PART_SIZE as u64)
+                .expect("a window's stored length");
+        let ranged_get = |store: &Arc<dyn ObjectStore>, path: &Path| {
+            let options = GetOptions {
+                range: Some(GetRange::Suffix(first_request)),
+                ..GetOptions::default()
+            };
+            runtime.block_on(async {
+                let result = store.get_opts(path, options).await.expect("get");
+                result.bytes().await.expect("body")
+            })
+        };
+        let mut next = [0usize; 3];
+        let [c, p, r] = &mut next;
         let get_rates = interleaved_rounds(
             budget,
             &mut [
@@ -195,7 +211,27 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         || {},
                     )
                 }),
+                Box::new(|t| {
+                    ops_per_s_settled(
+                        t,
+                        || {
+                            *r = (*r + 1) % paths.len();
+                            black_box(ranged_get(&plain, &paths[*r]));
+                        },
+                        || {},
+                    )
+                }),
             ],
+        );
+        println!(
+            "{}",
+            serde_json::json!({
+                "case": "plain_get_last_window_ranged",
+                "bytes": size,
+                "range": format!("bytes=-{first_request}"),
+                "ops_per_s": round(get_rates[2]),
+                "ratio_vs_plain": round(get_rates[2] / get_rates[1]),
+            })
         );
         report_rates(
             &ENGINES,
