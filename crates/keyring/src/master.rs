@@ -338,9 +338,24 @@ impl MasterKeyring {
     }
 
     /// Creates a new version and makes it current; returns its number.
+    ///
+    /// Never over a version another handle sharing the store created since
+    /// this one read it (a process whose store merged that change in without
+    /// this keyring being reloaded): the keyring is reloaded and the new
+    /// version follows the newest.
     pub fn rotate_now(&self) -> Result<u32> {
+        if self
+            .store
+            .get(&kek_name(self.current_version() + 1))?
+            .is_some()
+        {
+            self.reload()?;
+        }
         let mut state = self.state.write();
-        let version = state.current + 1;
+        let mut version = state.current + 1;
+        while self.store.get(&kek_name(version))?.is_some() {
+            version += 1;
+        }
         let material = Zeroizing::new(*DataKey::generate()?.expose_secret());
         let created_at = self.clock.now();
         let name = kek_name(version);

@@ -219,3 +219,37 @@ fn wrap_counts_err_high_after_reopen() {
     .expect("reopens");
     assert!(reopened.versions()[0].wraps >= 10);
 }
+
+/// Two handles on one store, the second not reloaded after the first
+/// rotated (as a process whose shared keyring merged the other's rotation
+/// in): its rotation follows the newest version instead of writing over it,
+/// and what the first wrapped under that version still unwraps everywhere.
+#[test]
+fn a_stale_handle_rotates_past_a_version_another_created() {
+    let policy = RotationPolicy {
+        max_age: None,
+        max_wraps: None,
+    };
+    let (store, clock, first) = setup(policy);
+    let open = || {
+        MasterKeyring::open(
+            store.clone(),
+            &RootKey::from_bytes([7; 32]),
+            policy,
+            Arc::new(clock.clone()),
+        )
+        .expect("opens")
+    };
+    let stale = open();
+    assert_eq!(first.rotate_now().expect("rotates"), 2);
+    let (key, wrapped) = first.generate_data_key(&ctx(b"x")).expect("wraps");
+    assert_eq!(wrapped.key_version(), 2);
+    assert_eq!(stale.current_version(), 1, "not reloaded yet");
+    assert_eq!(stale.rotate_now().expect("rotates"), 3);
+    for keyring in [&stale, &open()] {
+        let unwrapped = keyring
+            .unwrap(&wrapped, &ctx(b"x"))
+            .expect("version 2 kept");
+        assert_eq!(unwrapped.expose_secret(), key.expose_secret());
+    }
+}
