@@ -132,8 +132,14 @@ impl ObjectApi for RemoteStore {
     ) -> Result<RemoteStream> {
         self.authorize_on(caller, action::GET_OBJECT, bucket, Some(key))?;
         self.bucket_or_missing(bucket)?;
-        let first = stream_first(range, conditions);
-        let stream = RemoteStream::new(Opened::open(self, bucket, key, first, conditions, caller)?);
+        let stream = match (range, stream_first(range, conditions)) {
+            (None, First::Last(len)) if len > TAIL_LEN => {
+                RemoteStream::whole(self, (bucket, key), len, conditions, caller)?
+            }
+            (_, first) => {
+                RemoteStream::new(Opened::open(self, bucket, key, first, conditions, caller)?)
+            }
+        };
         match range {
             Some(range) => {
                 let wanted = range.resolve(stream.meta().size)?;

@@ -46,7 +46,12 @@ async fn get(store: Arc<dyn ObjectStore>, path: Path, options: GetOptions) -> Re
         let bytes = result.bytes().await?;
         Ok::<_, object_store::Error>((meta, bytes))
     };
-    match result.await {
+    fetched(result.await)
+}
+
+/// What a get's result means for coffer.
+fn fetched(result: object_store::Result<(ObjectMeta, Bytes)>) -> Result<Fetched> {
+    match result {
         Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
         Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
         Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
@@ -55,17 +60,33 @@ async fn get(store: Arc<dyn ObjectStore>, path: Path, options: GetOptions) -> Re
     }
 }
 
+/// Starts gets on a backend's runtime, from any thread.
+pub(crate) struct GetStarter {
+    store: Arc<dyn ObjectStore>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl GetStarter {
+    /// [`Backend::get`], started.
+    pub(crate) fn start(&self, path: &Path, options: GetOptions) -> Pending<Result<Fetched>> {
+        Pending {
+            task: self
+                .runtime
+                .spawn(get(Arc::clone(&self.store), path.clone(), options)),
+        }
+    }
+}
+
 /// A call running on the engine's runtime: [`Pending::wait`] for its result.
 /// Dropped unwaited (a reader that stopped early), the call is cancelled.
 pub(crate) struct Pending<T> {
-    receiver: std::sync::mpsc::Receiver<T>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<T>,
 }
 
 impl<T> Pending<T> {
     /// Its result, once the call has finished.
-    pub(crate) fn wait(&self) -> Result<T> {
-        self.receiver.recv().map_err(|_| Error::WorkerLost)
+    pub(crate) fn wait(&mut self) -> Result<T> {
+        futures_executor::block_on(&mut self.task).map_err(|_| Error::WorkerLost)
     }
 }
 
@@ -122,11 +143,44 @@ impl Backend {
         &self,
         future: impl Future<Output = T> + Send + 'static,
     ) -> Pending<T> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let task = self.runtime().spawn(async move {
-            let _ = sender.send(future.await);
-        });
-        Pending { receiver, task }
+        Pending {
+            task: self.runtime().spawn(future),
+        }
+    }
+
+    /// What starts gets on this backend from anywhere (a callback too).
+    pub(crate) fn starter(&self) -> GetStarter {
+        GetStarter {
+            store: Arc::clone(&self.store),
+            runtime: self.runtime().handle().clone(),
+        }
+    }
+
+    /// The object at `path` (`options.range` of it), calling `then` with
+    /// its metadata as soon as the response's headers are in, before its
+    /// body: `None` from `then` if the get failed.
+    pub(crate) fn get_then<X: Send + 'static>(
+        &self,
+        path: &Path,
+        options: GetOptions,
+        then: impl FnOnce(&ObjectMeta) -> X + Send + 'static,
+    ) -> Result<(Fetched, Option<X>)> {
+        let store = Arc::clone(&self.store);
+        let path = path.clone();
+        self.block(async move {
+            let mut then = Some(then);
+            let mut called = None;
+            let result = async {
+                let result: GetResult = store.get_opts(&path, options).await?;
+                let meta = result.meta.clone();
+                called = then.take().map(|then| then(&meta));
+                let bytes = result.bytes().await?;
+                Ok::<_, object_store::Error>((meta, bytes))
+            }
+            .await;
+            (fetched(result), called)
+        })
+        .and_then(|(fetched, called)| Ok((fetched?, called)))
     }
 
     /// The object at `path`: all of it, or `options.range`, if its

@@ -90,8 +90,9 @@ pub(crate) fn sealed_span(
 }
 
 /// Opens the sealed chunks of part `number` from `first_chunk` (or a whole
-/// unencrypted part) and appends their plaintext to `out`; an edited, cut or
-/// moved part is [`Error::Integrity`] naming the object.
+/// unencrypted part) and appends their plaintext to `out` (opening them in
+/// place when `out` is empty and no one else holds `sealed`); an edited, cut
+/// or moved part is [`Error::Integrity`] naming the object.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn open_part(
     keys: &Keys,
@@ -130,6 +131,23 @@ pub(crate) fn open_part(
             PAYLOAD_PREFIX_LEN as u64 + part_len(entry.size, true),
         )
         .map_err(|_| damaged())?;
+    // Into an empty `out` from bytes no one else holds (a window fetched
+    // for this read alone): opened where they lie, with no copy.
+    if out.is_empty() {
+        match sealed.try_into_mut() {
+            Ok(sealed) => {
+                *out = opener
+                    .open_chunks_in_place(first_chunk, sealed)
+                    .map_err(|_| damaged())?;
+                return Ok(());
+            }
+            Err(shared) => {
+                return opener
+                    .open_chunks(first_chunk, shared, out)
+                    .map_err(|_| damaged());
+            }
+        }
+    }
     opener
         .open_chunks(first_chunk, sealed, out)
         .map_err(|_| damaged())

@@ -3,6 +3,7 @@
 //! is asked, fetched pinned to the same ETag; get, head, and the reader and
 //! stream over the same.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,7 +16,7 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange};
 
 use crate::RemoteStore;
-use crate::backend::{Fetched, Pending, object_path};
+use crate::backend::{Fetched, GetStarter, Pending, object_path};
 use crate::layout::{FOOTER_LEN, Footer, PartEntry, part_len, stored_len};
 use crate::object_record::ObjectRecord;
 use crate::parts::{open_part, sealed_span};
@@ -200,6 +201,24 @@ impl StoredObject {
         from
     }
 
+    /// The plaintext offset of the first chunk stored at or after byte
+    /// `stored` of the body (its size past the last): where a window of
+    /// stored bytes from `stored` starts in the plaintext. Encrypted
+    /// objects only (an unencrypted part is opened whole).
+    pub(crate) fn plain_at(&self, stored: u64) -> u64 {
+        for (index, entry) in self.parts.iter().enumerate() {
+            let at = self.stored_starts[index];
+            if stored <= at {
+                return self.plain_starts[index];
+            }
+            if stored < at + part_len(entry.size, true) {
+                let chunk = (stored - at).div_ceil(SEALED_CHUNK_LEN as u64);
+                return self.plain_starts[index] + (chunk * CHUNK_LEN as u64).min(entry.size);
+            }
+        }
+        self.meta.size
+    }
+
     /// Bytes `range` of its body as stored, if the first read fetched them.
     pub(crate) fn cached_bytes(&self, range: &Range<u64>) -> Option<Bytes> {
         let cached = self.cached_from..self.cached_from + self.cached.len() as u64;
@@ -373,7 +392,7 @@ impl RemoteStore {
     /// Bytes `range` of the body `object` was read from; an error if the
     /// object was replaced since.
     pub(crate) fn fetch_pinned(&self, object: &StoredObject, range: Range<u64>) -> Result<Bytes> {
-        let fetch = self.start_fetch_pinned(object, range);
+        let mut fetch = self.start_fetch_pinned(object, range);
         pinned_bytes(object, fetch.wait()?)
     }
 
@@ -495,7 +514,102 @@ impl Opened {
         }))
     }
 
+    /// The whole object at bucket/key, opened from its last window
+    /// ([`Last`](First::Last) of `first_len`); when the body is longer, the
+    /// windows before it start to be fetched as soon as the first
+    /// response's headers are in, so they arrive while it does.
+    pub(crate) fn open_whole(
+        store: &RemoteStore,
+        bucket: &str,
+        key: &str,
+        first_len: u64,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<(Arc<Self>, Option<Front>)> {
+        let path = object_path(bucket, key)?;
+        let starter = store.inner.backend.starter();
+        let front_path = path.clone();
+        let options = GetOptions {
+            range: Some(GetRange::Suffix(first_len)),
+            ..GetOptions::default()
+        };
+        let (fetched, front) = store.inner.backend.get_then(&path, options, move |meta| {
+            Front::start(&starter, &front_path, meta, first_len)
+        })?;
+        let Fetched::Found(meta, tail) = fetched else {
+            return Err(Error::NoSuchKey {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            });
+        };
+        let object = store.authenticate(bucket, key, path, meta, tail, Some(conditions))?;
+        // An unencrypted part is opened whole: the windows do not fit it.
+        let front = front
+            .flatten()
+            .filter(|_| object.record.mode != ProtectionMode::None);
+        let data_key = store.data_key(&object, caller)?;
+        let opened = Arc::new(Self {
+            store: store.clone(),
+            object,
+            data_key,
+        });
+        Ok((opened, front))
+    }
+
     pub(crate) fn read(&self, range: Range<u64>) -> Result<Bytes> {
         self.object.read(&self.store, self.data_key.as_ref(), range)
+    }
+}
+
+/// The stored bytes before a whole read's first window, in windows of
+/// about [`STREAM_WINDOW`](crate::reader) each; a window also fetches one
+/// sealed chunk past its end, so every chunk that starts inside it is
+/// whole in it. The first ones are fetched as soon as the object's length
+/// is known.
+pub(crate) struct Front {
+    /// Where each window starts in the body, and where the last one ends
+    /// (where the first read's bytes start).
+    pub(crate) bounds: Vec<u64>,
+    stored: u64,
+    /// The fetches of the first windows, in order.
+    pub(crate) started: VecDeque<Pending<Result<Fetched>>>,
+}
+
+impl Front {
+    /// The front of the body `meta` describes, if there is one, with its
+    /// first windows' fetches started (pinned to its ETag).
+    fn start(
+        starter: &GetStarter,
+        path: &Path,
+        meta: &object_store::ObjectMeta,
+        first_len: u64,
+    ) -> Option<Self> {
+        let stored = meta.size;
+        let end = stored.checked_sub(first_len).filter(|end| *end > 0)?;
+        let window = crate::reader::STREAM_WINDOW;
+        let count = ((end + window / 2) / window).max(1);
+        let len = end.div_ceil(count);
+        let mut bounds: Vec<u64> = (0..count).map(|k| k * len).collect();
+        bounds.push(end);
+        let mut front = Self {
+            bounds,
+            stored,
+            started: VecDeque::new(),
+        };
+        for index in 0..crate::reader::STREAMS_AHEAD.min(count as usize) {
+            let options = GetOptions {
+                range: Some(GetRange::Bounded(front.span(index))),
+                if_match: meta.e_tag.clone(),
+                ..GetOptions::default()
+            };
+            front.started.push_back(starter.start(path, options));
+        }
+        Some(front)
+    }
+
+    /// The stored bytes window `index` fetches.
+    pub(crate) fn span(&self, index: usize) -> Range<u64> {
+        let end = (self.bounds[index + 1] + SEALED_CHUNK_LEN as u64).min(self.stored);
+        self.bounds[index]..end
     }
 }

@@ -15,21 +15,23 @@ use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use coffer_cipher::{CHUNK_LEN, SEALED_CHUNK_LEN};
+use coffer_keyring::Caller;
 use coffer_sse::{
     ByteRange, Error, GetConditions, ObjectMeta, ObjectRead, PlaintextStream, Result,
 };
 
+use crate::RemoteStore;
 use crate::backend::{Fetched, Pending};
 use crate::layout::stored_len;
-use crate::read::{First, Opened, Piece, TAIL_LEN, pinned_bytes};
+use crate::read::{First, Front, Opened, Piece, TAIL_LEN, pinned_bytes};
 
 /// Plaintext a reader fetches per window: a whole number of chunks.
 const WINDOW: u64 = 1 << 20;
 /// Plaintext a stream fetches (and yields) per window: one request per part
 /// of a put's default size, so a whole get makes few requests in a row.
-const STREAM_WINDOW: u64 = crate::DEFAULT_PART_SIZE as u64;
+pub(crate) const STREAM_WINDOW: u64 = crate::DEFAULT_PART_SIZE as u64;
 /// Windows a stream has in flight while it yields.
 pub(crate) const STREAMS_AHEAD: usize = 2;
 
@@ -144,6 +146,10 @@ pub struct RemoteStream {
     /// it yielded as one window.
     cut: u64,
     window_len: u64,
+    /// For a whole read, the windows before the cached bytes as the open
+    /// planned them (some fetched already), and the next one's index.
+    front: Option<Front>,
+    front_next: usize,
     started: bool,
 }
 
@@ -166,16 +172,37 @@ impl RemoteStream {
             ahead: VecDeque::new(),
             cut: 0,
             window_len: STREAM_WINDOW,
+            front: None,
+            front_next: 0,
             started: false,
         };
         stream.set_range(0..size);
         stream
     }
 
+    /// All of the object at bucket/key, its first request the body's last
+    /// `first_len` bytes, the windows before them fetched from the moment
+    /// its length is known.
+    pub(crate) fn whole(
+        store: &RemoteStore,
+        (bucket, key): (&str, &str),
+        first_len: u64,
+        conditions: &GetConditions,
+        caller: &Caller,
+    ) -> Result<Self> {
+        let (opened, front) =
+            Opened::open_whole(store, bucket, key, first_len, conditions, caller)?;
+        let mut stream = Self::new(opened);
+        stream.front = front;
+        Ok(stream)
+    }
+
     /// Yields `range`: the windows before the cached bytes split evenly, in
     /// whole chunks, none much longer than [`STREAM_WINDOW`] (no short
     /// window costs a request of its own).
     fn set_range(&mut self, range: Range<u64>) {
+        // The open's windows were for the whole object.
+        self.front = None;
         let cut = self
             .opened
             .object
@@ -193,6 +220,13 @@ impl RemoteStream {
 
     /// Starts fetching the window at `self.planned`.
     fn plan(&mut self) {
+        let front_left = self
+            .front
+            .as_ref()
+            .is_some_and(|front| self.front_next + 1 < front.bounds.len());
+        if front_left && self.planned < self.cut {
+            return self.plan_front();
+        }
         let start = self.planned;
         let end = if start < self.cut {
             (start + self.window_len).min(self.cut)
@@ -214,13 +248,52 @@ impl RemoteStream {
         self.planned = end;
     }
 
+    /// Plans the next of the open's windows: the chunks that start in its
+    /// stored bytes, all of them whole in what it fetches.
+    fn plan_front(&mut self) {
+        let Some(front) = self.front.as_mut() else {
+            return;
+        };
+        let object = &self.opened.object;
+        let index = self.front_next;
+        let span = front.span(index);
+        let fetch = front
+            .started
+            .pop_front()
+            .unwrap_or_else(|| self.opened.store.start_fetch_pinned(object, span.clone()));
+        let start = self.planned;
+        let end = object.plain_at(front.bounds[index + 1]).min(self.cut);
+        let pieces = object.pieces(start..end);
+        self.ahead.push_back(Window {
+            end,
+            pieces,
+            fetch: Some((span.start, fetch)),
+        });
+        self.front_next += 1;
+        self.planned = end;
+    }
+
     /// The plaintext of `window`, once its fetch is in.
     fn open(&self, window: Window) -> Result<Bytes> {
         let object = &self.opened.object;
-        let fetched = match &window.fetch {
-            Some((at, fetch)) => Some((*at, pinned_bytes(object, fetch.wait()?)?)),
+        let fetched = match window.fetch {
+            Some((at, mut fetch)) => Some((at, pinned_bytes(object, fetch.wait()?)?)),
             None => None,
         };
+        let short = || {
+            Error::Integrity(format!(
+                "object {}/{}: the backend returned fewer bytes than asked for",
+                object.meta.bucket, object.meta.key
+            ))
+        };
+        let uncached = window
+            .pieces
+            .iter()
+            .filter(|piece| object.cached_bytes(&piece.stored).is_none())
+            .count();
+        // One piece to fetch: its bytes handed over, opened in place.
+        let mut fetched = fetched;
+        let mut only = if uncached == 1 { fetched.take() } else { None };
         object.open_pieces(
             &self.opened.store,
             self.opened.data_key.as_ref(),
@@ -229,19 +302,25 @@ impl RemoteStream {
                 if let Some(bytes) = object.cached_bytes(&piece.stored) {
                     return Ok(bytes);
                 }
-                let (at, bytes) = fetched.as_ref().expect("a piece not cached was fetched");
-                let from = (piece.stored.start - at) as usize;
-                let to = (piece.stored.end - at) as usize;
-                if to > bytes.len() {
-                    return Err(Error::Integrity(format!(
-                        "object {}/{}: the backend returned fewer bytes than asked for",
-                        object.meta.bucket, object.meta.key
-                    )));
+                if let Some((at, mut whole)) = only.take() {
+                    let (from, to) = within(&piece.stored, at, whole.len()).ok_or_else(short)?;
+                    whole.advance(from);
+                    whole.truncate(to - from);
+                    return Ok(whole);
                 }
+                let (at, bytes) = fetched.as_ref().ok_or_else(short)?;
+                let (from, to) = within(&piece.stored, *at, bytes.len()).ok_or_else(short)?;
                 Ok(bytes.slice(from..to))
             },
         )
     }
+}
+
+/// Where `span` of the body lies in `len` bytes fetched from `at`.
+fn within(span: &Range<u64>, at: u64, len: usize) -> Option<(usize, usize)> {
+    let from = usize::try_from(span.start.checked_sub(at)?).ok()?;
+    let to = usize::try_from(span.end.checked_sub(at)?).ok()?;
+    (to <= len).then_some((from, to))
 }
 
 impl Iterator for RemoteStream {
