@@ -122,10 +122,20 @@ pub(crate) fn play(role: &str) {
             append(&rotations, &version.to_string());
         }
         if i % 13 == 6 {
-            store
+            // Both sides rotate the same Transit key about together; OpenBao
+            // may answer one of them 500 ("transaction commit failed"), which
+            // changed nothing: retried, as an operator would.
+            let mut attempts = 0;
+            while let Err(error) = store
                 .kms()
                 .rotate_key(&cmk, &coffer_keyring::Caller::Trusted)
-                .expect("CMK rotated in Transit");
+            {
+                attempts += 1;
+                let transient = matches!(&error, coffer_keyring::Error::Backend { message, .. }
+                    if message.contains("answered 5"));
+                assert!(transient && attempts < 5, "CMK rotated in Transit: {error}");
+                std::thread::sleep(Duration::from_millis(50 * attempts));
+            }
         }
         if let Some(line) = lines(&other_acks).last() {
             check(&session, line);
