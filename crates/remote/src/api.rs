@@ -12,7 +12,6 @@ use coffer_sse::{
 };
 
 use crate::read::{First, Opened, TAIL_LEN};
-use crate::reader::stream_first;
 use crate::{RemoteReader, RemoteStore, RemoteStream};
 
 impl ObjectApi for RemoteStore {
@@ -132,21 +131,7 @@ impl ObjectApi for RemoteStore {
     ) -> Result<RemoteStream> {
         self.authorize_on(caller, action::GET_OBJECT, bucket, Some(key))?;
         self.bucket_or_missing(bucket)?;
-        let stream = match (range, stream_first(range, conditions)) {
-            (None, First::Last(len)) if len > TAIL_LEN => {
-                RemoteStream::whole(self, (bucket, key), len, conditions, caller)?
-            }
-            (_, first) => {
-                RemoteStream::new(Opened::open(self, bucket, key, first, conditions, caller)?)
-            }
-        };
-        match range {
-            Some(range) => {
-                let wanted = range.resolve(stream.meta().size)?;
-                stream.with_range(wanted)
-            }
-            None => Ok(stream),
-        }
+        RemoteStream::open(self, (bucket, key), range, conditions, caller)?.narrowed(range)
     }
 
     fn head_object_as(

@@ -40,24 +40,34 @@ impl Drop for Backend {
 
 /// The object at `path` in `store`, as [`Backend::get`] reports it.
 async fn get(store: Arc<dyn ObjectStore>, path: Path, options: GetOptions) -> Result<Fetched> {
+    get_then(store, path, options, |_| ()).await.0
+}
+
+/// [`get`], calling `then` with the object's metadata as soon as the
+/// response's headers are in, before its body (`None` if it failed).
+async fn get_then<X>(
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    options: GetOptions,
+    then: impl FnOnce(&ObjectMeta) -> X,
+) -> (Result<Fetched>, Option<X>) {
+    let mut called = None;
     let result = async {
         let result: GetResult = store.get_opts(&path, options).await?;
         let meta = result.meta.clone();
+        called = Some(then(&meta));
         let bytes = result.bytes().await?;
         Ok::<_, object_store::Error>((meta, bytes))
-    };
-    fetched(result.await)
-}
-
-/// What a get's result means for coffer.
-fn fetched(result: object_store::Result<(ObjectMeta, Bytes)>) -> Result<Fetched> {
-    match result {
+    }
+    .await;
+    let fetched = match result {
         Ok((meta, bytes)) => Ok(Fetched::Found(meta, bytes)),
         Err(object_store::Error::NotFound { .. }) => Ok(Fetched::Missing),
         Err(object_store::Error::Precondition { .. }) => Ok(Fetched::PreconditionFailed),
         Err(object_store::Error::NotModified { .. }) => Ok(Fetched::NotModified),
         Err(error) => Err(storage(error)),
-    }
+    };
+    (fetched, called)
 }
 
 /// Starts gets on a backend's runtime, from any thread.
@@ -138,16 +148,6 @@ impl Backend {
         Ok(futures_executor::block_on(future))
     }
 
-    /// Starts `future` on the engine's runtime without waiting for it.
-    pub(crate) fn start<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> Pending<T> {
-        Pending {
-            task: self.runtime().spawn(future),
-        }
-    }
-
     /// What starts gets on this backend from anywhere (a callback too).
     pub(crate) fn starter(&self) -> GetStarter {
         GetStarter {
@@ -165,22 +165,13 @@ impl Backend {
         options: GetOptions,
         then: impl FnOnce(&ObjectMeta) -> X + Send + 'static,
     ) -> Result<(Fetched, Option<X>)> {
-        let store = Arc::clone(&self.store);
-        let path = path.clone();
-        self.block(async move {
-            let mut then = Some(then);
-            let mut called = None;
-            let result = async {
-                let result: GetResult = store.get_opts(&path, options).await?;
-                let meta = result.meta.clone();
-                called = then.take().map(|then| then(&meta));
-                let bytes = result.bytes().await?;
-                Ok::<_, object_store::Error>((meta, bytes))
-            }
-            .await;
-            (fetched(result), called)
-        })
-        .and_then(|(fetched, called)| Ok((fetched?, called)))
+        let (fetched, called) = self.block(get_then(
+            Arc::clone(&self.store),
+            path.clone(),
+            options,
+            then,
+        ))?;
+        Ok((fetched?, called))
     }
 
     /// The object at `path`: all of it, or `options.range`, if its
@@ -191,7 +182,7 @@ impl Backend {
 
     /// [`Backend::get`], started: what a reader fetches ahead.
     pub(crate) fn start_get(&self, path: &Path, options: GetOptions) -> Pending<Result<Fetched>> {
-        self.start(get(Arc::clone(&self.store), path.clone(), options))
+        self.starter().start(path, options)
     }
 
     /// The last `len` bytes of the object at `path` (all of it if shorter).

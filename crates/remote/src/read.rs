@@ -181,37 +181,21 @@ impl StoredObject {
     /// Where the plaintext starts that the cached bytes alone open: from
     /// there on, a read fetches nothing.
     pub(crate) fn cached_plain_from(&self) -> u64 {
-        let encrypted = self.record.mode != ProtectionMode::None;
-        let mut from = self.meta.size;
-        for (index, entry) in self.parts.iter().enumerate().rev() {
-            let at = self.stored_starts[index];
-            if at >= self.cached_from {
-                from = self.plain_starts[index];
-                continue;
-            }
-            if encrypted && at + part_len(entry.size, true) > self.cached_from {
-                let chunk = (self.cached_from - at).div_ceil(SEALED_CHUNK_LEN as u64);
-                let plain = chunk * CHUNK_LEN as u64;
-                if plain < entry.size {
-                    from = self.plain_starts[index] + plain;
-                }
-            }
-            break;
-        }
-        from
+        self.plain_at(self.cached_from)
     }
 
-    /// The plaintext offset of the first chunk stored at or after byte
-    /// `stored` of the body (its size past the last): where a window of
-    /// stored bytes from `stored` starts in the plaintext. Encrypted
-    /// objects only (an unencrypted part is opened whole).
+    /// The plaintext offset of the first chunk (of an unencrypted object,
+    /// the first part, which is opened whole) stored at or after byte
+    /// `stored` of the body (its size past the last): where the plaintext
+    /// that stored bytes from `stored` on can open starts.
     pub(crate) fn plain_at(&self, stored: u64) -> u64 {
+        let encrypted = self.record.mode != ProtectionMode::None;
         for (index, entry) in self.parts.iter().enumerate() {
             let at = self.stored_starts[index];
             if stored <= at {
                 return self.plain_starts[index];
             }
-            if stored < at + part_len(entry.size, true) {
+            if encrypted && stored < at + part_len(entry.size, true) {
                 let chunk = (stored - at).div_ceil(SEALED_CHUNK_LEN as u64);
                 return self.plain_starts[index] + (chunk * CHUNK_LEN as u64).min(entry.size);
             }
@@ -402,11 +386,7 @@ impl RemoteStore {
         object: &StoredObject,
         range: Range<u64>,
     ) -> Pending<Result<Fetched>> {
-        let options = GetOptions {
-            range: Some(GetRange::Bounded(range)),
-            if_match: object.backend_etag.clone(),
-            ..GetOptions::default()
-        };
+        let options = pinned(range, object.backend_etag.clone());
         self.inner.backend.start_get(&object.path, options)
     }
 
@@ -461,6 +441,15 @@ impl RemoteStore {
             body,
             meta: object.meta,
         })
+    }
+}
+
+/// A get of `range` of a body, only if it is still the one with `e_tag`.
+fn pinned(range: Range<u64>, e_tag: Option<String>) -> GetOptions {
+    GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        if_match: e_tag,
+        ..GetOptions::default()
     }
 }
 
@@ -573,6 +562,8 @@ pub(crate) struct Front {
     stored: u64,
     /// The fetches of the first windows, in order.
     pub(crate) started: VecDeque<Pending<Result<Fetched>>>,
+    /// The window a reader plans next.
+    pub(crate) next: usize,
 }
 
 impl Front {
@@ -595,13 +586,10 @@ impl Front {
             bounds,
             stored,
             started: VecDeque::new(),
+            next: 0,
         };
         for index in 0..crate::reader::STREAMS_AHEAD.min(count as usize) {
-            let options = GetOptions {
-                range: Some(GetRange::Bounded(front.span(index))),
-                if_match: meta.e_tag.clone(),
-                ..GetOptions::default()
-            };
+            let options = pinned(front.span(index), meta.e_tag.clone());
             front.started.push_back(starter.start(path, options));
         }
         Some(front)

@@ -147,9 +147,8 @@ pub struct RemoteStream {
     cut: u64,
     window_len: u64,
     /// For a whole read, the windows before the cached bytes as the open
-    /// planned them (some fetched already), and the next one's index.
+    /// planned them (some fetched already).
     front: Option<Front>,
-    front_next: usize,
     started: bool,
 }
 
@@ -173,28 +172,35 @@ impl RemoteStream {
             cut: 0,
             window_len: STREAM_WINDOW,
             front: None,
-            front_next: 0,
             started: false,
         };
         stream.set_range(0..size);
         stream
     }
 
-    /// All of the object at bucket/key, its first request the body's last
-    /// `first_len` bytes, the windows before them fetched from the moment
-    /// its length is known.
-    pub(crate) fn whole(
+    /// The object at bucket/key opened for `range` (all of it for `None`;
+    /// still to be narrowed to it), by the first request
+    /// [`stream_first`] gives. A whole read fetches the windows before its
+    /// last one from the moment the body's length is known.
+    pub(crate) fn open(
         store: &RemoteStore,
         (bucket, key): (&str, &str),
-        first_len: u64,
+        range: Option<&ByteRange>,
         conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<Self> {
-        let (opened, front) =
-            Opened::open_whole(store, bucket, key, first_len, conditions, caller)?;
-        let mut stream = Self::new(opened);
-        stream.front = front;
-        Ok(stream)
+        match (range, stream_first(range, conditions)) {
+            (None, First::Last(first_len)) if first_len > TAIL_LEN => {
+                let (opened, front) =
+                    Opened::open_whole(store, bucket, key, first_len, conditions, caller)?;
+                let mut stream = Self::new(opened);
+                stream.front = front;
+                Ok(stream)
+            }
+            (_, first) => Ok(Self::new(Opened::open(
+                store, bucket, key, first, conditions, caller,
+            )?)),
+        }
     }
 
     /// Yields `range`: the windows before the cached bytes split evenly, in
@@ -223,7 +229,7 @@ impl RemoteStream {
         let front_left = self
             .front
             .as_ref()
-            .is_some_and(|front| self.front_next + 1 < front.bounds.len());
+            .is_some_and(|front| front.next + 1 < front.bounds.len());
         if front_left && self.planned < self.cut {
             return self.plan_front();
         }
@@ -255,7 +261,7 @@ impl RemoteStream {
             return;
         };
         let object = &self.opened.object;
-        let index = self.front_next;
+        let index = front.next;
         let span = front.span(index);
         let fetch = front
             .started
@@ -269,12 +275,12 @@ impl RemoteStream {
             pieces,
             fetch: Some((span.start, fetch)),
         });
-        self.front_next += 1;
+        front.next += 1;
         self.planned = end;
     }
 
     /// The plaintext of `window`, once its fetch is in.
-    fn open(&self, window: Window) -> Result<Bytes> {
+    fn open_window(&self, window: Window) -> Result<Bytes> {
         let object = &self.opened.object;
         let fetched = match window.fetch {
             Some((at, mut fetch)) => Some((at, pinned_bytes(object, fetch.wait()?)?)),
@@ -336,7 +342,7 @@ impl Iterator for RemoteStream {
         }
         let window = self.ahead.pop_front()?;
         let end = window.end;
-        let read = self.open(window);
+        let read = self.open_window(window);
         if read.is_ok() {
             self.next = end;
         } else {

@@ -77,6 +77,18 @@ pub trait PlaintextStream: Iterator<Item = Result<Bytes>> + Send + Sized {
     /// inside the object; [`crate::Error::InvalidArgument`] once the stream
     /// has yielded).
     fn with_range(self, range: Range<u64>) -> Result<Self>;
+
+    /// Yields only `range` resolved against the object's size (all of it
+    /// for `None`), as [`PlaintextStream::with_range`].
+    fn narrowed(self, range: Option<&ByteRange>) -> Result<Self> {
+        match range {
+            Some(range) => {
+                let wanted = range.resolve(self.meta().size)?;
+                self.with_range(wanted)
+            }
+            None => Ok(self),
+        }
+    }
 }
 
 /// The operations on buckets and objects, for `caller`. Every engine
@@ -183,14 +195,8 @@ pub trait ObjectApi: Send + Sync {
         conditions: &GetConditions,
         caller: &Caller,
     ) -> Result<Self::Stream> {
-        let stream = self.get_object_stream_as(bucket, key, conditions, caller)?;
-        match range {
-            Some(range) => {
-                let wanted = range.resolve(stream.meta().size)?;
-                stream.with_range(wanted)
-            }
-            None => Ok(stream),
-        }
+        self.get_object_stream_as(bucket, key, conditions, caller)?
+            .narrowed(range)
     }
 
     /// An object's metadata and protection, decrypting nothing

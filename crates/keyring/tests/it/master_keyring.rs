@@ -22,6 +22,21 @@ fn setup(policy: RotationPolicy) -> (Arc<MemoryKeyStore>, ManualClock, MasterKey
     (store, clock, keyring)
 }
 
+/// Another handle on `store` (a reopen, or a second process).
+fn open_on(
+    store: &Arc<MemoryKeyStore>,
+    clock: &ManualClock,
+    policy: RotationPolicy,
+) -> MasterKeyring {
+    MasterKeyring::open(
+        store.clone(),
+        &RootKey::from_bytes([7; 32]),
+        policy,
+        Arc::new(clock.clone()),
+    )
+    .expect("opens")
+}
+
 fn ctx(object: &[u8]) -> EncryptionContext {
     EncryptionContext::new(b"store", "bucket", object)
 }
@@ -210,13 +225,7 @@ fn wrap_counts_err_high_after_reopen() {
     }
     assert_eq!(keyring.versions()[0].wraps, 10);
     drop(keyring);
-    let reopened = MasterKeyring::open(
-        store,
-        &RootKey::from_bytes([7; 32]),
-        policy,
-        Arc::new(clock),
-    )
-    .expect("reopens");
+    let reopened = open_on(&store, &clock, policy);
     assert!(reopened.versions()[0].wraps >= 10);
 }
 
@@ -231,15 +240,7 @@ fn a_stale_handle_rotates_past_a_version_another_created() {
         max_wraps: None,
     };
     let (store, clock, first) = setup(policy);
-    let open = || {
-        MasterKeyring::open(
-            store.clone(),
-            &RootKey::from_bytes([7; 32]),
-            policy,
-            Arc::new(clock.clone()),
-        )
-        .expect("opens")
-    };
+    let open = || open_on(&store, &clock, policy);
     let stale = open();
     assert_eq!(first.rotate_now().expect("rotates"), 2);
     let (key, wrapped) = first.generate_data_key(&ctx(b"x")).expect("wraps");
