@@ -6,3 +6,4 @@ mod byok_import;
 mod conformance;
 mod kms_lifecycle;
 mod master_keyring;
+mod shared_kms;

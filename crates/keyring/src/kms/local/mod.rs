@@ -122,7 +122,7 @@ impl LocalKms {
             &root.derive(b"coffer/byok-fingerprint/v1")[..],
         );
         let store: Arc<dyn KeyStore> = Arc::new(sealed);
-        let (keys, legacy_ids) = persist::load(store.as_ref(), &root.sealer())?;
+        let (keys, legacy_ids) = persist::load(store.as_ref(), Some(&root.sealer()))?;
         let kms = Self {
             store,
             fingerprint_key,

@@ -74,41 +74,26 @@ pub(super) fn storage(error: impl std::error::Error + Send + Sync + 'static) -> 
 
 /// Reads every key and alias. Returns the ids of keys whose records are in
 /// layout 1 (material sealed on its own, opened with `legacy`), to be rewritten.
+/// Without `legacy` (a reload), such a record is [`Error::Integrity`].
 /// A layout-1 material that does not open is [`Error::WrongRootKey`].
-pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys, Vec<String>)> {
+pub(super) fn load(
+    store: &dyn KeyStore,
+    legacy: Option<&RecordSealer>,
+) -> Result<(Keys, Vec<String>)> {
     let mut keys = Keys::default();
     let mut legacy_ids = Vec::new();
     for (_, value) in store.scan("kms/key/")? {
-        let value = Zeroizing::new(value);
-        let mut record: KeyRecord = serde_json::from_slice(&value).map_err(storage)?;
-        let mut materials = BTreeMap::new();
-        let mut converted = false;
-        for material in &mut record.materials {
-            let key = match (&material.material, &material.sealed) {
-                (Some(hex), _) => crate::sealed_store::material_from_hex(hex, "a CMK record")?,
-                (None, Some(sealed)) => {
-                    converted = true;
-                    let sealed = hex::decode(sealed).map_err(storage)?;
-                    legacy
-                        .open_key(&material_label(&record.id, material.version), &sealed)
-                        .map_err(|_| Error::WrongRootKey)?
-                }
-                (None, None) => return Err(Error::Integrity("a CMK record has no material")),
-            };
-            material.material = Some(Zeroizing::new(hex::encode(&key[..])));
-            material.sealed = None;
-            materials.insert(material.version, key);
-        }
+        let (entry, converted) = decode_entry(&value, legacy)?;
         if converted
-            || record
+            || entry
+                .record
                 .fingerprint
                 .as_ref()
                 .is_some_and(|f| !f.starts_with("v2:"))
         {
-            legacy_ids.push(record.id.clone());
+            legacy_ids.push(entry.record.id.clone());
         }
-        keys.entries
-            .insert(record.id.clone(), Entry { record, materials });
+        keys.entries.insert(entry.record.id.clone(), entry);
     }
     for (name, value) in store.scan("kms/alias/")? {
         let alias = name.trim_start_matches("kms/alias/").to_owned();
@@ -116,6 +101,38 @@ pub(super) fn load(store: &dyn KeyStore, legacy: &RecordSealer) -> Result<(Keys,
             .insert(alias, String::from_utf8(value).map_err(storage)?);
     }
     Ok((keys, legacy_ids))
+}
+
+/// A key in memory from its record's bytes, and whether they were in layout
+/// 1 (a material sealed on its own, opened with `legacy`; without it, such a
+/// record is [`Error::Integrity`]: only opening a store converts them).
+fn decode_entry(value: &[u8], legacy: Option<&RecordSealer>) -> Result<(Entry, bool)> {
+    let value = Zeroizing::new(value.to_vec());
+    let mut record: KeyRecord = serde_json::from_slice(&value).map_err(storage)?;
+    let mut materials = BTreeMap::new();
+    let mut converted = false;
+    for material in &mut record.materials {
+        let key = match (&material.material, &material.sealed, legacy) {
+            (Some(hex), _, _) => crate::sealed_store::material_from_hex(hex, "a CMK record")?,
+            (None, Some(sealed), Some(legacy)) => {
+                converted = true;
+                let sealed = hex::decode(sealed).map_err(storage)?;
+                legacy
+                    .open_key(&material_label(&record.id, material.version), &sealed)
+                    .map_err(|_| Error::WrongRootKey)?
+            }
+            (None, Some(_), None) => {
+                return Err(Error::Integrity(
+                    "a CMK record in layout 1 written since the store was opened",
+                ));
+            }
+            (None, None, _) => return Err(Error::Integrity("a CMK record has no material")),
+        };
+        material.material = Some(Zeroizing::new(hex::encode(&key[..])));
+        material.sealed = None;
+        materials.insert(material.version, key);
+    }
+    Ok((Entry { record, materials }, converted))
 }
 
 /// A key record's bytes.
@@ -126,16 +143,35 @@ pub(crate) fn encode(record: &KeyRecord) -> Result<Vec<u8>> {
 impl LocalKms {
     /// Runs `change` on a key under the write lock, then persists the record; if
     /// persisting fails the in-memory key is restored.
+    ///
+    /// The change starts from the record in the store: where that is not the
+    /// one in memory (another handle sharing the store changed the key:
+    /// rotated it, disabled it, cancelled its deletion), the key is read again
+    /// first, so that a change made from a stale copy never writes over
+    /// another's (two handles rotating one key would otherwise both create
+    /// version n + 1, with different material).
     pub(super) fn mutate<T>(
         &self,
         id: &str,
         change: impl FnOnce(&mut Entry, &Self) -> Result<T>,
     ) -> Result<T> {
         let mut keys = self.keys.write();
+        let stored = self.store.get(&key_name(id))?.map(Zeroizing::new);
+        if let Some(stored) = &stored
+            && !keys.entries.contains_key(id)
+        {
+            let (fresh, _) = decode_entry(stored, None)?;
+            keys.entries.insert(id.to_owned(), fresh);
+        }
         let entry = keys
             .entries
             .get_mut(id)
             .ok_or_else(|| Error::KeyNotFound(id.to_owned()))?;
+        if let Some(stored) = &stored
+            && **stored != *Zeroizing::new(encode(&entry.record)?)
+        {
+            *entry = decode_entry(stored, None)?.0;
+        }
         let before = (entry.record.clone(), entry.materials.clone());
         let result = change(entry, self);
         if result.is_ok() {
@@ -148,6 +184,15 @@ impl LocalKms {
             (entry.record, entry.materials) = before;
         }
         result
+    }
+
+    /// Reads every key and alias again from the store: what other handles
+    /// sharing it created or changed since this one read it.
+    pub fn reload(&self) -> Result<()> {
+        let mut keys = self.keys.write();
+        let (fresh, _) = load(self.store.as_ref(), None)?;
+        *keys = fresh;
+        Ok(())
     }
 
     /// Adds a new material version (random, or the given imported material).
