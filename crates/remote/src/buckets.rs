@@ -11,7 +11,16 @@
 //!                 ‖ u8 bucket key (0 or 1) ‖ tag
 //! tag = HMAC-SHA256(record key, "coffer/remote-bucket/v1" ‖ u16 len ‖ name
 //!                   ‖ u16 len ‖ generation (u64) ‖ record)
+//! tombstone     = tag (of an empty record): the bucket was deleted
 //! ```
+//!
+//! Deleting a bucket writes a tombstone as its next generation rather than
+//! removing the generations: a process that read generation n before the
+//! delete and then writes n + 1 (a rule change) finds it taken, reads the
+//! tombstone and answers `NoSuchBucket`, where it would otherwise bring the
+//! deleted bucket back (or, over a bucket created again at generation 1,
+//! its old incarnation). Creating a bucket over a tombstone writes the
+//! generation after it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -130,10 +139,21 @@ impl RemoteStore {
         Ok(self.read_bucket(name)?.map(|(record, _)| record))
     }
 
-    /// Bucket `name`'s record as stored now, with its generation.
+    /// Bucket `name`'s record as stored now, with its generation (`None`
+    /// if it was never created, or deleted).
     fn read_bucket(&self, name: &str) -> Result<Option<(BucketRecord, u64)>> {
+        Ok(match self.read_generation(name)? {
+            Some((generation, Some(record))) => Some((record, generation)),
+            _ => None,
+        })
+    }
+
+    /// Bucket `name`'s newest generation: its number and the record, or
+    /// `None` for a tombstone; `None` if there is no generation at all.
+    fn read_generation(&self, name: &str) -> Result<Option<(u64, Option<BucketRecord>)>> {
         let dir = reserved(&["buckets", name]);
-        let Some((generation, raw)) = generations::latest(&self.inner.backend, &dir)? else {
+        let latest = generations::latest(&self.inner.backend, &dir)?;
+        let Some((generation, raw)) = latest else {
             self.inner.buckets.records.lock().remove(name);
             return Ok(None);
         };
@@ -143,25 +163,36 @@ impl RemoteStore {
             &raw,
             || format!("bucket {name}"),
         )?;
+        if body.is_empty() {
+            self.inner.buckets.records.lock().remove(name);
+            return Ok(Some((generation, None)));
+        }
         let record = BucketRecord::decode(name, body)?;
         self.remember(&record);
-        Ok(Some((record, generation)))
+        Ok(Some((generation, Some(record))))
     }
 
     /// Writes `record` as generation `generation`; `false` if another
     /// writer took it.
     fn write_bucket(&self, record: &BucketRecord, generation: u64) -> Result<bool> {
-        let sealed = self.inner.keys.record_key().seal_tagged(
-            DOMAIN,
-            &[record.name.as_bytes(), &generation.to_le_bytes()],
-            record.encode()?,
-        )?;
-        let dir = reserved(&["buckets", &record.name]);
-        let written = generations::create(&self.inner.backend, &dir, generation, sealed.into())?;
+        let written = self.write_generation(&record.name, generation, record.encode()?)?;
         if written {
             self.remember(record);
         }
         Ok(written)
+    }
+
+    /// Writes generation `generation` of bucket `name`'s record, `body` (a
+    /// record, or empty for a tombstone), tagged; `false` if another writer
+    /// took it.
+    fn write_generation(&self, name: &str, generation: u64, body: Vec<u8>) -> Result<bool> {
+        let sealed = self.inner.keys.record_key().seal_tagged(
+            DOMAIN,
+            &[name.as_bytes(), &generation.to_le_bytes()],
+            body,
+        )?;
+        let dir = reserved(&["buckets", name]);
+        generations::create(&self.inner.backend, &dir, generation, sealed.into())
     }
 
     fn remember(&self, record: &BucketRecord) {
@@ -183,7 +214,14 @@ impl RemoteStore {
             ]),
             rule: None,
         };
-        if self.write_bucket(&record, 1)? {
+        // After a tombstone, the generation after it; a writer that took
+        // that one first created the bucket (only a creation follows one).
+        let generation = match self.read_generation(name)? {
+            Some((_, Some(_))) => return Err(Error::BucketAlreadyExists(name.to_owned())),
+            Some((tombstone, None)) => tombstone + 1,
+            None => 1,
+        };
+        if self.write_bucket(&record, generation)? {
             Ok(())
         } else {
             Err(Error::BucketAlreadyExists(name.to_owned()))
@@ -191,9 +229,9 @@ impl RemoteStore {
     }
 
     pub(crate) fn delete_bucket(&self, name: &str) -> Result<()> {
-        if self.read_bucket(name)?.is_none() {
+        let Some((_, generation)) = self.read_bucket(name)? else {
             return Err(Error::NoSuchBucket(name.to_owned()));
-        }
+        };
         if !self
             .inner
             .backend
@@ -202,14 +240,22 @@ impl RemoteStore {
         {
             return Err(Error::BucketNotEmpty(name.to_owned()));
         }
+        // The tombstone first: a rule changed meanwhile took the generation
+        // (delete again, from it); a delete meanwhile took it with its own.
+        let mut generation = generation;
+        while !self.write_generation(name, generation + 1, Vec::new())? {
+            match self.read_bucket(name)? {
+                Some((_, newer)) => generation = newer,
+                None => return Err(Error::NoSuchBucket(name.to_owned())),
+            }
+        }
+        self.inner.buckets.records.lock().remove(name);
         for upload in self.inner.backend.list(&reserved(&["uploads", name]))? {
             self.inner.backend.delete(&upload.location)?;
         }
         for record in self.inner.backend.list(&reserved(&["bucket-keys", name]))? {
             self.inner.backend.delete(&record.location)?;
         }
-        generations::remove(&self.inner.backend, &reserved(&["buckets", name]))?;
-        self.inner.buckets.records.lock().remove(name);
         self.inner.keys.forget_bucket(name);
         Ok(())
     }
@@ -347,5 +393,64 @@ impl KeyRecords for RemoteStore {
             return Err(Error::NoSuchBucket(bucket.name.to_owned()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use coffer_keyring::RootKey;
+    use object_store::memory::InMemory;
+
+    use super::*;
+    use crate::RemoteOptions;
+
+    fn open(backend: &Arc<InMemory>) -> RemoteStore {
+        let options = RemoteOptions::new(RootKey::from_bytes([9; 32]))
+            .create_if_missing(true)
+            .with_threads(1);
+        RemoteStore::open(
+            Arc::clone(backend) as Arc<dyn object_store::ObjectStore>,
+            options,
+        )
+        .expect("a store")
+    }
+
+    /// What a rule change that read generation 1 before another process
+    /// deleted the bucket (and perhaps created it again) then writes.
+    #[test]
+    fn a_write_from_before_a_delete_does_not_bring_the_bucket_back() {
+        let backend = Arc::new(InMemory::new());
+        let (first, second) = (open(&backend), open(&backend));
+        first.create_bucket("gone").expect("created");
+        let (mut stale, generation) = first.read_bucket("gone").expect("read").expect("there");
+        second.delete_bucket("gone").expect("deleted");
+        stale.rule = Some(EncryptionRule::managed());
+        assert!(
+            !first.write_bucket(&stale, generation + 1).expect("a write"),
+            "the tombstone took the generation"
+        );
+        assert!(first.read_bucket("gone").expect("read").is_none());
+        assert!(matches!(
+            first.set_bucket_encryption("gone", Some(EncryptionRule::managed()), &Caller::Trusted),
+            Err(Error::NoSuchBucket(_))
+        ));
+
+        second.create_bucket("gone").expect("created again");
+        let (again, _) = second.read_bucket("gone").expect("read").expect("there");
+        assert!(!first.write_bucket(&stale, generation + 1).expect("a write"));
+        let (now, _) = first.read_bucket("gone").expect("read").expect("there");
+        assert_eq!(now.incarnation, again.incarnation, "the new bucket stays");
+        assert_ne!(now.incarnation, stale.incarnation);
+        assert!(matches!(
+            first.create_bucket("gone"),
+            Err(Error::BucketAlreadyExists(_))
+        ));
+        assert_eq!(
+            first.list_buckets().expect("listed").len(),
+            1,
+            "one bucket, listed once"
+        );
     }
 }

@@ -54,14 +54,6 @@ pub(crate) fn create(backend: &Backend, dir: &Path, generation: u64, bytes: Byte
     Ok(true)
 }
 
-/// Removes every generation under `dir`.
-pub(crate) fn remove(backend: &Backend, dir: &Path) -> Result<()> {
-    for meta in backend.list(dir)? {
-        backend.delete(&meta.location)?;
-    }
-    Ok(())
-}
-
 fn path(dir: &Path, generation: u64) -> Path {
     dir.clone().join(format!("{generation:020}").as_str())
 }
