@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use coffer_sse::{Error, Result, StorageError};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{
     GetOptions, GetRange, GetResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt,
@@ -24,6 +25,9 @@ pub const RESERVED_PREFIX: &str = ".coffer";
 /// The backend and the runtime its calls run on.
 pub(crate) struct Backend {
     store: Arc<dyn ObjectStore>,
+    /// The same store's own multipart uploads, where the options gave them:
+    /// a multipart upload's parts then go straight into one.
+    multipart: Option<Arc<dyn MultipartStore>>,
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -112,8 +116,13 @@ pub(crate) fn storage(error: object_store::Error) -> Error {
 }
 
 impl Backend {
-    /// `store`, with a runtime of `threads` workers for its calls.
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, threads: usize) -> Result<Self> {
+    /// `store` (with its own multipart uploads, if given), with a runtime of
+    /// `threads` workers for its calls.
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        multipart: Option<Arc<dyn MultipartStore>>,
+        threads: usize,
+    ) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("coffer-remote")
@@ -122,6 +131,7 @@ impl Backend {
             .map_err(Error::Io)?;
         Ok(Self {
             store,
+            multipart,
             runtime: Some(runtime),
         })
     }
@@ -135,6 +145,11 @@ impl Backend {
     /// The object store itself.
     pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// The store's own multipart uploads, if the options gave them.
+    pub(crate) fn multipart(&self) -> Option<&Arc<dyn MultipartStore>> {
+        self.multipart.as_ref()
     }
 
     /// Runs `future` to its end on the calling thread, in the engine

@@ -9,7 +9,9 @@
 //! - [`RemoteStore`]: opens (or creates) the store in an object store; it
 //!   implements [`coffer_sse::ObjectApi`], so sessions, the conformance
 //!   suite and the `object_store` face (`coffer-object-store`) work over it.
-//! - [`RemoteOptions`]: the root key, the KMS, the part size.
+//! - [`RemoteOptions`]: the root key, the KMS, the part size, the backend's
+//!   own multipart uploads (parts of [`DIRECT_PART_LEN`] and more then go
+//!   straight into them).
 //! - [`RemoteReader`], [`RemoteStream`]: an object read a window at a time.
 //! - Keys after a rotation: [`RemoteStore::rewrap_prefix`] ([`RewrapReport`]),
 //!   [`RemoteStore::reencrypt_prefix`] ([`ReencryptReport`]) and
@@ -27,6 +29,7 @@ mod authorize;
 mod backend;
 mod buckets;
 mod copy;
+mod direct;
 mod generations;
 pub mod layout;
 mod list;
@@ -43,6 +46,7 @@ mod shared_keys;
 mod store;
 
 pub use backend::RESERVED_PREFIX;
+pub use direct::DIRECT_PART_LEN;
 pub use maintenance::{ReencryptReport, RewrapReport};
 pub use metered::{MeteredStore, Requests};
 pub use options::{DEFAULT_MAX_CONDITIONAL_WRITE, DEFAULT_PART_SIZE, RemoteOptions};

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartId, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 
 /// What went through a [`MeteredStore`] since it was made (or last reset).
@@ -77,9 +78,9 @@ fn add(counter: &AtomicU64, n: u64) {
 
 /// An `ObjectStore` that forwards every call to another and counts it.
 /// Clones of its [`Arc`] share the counts.
-#[derive(Debug)]
 pub struct MeteredStore {
     inner: Arc<dyn ObjectStore>,
+    multipart: Option<Arc<dyn MultipartStore>>,
     meter: Arc<Meter>,
 }
 
@@ -88,8 +89,25 @@ impl MeteredStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
         Self {
             inner,
+            multipart: None,
             meter: Arc::default(),
         }
+    }
+
+    /// Counts the calls of the same store's own multipart uploads too (as a
+    /// [`MultipartStore`]; without them those calls are `NotImplemented`).
+    pub fn with_multipart(mut self, multipart: Arc<dyn MultipartStore>) -> Self {
+        self.multipart = Some(multipart);
+        self
+    }
+
+    fn multipart(&self) -> object_store::Result<&Arc<dyn MultipartStore>> {
+        self.multipart
+            .as_ref()
+            .ok_or_else(|| object_store::Error::NotImplemented {
+                operation: "MultipartStore".into(),
+                implementer: self.to_string(),
+            })
     }
 
     /// The counts so far.
@@ -116,6 +134,16 @@ impl MeteredStore {
             copies: read(&m.copies),
             deletes: read(&m.deletes),
         }
+    }
+}
+
+impl fmt::Debug for MeteredStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeteredStore")
+            .field("inner", &self.inner)
+            .field("multipart", &self.multipart.is_some())
+            .field("meter", &self.meter)
+            .finish()
     }
 }
 
@@ -232,5 +260,49 @@ impl MultipartUpload for MeteredUpload {
     async fn abort(&mut self) -> object_store::Result<()> {
         add(&self.meter.completions, 1);
         self.inner.abort().await
+    }
+}
+
+#[async_trait]
+impl MultipartStore for MeteredStore {
+    async fn create_multipart(&self, path: &Path) -> object_store::Result<MultipartId> {
+        add(&self.meter.multipart_uploads, 1);
+        self.multipart()?.create_multipart(path).await
+    }
+
+    async fn create_multipart_opts(
+        &self,
+        path: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<MultipartId> {
+        add(&self.meter.multipart_uploads, 1);
+        self.multipart()?.create_multipart_opts(path, opts).await
+    }
+
+    async fn put_part(
+        &self,
+        path: &Path,
+        id: &MultipartId,
+        part_idx: usize,
+        data: PutPayload,
+    ) -> object_store::Result<PartId> {
+        add(&self.meter.parts, 1);
+        add(&self.meter.put_bytes, data.content_length() as u64);
+        self.multipart()?.put_part(path, id, part_idx, data).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        path: &Path,
+        id: &MultipartId,
+        parts: Vec<PartId>,
+    ) -> object_store::Result<PutResult> {
+        add(&self.meter.completions, 1);
+        self.multipart()?.complete_multipart(path, id, parts).await
+    }
+
+    async fn abort_multipart(&self, path: &Path, id: &MultipartId) -> object_store::Result<()> {
+        add(&self.meter.completions, 1);
+        self.multipart()?.abort_multipart(path, id).await
     }
 }

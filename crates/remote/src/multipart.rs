@@ -10,7 +10,8 @@
 //! ```
 //! Completion copies the parts' stored bytes into the object (no part is
 //! opened or sealed again); every part but the last must hold at least
-//! 1 MiB.
+//! 1 MiB. A store given the backend's own multipart uploads sends parts of
+//! 5 MiB and more straight into one instead (`direct.rs`).
 
 use std::time::SystemTime;
 
@@ -38,19 +39,31 @@ use crate::read::quoted;
 /// Stored bytes copied per read while completing.
 const COPY_LEN: u64 = 8 << 20;
 
-fn upload_dir(bucket: &str, id: &str) -> Path {
+pub(crate) fn upload_dir(bucket: &str, id: &str) -> Path {
     reserved(&["uploads", bucket, id])
 }
 
-fn part_path(bucket: &str, id: &str, number: u32) -> Path {
+pub(crate) fn part_path(bucket: &str, id: &str, number: u32) -> Path {
     upload_dir(bucket, id).join(format!("part-{number:05}"))
 }
 
+/// Whether two ETags name the same thing, quoted or not.
+pub(crate) fn same_etag(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}
+
+/// A part staged under its upload.
+pub(crate) struct StagedPart {
+    pub(crate) path: Path,
+    pub(crate) e_tag: Option<String>,
+    pub(crate) entry: PartEntry,
+}
+
 /// An upload in progress, as its record has it.
-struct Upload {
-    id: String,
-    object_id: [u8; OBJECT_ID_LEN],
-    record: ObjectRecord,
+pub(crate) struct Upload {
+    pub(crate) id: String,
+    pub(crate) object_id: [u8; OBJECT_ID_LEN],
+    pub(crate) record: ObjectRecord,
 }
 
 impl RemoteStore {
@@ -74,6 +87,7 @@ impl RemoteStore {
             &bucket.name,
             key,
         )?);
+        self.start_direct(&bucket.name, key, &id)?;
         let path = upload_dir(&bucket.name, &id).join("upload");
         self.inner
             .backend
@@ -127,17 +141,46 @@ impl RemoteStore {
         }
         let upload = self.upload(bucket, key, id)?;
         let data_key = self.upload_data_key((bucket, key), &upload, caller)?;
-        let path = part_path(bucket, id, number);
+        let feed = Feed::of(payload);
+        let (path, uploaded) = match self.direct_upload(bucket, id)? {
+            Some(direct) => self.send_part(
+                (bucket, key),
+                &upload,
+                &direct,
+                number,
+                data_key.as_ref(),
+                feed,
+            )?,
+            None => self.stage_part(bucket, &upload, number, data_key.as_ref(), feed)?,
+        };
+        // Aborted meanwhile: the part must not outlive its upload.
+        if self.upload(bucket, key, id).is_err() {
+            self.inner.backend.delete(&path)?;
+            return Err(Error::NoSuchUpload(id.to_owned()));
+        }
+        Ok(uploaded)
+    }
+
+    /// Seals part `number` as it arrives into `part-<n>` under the upload:
+    /// the path written, and the part.
+    pub(crate) fn stage_part(
+        &self,
+        bucket: &str,
+        upload: &Upload,
+        number: u32,
+        data_key: Option<&coffer_cipher::DataKey>,
+        mut feed: Feed<'_>,
+    ) -> Result<(Path, UploadedPart)> {
+        let path = part_path(bucket, &upload.id, number);
         let mut writer = ObjectWriter::new(
             &self.inner.backend,
             &path,
             self.inner.write_limits(),
             PutMode::Overwrite,
         );
-        let mut feed = Feed::of(payload);
         let entry = seal_streamed(
             &self.inner.keys,
-            data_key.as_ref(),
+            data_key,
             bucket,
             &upload.object_id,
             number,
@@ -148,16 +191,12 @@ impl RemoteStore {
         let written = writer
             .finish()?
             .ok_or_else(|| Error::Integrity("an unconditional write was refused".into()))?;
-        // Aborted meanwhile: the part must not outlive its upload.
-        if self.upload(bucket, key, id).is_err() {
-            self.inner.backend.delete(&path)?;
-            return Err(Error::NoSuchUpload(id.to_owned()));
-        }
-        Ok(UploadedPart {
+        let uploaded = UploadedPart {
             part_number: number,
             etag: quoted(written.e_tag.as_deref()),
             size: entry.size,
-        })
+        };
+        Ok((path, uploaded))
     }
 
     pub(crate) fn complete_upload(
@@ -169,8 +208,13 @@ impl RemoteStore {
         caller: &Caller,
     ) -> Result<PutResult> {
         let upload = self.upload(bucket, key, id)?;
+        let direct = self.direct_upload(bucket, id)?;
         if listed.is_empty() {
-            return self.complete_empty((bucket, key), &upload, condition, caller);
+            let done = self.complete_empty((bucket, key), &upload, condition, caller)?;
+            if let Some(direct) = direct {
+                self.abort_direct((bucket, key), &direct);
+            }
+            return Ok(done);
         }
         if listed
             .windows(2)
@@ -180,44 +224,25 @@ impl RemoteStore {
                 upload_id: id.to_owned(),
             });
         }
+        if let Some(direct) = direct {
+            return self.complete_direct((bucket, key), &upload, &direct, listed, condition);
+        }
         let encrypted = upload.record.mode != ProtectionMode::None;
-        // Each part as uploaded: its stored bytes' length and ETag, and its
-        // table entry.
         let mut parts = Vec::with_capacity(listed.len());
         for (index, wanted) in listed.iter().enumerate() {
-            let invalid = || Error::InvalidPart {
-                upload_id: id.to_owned(),
-                part_number: wanted.part_number,
-            };
-            let path = part_path(bucket, id, wanted.part_number);
-            let tail = GetOptions {
-                range: Some(GetRange::Suffix(ENTRY_LEN as u64)),
-                ..GetOptions::default()
-            };
-            let Fetched::Found(meta, raw) = self.inner.backend.get(&path, tail)? else {
-                return Err(invalid());
-            };
-            let etag = quoted(meta.e_tag.as_deref());
-            if etag.trim_matches('"') != wanted.etag.trim_matches('"') {
-                return Err(invalid());
-            }
-            let entry = decode_table(&raw)
-                .pop()
-                .filter(|entry| entry.number == wanted.part_number)
-                .filter(|entry| part_len(entry.size, encrypted) + ENTRY_LEN as u64 == meta.size)
-                .ok_or_else(|| {
-                    Error::Integrity(format!(
-                        "upload {id}: part {} is damaged",
-                        wanted.part_number
-                    ))
+            let part = self
+                .staged_part(bucket, id, wanted, encrypted)?
+                .ok_or_else(|| Error::InvalidPart {
+                    upload_id: id.to_owned(),
+                    part_number: wanted.part_number,
                 })?;
-            if index + 1 < listed.len() && entry.size < MIN_PART_LEN {
+            if index + 1 < listed.len() && part.entry.size < MIN_PART_LEN {
                 return Err(Error::InvalidArgument(format!(
                     "upload {id}: part {} holds {} bytes; every part but the last must hold at least {MIN_PART_LEN}",
-                    wanted.part_number, entry.size
+                    wanted.part_number, part.entry.size
                 )));
             }
-            parts.push((path, meta.e_tag, entry));
+            parts.push((part.path, part.e_tag, part.entry));
         }
         let object_path = object_path(bucket, key)?;
         let mut writer = ObjectWriter::new(
@@ -261,8 +286,50 @@ impl RemoteStore {
         self.completed(bucket, &upload, written.e_tag.as_deref())
     }
 
+    /// Part `wanted` as staged under upload `id`, if it was uploaded with the
+    /// ETag listed (`None` if not): where it is, its ETag and its table entry.
+    pub(crate) fn staged_part(
+        &self,
+        bucket: &str,
+        id: &str,
+        wanted: &CompletedPart,
+        encrypted: bool,
+    ) -> Result<Option<StagedPart>> {
+        let path = part_path(bucket, id, wanted.part_number);
+        let tail = GetOptions {
+            range: Some(GetRange::Suffix(ENTRY_LEN as u64)),
+            ..GetOptions::default()
+        };
+        let Fetched::Found(meta, raw) = self.inner.backend.get(&path, tail)? else {
+            return Ok(None);
+        };
+        if !same_etag(&quoted(meta.e_tag.as_deref()), &wanted.etag) {
+            return Ok(None);
+        }
+        let entry = decode_table(&raw)
+            .pop()
+            .filter(|entry| entry.number == wanted.part_number)
+            .filter(|entry| part_len(entry.size, encrypted) + ENTRY_LEN as u64 == meta.size)
+            .ok_or_else(|| {
+                Error::Integrity(format!(
+                    "upload {id}: part {} is damaged",
+                    wanted.part_number
+                ))
+            })?;
+        Ok(Some(StagedPart {
+            path,
+            e_tag: meta.e_tag,
+            entry,
+        }))
+    }
+
     /// What completing `upload` gives, once its object is written.
-    fn completed(&self, bucket: &str, upload: &Upload, e_tag: Option<&str>) -> Result<PutResult> {
+    pub(crate) fn completed(
+        &self,
+        bucket: &str,
+        upload: &Upload,
+        e_tag: Option<&str>,
+    ) -> Result<PutResult> {
         self.drop_upload(bucket, &upload.id)?;
         let protection = self
             .inner
@@ -333,11 +400,14 @@ impl RemoteStore {
 
     pub(crate) fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<()> {
         self.upload(bucket, key, id)?;
+        if let Some(direct) = self.direct_upload(bucket, id)? {
+            self.abort_direct((bucket, key), &direct);
+        }
         self.drop_upload(bucket, id)
     }
 
     /// Removes an upload's record, then its parts.
-    fn drop_upload(&self, bucket: &str, id: &str) -> Result<()> {
+    pub(crate) fn drop_upload(&self, bucket: &str, id: &str) -> Result<()> {
         let dir = upload_dir(bucket, id);
         self.inner.backend.delete(&dir.clone().join("upload"))?;
         for meta in self.inner.backend.list(&dir)? {

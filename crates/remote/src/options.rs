@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use coffer_keyring::{AuditSink, Clock, KmsBackend, NoAudit, RootKey, RotationPolicy, SystemClock};
 use coffer_sse::keys::BucketKeyOptions;
+use object_store::multipart::MultipartStore;
 
 /// How to open a [`RemoteStore`](crate::RemoteStore). Built with
 /// [`RemoteOptions::new`] and the `with_` methods.
@@ -23,6 +24,7 @@ pub struct RemoteOptions {
     pub(crate) part_size: usize,
     pub(crate) max_conditional_write: usize,
     pub(crate) bucket_cache_ttl: Duration,
+    pub(crate) multipart: Option<Arc<dyn MultipartStore>>,
 }
 
 /// Streamed bodies are sealed and uploaded in parts of this many plaintext
@@ -54,6 +56,7 @@ impl RemoteOptions {
             part_size: DEFAULT_PART_SIZE,
             max_conditional_write: DEFAULT_MAX_CONDITIONAL_WRITE,
             bucket_cache_ttl: Duration::from_secs(2),
+            multipart: None,
         }
     }
 
@@ -134,6 +137,19 @@ impl RemoteOptions {
     /// go unseen here.
     pub fn with_bucket_cache_ttl(mut self, ttl: Duration) -> Self {
         self.bucket_cache_ttl = ttl;
+        self
+    }
+
+    /// The multipart uploads of the store being opened (the same store:
+    /// `AmazonS3`, `GoogleCloudStorage`, `MicrosoftAzure` and `InMemory` are
+    /// `MultipartStore`s too). A multipart upload through the object API then
+    /// sends its parts of 5 MiB and more straight into the backend's own
+    /// upload, writing each byte once, instead of staging them under
+    /// `.coffer/uploads` and copying them at completion. Such an upload
+    /// completes with parts 1 to n, each once (`MultipartStore` numbers parts
+    /// by position) and without conditions; see `docs/design.md`.
+    pub fn with_multipart_store(mut self, multipart: Arc<dyn MultipartStore>) -> Self {
+        self.multipart = Some(multipart);
         self
     }
 }

@@ -161,7 +161,7 @@ impl RemoteStore {
     ) -> Result<NewKey> {
         let keys = &self.inner.keys;
         match keys.new_data_key(self, bucket_ref(bucket), key, object_id, rule, caller) {
-            Err(error) if is_conflict(&error) => {
+            Err(error) if is_conflict(&error) || self.may_be_stale(&error) => {
                 self.refresh_keyring()?;
                 keys.new_data_key(self, bucket_ref(bucket), key, object_id, rule, caller)
             }

@@ -405,14 +405,26 @@ impl RemoteStore {
             // Written under a master key another process rotated to.
             self.refresh_keyring()?;
         }
-        let (data_key, _) = self.inner.keys.unwrap_data_key(
-            self,
-            &object.meta.bucket,
-            &object.meta.key,
-            &object.record.object_id,
-            &object.record.wrapped_key,
-            caller,
-        )?;
+        let unwrap = || {
+            self.inner.keys.unwrap_data_key(
+                self,
+                &object.meta.bucket,
+                &object.meta.key,
+                &object.record.object_id,
+                &object.record.wrapped_key,
+                caller,
+            )
+        };
+        let (data_key, _) = match unwrap() {
+            Err(error)
+                if object.record.mode == ProtectionMode::Kms && self.may_be_stale(&error) =>
+            {
+                // A CMK (or its material version) another process made.
+                self.refresh_keyring()?;
+                unwrap()?
+            }
+            result => result?,
+        };
         Ok(Some(data_key))
     }
 

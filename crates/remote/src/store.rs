@@ -109,7 +109,11 @@ impl RemoteStore {
             }
         }
         let described = backend.to_string();
-        let backend = Arc::new(Backend::new(backend, options.threads)?);
+        let backend = Arc::new(Backend::new(
+            backend,
+            options.multipart.clone(),
+            options.threads,
+        )?);
         let shared = Arc::new(SharedKeys::open(Arc::clone(&backend))?);
         if !shared.exists() && !options.create_if_missing {
             return Err(Error::StoreNotFound(PathBuf::from(described)));
@@ -266,7 +270,27 @@ impl RemoteStore {
     pub fn refresh_keyring(&self) -> Result<()> {
         self.inner.shared.refresh()?;
         self.inner.keys.master().reload()?;
+        if let Some(local) = self.inner.keys.local_kms() {
+            local.reload()?;
+        }
         Ok(())
+    }
+
+    /// Whether `error` from a KMS call may come from this handle's stale
+    /// copy of the built-in KMS's keys (a CMK another process created,
+    /// rotated, enabled or cancelled the deletion of): worth one retry after
+    /// [`RemoteStore::refresh_keyring`].
+    pub(crate) fn may_be_stale(&self, error: &Error) -> bool {
+        self.inner.keys.local_kms().is_some()
+            && matches!(
+                error,
+                Error::KeyNotFound(_)
+                    | Error::KeyDisabled(_)
+                    | Error::KeyPendingDeletion(_)
+                    | Error::KeyDestroyed(_)
+                    | Error::Integrity(_)
+                    | Error::Key(_)
+            )
     }
 
     /// The object store underneath.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use coffer_keyring::{Caller, CreateKeyOptions, RootKey};
 use coffer_remote::{RemoteOptions, RemoteStore};
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 
@@ -38,7 +38,15 @@ pub(crate) fn options() -> RemoteOptions {
 
 /// A new store over `backend`, a CMK and its alias.
 pub(crate) fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, String) {
-    let store = RemoteStore::create(backend, options()).expect("a store");
+    store_with(backend, options())
+}
+
+/// [`store`], opened with `options`.
+pub(crate) fn store_with(
+    backend: Arc<dyn ObjectStore>,
+    options: RemoteOptions,
+) -> (RemoteStore, String, String) {
+    let store = RemoteStore::create(backend, options).expect("a store");
     let kms = store.kms();
     let cmk = kms
         .create_key(CreateKeyOptions::default(), &Caller::Trusted)
@@ -54,6 +62,12 @@ pub(crate) fn store(backend: Arc<dyn ObjectStore>) -> (RemoteStore, String, Stri
 /// checks the credentials here) through `object_store`'s `AmazonS3`, with
 /// conditional puts by ETag and copy-if-not-exists by multipart upload.
 pub(crate) fn s3(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
+    s3_client(endpoint, bucket)
+}
+
+/// [`s3`], as the `AmazonS3` client itself (an `ObjectStore` and a
+/// `MultipartStore`).
+pub(crate) fn s3_client(endpoint: &str, bucket: &str) -> Arc<AmazonS3> {
     let s3 = AmazonS3Builder::new()
         .with_endpoint(endpoint)
         .with_allow_http(true)
@@ -72,6 +86,14 @@ pub(crate) fn s3(endpoint: &str, bucket: &str) -> Arc<dyn ObjectStore> {
 /// trusted, as a principal allowed everything, and as one with partial
 /// rights; objects under `prefix`.
 pub(crate) fn conformance_runs(backend: impl Fn() -> Arc<dyn ObjectStore>, prefix: &str) {
+    conformance_runs_of(|| store(backend()), prefix);
+}
+
+/// [`conformance_runs`] over the stores `stores()` makes.
+pub(crate) fn conformance_runs_of(
+    stores: impl Fn() -> (RemoteStore, String, String),
+    prefix: &str,
+) {
     use coffer_sse::Session;
     use coffer_sse::conformance::{self, Harness, PARTIAL_RIGHTS_POLICY};
     let principal = |name: &str, policy: &str| {
@@ -80,7 +102,7 @@ pub(crate) fn conformance_runs(backend: impl Fn() -> Arc<dyn ObjectStore>, prefi
     };
     let everything = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
     for run in ["trusted", "full", "partial"] {
-        let (store, cmk, cmk_alias) = store(backend());
+        let (store, cmk, cmk_alias) = stores();
         let session = match run {
             "trusted" => Session::trusted(store.clone()),
             "full" => Session::new(store.clone(), principal("admin", everything)),

@@ -7,6 +7,7 @@
 
 mod common;
 mod conformance;
+mod direct_uploads;
 mod integration;
 mod maintenance;
 mod moto;

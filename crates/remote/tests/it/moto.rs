@@ -58,6 +58,18 @@ fn the_conformance_suite_passes_over_s3() {
 }
 
 #[test]
+fn direct_uploads_pass_over_s3() {
+    let Some((_one, server)) = start() else {
+        return;
+    };
+    let client = || {
+        let (name, _) = bucket_named(&server);
+        common::s3_client(server.endpoint(), &name)
+    };
+    crate::direct_uploads::over_s3(client, "moto");
+}
+
+#[test]
 fn rotations_complete_by_rewrap_over_s3() {
     let Some((_one, server)) = start() else {
         return;

@@ -33,6 +33,14 @@ impl Weed {
         self.bucket_named().1
     }
 
+    /// A fresh bucket, as the `AmazonS3` client.
+    fn client(&self) -> Arc<object_store::aws::AmazonS3> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("coffer-direct-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        self.server.create_bucket(&name);
+        common::s3_client(&self.endpoint, &name)
+    }
+
     /// A fresh bucket: its name, and the bucket as `object_store` reaches it.
     pub(crate) fn bucket_named(&self) -> (String, Arc<dyn ObjectStore>) {
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -60,6 +68,7 @@ fn over_seaweedfs() {
         return;
     };
     common::conformance_runs(|| weed.bucket(), "weed");
+    crate::direct_uploads::over_s3(|| weed.client(), "weed");
     integration_functions(&weed);
     crate::maintenance::rotations_complete_by_rewrap(weed.bucket());
     let (name, backend) = weed.bucket_named();
