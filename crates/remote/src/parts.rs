@@ -89,68 +89,92 @@ pub(crate) fn sealed_span(
     )
 }
 
-/// Opens the sealed chunks of part `number` from `first_chunk` (or a whole
-/// unencrypted part) and appends their plaintext to `out` (opening them in
-/// place when `out` is empty and no one else holds `sealed`); an edited, cut
-/// or moved part is [`Error::Integrity`] naming the object.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn open_part(
-    keys: &Keys,
-    data_key: Option<&DataKey>,
-    (bucket, key): (&str, &str),
-    object_id: &[u8; OBJECT_ID_LEN],
-    number: u32,
-    entry: &PartEntry,
-    first_chunk: u64,
-    sealed: Bytes,
-    out: &mut BytesMut,
-) -> Result<()> {
-    let damaged = || {
+/// What opens part `number` of an object: its identity, table entry and
+/// data key (`None`: an unencrypted part, checked against its digest).
+pub(crate) struct PartOpening<'a> {
+    pub(crate) keys: &'a Keys,
+    pub(crate) data_key: Option<&'a DataKey>,
+    pub(crate) object: (&'a str, &'a str),
+    pub(crate) object_id: &'a [u8; OBJECT_ID_LEN],
+    pub(crate) entry: &'a PartEntry,
+}
+
+impl PartOpening<'_> {
+    fn damaged(&self) -> Error {
+        let (bucket, key) = self.object;
         Error::Integrity(format!(
-            "object {bucket}/{key}: part {number} failed to authenticate (edited, cut, or moved)"
+            "object {bucket}/{key}: part {} failed to authenticate (edited, cut, or moved)",
+            self.entry.number
         ))
-    };
-    let Some(data_key) = data_key else {
-        if sealed.len() as u64 != entry.size
-            || digest(&SHA256, &sealed).as_ref() != &entry.prefix[..32]
-        {
-            return Err(damaged());
-        }
-        out.extend_from_slice(&sealed);
-        return Ok(());
-    };
-    let identity = part_identity(keys, bucket, object_id, number);
-    let payload_keys = keys
-        .cipher()
-        .payload_keys(data_key, &identity, &entry.prefix)
-        .map_err(|_| damaged())?;
-    let opener = keys
-        .cipher()
-        .opener_with_keys(
-            &payload_keys,
-            PAYLOAD_PREFIX_LEN as u64 + part_len(entry.size, true),
-        )
-        .map_err(|_| damaged())?;
-    // Into an empty `out` from bytes no one else holds (a window fetched
-    // for this read alone): opened where they lie, with no copy.
-    if out.is_empty() {
-        match sealed.try_into_mut() {
-            Ok(sealed) => {
-                *out = opener
-                    .open_chunks_in_place(first_chunk, sealed)
-                    .map_err(|_| damaged())?;
-                return Ok(());
-            }
-            Err(shared) => {
-                return opener
-                    .open_chunks(first_chunk, shared, out)
-                    .map_err(|_| damaged());
-            }
-        }
     }
-    opener
-        .open_chunks(first_chunk, sealed, out)
-        .map_err(|_| damaged())
+
+    /// Whether `plain` is the whole unencrypted part its entry describes.
+    fn check_unencrypted(&self, plain: &[u8]) -> Result<()> {
+        if plain.len() as u64 != self.entry.size
+            || digest(&SHA256, plain).as_ref() != &self.entry.prefix[..32]
+        {
+            return Err(self.damaged());
+        }
+        Ok(())
+    }
+
+    fn opener(&self, data_key: &DataKey) -> Result<coffer_cipher::PayloadOpener> {
+        let (bucket, _) = self.object;
+        let identity = part_identity(self.keys, bucket, self.object_id, self.entry.number);
+        let payload_keys = self
+            .keys
+            .cipher()
+            .payload_keys(data_key, &identity, &self.entry.prefix)
+            .map_err(|_| self.damaged())?;
+        self.keys
+            .cipher()
+            .opener_with_keys(
+                &payload_keys,
+                PAYLOAD_PREFIX_LEN as u64 + part_len(self.entry.size, true),
+            )
+            .map_err(|_| self.damaged())
+    }
+
+    /// Opens the sealed chunks from `first_chunk` (or a whole unencrypted
+    /// part) and appends their plaintext to `out` (in place when `out` is
+    /// empty and no one else holds `sealed`); an edited, cut or moved part
+    /// is [`Error::Integrity`] naming the object.
+    pub(crate) fn open(&self, first_chunk: u64, sealed: Bytes, out: &mut BytesMut) -> Result<()> {
+        let Some(data_key) = self.data_key else {
+            self.check_unencrypted(&sealed)?;
+            out.extend_from_slice(&sealed);
+            return Ok(());
+        };
+        if out.is_empty() {
+            match sealed.try_into_mut() {
+                Ok(sealed) => {
+                    *out = self.open_in_place(first_chunk, sealed)?;
+                    return Ok(());
+                }
+                Err(shared) => {
+                    return self
+                        .opener(data_key)?
+                        .open_chunks(first_chunk, shared, out)
+                        .map_err(|_| self.damaged());
+                }
+            }
+        }
+        self.opener(data_key)?
+            .open_chunks(first_chunk, sealed, out)
+            .map_err(|_| self.damaged())
+    }
+
+    /// [`PartOpening::open`] of bytes this caller owns, where they lie: their
+    /// plaintext, in the same allocation.
+    pub(crate) fn open_in_place(&self, first_chunk: u64, sealed: BytesMut) -> Result<BytesMut> {
+        let Some(data_key) = self.data_key else {
+            self.check_unencrypted(&sealed)?;
+            return Ok(sealed);
+        };
+        self.opener(data_key)?
+            .open_chunks_in_place(first_chunk, sealed)
+            .map_err(|_| self.damaged())
+    }
 }
 
 /// Plaintext sealed per run of a streamed part: a whole number of chunks.

@@ -19,7 +19,7 @@ use crate::RemoteStore;
 use crate::backend::{Fetched, GetStarter, Pending, object_path};
 use crate::layout::{FOOTER_LEN, Footer, PartEntry, part_len, stored_len};
 use crate::object_record::ObjectRecord;
-use crate::parts::{open_part, sealed_span};
+use crate::parts::{PartOpening, sealed_span};
 
 /// How much of a body's end a first read fetches: the record area and a
 /// part table of 50 entries; a longer table is fetched in a second read.
@@ -93,8 +93,13 @@ impl StoredObject {
         range: Range<u64>,
     ) -> Result<Bytes> {
         let pieces = self.pieces(range);
-        self.open_pieces(store, data_key, &pieces, |piece| {
+        let opened = self.open_pieces(store, data_key, &pieces, |piece| {
             self.stored_bytes(store, piece.stored.clone())
+                .map(Sealed::Shared)
+        })?;
+        Ok(match <[Bytes; 1]>::try_from(opened) {
+            Ok([one]) => one,
+            Err(several) => several.concat().into(),
         })
     }
 
@@ -126,46 +131,70 @@ impl StoredObject {
     }
 
     /// The plaintext of `pieces`, each opened from the stored bytes
-    /// `sealed` gives for it.
+    /// `sealed` gives for it, in order: a buffer for each piece given bytes
+    /// of its own (opened where they lie), one for each run of pieces whose
+    /// bytes are shared (opened into it).
     pub(crate) fn open_pieces(
         &self,
         store: &RemoteStore,
         data_key: Option<&DataKey>,
         pieces: &[Piece],
-        mut sealed: impl FnMut(&Piece) -> Result<Bytes>,
-    ) -> Result<Bytes> {
-        let (bucket, key) = (self.meta.bucket.as_str(), self.meta.key.as_str());
-        // Opened straight into the buffer returned: only the first piece
-        // starts inside a chunk, and only the last ends inside one.
+        mut sealed: impl FnMut(&Piece) -> Result<Sealed>,
+    ) -> Result<Vec<Bytes>> {
+        let object = (self.meta.bucket.as_str(), self.meta.key.as_str());
+        let mut opened = Vec::new();
+        // Shared bytes are opened straight into one buffer: only the first
+        // piece starts inside a chunk, and only the last ends inside one.
         let capacity: usize = pieces.iter().map(|p| p.skip + p.len).sum();
-        let mut out = BytesMut::with_capacity(capacity + CHUNK_LEN);
+        let mut out = BytesMut::new();
         for piece in pieces {
-            let entry = &self.parts[piece.index];
-            let before = out.len();
-            open_part(
-                &store.inner.keys,
+            let opening = PartOpening {
+                keys: &store.inner.keys,
                 data_key,
-                (bucket, key),
-                &self.record.object_id,
-                entry.number,
-                entry,
-                piece.first_chunk,
-                sealed(piece)?,
-                &mut out,
-            )?;
-            out.truncate(before + piece.skip + piece.len);
-            if piece.skip > 0 {
-                let opened = out.split_off(before);
-                if before == 0 {
-                    out = opened;
-                    out.advance(piece.skip);
-                } else {
-                    out.extend_from_slice(&opened[piece.skip..]);
+                object,
+                object_id: &self.record.object_id,
+                entry: &self.parts[piece.index],
+            };
+            match sealed(piece)? {
+                Sealed::Owned(bytes) => {
+                    if !out.is_empty() {
+                        opened.push(std::mem::take(&mut out).freeze());
+                    }
+                    let mut plain = opening.open_in_place(piece.first_chunk, bytes)?;
+                    plain.truncate(piece.skip + piece.len);
+                    plain.advance(piece.skip);
+                    opened.push(plain.freeze());
+                }
+                Sealed::Shared(bytes) => {
+                    if out.capacity() == 0 {
+                        out.reserve(capacity + CHUNK_LEN);
+                    }
+                    let before = out.len();
+                    opening.open(piece.first_chunk, bytes, &mut out)?;
+                    out.truncate(before + piece.skip + piece.len);
+                    if piece.skip > 0 {
+                        let part = out.split_off(before);
+                        if before == 0 {
+                            out = part;
+                            out.advance(piece.skip);
+                        } else {
+                            out.extend_from_slice(&part[piece.skip..]);
+                        }
+                    }
                 }
             }
         }
-        Ok(out.freeze())
+        if !out.is_empty() || opened.is_empty() {
+            opened.push(out.freeze());
+        }
+        Ok(opened)
     }
+}
+
+/// A piece's sealed bytes: its own (opened in place), or shared.
+pub(crate) enum Sealed {
+    Owned(BytesMut),
+    Shared(Bytes),
 }
 
 impl StoredObject {

@@ -25,7 +25,7 @@ use coffer_sse::{
 use crate::RemoteStore;
 use crate::backend::{Fetched, Pending};
 use crate::layout::stored_len;
-use crate::read::{First, Front, Opened, Piece, TAIL_LEN, pinned_bytes};
+use crate::read::{First, Front, Opened, Piece, Sealed, TAIL_LEN, pinned_bytes};
 
 /// Plaintext a reader fetches per window: a whole number of chunks.
 const WINDOW: u64 = 1 << 20;
@@ -149,6 +149,8 @@ pub struct RemoteStream {
     /// For a whole read, the windows before the cached bytes as the open
     /// planned them (some fetched already).
     front: Option<Front>,
+    /// Buffers of the last window opened, not yielded yet.
+    ready: VecDeque<Bytes>,
     started: bool,
 }
 
@@ -172,6 +174,7 @@ impl RemoteStream {
             cut: 0,
             window_len: STREAM_WINDOW,
             front: None,
+            ready: VecDeque::new(),
             started: false,
         };
         stream.set_range(0..size);
@@ -279,8 +282,10 @@ impl RemoteStream {
         self.planned = end;
     }
 
-    /// The plaintext of `window`, once its fetch is in.
-    fn open_window(&self, window: Window) -> Result<Bytes> {
+    /// The plaintext of `window`, once its fetch is in: a buffer for each
+    /// of its pieces opened in place in the bytes fetched for this read
+    /// alone, one for those opened from bytes shared (cached).
+    fn open_window(&self, window: Window) -> Result<Vec<Bytes>> {
         let object = &self.opened.object;
         let fetched = match window.fetch {
             Some((at, mut fetch)) => Some((at, pinned_bytes(object, fetch.wait()?)?)),
@@ -292,31 +297,34 @@ impl RemoteStream {
                 object.meta.bucket, object.meta.key
             ))
         };
-        let uncached = window
-            .pieces
-            .iter()
-            .filter(|piece| object.cached_bytes(&piece.stored).is_none())
-            .count();
-        // One piece to fetch: its bytes handed over, opened in place.
-        let mut fetched = fetched;
-        let mut only = if uncached == 1 { fetched.take() } else { None };
+        // Bytes no one else holds are split between the pieces, in order,
+        // each opened where it lies.
+        let (mut owned, mut shared) = (None, None);
+        if let Some((at, bytes)) = fetched {
+            match bytes.try_into_mut() {
+                Ok(bytes) => owned = Some((at, bytes)),
+                Err(bytes) => shared = Some((at, bytes)),
+            }
+        }
         object.open_pieces(
             &self.opened.store,
             self.opened.data_key.as_ref(),
             &window.pieces,
             |piece| {
                 if let Some(bytes) = object.cached_bytes(&piece.stored) {
-                    return Ok(bytes);
+                    return Ok(Sealed::Shared(bytes));
                 }
-                if let Some((at, mut whole)) = only.take() {
-                    let (from, to) = within(&piece.stored, at, whole.len()).ok_or_else(short)?;
-                    whole.advance(from);
-                    whole.truncate(to - from);
-                    return Ok(whole);
+                if let Some((at, bytes)) = owned.as_mut() {
+                    let (from, to) = within(&piece.stored, *at, bytes.len()).ok_or_else(short)?;
+                    bytes.advance(from);
+                    *at += from as u64;
+                    let piece_bytes = bytes.split_to(to - from);
+                    *at += (to - from) as u64;
+                    return Ok(Sealed::Owned(piece_bytes));
                 }
-                let (at, bytes) = fetched.as_ref().ok_or_else(short)?;
+                let (at, bytes) = shared.as_ref().ok_or_else(short)?;
                 let (from, to) = within(&piece.stored, *at, bytes.len()).ok_or_else(short)?;
-                Ok(bytes.slice(from..to))
+                Ok(Sealed::Shared(bytes.slice(from..to)))
             },
         )
     }
@@ -334,6 +342,9 @@ impl Iterator for RemoteStream {
 
     fn next(&mut self) -> Option<Result<Bytes>> {
         self.started = true;
+        if let Some(ready) = self.ready.pop_front() {
+            return Some(Ok(ready));
+        }
         if self.next >= self.range.end {
             return None;
         }
@@ -342,15 +353,19 @@ impl Iterator for RemoteStream {
         }
         let window = self.ahead.pop_front()?;
         let end = window.end;
-        let read = self.open_window(window);
-        if read.is_ok() {
-            self.next = end;
-        } else {
-            // An error ends the stream; what was in flight is cancelled.
-            self.next = self.range.end;
-            self.ahead.clear();
+        match self.open_window(window) {
+            Ok(buffers) => {
+                self.next = end;
+                self.ready.extend(buffers);
+                self.ready.pop_front().map(Ok)
+            }
+            Err(error) => {
+                // An error ends the stream; what was in flight is cancelled.
+                self.next = self.range.end;
+                self.ahead.clear();
+                Some(Err(error))
+            }
         }
-        Some(read)
     }
 }
 
