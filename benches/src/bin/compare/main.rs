@@ -19,6 +19,7 @@
 //! objects its `payloads` and `reencrypt` parts use (default 256).
 
 mod cipher;
+mod cpu;
 mod jobs;
 mod keys;
 mod kms;

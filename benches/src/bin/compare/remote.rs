@@ -14,6 +14,7 @@
 //!   bucket keys (gets on a reopened store), as `compare -- kms` counts them
 //!   for the embedded store.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,6 +29,7 @@ use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
+use crate::cpu::{self, CpuMeter, Spent};
 use crate::measure::{Budget, interleaved_rounds, ops_per_s_settled, report_rates, round};
 
 const ENGINES: [&str; 2] = ["coffer", "plain"];
@@ -143,12 +145,14 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
             let get_cost = meter.take();
             costs.push((put_cost, get_cost));
         }
+        let cpu = CpuMeter::new(server.pid());
+        let spent: [RefCell<Spent>; 4] = Default::default();
         let mut next = [0usize; 2];
         let [c, p] = &mut next;
         let put_rates = interleaved_rounds(
             budget,
             &mut [
-                Box::new(|t| {
+                cpu.counted(&spent[0], |t| {
                     ops_per_s_settled(
                         t,
                         || {
@@ -158,7 +162,7 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         || {},
                     )
                 }),
-                Box::new(|t| {
+                cpu.counted(&spent[1], |t| {
                     ops_per_s_settled(
                         t,
                         || {
@@ -176,9 +180,9 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
         let first_request =
             coffer_remote::layout::stored_len(coffer_remote::DEFAULT_PART_SIZE as u64)
                 .expect("a window's stored length");
-        let ranged_get = |store: &Arc<dyn ObjectStore>, path: &Path| {
+        let ranged_get = |store: &Arc<dyn ObjectStore>, path: &Path, range: GetRange| {
             let options = GetOptions {
-                range: Some(GetRange::Suffix(first_request)),
+                range: Some(range),
                 ..GetOptions::default()
             };
             runtime.block_on(async {
@@ -186,12 +190,12 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                 result.bytes().await.expect("body")
             })
         };
-        let mut next = [0usize; 3];
-        let [c, p, r] = &mut next;
+        let mut next = [0usize; 4];
+        let [c, p, r, f] = &mut next;
         let get_rates = interleaved_rounds(
             budget,
             &mut [
-                Box::new(|t| {
+                cpu.counted(&spent[2], |t| {
                     ops_per_s_settled(
                         t,
                         || {
@@ -201,7 +205,7 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         || {},
                     )
                 }),
-                Box::new(|t| {
+                cpu.counted(&spent[3], |t| {
                     ops_per_s_settled(
                         t,
                         || {
@@ -216,7 +220,19 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         t,
                         || {
                             *r = (*r + 1) % paths.len();
-                            black_box(ranged_get(&plain, &paths[*r]));
+                            let range = GetRange::Suffix(first_request);
+                            black_box(ranged_get(&plain, &paths[*r], range));
+                        },
+                        || {},
+                    )
+                }),
+                Box::new(|t| {
+                    ops_per_s_settled(
+                        t,
+                        || {
+                            *f = (*f + 1) % paths.len();
+                            let range = GetRange::Bounded(0..first_request);
+                            black_box(ranged_get(&plain, &paths[*f], range));
                         },
                         || {},
                     )
@@ -233,12 +249,25 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                 "ratio_vs_plain": round(get_rates[2] / get_rates[1]),
             })
         );
+        println!(
+            "{}",
+            serde_json::json!({
+                "case": "plain_get_first_window_ranged",
+                "bytes": size,
+                "range": format!("bytes=0-{}", first_request - 1),
+                "ops_per_s": round(get_rates[3]),
+                "ratio_vs_plain": round(get_rates[3] / get_rates[1]),
+            })
+        );
         report_rates(
             &ENGINES,
             size,
             [("put", &put_rates), ("get", &get_rates)],
             &[("ratio_vs_plain", 1)],
         );
+        let spent = spent.map(RefCell::into_inner);
+        cpu::report("put", size, spent[0], spent[1]);
+        cpu::report("get", size, spent[2], spent[3]);
         for ((engine, (put_cost, get_cost)), (put_rate, get_rate)) in ENGINES
             .iter()
             .zip(&costs)
