@@ -83,3 +83,36 @@ fn a_reload_reads_keys_another_handle_created() {
     let unwrapped = stale.decrypt_data_key(&wrapped, &ctx()).expect("opens");
     assert_eq!(unwrapped.expose_secret(), data_key.expose_secret());
 }
+
+#[test]
+fn a_stale_handle_finds_the_default_key_and_aliases_another_created() {
+    let store = Arc::new(MemoryKeyStore::new());
+    let first = open(&store);
+    let stale = open(&store);
+    let created = first.default_key().expect("the default key");
+    assert!(created.created);
+    let found = stale.default_key().expect("the default key");
+    assert!(!found.created, "one default key for the store");
+    assert_eq!(found.key_id, created.key_id);
+
+    let create = || {
+        first
+            .create_key(CreateKeyOptions::default())
+            .expect("a key")
+            .key_id
+    };
+    let (key, other) = (create(), create());
+    let stale = open(&store);
+    first.create_alias("alias/shared", &key).expect("an alias");
+    assert!(
+        stale.create_alias("alias/shared", &other).is_err(),
+        "the alias is taken in the store"
+    );
+    assert_eq!(
+        open(&store)
+            .describe_key("alias/shared")
+            .expect("resolves")
+            .key_id,
+        key
+    );
+}

@@ -24,6 +24,14 @@ impl LocalKms {
             });
         }
         let _creating = self.creating_default.lock();
+        // Another handle sharing the store may have created it: read again.
+        if self
+            .store
+            .get(&alias_name(DEFAULT_MANAGED_ALIAS))?
+            .is_some()
+        {
+            self.reload()?;
+        }
         if let Ok(key_id) = self.resolve(DEFAULT_MANAGED_ALIAS) {
             return Ok(DefaultKey {
                 key_id,
@@ -88,7 +96,7 @@ impl LocalKms {
         validate_alias(alias)?;
         let id = self.resolve(key_id)?;
         let mut keys = self.keys.write();
-        if keys.aliases.contains_key(alias) {
+        if self.alias_taken(&keys, alias)? {
             return Err(Error::InvalidArgument(format!("alias {alias} exists")));
         }
         self.store
@@ -105,6 +113,12 @@ impl LocalKms {
         self.store.apply(vec![(alias_name(alias), None)])?;
         keys.aliases.remove(alias);
         Ok(())
+    }
+
+    /// Whether `alias` points at a key, here or in the store (where another
+    /// handle sharing it may have added it since this one read it).
+    fn alias_taken(&self, keys: &super::Keys, alias: &str) -> Result<bool> {
+        Ok(keys.aliases.contains_key(alias) || self.store.get(&alias_name(alias))?.is_some())
     }
 
     /// Creates and persists a key (and its alias, in the same write).
@@ -152,7 +166,7 @@ impl LocalKms {
         )];
         let mut keys = self.keys.write();
         if let Some(alias) = alias {
-            if keys.aliases.contains_key(alias) {
+            if self.alias_taken(&keys, alias)? {
                 return Err(Error::InvalidArgument(format!("alias {alias} exists")));
             }
             changes.push((alias_name(alias), Some(id.clone().into_bytes())));
