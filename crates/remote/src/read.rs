@@ -233,6 +233,18 @@ impl StoredObject {
     }
 
     /// Bytes `range` of its body as stored, if the first read fetched them.
+    /// The cached bytes and where they start in the body, taken out (none
+    /// are cached afterwards); `None` if there were none.
+    pub(crate) fn take_cached(&mut self) -> Option<(u64, Bytes)> {
+        if self.cached.is_empty() {
+            return None;
+        }
+        let cached = std::mem::take(&mut self.cached);
+        let at = self.cached_from;
+        self.cached_from = at + cached.len() as u64;
+        Some((at, cached))
+    }
+
     pub(crate) fn cached_bytes(&self, range: &Range<u64>) -> Option<Bytes> {
         let cached = self.cached_from..self.cached_from + self.cached.len() as u64;
         (range.start >= cached.start && range.end <= cached.end).then(|| {

@@ -284,12 +284,20 @@ impl RemoteStream {
 
     /// The plaintext of `window`, once its fetch is in: a buffer for each
     /// of its pieces opened in place in the bytes fetched for this read
-    /// alone, one for those opened from bytes shared (cached).
-    fn open_window(&self, window: Window) -> Result<Vec<Bytes>> {
+    /// alone, one for those opened from bytes shared (cached, or held by the
+    /// backend's client too).
+    fn open_window(&mut self, window: Window) -> Result<Vec<Bytes>> {
+        // The window that ends the range is the last to read the bytes the
+        // open cached (the body's end): it takes them, to open them in place
+        // too when no one else holds them.
+        let taken = match (&window.fetch, Arc::get_mut(&mut self.opened)) {
+            (None, Some(opened)) if window.end == self.range.end => opened.object.take_cached(),
+            _ => None,
+        };
         let object = &self.opened.object;
         let fetched = match window.fetch {
             Some((at, mut fetch)) => Some((at, pinned_bytes(object, fetch.wait()?)?)),
-            None => None,
+            None => taken,
         };
         let short = || {
             Error::Integrity(format!(
