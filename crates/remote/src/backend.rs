@@ -147,9 +147,31 @@ impl Backend {
         &self.store
     }
 
-    /// The store's own multipart uploads, if the options gave them.
-    pub(crate) fn multipart(&self) -> Option<&Arc<dyn MultipartStore>> {
-        self.multipart.as_ref()
+    /// Whether the options gave the store's own multipart uploads.
+    pub(crate) fn has_multipart(&self) -> bool {
+        self.multipart.is_some()
+    }
+
+    /// Runs `call` on the store's own multipart uploads, on the calling
+    /// thread like every call ([`Error::NotImplemented`] without them).
+    pub(crate) fn on_multipart<T, F>(
+        &self,
+        call: impl FnOnce(Arc<dyn MultipartStore>) -> F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = object_store::Result<T>> + Send + 'static,
+    {
+        let multipart = self
+            .multipart
+            .clone()
+            .ok_or_else(|| Error::NotImplemented {
+                operation:
+                    "the backend's own multipart uploads (RemoteOptions::with_multipart_store)"
+                        .into(),
+                engine: self.store.to_string(),
+            })?;
+        self.block(call(multipart))?.map_err(storage)
     }
 
     /// Runs `future` to its end on the calling thread, in the engine

@@ -32,7 +32,7 @@ use object_store::{GetOptions, GetRange, PutMode, PutPayload};
 use ring::digest::{SHA256, digest};
 
 use crate::RemoteStore;
-use crate::backend::{Fetched, object_path, storage};
+use crate::backend::{Fetched, object_path};
 use crate::layout::{ENTRY_LEN, MAX_PARTS, PartEntry, decode_table, encode_table, part_len};
 use crate::multipart::{Upload, part_path, same_etag, upload_dir};
 use crate::parts::seal_streamed;
@@ -80,15 +80,14 @@ impl RemoteStore {
     /// for bucket/key and records it under upload `id` (before the upload's
     /// own record, so every upload listed has it).
     pub(crate) fn start_direct(&self, bucket: &str, key: &str, id: &str) -> Result<()> {
-        let Some(multipart) = self.inner.backend.multipart().cloned() else {
+        if !self.inner.backend.has_multipart() {
             return Ok(());
-        };
+        }
         let path = object_path(bucket, key)?;
         let backend_id = self
             .inner
             .backend
-            .block(async move { multipart.create_multipart(&path).await })?
-            .map_err(storage)?;
+            .on_multipart(move |uploads| async move { uploads.create_multipart(&path).await })?;
         let mut record = vec![DIRECT_VERSION];
         put_len16(&mut record, backend_id.as_bytes())?;
         let at = upload_dir(bucket, id).join("direct");
@@ -112,7 +111,7 @@ impl RemoteStore {
             )));
         }
         let backend_id = r.str16()?;
-        if self.inner.backend.multipart().is_none() {
+        if !self.inner.backend.has_multipart() {
             return Err(Error::NotImplemented {
                 operation: format!(
                     "upload {id}, whose parts go to the backend's own multipart upload, without RemoteOptions::with_multipart_store"
@@ -197,16 +196,12 @@ impl RemoteStore {
         index: u32,
         bytes: Vec<Bytes>,
     ) -> Result<PartId> {
-        let multipart = self.inner.backend.multipart().cloned().ok_or_else(|| {
-            Error::Integrity("a direct upload without the backend's multipart uploads".into())
-        })?;
         let (path, id) = (object_path(bucket, key)?, direct.backend_id.clone());
         let index = index as usize;
         let payload = PutPayload::from_iter(bytes);
-        self.inner
-            .backend
-            .block(async move { multipart.put_part(&path, &id, index, payload).await })?
-            .map_err(storage)
+        self.inner.backend.on_multipart(move |uploads| async move {
+            uploads.put_part(&path, &id, index, payload).await
+        })
     }
 
     /// Part `wanted` of a direct upload, if it was uploaded with the ETag
@@ -343,19 +338,12 @@ impl RemoteStore {
                 part_ids.push(self.put_backend_part((bucket, key), direct, count - 1, bytes)?);
             }
         }
-        let multipart = self.inner.backend.multipart().cloned().ok_or_else(|| {
-            Error::Integrity("a direct upload without the backend's multipart uploads".into())
-        })?;
         let (path, backend_id) = (object_path(bucket, key)?, direct.backend_id.clone());
-        let written = self
-            .inner
-            .backend
-            .block(async move {
-                multipart
-                    .complete_multipart(&path, &backend_id, part_ids)
-                    .await
-            })?
-            .map_err(storage)?;
+        let written = self.inner.backend.on_multipart(move |uploads| async move {
+            uploads
+                .complete_multipart(&path, &backend_id, part_ids)
+                .await
+        })?;
         self.completed(bucket, upload, written.e_tag.as_deref())
     }
 
@@ -363,21 +351,18 @@ impl RemoteStore {
     /// fine; a failure is logged: a bucket lifecycle rule removes what is
     /// left).
     pub(crate) fn abort_direct(&self, (bucket, key): (&str, &str), direct: &Direct) {
-        let Some(multipart) = self.inner.backend.multipart().cloned() else {
-            return;
-        };
         let Ok(path) = object_path(bucket, key) else {
             return;
         };
         let backend_id = direct.backend_id.clone();
-        let aborted = self
-            .inner
-            .backend
-            .block(async move { multipart.abort_multipart(&path, &backend_id).await });
-        match aborted {
-            Ok(Ok(()) | Err(object_store::Error::NotFound { .. })) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "could not abort a backend upload"),
-            Err(error) => tracing::warn!(%error, "could not abort a backend upload"),
+        let aborted = self.inner.backend.on_multipart(move |uploads| async move {
+            match uploads.abort_multipart(&path, &backend_id).await {
+                Err(object_store::Error::NotFound { .. }) => Ok(()),
+                result => result,
+            }
+        });
+        if let Err(error) = aborted {
+            tracing::warn!(%error, "could not abort a backend upload");
         }
     }
 }

@@ -145,18 +145,14 @@ impl PartOpening<'_> {
             out.extend_from_slice(&sealed);
             return Ok(());
         };
+        let mut sealed = sealed;
         if out.is_empty() {
             match sealed.try_into_mut() {
-                Ok(sealed) => {
-                    *out = self.open_in_place(first_chunk, sealed)?;
+                Ok(owned) => {
+                    *out = self.open_in_place(first_chunk, owned)?;
                     return Ok(());
                 }
-                Err(shared) => {
-                    return self
-                        .opener(data_key)?
-                        .open_chunks(first_chunk, shared, out)
-                        .map_err(|_| self.damaged());
-                }
+                Err(shared) => sealed = shared,
             }
         }
         self.opener(data_key)?

@@ -18,6 +18,13 @@ fn open(store: &Arc<MemoryKeyStore>) -> LocalKms {
     .expect("opens")
 }
 
+/// A new key in `kms`: its id.
+fn new_key(kms: &LocalKms) -> String {
+    kms.create_key(CreateKeyOptions::default())
+        .expect("a key")
+        .key_id
+}
+
 fn ctx() -> EncryptionContext {
     EncryptionContext::new(b"store", "bucket", b"object")
 }
@@ -26,10 +33,7 @@ fn ctx() -> EncryptionContext {
 fn a_stale_handle_rotates_past_the_version_another_created() {
     let store = Arc::new(MemoryKeyStore::new());
     let first = open(&store);
-    let key = first
-        .create_key(CreateKeyOptions::default())
-        .expect("a key")
-        .key_id;
+    let key = new_key(&first);
     let stale = open(&store);
     assert_eq!(first.rotate_key(&key).expect("rotates"), 2);
     let (data_key, wrapped) = first.generate_data_key(&key, &ctx()).expect("wraps");
@@ -50,10 +54,7 @@ fn a_stale_handle_rotates_past_the_version_another_created() {
 fn a_stale_handle_does_not_enable_a_key_another_disabled() {
     let store = Arc::new(MemoryKeyStore::new());
     let first = open(&store);
-    let key = first
-        .create_key(CreateKeyOptions::default())
-        .expect("a key")
-        .key_id;
+    let key = new_key(&first);
     let stale = open(&store);
     first.disable_key(&key).expect("disables");
     // Whatever the stale handle's rotation answers, the key stays disabled.
@@ -74,10 +75,7 @@ fn a_reload_reads_keys_another_handle_created() {
     let store = Arc::new(MemoryKeyStore::new());
     let first = open(&store);
     let stale = open(&store);
-    let key = first
-        .create_key(CreateKeyOptions::default())
-        .expect("a key")
-        .key_id;
+    let key = new_key(&first);
     let (data_key, wrapped) = first.generate_data_key(&key, &ctx()).expect("wraps");
     stale.reload().expect("reloads");
     let unwrapped = stale.decrypt_data_key(&wrapped, &ctx()).expect("opens");
@@ -95,13 +93,7 @@ fn a_stale_handle_finds_the_default_key_and_aliases_another_created() {
     assert!(!found.created, "one default key for the store");
     assert_eq!(found.key_id, created.key_id);
 
-    let create = || {
-        first
-            .create_key(CreateKeyOptions::default())
-            .expect("a key")
-            .key_id
-    };
-    let (key, other) = (create(), create());
+    let (key, other) = (new_key(&first), new_key(&first));
     let stale = open(&store);
     first.create_alias("alias/shared", &key).expect("an alias");
     assert!(
