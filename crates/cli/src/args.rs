@@ -137,6 +137,18 @@ pub(crate) enum Command {
     /// request a policy refused.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the store over HTTP as an S3-compatible endpoint (the aws CLI,
+    /// boto3 and other S3 clients), with the access keys, principals and
+    /// policies of the configuration file. Stops on SIGTERM or Ctrl-C once
+    /// the requests in flight have finished.
+    Serve {
+        /// The gateway's configuration file (TOML: listen, tls, access_keys).
+        #[arg(long)]
+        config: PathBuf,
+        /// Listen here instead of the file's `listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Read and authenticate every object (of BUCKET, or of the store) and
     /// print each problem with its object; exits 5 if there is any.
     Verify {

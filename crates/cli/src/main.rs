@@ -7,6 +7,7 @@
 //! - [`job_commands`]: bulk key jobs, run in the foreground, resumable.
 //! - [`audit_command`]: `coffer audit query|prune`.
 //! - [`verify_command`]: `coffer verify`.
+//! - [`serve_command`]: `coffer serve`, the S3-compatible gateway.
 //! - [`output`]: human and `--json` output, progress bars.
 //! - [`exit`]: failures and the exit codes that tell them apart.
 
@@ -16,6 +17,7 @@ mod exit;
 mod job_commands;
 mod key_commands;
 mod output;
+mod serve_command;
 mod store_commands;
 mod verify_command;
 
@@ -81,6 +83,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Job(command) => job_commands::job(&store, command, &out),
         Command::Audit(command) => audit_command::audit(&store, command, &out),
         Command::Verify { bucket } => verify_command::verify(&store, bucket.as_deref(), &out),
+        Command::Serve { config, listen } => serve_command::serve(&store, &config, listen, &out),
     };
     let closed = store.close().map_err(Failure::from);
     result.and(closed)

@@ -882,3 +882,83 @@ fn a_store_a_transit_service_made_is_operated_with_kms_transit() {
         Some(name.as_str())
     );
 }
+
+#[test]
+fn serve_answers_s3_clients_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let session = Session::new();
+    session.ok(&["bucket", "create", "served"]);
+    let config = session.file("gateway.toml");
+    std::fs::write(
+        &config,
+        "[[access_keys]]\nid = \"AKIDSERVE\"\nsecret = \"serve-secret\"\ntrusted = true\n",
+    )
+    .expect("config");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coffer"))
+        .env("COFFER_DIR", session.store())
+        .args(["--json", "serve", "--config"])
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serves");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first: Value =
+        serde_json::from_str(&lines.next().expect("a line").expect("reads")).expect("json");
+    let address = first["listening"].as_str().expect("an address").to_owned();
+
+    // An unsigned request is refused with S3's error document.
+    let mut socket = std::net::TcpStream::connect(&address).expect("connects");
+    write!(
+        socket,
+        "GET /served HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("writes");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("reads");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
+
+    // The aws CLI signs for real.
+    let uploaded = session.file("uploaded.bin");
+    let bytes = write(&uploaded, 3 << 20, 9);
+    if let Some((_, aws)) = coffer_test_servers::python_and_aws_cli(&["botocore"]) {
+        let out = std::process::Command::new(aws)
+            .env("AWS_ACCESS_KEY_ID", "AKIDSERVE")
+            .env("AWS_SECRET_ACCESS_KEY", "serve-secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .args(["--endpoint-url", &format!("http://{address}")])
+            .args(["s3", "cp", "--sse", "AES256"])
+            .arg(&uploaded)
+            .arg("s3://served/uploaded.bin")
+            .output()
+            .expect("aws runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "{status}");
+    let last: Value =
+        serde_json::from_str(&lines.next().expect("a line").expect("reads")).expect("json");
+    assert_eq!(last["stopped"], true);
+    assert!(std::net::TcpStream::connect(&address).is_err());
+
+    if coffer_test_servers::python_and_aws_cli(&["botocore"]).is_some() {
+        let back = session.file("back.bin");
+        session.ok(&["get", "served/uploaded.bin", back.to_str().expect("utf-8")]);
+        assert_eq!(std::fs::read(&back).expect("reads"), bytes);
+        let head = session.json(&["head", "served/uploaded.bin"]);
+        assert_eq!(head["protection"]["mode"], "AES256", "{head}");
+    }
+}

@@ -202,6 +202,39 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The aws CLI and a Python with `modules` importable (the virtualenv's
+/// Python beside the CLI, else `COFFER_PYTHON`, else `python3`), or `None`
+/// after saying why (a failure under `CI=true`, as for the servers).
+pub fn python_and_aws_cli(modules: &[&str]) -> Option<(PathBuf, PathBuf)> {
+    let aws = Binary::new(
+        "aws",
+        "COFFER_AWS_BIN",
+        "install boto3 and the aws CLI with scripts/install-test-servers",
+    )
+    .find()?;
+    let beside = aws.with_file_name("python");
+    let python = match std::env::var_os("COFFER_PYTHON") {
+        Some(path) => PathBuf::from(path),
+        None if beside.is_file() => beside,
+        None => PathBuf::from("python3"),
+    };
+    let imports = format!("import {}", modules.join(", "));
+    let importable = Command::new(&python)
+        .args(["-c", &imports])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{} cannot `{imports}` and CI=true: run scripts/install-test-servers",
+            python.display()
+        );
+        eprintln!("skipping: {} cannot `{imports}`", python.display());
+        return None;
+    }
+    Some((python, aws))
+}
+
 /// A loopback port nothing listened on a moment ago (a server may still lose
 /// it to another process before binding it: retry on another).
 pub fn free_port() -> u16 {

@@ -2,7 +2,7 @@
 //! same bytes, and print one JSON object per line with the ratio.
 //!
 //! ```text
-//! cargo run --release -p coffer-benches --bin compare -- <cipher|jobs|keys|kms|object-store|remote|store|sustained> [--quick]
+//! cargo run --release -p coffer-benches --bin compare -- <cipher|gateway|jobs|keys|kms|object-store|remote|store|sustained> [--quick]
 //! ```
 //!
 //! `kms` starts an OpenBao dev server the way the tests do (and says how to
@@ -20,6 +20,7 @@
 
 mod cipher;
 mod cpu;
+mod gateway;
 mod jobs;
 mod keys;
 mod kms;
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         .collect();
     if cases.is_empty() {
         eprintln!(
-            "usage: compare <cipher|jobs|keys|kms|object-store|remote|store|sustained>... [--quick] [--size=<bytes>]"
+            "usage: compare <cipher|gateway|jobs|keys|kms|object-store|remote|store|sustained>... [--quick] [--size=<bytes>]"
         );
         return ExitCode::FAILURE;
     }
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
     for case in cases {
         match case {
             "cipher" => cipher::run(&budget),
+            "gateway" => gateway::run(&budget, quick),
             "keys" => keys::run(&budget),
             "jobs" => jobs::run(quick, only, objects, &tuning),
             "kms" => kms::run(quick),
@@ -89,7 +91,7 @@ fn main() -> ExitCode {
             "store" => store::run(&budget, quick, size, &tuning),
             other => {
                 eprintln!(
-                    "unknown comparison {other:?}; known: cipher, jobs, keys, kms, object-store, remote, store, sustained"
+                    "unknown comparison {other:?}; known: cipher, gateway, jobs, keys, kms, object-store, remote, store, sustained"
                 );
                 return ExitCode::FAILURE;
             }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use coffer_remote::RemoteStore;
 use coffer_sse::{CompletedPart, Error, PutCondition, PutOptions, Session};
-use coffer_test_servers::Binary;
 use object_store::ObjectStore;
 
 use crate::common;
@@ -22,32 +21,7 @@ const MARKER: &str = "coffer-plaintext-marker:";
 /// The venv's Python (with boto3) and aws CLI, or `None` after saying why
 /// (a failure under `CI=true`, as for the servers).
 fn tools() -> Option<(PathBuf, PathBuf)> {
-    let aws = Binary::new(
-        "aws",
-        "COFFER_AWS_BIN",
-        "install boto3 and the aws CLI with scripts/install-test-servers",
-    )
-    .find()?;
-    let beside = aws.with_file_name("python");
-    let python = match std::env::var_os("COFFER_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None if beside.is_file() => beside,
-        None => PathBuf::from("python3"),
-    };
-    let has_boto3 = Command::new(&python)
-        .args(["-c", "import boto3"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_boto3 {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{} has no boto3 and CI=true: run scripts/install-test-servers",
-            python.display()
-        );
-        eprintln!("skipping: no boto3 for {}", python.display());
-        return None;
-    }
-    Some((python, aws))
+    coffer_test_servers::python_and_aws_cli(&["boto3"])
 }
 
 fn marked(len: usize) -> Bytes {
