@@ -34,7 +34,7 @@
 //!   `x-amz-server-side-encryption*` headers and the bucket's
 //!   `ServerSideEncryptionConfiguration`, mapped onto coffer's rules and
 //!   reported from the protection each object actually has.
-//! - Bodies stream both ways with bounded memory ([`body`]); every blocking
+//! - Bodies stream both ways with bounded memory; every blocking
 //!   engine call runs on the runtime's blocking pool.
 //! - [`serve`]: the HTTP/1.1 and HTTP/2 server, with TLS (rustls) when
 //!   given, draining requests in flight when asked to stop.

@@ -6,8 +6,8 @@ use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
     CompleteMultipartUploadOutput, CopyPartResult, CreateMultipartUploadInput,
     CreateMultipartUploadOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput,
-    MultipartUpload, Range, UploadPartCopyInput, UploadPartCopyOutput, UploadPartInput,
-    UploadPartOutput,
+    ListPartsInput, ListPartsOutput, MultipartUpload, Part, Range, UploadPartCopyInput,
+    UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3Request, S3Response, S3Result};
 
@@ -287,6 +287,56 @@ impl<A: ObjectApi + 'static> Gateway<A> {
             prefix: input.prefix,
             upload_id_marker: input.upload_id_marker,
             uploads: Some(listed),
+            ..Default::default()
+        }))
+    }
+}
+
+impl<A: ObjectApi + 'static> Gateway<A> {
+    pub(crate) async fn list_parts_op(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let caller = self.caller_of(&req)?;
+        let owner = crate::listing::owner(&req);
+        let input = req.input;
+        let max = input.max_parts.unwrap_or(MAX_UPLOADS).clamp(0, MAX_UPLOADS) as usize;
+        let after = u32::try_from(input.part_number_marker.unwrap_or(0))
+            .map_err(|_| invalid_argument("part-number-marker must be a part number"))?;
+        let this = self.clone();
+        let (bucket, key, upload_id) = (input.bucket, input.key, input.upload_id);
+        let (b, k, u) = (bucket.clone(), key.clone(), upload_id.clone());
+        let mut parts =
+            blocking(move || this.api().list_parts_as(&b, &k, &u, &caller).map_err(to_s3)).await?;
+        parts.retain(|part| part.part_number > after);
+        let is_truncated = parts.len() > max;
+        parts.truncate(max);
+        let next = is_truncated
+            .then(|| parts.last().map(|p| p.part_number as i32))
+            .flatten();
+        let listed = parts
+            .into_iter()
+            .map(|part| Part {
+                e_tag: Some(etag_of(&part.etag)),
+                part_number: Some(part.part_number as i32),
+                size: Some(part.size as i64),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(bucket),
+            key: Some(key),
+            upload_id: Some(upload_id),
+            initiator: Some(s3s::dto::Initiator {
+                display_name: owner.display_name.clone(),
+                id: owner.id.clone(),
+            }),
+            owner: Some(owner),
+            is_truncated: Some(is_truncated),
+            max_parts: Some(max as i32),
+            next_part_number_marker: next,
+            part_number_marker: input.part_number_marker,
+            parts: Some(listed),
             ..Default::default()
         }))
     }

@@ -164,6 +164,13 @@ impl<A: ObjectApi + 'static> S3 for Gateway<A> {
         self.abort_multipart_upload_op(req).await
     }
 
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.list_parts_op(req).await
+    }
+
     async fn list_multipart_uploads(
         &self,
         req: S3Request<ListMultipartUploadsInput>,

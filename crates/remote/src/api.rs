@@ -235,4 +235,15 @@ impl ObjectApi for RemoteStore {
         self.authorize_on(caller, action::LIST_MULTIPART_UPLOADS, bucket, None)?;
         self.list_uploads(bucket)
     }
+
+    fn list_parts_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        caller: &Caller,
+    ) -> Result<Vec<UploadedPart>> {
+        self.authorize_on(caller, action::LIST_PARTS, bucket, Some(key))?;
+        self.list_parts(bucket, key, upload_id)
+    }
 }

@@ -204,6 +204,30 @@ impl RemoteStore {
         })
     }
 
+    /// Part `number` of upload `id` as sent into the backend's own upload,
+    /// if it was: its table entry and the ETag its upload returned.
+    pub(crate) fn sent_part(
+        &self,
+        bucket: &str,
+        id: &str,
+        number: u32,
+    ) -> Result<Option<(PartEntry, String)>> {
+        let at = sent_path(bucket, id, number);
+        let Fetched::Found(_, raw) = self.inner.backend.get(&at, GetOptions::default())? else {
+            return Ok(None);
+        };
+        let entry = decode_table(raw.get(..ENTRY_LEN).unwrap_or_default())
+            .pop()
+            .filter(|entry| entry.number == number)
+            .ok_or_else(|| {
+                Error::Integrity(format!(
+                    "upload {id}: the record of part {number} is damaged"
+                ))
+            })?;
+        let etag = sent_etag(&entry);
+        Ok(Some((entry, etag)))
+    }
+
     /// Part `wanted` of a direct upload, if it was uploaded with the ETag
     /// listed.
     fn find_part(

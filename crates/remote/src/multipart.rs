@@ -295,7 +295,20 @@ impl RemoteStore {
         wanted: &CompletedPart,
         encrypted: bool,
     ) -> Result<Option<StagedPart>> {
-        let path = part_path(bucket, id, wanted.part_number);
+        Ok(self
+            .staged_part_numbered(bucket, id, wanted.part_number, encrypted)?
+            .filter(|staged| same_etag(&quoted(staged.e_tag.as_deref()), &wanted.etag)))
+    }
+
+    /// Part `number` as staged under upload `id`, whatever its ETag.
+    fn staged_part_numbered(
+        &self,
+        bucket: &str,
+        id: &str,
+        number: u32,
+        encrypted: bool,
+    ) -> Result<Option<StagedPart>> {
+        let path = part_path(bucket, id, number);
         let tail = GetOptions {
             range: Some(GetRange::Suffix(ENTRY_LEN as u64)),
             ..GetOptions::default()
@@ -303,24 +316,55 @@ impl RemoteStore {
         let Fetched::Found(meta, raw) = self.inner.backend.get(&path, tail)? else {
             return Ok(None);
         };
-        if !same_etag(&quoted(meta.e_tag.as_deref()), &wanted.etag) {
-            return Ok(None);
-        }
         let entry = decode_table(&raw)
             .pop()
-            .filter(|entry| entry.number == wanted.part_number)
+            .filter(|entry| entry.number == number)
             .filter(|entry| part_len(entry.size, encrypted) + ENTRY_LEN as u64 == meta.size)
-            .ok_or_else(|| {
-                Error::Integrity(format!(
-                    "upload {id}: part {} is damaged",
-                    wanted.part_number
-                ))
-            })?;
+            .ok_or_else(|| Error::Integrity(format!("upload {id}: part {number} is damaged")))?;
         Ok(Some(StagedPart {
             path,
             e_tag: meta.e_tag,
             entry,
         }))
+    }
+
+    /// The parts uploaded so far to upload `id`, by number: each as
+    /// completion would find it (sent into the backend's own upload, else
+    /// staged), with the ETag and size its upload returned.
+    pub(crate) fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Vec<UploadedPart>> {
+        let upload = self.upload(bucket, key, id)?;
+        let encrypted = upload.record.mode != ProtectionMode::None;
+        let mut numbers = std::collections::BTreeSet::new();
+        for meta in self.inner.backend.list(&upload_dir(bucket, id))? {
+            let number = meta.location.filename().and_then(|name| {
+                name.strip_prefix("part-")
+                    .or_else(|| name.strip_prefix("sent-"))
+                    .and_then(|n| n.parse::<u32>().ok())
+            });
+            numbers.extend(number);
+        }
+        let mut out = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            if let Some((entry, etag)) = self.sent_part(bucket, id, number)? {
+                out.push(UploadedPart {
+                    part_number: number,
+                    etag,
+                    size: entry.size,
+                });
+            } else if let Some(staged) = self.staged_part_numbered(bucket, id, number, encrypted)? {
+                out.push(UploadedPart {
+                    part_number: number,
+                    etag: quoted(staged.e_tag.as_deref()),
+                    size: staged.entry.size,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// What completing `upload` gives, once its object is written.

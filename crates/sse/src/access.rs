@@ -47,6 +47,8 @@ pub mod action {
     pub const ABORT_MULTIPART_UPLOAD: &str = "oss:AbortMultipartUpload";
     /// List a bucket's multipart uploads.
     pub const LIST_MULTIPART_UPLOADS: &str = "oss:ListMultipartUploads";
+    /// List the parts uploaded so far to a multipart upload.
+    pub const LIST_PARTS: &str = "oss:ListParts";
 }
 
 /// The resource names of one store's buckets and objects:

@@ -282,6 +282,17 @@ pub trait ObjectApi: Send + Sync {
         caller: &Caller,
     ) -> Result<Vec<MultipartUpload>>;
 
+    /// The parts uploaded so far to an upload, by part number, each with the
+    /// ETag and size its upload returned (`oss:ListParts` on the object;
+    /// [`crate::Error::NoSuchUpload`]).
+    fn list_parts_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        caller: &Caller,
+    ) -> Result<Vec<UploadedPart>>;
+
     /// Reads `range` of an object if `conditions` hold (provided:
     /// [`ObjectApi::get_object_as`] with both set).
     fn get_object_range_as(

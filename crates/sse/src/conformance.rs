@@ -426,6 +426,11 @@ pub fn multipart_uploads<A: ObjectApi>(h: &Harness<'_, A>) {
     let listed = s.list_multipart_uploads(&bucket).expect("list uploads");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].upload_id, upload);
+    assert_eq!(
+        s.list_parts(&bucket, "parts", &upload).expect("list parts"),
+        vec![first.clone(), second.clone()],
+        "the parts by number, as their uploads returned them"
+    );
     assert!(matches!(
         s.complete_multipart_upload(
             &bucket,
@@ -483,6 +488,10 @@ pub fn multipart_uploads<A: ObjectApi>(h: &Harness<'_, A>) {
         Err(Error::NoSuchUpload(_))
     ));
     assert!(s.list_multipart_uploads(&bucket).expect("list").is_empty());
+    assert!(matches!(
+        s.list_parts(&bucket, "gone", &abandoned),
+        Err(Error::NoSuchUpload(_))
+    ));
     assert!(matches!(
         s.head_object(&bucket, "gone"),
         Err(Error::NoSuchKey { .. })

@@ -331,4 +331,14 @@ impl<A: ObjectApi> Session<A> {
     pub fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<MultipartUpload>> {
         self.api.list_multipart_uploads_as(bucket, &self.caller)
     }
+
+    /// The parts uploaded so far to an upload ([`ObjectApi::list_parts_as`]).
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>> {
+        self.api.list_parts_as(bucket, key, upload_id, &self.caller)
+    }
 }

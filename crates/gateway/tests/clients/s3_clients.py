@@ -150,13 +150,18 @@ code, _ = error_code(s3.head_object, Bucket="reports", Key="parts.bin")
 assert code == "404", code
 parts = s3.list_multipart_uploads(Bucket="reports")["Uploads"]
 assert [u["UploadId"] for u in parts] == [upload], parts
+listed = s3.list_parts(Bucket="reports", Key="parts.bin", UploadId=upload, MaxParts=1)
+assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in listed["Parts"]] == [(1, etags[0], 5 << 20)], listed
+assert listed["IsTruncated"] and listed["NextPartNumberMarker"] == 1, listed
+rest = s3.list_parts(Bucket="reports", Key="parts.bin", UploadId=upload, PartNumberMarker=1)
+assert [(p["PartNumber"], p["ETag"]) for p in rest["Parts"]] == [(2, etags[1])] and not rest["IsTruncated"], rest
 done = s3.complete_multipart_upload(
     Bucket="reports", Key="parts.bin", UploadId=upload,
     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etags[0]}, {"PartNumber": 2, "ETag": etags[1]}]},
 )
 assert done["SSEKMSKeyId"] == CMK, done
 assert s3.head_object(Bucket="reports", Key="parts.bin")["ContentLength"] == 10 << 20
-step("a part list out of order is InvalidPartOrder and leaves the upload to complete")
+step("ListParts pages; a part list out of order is InvalidPartOrder and leaves the upload to complete")
 
 
 malformed = b"<ServerSideEncryptionConfiguration><Rule>"

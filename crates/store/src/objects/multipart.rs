@@ -516,6 +516,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The parts uploaded so far to an upload, by part number, each with the
+    /// ETag and size its upload returned. [`Error::NoSuchUpload`].
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>> {
+        let upload = parse_upload_id(upload_id)?;
+        self.upload_record(bucket, key, &upload, upload_id)?;
+        let db = self.db()?;
+        let (start, _) = upload_parts_range(&upload);
+        let mut out = Vec::new();
+        for item in db.iterator_cf(
+            db.cf(ColumnFamily::Multipart)?,
+            IteratorMode::From(&start, rocksdb::Direction::Forward),
+        ) {
+            let (raw_key, value) = item.map_err(storage)?;
+            let Some(number) = raw_key
+                .strip_prefix(&upload[..])
+                .and_then(|rest| <[u8; 4]>::try_from(rest).ok())
+                .map(u32::from_be_bytes)
+            else {
+                break;
+            };
+            let part = open_part_record(&self.inner.records, &upload, number, &value)?;
+            out.push(UploadedPart {
+                part_number: number,
+                etag: part.etag(),
+                size: part.size,
+            });
+        }
+        Ok(out)
+    }
+
     /// Aborts every upload created longer than `older_than` ago; returns how
     /// many. Also run when the store opens, with the store's multipart expiry.
     pub fn sweep_multipart_uploads(&self, older_than: Duration) -> Result<usize> {
