@@ -141,7 +141,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(page.bucket.clone()),
             prefix: Some(page.encode(&page.prefix)),
-            marker: input.marker,
+            marker: Some(input.marker.unwrap_or_default()),
             max_keys: Some(page.max_keys),
             is_truncated: Some(listed.is_truncated),
             contents: Some(objects(&page, &listed.objects, Some(&owner))),

@@ -27,6 +27,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        crate::objects::refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         let encryption = requested_rule(
@@ -73,6 +74,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        crate::objects::refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         let part_number = part_number(input.part_number)?;
@@ -102,6 +104,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        crate::objects::refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         let part_number = part_number(input.part_number)?;

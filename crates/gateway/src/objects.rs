@@ -25,6 +25,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         let encryption = requested_rule(
@@ -32,7 +33,14 @@ impl<A: ObjectApi + 'static> Gateway<A> {
             input.ssekms_key_id.as_deref(),
             input.bucket_key_enabled,
         )?;
-        let condition = put_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+        let condition = self
+            .write_condition(
+                (&input.bucket, &input.key),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+                &caller,
+            )
+            .await?;
         let attributes = attributes(
             input.content_type.map(|t| t.to_string()),
             input.content_disposition,
@@ -69,6 +77,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         refuse_on_read(&req.headers)?;
+        refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         refuse_versions_and_parts(input.version_id.as_deref(), input.part_number)?;
@@ -127,6 +136,7 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         refuse_on_read(&req.headers)?;
+        refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         refuse_versions_and_parts(input.version_id.as_deref(), input.part_number)?;
@@ -243,18 +253,36 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
         let (source_bucket, source_key) = copy_source(&input.copy_source)?;
-        if input.copy_source_if_match.is_some()
-            || input.copy_source_if_none_match.is_some()
-            || input.copy_source_if_modified_since.is_some()
-            || input.copy_source_if_unmodified_since.is_some()
-        {
-            return Err(s3s::s3_error!(
-                NotImplemented,
-                "x-amz-copy-source-if-* conditions are not supported"
-            ));
+        let source_conditions = get_conditions(
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        );
+        if !source_conditions.is_empty() {
+            // Checked on the source as it is now; a copy over itself also
+            // commits only if the object is still the one read.
+            let this = self.clone();
+            let (b, k, c) = (source_bucket.clone(), source_key.clone(), caller.clone());
+            blocking(
+                move || match this.api().head_object_as(&b, &k, &source_conditions, &c) {
+                    Ok(_) => Ok(()),
+                    Err(coffer_sse::Error::NotModified { bucket, key }) => {
+                        Err(to_s3(coffer_sse::Error::PreconditionFailed {
+                            bucket,
+                            key,
+                            condition: "x-amz-copy-source-if-none-match / -if-modified-since"
+                                .into(),
+                        }))
+                    }
+                    Err(error) => Err(to_s3(error)),
+                },
+            )
+            .await?;
         }
         let encryption = requested_rule(
             input.server_side_encryption.as_ref(),
@@ -319,6 +347,54 @@ pub(crate) fn attributes(
     attributes.content_language = content_language;
     attributes.cache_control = cache_control;
     attributes
+}
+
+impl<A: ObjectApi + 'static> Gateway<A> {
+    /// The condition of a write: [`put_condition`]'s, or one decided on the
+    /// object as it is now for the two forms the engine takes no part in
+    /// (`If-Match: *`: it must exist; `If-None-Match: "etag"`: it must not be
+    /// that version), made exact with `If-Match` on the ETag found.
+    pub(crate) async fn write_condition(
+        &self,
+        (bucket, key): (&str, &str),
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+        caller: &coffer_sse::Caller,
+    ) -> S3Result<PutCondition> {
+        let unless = match (if_match, if_none_match) {
+            (Some(ETagCondition::Any), None) => None,
+            (None, Some(ETagCondition::ETag(etag))) => Some(quoted(etag)),
+            (if_match, if_none_match) => return put_condition(if_match, if_none_match),
+        };
+        let this = self.clone();
+        let (b, k, c) = (bucket.to_owned(), key.to_owned(), caller.clone());
+        let current =
+            blocking(
+                move || match this.api().head_object_as(&b, &k, &GetConditions::new(), &c) {
+                    Ok(meta) => Ok(Some(meta.etag)),
+                    Err(coffer_sse::Error::NoSuchKey { .. }) => Ok(None),
+                    Err(error) => Err(to_s3(error)),
+                },
+            )
+            .await?;
+        let failed = || {
+            to_s3(coffer_sse::Error::PreconditionFailed {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                condition: "If-Match / If-None-Match".into(),
+            })
+        };
+        match (current, unless) {
+            (None, None) => Err(failed()),
+            (None, Some(_)) => Ok(PutCondition::IfNotExists),
+            (Some(current), Some(unless))
+                if current.trim_matches('"') == unless.trim_matches('"') =>
+            {
+                Err(failed())
+            }
+            (Some(current), _) => Ok(PutCondition::IfMatch(current)),
+        }
+    }
 }
 
 /// coffer's ETag (quoted) as s3s carries it (the value inside the quotes).
@@ -419,6 +495,22 @@ pub(crate) fn copy_source(source: &CopySource) -> S3Result<(String, String)> {
             "copy sources through access points are not supported"
         )),
     }
+}
+
+/// Refuses SSE-C (customer-provided keys): coffer keeps every key in its
+/// keyring or KMS, and a client that sent its own key must not be told its
+/// object was stored under it.
+pub(crate) fn refuse_sse_c(headers: &hyper::HeaderMap) -> S3Result<()> {
+    let customer = headers
+        .keys()
+        .any(|name| name.as_str().contains("server-side-encryption-customer-"));
+    if customer {
+        return Err(s3s::s3_error!(
+            NotImplemented,
+            "SSE-C (x-amz-server-side-encryption-customer-*) is not supported: coffer keeps every key in its keyring or KMS"
+        ));
+    }
+    Ok(())
 }
 
 /// coffer keeps one version of each object, and reads whole objects or

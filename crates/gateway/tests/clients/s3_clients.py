@@ -117,6 +117,24 @@ step("SSE headers on a GET are a 400")
 # --- Bad requests: S3's codes, and nothing changes.
 code, _ = error_code(s3.put_object, Bucket="reports", Key="bad", Body=b"x", ServerSideEncryption="SM4")
 assert code == "InvalidArgument", code
+code, status = error_code(
+    s3.put_object, Bucket="reports", Key="bad", Body=b"x",
+    SSECustomerAlgorithm="AES256", SSECustomerKey="k" * 32,
+)
+assert (code, status) == ("NotImplemented", 501), "SSE-C is refused, never ignored"
+put = s3.put_object(Bucket="reports", Key="cond.txt", Body=b"v1")
+code, status = error_code(s3.put_object, Bucket="reports", Key="cond.txt", Body=b"v2", IfNoneMatch=put["ETag"])
+assert (code, status) == ("PreconditionFailed", 412), (code, status)
+s3.put_object(Bucket="reports", Key="cond.txt", Body=b"v2", IfNoneMatch='"another"')
+def if_match_any(request, **_):
+    request.headers["If-Match"] = "*"
+s3.meta.events.register("before-sign.s3.PutObject", if_match_any)
+code, status = error_code(s3.put_object, Bucket="reports", Key="absent.txt", Body=b"x")
+assert (code, status) == ("PreconditionFailed", 412), (code, status)
+s3.put_object(Bucket="reports", Key="cond.txt", Body=b"v3")
+s3.meta.events.unregister("before-sign.s3.PutObject", if_match_any)
+assert s3.get_object(Bucket="reports", Key="cond.txt")["Body"].read() == b"v3"
+s3.delete_object(Bucket="reports", Key="cond.txt")
 code, _ = error_code(
     s3.put_bucket_encryption,
     Bucket="reports",

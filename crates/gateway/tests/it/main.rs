@@ -6,4 +6,5 @@ mod integration;
 mod oss_clients;
 mod principals;
 mod python_clients;
+mod s3_tests;
 mod shutdown;
