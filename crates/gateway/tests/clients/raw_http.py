@@ -2,8 +2,11 @@
 socket by hand (a body other than the one signed, a body shorter than its
 Content-Length, one sent in two halves)."""
 
+import datetime
 import socket
 import urllib.parse
+
+import botocore.auth
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -11,13 +14,18 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 
-def signed(endpoint, key, secret, method, path, body, headers=None):
+def signed(endpoint, key, secret, method, path, body, headers=None, skew_seconds=0):
     """A request signed with SigV4 by botocore: over `body`'s SHA-256, or
-    UNSIGNED-PAYLOAD for `None`."""
+    UNSIGNED-PAYLOAD for `None`; dated `skew_seconds` from now."""
     request = AWSRequest(method=method, url=endpoint + path, data=body or b"", headers=dict(headers or {}))
     if body is None:
         request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
-    S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+    real = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: real() + datetime.timedelta(seconds=skew_seconds)
+    try:
+        S3SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(request)
+    finally:
+        botocore.auth.get_current_datetime = real
     return request
 
 

@@ -11,6 +11,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+
+import requests
 
 import boto3
 from botocore.config import Config
@@ -201,7 +204,18 @@ request = signed(ENDPOINT, KEY, SECRET, "PUT", "/reports/short", None, {"Content
 answer = send_raw(request, b"x" * 1000, close_early=True)
 code, _ = error_code(s3.head_object, Bucket="reports", Key="short")
 assert code == "404", "a body shorter than its Content-Length stores nothing"
-step("malformed XML, a body for another signature, a short body: refused, nothing stored")
+request = signed(ENDPOINT, KEY, SECRET, "PUT", "/reports/skewed", b"late", {"Content-Length": "4"}, skew_seconds=-3600)
+answer = send_raw(request, b"late")
+assert " 403 " in answer.split("\r\n")[0] and "RequestTimeTooSkewed" in answer, answer
+code, _ = error_code(s3.head_object, Bucket="reports", Key="skewed")
+assert code == "404", "a request from an hour ago stores nothing"
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "reports", "Key": "managed.txt"}, ExpiresIn=1)
+time.sleep(2)
+answer = requests.get(url, timeout=10)
+assert answer.status_code == 403 and b"store-managed" not in answer.content, (answer.status_code, answer.text)
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "reports", "Key": "managed.txt"}, ExpiresIn=60)
+assert requests.get(url, timeout=10).content == b"store-managed keys"
+step("malformed XML, a body for another signature, a short body, a skewed clock, an expired URL: refused, nothing stored")
 
 # --- The aws CLI.
 aws = os.environ["COFFER_AWS_BIN"]

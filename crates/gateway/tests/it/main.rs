@@ -8,3 +8,4 @@ mod principals;
 mod python_clients;
 mod s3_tests;
 mod shutdown;
+mod tls;
