@@ -109,7 +109,8 @@ impl<A: ObjectApi + 'static> GatewayService<A> {
     ) -> S3Result<Response<Body>> {
         let signed = signed?;
         let (signature::Signed::Header { access_key, .. }
-        | signature::Signed::Url { access_key, .. }) = &signed;
+        | signature::Signed::Url { access_key, .. }
+        | signature::Signed::V4 { access_key, .. }) = &signed;
         let access_key = access_key.clone();
         let secret = self.gateway.inner.keys.secret(&access_key)?;
         let host = request

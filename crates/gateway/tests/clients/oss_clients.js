@@ -75,6 +75,18 @@ async function main() {
   assert.deepStrictEqual(listed.objects.map((o) => o.name), ["after.txt", "by-default.txt", "named.txt"]);
   step("a KMS default with a named CMK, and a listing");
 
+  const v4 = new OSS({
+    endpoint, accessKeyId, accessKeySecret, bucket: "node-bucket", region: "oss-cn-hangzhou", authorizationV4: true,
+  });
+  await v4.put("v4.txt", Buffer.from("signed with V4"), {
+    headers: { "x-oss-server-side-encryption": "KMS", "x-oss-server-side-encryption-key-id": cmk },
+  });
+  const back = await v4.get("v4.txt");
+  assert.strictEqual(back.content.toString(), "signed with V4");
+  assert.strictEqual(back.res.headers["x-oss-server-side-encryption-key-id"], cmk);
+  await v4.delete("v4.txt");
+  step("V4 signatures (authorizationV4): put, get, delete");
+
   const wrong = new OSS({ endpoint, accessKeyId, accessKeySecret: "not-the-secret", bucket: "node-bucket" });
   await assert.rejects(wrong.get("named.txt"), (e) => e.status === 403 && e.code === "SignatureDoesNotMatch");
   step("a wrong secret is refused");

@@ -107,6 +107,22 @@ answer = requests.get(tampered, timeout=10)
 assert answer.status_code == 403 and "SignatureDoesNotMatch" in answer.text, answer.text
 step("presigned URLs: one that works, one expired, one pointed at another object")
 
+v4 = oss2.Bucket(oss2.AuthV4(KEY, SECRET), ENDPOINT, "examplebucket", region="cn-hangzhou")
+put = v4.put_object("v4 key+name.txt", b"signed with V4", headers={SSE: "KMS", KEY_ID: CMK, "x-oss-meta-via": "v4"})
+assert put.headers[SSE] == "KMS" and put.headers[KEY_ID] == CMK, dict(put.headers)
+got = v4.get_object("v4 key+name.txt")
+assert got.read() == b"signed with V4" and got.headers["x-oss-meta-via"] == "v4"
+listed = v4.list_objects(prefix="v4 ", max_keys=10)
+assert [o.key for o in listed.object_list] == ["v4 key+name.txt"], [o.key for o in listed.object_list]
+v4.delete_object("v4 key+name.txt")
+wrong_v4 = oss2.Bucket(oss2.AuthV4(KEY, "not-the-secret"), ENDPOINT, "examplebucket", region="cn-hangzhou")
+try:
+    wrong_v4.get_object("named-cmk.txt")
+    raise AssertionError("a wrong V4 secret reads nothing")
+except oss2.exceptions.ServerError as error:
+    assert error.status == 403 and error.code == "SignatureDoesNotMatch", (error.status, error.code)
+step("V4 signatures (OSS4-HMAC-SHA256): put, get, list and delete; a wrong secret refused")
+
 wrong = oss2.Bucket(oss2.Auth(KEY, "not-the-secret"), ENDPOINT, "examplebucket")
 try:
     wrong.get_object("named-cmk.txt")

@@ -50,7 +50,7 @@ fn oss2_runs_the_guides_python_against_the_gateway() {
         cmk.as_str(),
     ];
     let stdout = run(&python, script, &args, &[]);
-    assert_eq!(stdout.matches("ok:").count(), 6, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 7, "{stdout}");
     assert!(stdout.contains("http response code: 200"), "{stdout}");
 
     let parts = g
@@ -116,7 +116,7 @@ fn ali_oss_runs_the_guides_node_js_against_the_gateway() {
         cmk.as_str(),
     ];
     let stdout = run(&node, script, &args, &[("NODE_PATH", modules)]);
-    assert_eq!(stdout.matches("ok:").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("ok:").count(), 5, "{stdout}");
     let named = g
         .store
         .head_object("node-bucket", "named.txt")
