@@ -25,7 +25,10 @@ use crate::measure::{
     Budget, MIB, interleaved_rounds, ops_per_s_settled, report_rates, round, settle_store,
 };
 
-const ENGINES: [&str; 2] = ["store_api", "gateway"];
+/// The engines: the store API, the gateway with a client that signs each
+/// body's SHA-256 (`object_store`'s default), and with one that sends
+/// `UNSIGNED-PAYLOAD` (so neither end hashes the body).
+const ENGINES: [&str; 3] = ["store_api", "gateway", "gateway_unsigned_payload"];
 const CLIENTS: usize = 16;
 
 pub(crate) fn run(budget: &Budget, quick: bool) {
@@ -68,17 +71,21 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
         .enable_all()
         .build()
         .expect("runtime");
-    let s3: Arc<AmazonS3> = Arc::new(
-        AmazonS3Builder::new()
-            .with_endpoint(format!("http://{address}"))
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_bucket_name("bench")
-            .with_access_key_id("AKIDBENCH")
-            .with_secret_access_key("bench-secret")
-            .build()
-            .expect("client"),
-    );
+    let client = |unsigned: bool| -> Arc<AmazonS3> {
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_endpoint(format!("http://{address}"))
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_bucket_name("bench")
+                .with_access_key_id("AKIDBENCH")
+                .with_secret_access_key("bench-secret")
+                .with_unsigned_payload(unsigned)
+                .build()
+                .expect("client"),
+        )
+    };
+    let (s3, unsigned) = (client(false), client(true));
 
     let sizes: &[usize] = if quick {
         &[4 * 1024, 1 << 20, 16 << 20]
@@ -98,19 +105,19 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
             api.put_object("bench", key, body.clone(), PutOptions::default())
                 .expect("put");
         };
-        let gateway_put = |path: &Path| {
+        let gateway_put = |s3: &AmazonS3, path: &Path| {
             client_runtime
                 .block_on(s3.put(path, PutPayload::from(body.clone())))
                 .expect("put");
         };
         for (key, path) in keys.iter().zip(&paths) {
             api_put(key);
-            gateway_put(path);
+            gateway_put(&s3, path);
         }
         settle_store(&api);
         settle_store(&served);
-        let mut next = [0usize; 2];
-        let [a, g] = &mut next;
+        let mut next = [0usize; 3];
+        let [a, g, u] = &mut next;
         let put = interleaved_rounds(
             budget,
             &mut [
@@ -129,15 +136,35 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         t,
                         || {
                             *g = (*g + 1) % keys.len();
-                            gateway_put(&paths[*g]);
+                            gateway_put(&s3, &paths[*g]);
+                        },
+                        || settle_store(&served),
+                    )
+                }),
+                Box::new(|t| {
+                    ops_per_s_settled(
+                        t,
+                        || {
+                            *u = (*u + 1) % keys.len();
+                            gateway_put(&unsigned, &paths[*u]);
                         },
                         || settle_store(&served),
                     )
                 }),
             ],
         );
-        let mut next = [0usize; 2];
-        let [a, g] = &mut next;
+        let gateway_get = |s3: &AmazonS3, path: &Path| {
+            black_box(client_runtime.block_on(async {
+                s3.get(path)
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("body")
+            }));
+        };
+        let mut next = [0usize; 3];
+        let [a, g, u] = &mut next;
         let get = interleaved_rounds(
             budget,
             &mut [
@@ -156,15 +183,17 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                         t,
                         || {
                             *g = (*g + 1) % keys.len();
-                            let path = &paths[*g];
-                            black_box(client_runtime.block_on(async {
-                                s3.get(path)
-                                    .await
-                                    .expect("get")
-                                    .bytes()
-                                    .await
-                                    .expect("body")
-                            }));
+                            gateway_get(&s3, &paths[*g]);
+                        },
+                        || {},
+                    )
+                }),
+                Box::new(|t| {
+                    ops_per_s_settled(
+                        t,
+                        || {
+                            *u = (*u + 1) % keys.len();
+                            gateway_get(&unsigned, &paths[*u]);
                         },
                         || {},
                     )
@@ -184,6 +213,7 @@ pub(crate) fn run(budget: &Budget, quick: bool) {
                 "bytes": size,
                 "put_overhead_us_per_op": round(1e6 / put[1] - 1e6 / put[0]),
                 "get_overhead_us_per_op": round(1e6 / get[1] - 1e6 / get[0]),
+                "put_payload_signing_us_per_op": round(1e6 / put[1] - 1e6 / put[2]),
             })
         );
     }
