@@ -56,6 +56,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Init { dir } = &cli.command {
         return store_commands::init(dir, &keys, &kms, &out);
     }
+    if let Command::Serve { config, listen } = &cli.command {
+        let config = serve_command::load(config)?;
+        if serve_command::has_engine(&config) {
+            return serve_command::serve_engine(&config, *listen, &out);
+        }
+    }
     let store = open(cli.dir.as_deref(), &keys, &kms)?;
     let result = match cli.command {
         Command::Init { .. } => unreachable!("handled above"),
@@ -83,7 +89,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Job(command) => job_commands::job(&store, command, &out),
         Command::Audit(command) => audit_command::audit(&store, command, &out),
         Command::Verify { bucket } => verify_command::verify(&store, bucket.as_deref(), &out),
-        Command::Serve { config, listen } => serve_command::serve(&store, &config, listen, &out),
+        Command::Serve { config, listen } => serve_command::load(&config)
+            .and_then(|config| serve_command::serve(store.clone(), &config, listen, &out)),
     };
     let closed = store.close().map_err(Failure::from);
     result.and(closed)

@@ -962,3 +962,134 @@ fn serve_answers_s3_clients_and_stops_on_sigterm() {
         assert_eq!(head["protection"]["mode"], "AES256", "{head}");
     }
 }
+
+#[test]
+fn serve_keeps_a_store_in_an_s3_bucket_across_restarts() {
+    use std::io::{BufRead, BufReader};
+
+    let Some((_, aws)) = coffer_test_servers::python_and_aws_cli(&["botocore"]) else {
+        return;
+    };
+    let Some(moto) = coffer_kms_aws::dev_server::MotoServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let aws_at = |endpoint: &str, id: &str, secret: &str, args: &[&str]| {
+        let out = std::process::Command::new(&aws)
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .args(["--endpoint-url", endpoint])
+            .args(args)
+            .output()
+            .expect("aws runs");
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    aws_at(
+        moto.endpoint(),
+        "testing",
+        "testing",
+        &["s3api", "create-bucket", "--bucket", "coffer-data"],
+    );
+    std::fs::write(dir.path().join("s3.secret"), "testing\n").expect("secret");
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"coffer-data\"\naccess_key_id = \"testing\"\n\
+             secret_access_key_file = \"s3.secret\"\nallow_http = true\nroot_key_file = \"remote.root.key\"\ncreate = true\n\n\
+             [[access_keys]]\nid = \"AKIDSERVE\"\nsecret = \"serve-secret\"\ntrusted = true\n",
+            moto.endpoint()
+        ),
+    )
+    .expect("config");
+    let serve = || {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("coffer"))
+            .env_remove("COFFER_DIR")
+            .args(["--json", "serve", "--config"])
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("serves");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first: Value =
+            serde_json::from_str(&lines.next().expect("a line").expect("reads")).expect("json");
+        let address = first["listening"].as_str().expect("an address").to_owned();
+        // The reader stays with the child: it prints once more when it stops.
+        ((child, lines), format!("http://{address}"))
+    };
+    let stop = |(mut child, _lines): (
+        std::process::Child,
+        std::io::Lines<BufReader<std::process::ChildStdout>>,
+    )| {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        assert!(child.wait().expect("exits").success());
+    };
+    let uploaded = dir.path().join("report.bin");
+    let bytes = write(&uploaded, 7 << 20, 3);
+
+    let (first, endpoint) = serve();
+    let gateway = |args: &[&str]| aws_at(&endpoint, "AKIDSERVE", "serve-secret", args);
+    gateway(&["s3api", "create-bucket", "--bucket", "reports"]);
+    gateway(&[
+        "s3",
+        "cp",
+        "--sse",
+        "aws:kms",
+        uploaded.to_str().expect("utf-8"),
+        "s3://reports/report.bin",
+    ]);
+    let head: Value = serde_json::from_str(&gateway(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        "reports",
+        "--key",
+        "report.bin",
+    ]))
+    .expect("json");
+    assert_eq!(head["ServerSideEncryption"], "aws:kms", "{head}");
+    assert_eq!(head["ContentLength"], 7 << 20, "{head}");
+    stop(first);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("remote.root.key"))
+            .expect("the root key file was made")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // Opened again from the bucket: the object is there and reads whole.
+    let (second, endpoint) = serve();
+    let back = dir.path().join("back.bin");
+    aws_at(
+        &endpoint,
+        "AKIDSERVE",
+        "serve-secret",
+        &[
+            "s3",
+            "cp",
+            "s3://reports/report.bin",
+            back.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(std::fs::read(&back).expect("reads"), bytes);
+    stop(second);
+    // Nothing of the plaintext is in the S3 bucket under its name.
+    let listed = aws_at(
+        moto.endpoint(),
+        "testing",
+        "testing",
+        &["s3api", "list-objects-v2", "--bucket", "coffer-data"],
+    );
+    assert!(listed.contains("report.bin"), "{listed}");
+}

@@ -14,6 +14,17 @@
 //! certificate = "gateway.crt"
 //! key = "gateway.key"
 //!
+//! [engine]                      # optional: coffer over an S3 bucket (coffer-remote)
+//! kind = "s3"                   # instead of the RocksDB store `coffer --dir` names
+//! endpoint = "http://127.0.0.1:8333"   # absent: AWS itself
+//! bucket = "coffer-data"
+//! region = "us-east-1"
+//! access_key_id = "AKID..."     # absent: AWS_ACCESS_KEY_ID
+//! secret_access_key_file = "s3.secret" # absent: AWS_SECRET_ACCESS_KEY
+//! allow_http = true
+//! root_key_file = "remote.root.key"    # 64 hex digits, mode 0600
+//! create = true                 # make the store (and the root key file) if missing
+//!
 //! [[access_keys]]               # a service that does its own authorization
 //! id = "AKIDSERVICE"
 //! secret_file = "service.secret"  # or `secret = "..."`
@@ -88,11 +99,50 @@ pub struct GatewayConfig {
     /// Base domains of virtual-hosted requests (`<bucket>.<domain>`).
     #[serde(default)]
     pub virtual_host_domains: Vec<String>,
+    /// The engine to serve, when not the store the command line opens.
+    pub engine: Option<EngineConfig>,
     /// The access keys requests are signed with.
     #[serde(default)]
     access_keys: Vec<AccessKeyConfig>,
     #[serde(skip)]
     directory: PathBuf,
+}
+
+/// An engine the configuration names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum EngineConfig {
+    /// coffer over an S3 bucket (`coffer-remote` with `object_store`'s
+    /// `AmazonS3`).
+    S3(S3EngineConfig),
+}
+
+/// coffer over an S3 bucket. The secret is read from its file (or the
+/// environment) when the engine is opened, and never kept here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3EngineConfig {
+    /// The S3 endpoint (absent: AWS).
+    pub endpoint: Option<String>,
+    /// The bucket coffer keeps its store in.
+    pub bucket: String,
+    /// The bucket's region.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The access key id (absent: `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// The file holding the secret access key (absent:
+    /// `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key_file: Option<PathBuf>,
+    /// Whether a plain-HTTP endpoint is allowed.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// The store's root key file.
+    pub root_key_file: PathBuf,
+    /// Whether to create the store, and its root key file, when missing.
+    #[serde(default)]
+    pub create: bool,
 }
 
 /// The PEM files of an HTTPS listener.
@@ -152,6 +202,12 @@ impl GatewayConfig {
         if let Some(tls) = &mut config.tls {
             tls.certificate = config.directory.join(&tls.certificate);
             tls.key = config.directory.join(&tls.key);
+        }
+        if let Some(EngineConfig::S3(s3)) = &mut config.engine {
+            s3.root_key_file = config.directory.join(&s3.root_key_file);
+            if let Some(file) = &mut s3.secret_access_key_file {
+                *file = config.directory.join(&*file);
+            }
         }
         Ok(config)
     }
@@ -221,6 +277,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("max_object_size", &self.max_object_size)
             .field("tls", &self.tls)
             .field("virtual_host_domains", &self.virtual_host_domains)
+            .field("engine", &self.engine)
             .field("access_keys", &ids)
             .finish()
     }

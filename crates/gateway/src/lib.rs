@@ -60,7 +60,7 @@ use std::sync::Arc;
 use coffer_sse::{Caller, ObjectApi};
 use s3s::{S3Request, S3Result};
 
-pub use config::{ConfigError, GatewayConfig};
+pub use config::{ConfigError, EngineConfig, GatewayConfig, S3EngineConfig};
 pub use credentials::{AccessKeys, DuplicateAccessKey};
 pub use oss::GatewayService;
 pub use server::{DRAIN_TIMEOUT, serve, tls_acceptor};
