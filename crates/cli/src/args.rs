@@ -140,7 +140,7 @@ pub(crate) enum Command {
     /// Serve the store over HTTP as an S3- and OSS-compatible endpoint (the
     /// aws CLI, boto3, oss2, ali-oss), with the access keys, principals and
     /// policies of the configuration file; the store is --dir's, or the S3
-    /// bucket the file's [engine] names. Stops on SIGTERM or Ctrl-C once the
+    /// bucket the file's `[engine]` names. Stops on SIGTERM or Ctrl-C once the
     /// requests in flight have finished.
     Serve {
         /// The gateway's configuration file (TOML: listen, tls, access_keys).

@@ -3,6 +3,7 @@
 
 mod common;
 mod integration;
+mod limits;
 mod oss_clients;
 mod principals;
 mod python_clients;
