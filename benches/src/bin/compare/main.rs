@@ -14,6 +14,9 @@
 //! with other storage settings than the defaults (see `tuning.rs`), which is how
 //! the defaults were chosen.
 //!
+//! `--only=concurrent` runs only `store`'s concurrent cases (1, 2, 4 and 16
+//! threads; see `many_writers.rs`).
+//!
 //! `--only=<part>` runs one part of `jobs` (`rewrap`, `payloads` or
 //! `reencrypt`), for profiling it alone; `--objects=<n>` sets how many large
 //! objects its `payloads` and `reencrypt` parts use (default 256).
@@ -24,6 +27,7 @@ mod gateway;
 mod jobs;
 mod keys;
 mod kms;
+mod many_writers;
 mod measure;
 mod object_store_trait;
 mod remote;
@@ -88,7 +92,7 @@ fn main() -> ExitCode {
             "object-store" => object_store_trait::run(&budget, quick),
             "remote" => remote::run(&budget, quick),
             "sustained" => sustained::run(quick, &tuning),
-            "store" => store::run(&budget, quick, size, &tuning),
+            "store" => store::run(&budget, quick, size, &tuning, only),
             other => {
                 eprintln!(
                     "unknown comparison {other:?}; known: cipher, gateway, jobs, keys, kms, object-store, remote, store, sustained"

@@ -5,7 +5,9 @@
 //! key layout (`ratio_vs_rocksdb`, which isolates what encryption costs).
 //! coffer runs with a data key per object and with data keys from a bucket key.
 //! First, a streaming put and get of a 2 GiB object and a 1 GiB `put_object`
-//! with the peak resident memory they took (`store_memory`).
+//! with the peak resident memory they took (`store_memory`); then the
+//! concurrent cases (`many_writers`: 1 to 16 threads against default RocksDB
+//! with the same threads).
 
 use std::hint::black_box;
 
@@ -26,13 +28,19 @@ const ENGINES: [&str; 4] = [
     "coffer_aes256_bucket_key",
 ];
 
-pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candidate: &Candidate) {
+pub(crate) fn run(
+    budget: &Budget,
+    quick: bool,
+    only_size: Option<usize>,
+    candidate: &Candidate,
+    only: Option<&str>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     // Memory first, in a store of its own that is then closed, while the
     // process holds nothing else, so that the peak resident memory it reports
     // is the streaming's own (and its gigabytes leave no work behind for the
     // comparisons).
-    if only_size.is_none() {
+    if only_size.is_none() && only.is_none() {
         let store = Store::open(
             dir.path().join("memory"),
             candidate
@@ -64,6 +72,12 @@ pub(crate) fn run(budget: &Budget, quick: bool, only_size: Option<usize>, candid
         .put_bucket_encryption("bench", EncryptionRule::managed().with_bucket_key(true))
         .expect("rule");
 
+    if only_size.is_none() {
+        crate::many_writers::run(budget, &default, &store);
+    }
+    if only == Some("concurrent") {
+        return;
+    }
     let sizes: &[usize] = if let Some(size) = &only_size {
         std::slice::from_ref(size)
     } else if quick {
