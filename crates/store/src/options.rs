@@ -66,6 +66,10 @@ pub struct Tuning {
     /// kept in blob files of the objects family, so compactions do not rewrite
     /// them; `0`: none are.
     pub object_blob_min_bytes: usize,
+    /// Writers waiting for RocksDB's write group spin (and yield) a while
+    /// before they block, RocksDB's default: on few cores with many writers
+    /// the spinning takes the cores the writers' encryption needs.
+    pub write_thread_spin: bool,
     /// With blob files: compactions move live segments out of the oldest
     /// this fraction of blob files, so that the space of replaced and deleted
     /// segments comes back (higher: less space, more rewriting).
@@ -89,6 +93,7 @@ impl Default for Tuning {
             object_bloom_bits: 0.0,
             blob_gc_age_cutoff: 0.4,
             object_blob_min_bytes: 0,
+            write_thread_spin: true,
         }
     }
 }
@@ -294,6 +299,13 @@ impl Tuning {
         self
     }
 
+    /// Whether writers waiting for the write group spin first
+    /// ([`Tuning::write_thread_spin`]).
+    pub fn with_write_thread_spin(mut self, spin: bool) -> Self {
+        self.write_thread_spin = spin;
+        self
+    }
+
     /// The block cache all column families share.
     pub(crate) fn block_cache(&self) -> Cache {
         Cache::new_lru_cache(self.block_cache_bytes)
@@ -305,6 +317,7 @@ impl Tuning {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_background_jobs(2);
+        options.set_enable_write_thread_adaptive_yield(self.write_thread_spin);
         options
     }
 

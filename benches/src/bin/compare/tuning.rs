@@ -61,6 +61,7 @@ pub(crate) fn parse(spec: &str) -> Result<Candidate, String> {
                     .with_object_blob_min_bytes((number()? * 1024.0) as usize)
             }
             "object_bloom_bits" => *t = t.clone().with_object_bloom_bits(number()?),
+            "write_thread_spin" => *t = t.clone().with_write_thread_spin(number()? != 0.0),
             "inline_kib" => candidate.inline_bytes = Some((number()? * 1024.0) as usize),
             other => return Err(format!("unknown setting {other:?}")),
         }
