@@ -14,6 +14,10 @@
 //! with other storage settings than the defaults (see `tuning.rs`), which is how
 //! the defaults were chosen.
 //!
+//! `sustained` runs 4 writer and 4 reader threads for 10 minutes per engine
+//! (`--minutes=<n>`; 1 with `--quick`); `--only=volume` runs its earlier,
+//! single-threaded overwrite of a fixed volume instead.
+//!
 //! `--only=concurrent` runs only `store`'s concurrent cases (1, 2, 4 and 16
 //! threads; see `many_writers.rs`).
 //!
@@ -70,6 +74,15 @@ fn main() -> ExitCode {
         eprintln!("--objects takes a number");
         return ExitCode::FAILURE;
     };
+    let minutes = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--minutes="))
+        .map(str::parse::<u64>)
+        .transpose();
+    let Ok(minutes) = minutes else {
+        eprintln!("--minutes takes a number");
+        return ExitCode::FAILURE;
+    };
     let cases: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -91,7 +104,7 @@ fn main() -> ExitCode {
             "kms" => kms::run(quick),
             "object-store" => object_store_trait::run(&budget, quick),
             "remote" => remote::run(&budget, quick),
-            "sustained" => sustained::run(quick, &tuning),
+            "sustained" => sustained::run(quick, &tuning, only, minutes),
             "store" => store::run(&budget, quick, size, &tuning, only),
             other => {
                 eprintln!(

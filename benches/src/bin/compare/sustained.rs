@@ -10,7 +10,13 @@
 //! the engine's background work has finished), space amplification (bytes of
 //! the engine's files against the live data), p50 / p99 / longest put and get,
 //! and the longest pause (the longest any single operation took). `--quick`:
-//! 64 MiB overwritten until 512 MiB.
+//! 64 MiB overwritten until 512 MiB. This is `--only=volume`.
+//!
+//! By default (`threaded`): a long-running service. Each engine in turn runs
+//! for 10 minutes (`--minutes=N`; 1 with `--quick`) with 4 writer threads
+//! overwriting the same working set and 4 reader threads getting from it,
+//! and reports p50 / p99 / p999 put and get latencies per minute, the rates,
+//! write and space amplification, and the longest pause.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -79,7 +85,7 @@ impl Random {
 }
 
 /// What the engines under test do.
-trait Engine {
+trait Engine: Sync {
     fn name(&self) -> &'static str;
     fn put(&self, key: &str, body: Bytes);
     fn get(&self, key: &str) -> usize;
@@ -124,7 +130,9 @@ impl Engine for DefaultEngine {
     }
 }
 
-pub(crate) fn run(quick: bool, candidate: &Candidate) {
+pub(crate) fn run(quick: bool, candidate: &Candidate, only: Option<&str>, minutes: Option<u64>) {
+    let minutes = minutes.unwrap_or(if quick { 1 } else { 10 });
+    let threaded = only != Some("volume");
     let workload = Workload::new(quick);
     let root = tempfile::tempdir().expect("tempdir");
     let coffer_dir = root.path().join("coffer");
@@ -138,11 +146,140 @@ pub(crate) fn run(quick: bool, candidate: &Candidate) {
         .put_bucket_encryption("bench", coffer_store::EncryptionRule::managed())
         .expect("rule");
     let coffer = CofferEngine(store);
-    phase(&coffer, &workload, &coffer_dir);
+    let measure = |engine: &dyn Engine, dir: &Path| {
+        if threaded {
+            threaded_phase(engine, &workload, dir, minutes);
+        } else {
+            phase(engine, &workload, dir);
+        }
+    };
+    measure(&coffer, &coffer_dir);
     drop(coffer);
     let default_dir = root.path().join("default");
     let default = DefaultEngine(DefaultRocks::open(&default_dir));
-    phase(&default, &workload, &default_dir);
+    measure(&default, &default_dir);
+}
+
+/// Writer and reader threads of the threaded phase.
+const WRITERS: usize = 4;
+const READERS: usize = 4;
+
+/// One operation's minute (since the phase started) and how long it took.
+type Timed = (usize, Duration);
+
+/// Loads the working set, then runs [`WRITERS`] writers overwriting it and
+/// [`READERS`] readers getting from it for `minutes`, measuring.
+fn threaded_phase(engine: &dyn Engine, workload: &Workload, dir: &Path, minutes: u64) {
+    let largest: Bytes = (0..MAX_OBJECT as usize)
+        .map(|i| (i * 31 + 7) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let keys: Vec<String> = (0..workload.sizes.len())
+        .map(|i| format!("obj-{i}"))
+        .collect();
+    for (key, &size) in keys.iter().zip(&workload.sizes) {
+        engine.put(key, largest.slice(..size));
+    }
+    engine.settle();
+    let written_before = disk_writes();
+    let duration = Duration::from_secs(minutes * 60);
+    let started = Instant::now();
+    let minute = |at: Instant| (at.duration_since(started).as_secs() / 60) as usize;
+    let (puts, gets, put_bytes) = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (keys, largest) = (&keys, &largest);
+                scope.spawn(move || {
+                    let mut random = Random(0xfeed_beef ^ ((w as u64 + 1) * 0x9e37_79b9));
+                    let (mut timed, mut bytes) = (Vec::<Timed>::new(), 0u64);
+                    while started.elapsed() < duration {
+                        let i = random.below(keys.len());
+                        let size = workload.sizes[i];
+                        let began = Instant::now();
+                        engine.put(&keys[i], largest.slice(..size));
+                        timed.push((minute(began), began.elapsed()));
+                        bytes += size as u64;
+                    }
+                    (timed, bytes)
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..READERS)
+            .map(|r| {
+                let keys = &keys;
+                scope.spawn(move || {
+                    let mut random = Random(0xbeef_feed ^ ((r as u64 + 1) * 0x85eb_ca6b));
+                    let mut timed = Vec::<Timed>::new();
+                    while started.elapsed() < duration {
+                        let j = random.below(keys.len());
+                        let began = Instant::now();
+                        assert_eq!(engine.get(&keys[j]), workload.sizes[j]);
+                        timed.push((minute(began), began.elapsed()));
+                    }
+                    timed
+                })
+            })
+            .collect();
+        let (mut puts, mut put_bytes) = (Vec::new(), 0u64);
+        for writer in writers {
+            let (timed, bytes) = writer.join().expect("a writer");
+            puts.extend(timed);
+            put_bytes += bytes;
+        }
+        let mut gets = Vec::new();
+        for reader in readers {
+            gets.extend(reader.join().expect("a reader"));
+        }
+        (puts, gets, put_bytes)
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    engine.settle();
+    let written = disk_writes().saturating_sub(written_before);
+    let on_disk = directory_bytes(dir);
+    let per_minute = |timed: &[Timed]| -> Vec<serde_json::Value> {
+        (0..minutes as usize)
+            .map(|m| {
+                let mut in_minute: Vec<Duration> = timed
+                    .iter()
+                    .filter(|(at, _)| *at == m)
+                    .map(|(_, d)| *d)
+                    .collect();
+                serde_json::json!({
+                    "minute": m + 1,
+                    "ops": in_minute.len(),
+                    "p50_ms": millis(percentile(&mut in_minute, 0.50)),
+                    "p99_ms": millis(percentile(&mut in_minute, 0.99)),
+                    "p999_ms": millis(percentile(&mut in_minute, 0.999)),
+                })
+            })
+            .collect()
+    };
+    let longest = puts
+        .iter()
+        .chain(&gets)
+        .map(|(_, d)| *d)
+        .max()
+        .unwrap_or_default();
+    println!(
+        "{}",
+        serde_json::json!({
+            "case": "sustained_threads",
+            "engine": engine.name(),
+            "writers": WRITERS,
+            "readers": READERS,
+            "minutes": minutes,
+            "working_set_mib": round(workload.working_set as f64 / MIB),
+            "put_mib": round(put_bytes as f64 / MIB),
+            "put_mib_per_s": round(put_bytes as f64 / MIB / seconds),
+            "puts_per_s": round(puts.len() as f64 / seconds),
+            "gets_per_s": round(gets.len() as f64 / seconds),
+            "write_amplification": round(written as f64 / put_bytes.max(1) as f64),
+            "space_amplification": round(on_disk as f64 / workload.working_set as f64),
+            "put_latency_per_minute": per_minute(&puts),
+            "get_latency_per_minute": per_minute(&gets),
+            "longest_pause_ms": millis(longest),
+        })
+    );
 }
 
 /// Loads the working set, then overwrites it with gets mixed in, measuring.
