@@ -25,6 +25,7 @@
 //! `reencrypt`), for profiling it alone; `--objects=<n>` sets how many large
 //! objects its `payloads` and `reencrypt` parts use (default 256).
 
+mod bounds;
 mod cipher;
 mod cpu;
 mod gateway;
