@@ -160,32 +160,3 @@ impl<S: PlaintextStream + 'static> Outgoing<S> {
         StreamingBlob::wrap(first.chain(rest))
     }
 }
-
-/// A plaintext stream as a blocking `Read` (an upload-part-copy's source).
-pub(crate) struct PlaintextReader<S> {
-    stream: S,
-    current: Bytes,
-}
-
-impl<S> PlaintextReader<S> {
-    pub(crate) fn new(stream: S) -> Self {
-        Self {
-            stream,
-            current: Bytes::new(),
-        }
-    }
-}
-
-impl<S: Iterator<Item = coffer_sse::Result<Bytes>>> Read for PlaintextReader<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            match self.stream.next() {
-                Some(piece) => self.current = piece.map_err(io::Error::from)?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
-    }
-}

@@ -11,12 +11,12 @@ use s3s::dto::{
 };
 use s3s::{S3Request, S3Response, S3Result};
 
-use crate::body::{PlaintextReader, incoming};
+use crate::body::incoming;
 use crate::errors::{invalid_argument, to_s3};
 use crate::objects::{
-    attributes, byte_range, copy_source, etag_of, get_conditions, put_condition, user_metadata,
+    byte_range, copy_source, etag_of, get_conditions, put_condition, write_headers,
 };
-use crate::sse::{Reported, requested_rule};
+use crate::sse::Reported;
 use crate::{Gateway, blocking};
 
 /// Uploads listed per page when the request names no `max-uploads`.
@@ -30,26 +30,16 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         crate::objects::refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
-        let encryption = requested_rule(
-            input.server_side_encryption.as_ref(),
-            input.ssekms_key_id.as_deref(),
-            input.bucket_key_enabled,
-        )?;
+        let (encryption, attributes, user_metadata) = write_headers!(input);
+        let encryption = encryption?;
         let reported = encryption
             .as_ref()
             .map(Reported::requested)
             .unwrap_or_default();
-        let attributes = attributes(
-            input.content_type.map(|t| t.to_string()),
-            input.content_disposition,
-            input.content_encoding,
-            input.content_language,
-            input.cache_control,
-        );
         let mut options = PutOptions::default()
             .with_encryption(encryption)
             .with_attributes(attributes);
-        options.user_metadata = user_metadata(input.metadata);
+        options.user_metadata = user_metadata;
         let this = self.clone();
         let (bucket, key) = (input.bucket, input.key);
         let (b, k) = (bucket.clone(), key.clone());
@@ -136,7 +126,8 @@ impl<A: ObjectApi + 'static> Gateway<A> {
                     &caller,
                 )
                 .map_err(to_s3)?;
-            let payload = coffer_sse::PutPayload::Reader(Box::new(PlaintextReader::new(source)));
+            let payload =
+                coffer_sse::PutPayload::Reader(Box::new(coffer_sse::ChunksReader::new(source)));
             api.upload_part_as(&bucket, &key, &upload_id, part_number, payload, &caller)
                 .map_err(to_s3)
         })

@@ -17,8 +17,33 @@ use s3s::{S3Request, S3Response, S3Result};
 
 use crate::body::{Outgoing, incoming};
 use crate::errors::{invalid_argument, to_s3};
-use crate::sse::{Reported, refuse_on_read, requested_rule};
+use crate::sse::{Reported, refuse_on_read};
 use crate::{Gateway, blocking};
+
+/// The protection, attributes and user metadata a write's headers ask for,
+/// from any `s3s` input that carries S3's write headers (PutObject,
+/// CreateMultipartUpload, CopyObject): `(rule, attributes, metadata)`, the
+/// rule `InvalidArgument` if the SSE headers are wrong.
+macro_rules! write_headers {
+    ($input:ident) => {
+        (
+            crate::sse::requested_rule(
+                $input.server_side_encryption.as_ref(),
+                $input.ssekms_key_id.as_deref(),
+                $input.bucket_key_enabled,
+            ),
+            crate::objects::attributes(
+                $input.content_type.map(|t| t.to_string()),
+                $input.content_disposition,
+                $input.content_encoding,
+                $input.content_language,
+                $input.cache_control,
+            ),
+            crate::objects::user_metadata($input.metadata),
+        )
+    };
+}
+pub(crate) use write_headers;
 
 impl<A: ObjectApi + 'static> Gateway<A> {
     pub(crate) async fn put_object_op(
@@ -28,11 +53,8 @@ impl<A: ObjectApi + 'static> Gateway<A> {
         refuse_sse_c(&req.headers)?;
         let caller = self.caller_of(&req)?;
         let input = req.input;
-        let encryption = requested_rule(
-            input.server_side_encryption.as_ref(),
-            input.ssekms_key_id.as_deref(),
-            input.bucket_key_enabled,
-        )?;
+        let (encryption, attributes, user_metadata) = write_headers!(input);
+        let encryption = encryption?;
         let condition = self
             .write_condition(
                 (&input.bucket, &input.key),
@@ -41,17 +63,10 @@ impl<A: ObjectApi + 'static> Gateway<A> {
                 &caller,
             )
             .await?;
-        let attributes = attributes(
-            input.content_type.map(|t| t.to_string()),
-            input.content_disposition,
-            input.content_encoding,
-            input.content_language,
-            input.cache_control,
-        );
         let mut options = PutOptions::default()
             .with_encryption(encryption)
             .with_attributes(attributes);
-        options.user_metadata = user_metadata(input.metadata);
+        options.user_metadata = user_metadata;
         options.condition = condition;
         let body = incoming(input.body, input.content_length, self.inner.max_object_size).await?;
         let this = self.clone();
@@ -284,25 +299,14 @@ impl<A: ObjectApi + 'static> Gateway<A> {
             )
             .await?;
         }
-        let encryption = requested_rule(
-            input.server_side_encryption.as_ref(),
-            input.ssekms_key_id.as_deref(),
-            input.bucket_key_enabled,
-        )?;
         let replace = input
             .metadata_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        let mut options = CopyOptions::default().with_encryption(encryption);
+        let (encryption, attributes, user_metadata) = write_headers!(input);
+        let mut options = CopyOptions::default().with_encryption(encryption?);
         if replace {
-            let attributes = attributes(
-                input.content_type.map(|t| t.to_string()),
-                input.content_disposition,
-                input.content_encoding,
-                input.content_language,
-                input.cache_control,
-            );
-            options = options.with_metadata_replaced(attributes, user_metadata(input.metadata));
+            options = options.with_metadata_replaced(attributes, user_metadata);
         }
         let this = self.clone();
         let (bucket, key) = (input.bucket, input.key);

@@ -1,9 +1,8 @@
 //! A `PutPayload` handed to the store without gathering it into one buffer:
 //! a single chunk goes as it is, several are read one after another.
 
-use std::io::Read;
-
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
+use coffer_sse::ChunksReader;
 use object_store::PutPayload;
 
 /// The payload's bytes as the store takes them.
@@ -20,37 +19,27 @@ impl PayloadBody {
         match (chunks.next(), chunks.size_hint().0) {
             (None, _) => Self::Whole(Bytes::new()),
             (Some(only), 0) => Self::Whole(only),
-            (Some(first), _) => Self::Chunks(PayloadReader {
-                current: first,
-                rest: chunks,
-            }),
+            (Some(first), _) => {
+                let chunks: Chunks = std::iter::once(first).chain(chunks).map(Ok);
+                Self::Chunks(ChunksReader::new(chunks))
+            }
         }
     }
 }
 
 /// Reads a payload's chunks in order.
-pub(crate) struct PayloadReader {
-    current: Bytes,
-    rest: object_store::PutPayloadIntoIter,
-}
+pub(crate) type PayloadReader = ChunksReader<Chunks>;
 
-impl Read for PayloadReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rest.next() {
-                Some(next) => self.current = next,
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len());
-        out[..n].copy_from_slice(&self.current[..n]);
-        self.current.advance(n);
-        Ok(n)
-    }
-}
+/// A payload's chunks, as the reader takes them.
+pub(crate) type Chunks = std::iter::Map<
+    std::iter::Chain<std::iter::Once<Bytes>, object_store::PutPayloadIntoIter>,
+    fn(Bytes) -> coffer_sse::Result<Bytes>,
+>;
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     #[test]

@@ -50,6 +50,38 @@ impl std::fmt::Debug for PutPayload<'_> {
     }
 }
 
+/// Buffers read in order as one `Read`: a plaintext stream's pieces, a
+/// payload's chunks, each taken when the last is used up. An error in the
+/// sequence ends the read with it.
+pub struct ChunksReader<I> {
+    chunks: I,
+    current: Bytes,
+}
+
+impl<I> ChunksReader<I> {
+    /// Reads `chunks` one after another.
+    pub fn new(chunks: I) -> Self {
+        Self {
+            chunks,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<Bytes>>> Read for ChunksReader<I> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.next() {
+                Some(next) => self.current = next?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
 /// An object opened for reading as `Read + Seek`, with bounded memory
 /// whatever its size; every byte it yields is authenticated first.
 pub trait ObjectRead: Read + Seek + Send {

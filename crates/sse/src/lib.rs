@@ -43,7 +43,7 @@ pub mod recent;
 mod rule;
 mod session;
 
-pub use api::{ObjectApi, ObjectRead, PlaintextStream, PutPayload};
+pub use api::{ChunksReader, ObjectApi, ObjectRead, PlaintextStream, PutPayload};
 pub use coffer_keyring::{Caller, Principal};
 pub use error::{Error, Result, StorageError};
 pub use key_usage::{KeyUsage, KeyUsageReport, KeyUsageTally};

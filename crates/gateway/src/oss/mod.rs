@@ -138,7 +138,7 @@ impl<A: ObjectApi + 'static> GatewayService<A> {
         if is_rule && request.method() == Method::GET {
             return rule::get(&self.gateway, &path, verified).await;
         }
-        let request = to_s3_request(request, &query, verified)?;
+        let request = to_s3_request(request, verified)?;
         let response = self
             .oss
             .call(request)
@@ -193,24 +193,17 @@ const SIGNATURE_PARAMETERS: [&str; 3] = ["OSSAccessKeyId", "Expires", "Signature
 
 /// `request` as `s3s` reads it: S3's header names, no signature, the
 /// verified key in its extensions.
-fn to_s3_request(
-    request: Request<Body>,
-    query: &[(String, String)],
-    verified: VerifiedOss,
-) -> S3Result<Request<Body>> {
+fn to_s3_request(request: Request<Body>, verified: VerifiedOss) -> S3Result<Request<Body>> {
     let (mut parts, body) = request.into_parts();
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
-    for (name, value) in &parts.headers {
-        let name = name.as_str();
+    for (header, value) in &parts.headers {
+        let name = header.as_str();
         if name == "authorization" {
             continue;
         }
         let Some(rest) = name.strip_prefix("x-oss-") else {
             if !name.starts_with("x-amz-") {
-                headers.append(
-                    HeaderName::from_bytes(name.as_bytes()).map_err(bad_header)?,
-                    value.clone(),
-                );
+                headers.append(header.clone(), value.clone());
             }
             continue;
         };
@@ -255,19 +248,15 @@ fn to_s3_request(
         );
     }
     parts.headers = headers;
-    let kept: Vec<String> = query
-        .iter()
-        .filter(|(name, _)| !SIGNATURE_PARAMETERS.contains(&name.as_str()))
-        .map(|(name, value)| {
-            let encode = |s: &str| {
-                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-            };
-            if value.is_empty() {
-                encode(name)
-            } else {
-                format!("{}={}", encode(name), encode(value))
-            }
+    // The query as sent, less the presigned URL's signature parameters.
+    let kept: Vec<&str> = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            !pair.is_empty() && !SIGNATURE_PARAMETERS.contains(&name)
         })
         .collect();
     let path_and_query = if kept.is_empty() {
@@ -295,13 +284,10 @@ const MAX_XML_RESPONSE: usize = 16 << 20;
 async fn to_oss_response(response: Response<Body>) -> S3Result<Response<Body>> {
     let (mut parts, mut body) = response.into_parts();
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
-    for (name, value) in &parts.headers {
-        let name = name.as_str();
+    for (header, value) in &parts.headers {
+        let name = header.as_str();
         let Some(rest) = name.strip_prefix("x-amz-") else {
-            headers.append(
-                HeaderName::from_bytes(name.as_bytes()).map_err(bad_header)?,
-                value.clone(),
-            );
+            headers.append(header.clone(), value.clone());
             continue;
         };
         let (renamed, value) = match rest {

@@ -72,6 +72,15 @@ impl Running {
     pub(crate) fn stop(&mut self) {
         self.server.stop();
     }
+
+    /// A new CMK in the store's KMS; its id.
+    pub(crate) fn new_cmk(&self) -> String {
+        self.store
+            .kms()
+            .create_key(Default::default(), &Caller::Trusted)
+            .expect("cmk")
+            .key_id
+    }
 }
 
 pub(crate) fn store_options() -> StoreOptions {

@@ -16,12 +16,7 @@ fn gateway(kms: bool) -> Running {
     let running = common::start(Vec::new());
     running.store.create_bucket(BUCKET).expect("bucket");
     let rule = if kms {
-        let cmk = running
-            .store
-            .kms()
-            .create_key(Default::default(), &Caller::Trusted)
-            .expect("cmk")
-            .key_id;
+        let cmk = running.new_cmk();
         EncryptionRule::kms(Some(&cmk))
     } else {
         EncryptionRule::managed()

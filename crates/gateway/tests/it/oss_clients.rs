@@ -8,10 +8,31 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use coffer_keyring::Caller;
 use coffer_sse::ProtectionMode;
 
 use crate::common;
+
+/// A gateway with a new CMK, and what `program` running `script` (in
+/// tests/clients) against it printed; the script gets the endpoint, the
+/// trusted key and the CMK.
+fn run_against_gateway(
+    program: &std::path::Path,
+    script: &str,
+    env: &[(&str, PathBuf)],
+) -> (common::Running, String, String) {
+    let g = common::start(Vec::new());
+    let cmk = g.new_cmk();
+    let script = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let endpoint = g.endpoint();
+    let args = [
+        endpoint.as_str(),
+        common::TRUSTED_ID,
+        common::TRUSTED_SECRET,
+        cmk.as_str(),
+    ];
+    let stdout = run(program, &script, &args, env);
+    (g, cmk, stdout)
+}
 
 fn run(program: &std::path::Path, script: &str, args: &[&str], env: &[(&str, PathBuf)]) -> String {
     let mut command = Command::new(program);
@@ -34,22 +55,7 @@ fn oss2_runs_the_guides_python_against_the_gateway() {
     let Some((python, _)) = coffer_test_servers::python_and_aws_cli(&["oss2", "requests"]) else {
         return;
     };
-    let g = common::start(Vec::new());
-    let cmk = g
-        .store
-        .kms()
-        .create_key(Default::default(), &Caller::Trusted)
-        .expect("cmk")
-        .key_id;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/oss_clients.py");
-    let endpoint = g.endpoint();
-    let args = [
-        endpoint.as_str(),
-        common::TRUSTED_ID,
-        common::TRUSTED_SECRET,
-        cmk.as_str(),
-    ];
-    let stdout = run(&python, script, &args, &[]);
+    let (g, cmk, stdout) = run_against_gateway(&python, "oss_clients.py", &[]);
     assert_eq!(stdout.matches("ok:").count(), 7, "{stdout}");
     assert!(stdout.contains("http response code: 200"), "{stdout}");
 
@@ -100,22 +106,7 @@ fn ali_oss_runs_the_guides_node_js_against_the_gateway() {
     let Some((node, modules)) = node_with_ali_oss() else {
         return;
     };
-    let g = common::start(Vec::new());
-    let cmk = g
-        .store
-        .kms()
-        .create_key(Default::default(), &Caller::Trusted)
-        .expect("cmk")
-        .key_id;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/oss_clients.js");
-    let endpoint = g.endpoint();
-    let args = [
-        endpoint.as_str(),
-        common::TRUSTED_ID,
-        common::TRUSTED_SECRET,
-        cmk.as_str(),
-    ];
-    let stdout = run(&node, script, &args, &[("NODE_PATH", modules)]);
+    let (g, cmk, stdout) = run_against_gateway(&node, "oss_clients.js", &[("NODE_PATH", modules)]);
     assert_eq!(stdout.matches("ok:").count(), 5, "{stdout}");
     let named = g
         .store

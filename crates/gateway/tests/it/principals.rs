@@ -49,12 +49,7 @@ async fn a_reader_without_kms_decrypt_gets_access_denied_and_no_bytes() {
         ),
     ]);
     g.store.create_bucket(BUCKET).expect("bucket");
-    let cmk = g
-        .store
-        .kms()
-        .create_key(Default::default(), &Caller::Trusted)
-        .expect("cmk")
-        .key_id;
+    let cmk = g.new_cmk();
     g.store
         .put_bucket_encryption(BUCKET, EncryptionRule::kms(Some(&cmk)))
         .expect("rule");

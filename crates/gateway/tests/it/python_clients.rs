@@ -18,11 +18,8 @@ fn boto3_and_the_aws_cli_use_the_gateway() {
         return;
     };
     let g = common::start(Vec::new());
+    let cmk = g.new_cmk();
     let kms = g.store.kms();
-    let cmk = kms
-        .create_key(Default::default(), &Caller::Trusted)
-        .expect("cmk")
-        .key_id;
     kms.create_alias("alias/reports", &cmk, &Caller::Trusted)
         .expect("alias");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/s3_clients.py");

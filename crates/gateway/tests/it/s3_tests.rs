@@ -46,14 +46,7 @@ fn s3_tests_pass_what_they_are_expected_to() {
         return;
     };
     let g = common::start(vec![("AKIDALT", "alt-secret", Caller::Trusted)]);
-    let cmk = |_: u8| {
-        g.store
-            .kms()
-            .create_key(Default::default(), &Caller::Trusted)
-            .expect("cmk")
-            .key_id
-    };
-    let (first, second) = (cmk(1), cmk(2));
+    let (first, second) = (g.new_cmk(), g.new_cmk());
     let config = g.dir.path().join("s3tests.conf");
     std::fs::write(
         &config,
